@@ -1,0 +1,67 @@
+"""Repository rule exposing Debian's system libraries as cc_library targets.
+
+Runs `pkg-config --cflags --libs` for each target's modules and turns the flags
+into a cc_library: -D → defines, -I → copts (-isystem), the rest → linkopts.
+"""
+
+# target name -> (pkg-config modules, extra linkopts)
+_LIBS = {
+    "grpc++": (["grpc++", "protobuf"], ["-lgrpc++_reflection"]),
+    "protobuf": (["protobuf"], []),
+    "absl": ([
+        "absl_status",
+        "absl_statusor",
+        "absl_strings",
+        "absl_str_format",
+        "absl_synchronization",
+        "absl_time",
+        "absl_flags",
+        "absl_flags_parse",
+        "absl_flags_usage",
+        "absl_random_random",
+        "absl_cleanup",
+    ], []),
+    "spdlog": (["spdlog", "fmt"], []),
+    "gtest": (["gtest", "gmock"], []),
+    "gtest_main": (["gtest", "gmock", "gmock_main"], []),
+    "nlohmann_json": (["nlohmann_json"], []),
+    "cli11": ([], []),
+}
+
+def _split(flags):
+    defines, copts, linkopts = [], [], []
+    for f in flags:
+        if f.startswith("-D"):
+            defines.append(f[2:])
+        elif f.startswith("-I"):
+            copts.append("-isystem" + f[2:])
+        elif f == "-pthread":
+            copts.append(f)
+            linkopts.append(f)
+        else:
+            linkopts.append(f)
+    return defines, copts, linkopts
+
+def _system_libraries_impl(ctx):
+    pc = ctx.which("pkg-config")
+    if not pc:
+        fail("pkg-config not found: run tools/install-deps.sh")
+    build = ['package(default_visibility = ["//visibility:public"])', ""]
+    for name, (mods, extra) in _LIBS.items():
+        flags = []
+        if mods:
+            res = ctx.execute([pc, "--cflags", "--libs"] + mods)
+            if res.return_code != 0:
+                fail("pkg-config %s failed: %s\nrun tools/install-deps.sh" % (mods, res.stderr))
+            flags = res.stdout.strip().split(" ")
+        defines, copts, linkopts = _split([f for f in flags if f] + extra)
+        build.append("cc_library(\n    name = %r,\n    defines = %r,\n    copts = %r,\n    linkopts = %r,\n)\n" % (
+            name, defines, copts, linkopts))
+    ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
+    ctx.file("BUILD.bazel", "\n".join(build))
+
+system_libraries = repository_rule(
+    implementation = _system_libraries_impl,
+    local = True,
+    environ = ["PKG_CONFIG_PATH"],
+)

@@ -1,0 +1,56 @@
+#include "common/names.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace cloonix {
+
+absl::Status ValidateName(absl::string_view name, absl::string_view what) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " \"", name, "\" is invalid: ", why,
+        " (use a lowercase letter, then up to 30 of a-z, 0-9, '_' or '-')"));
+  };
+  if (name.empty()) return bad("it is empty");
+  if (name.size() > 31) return bad("it is longer than 31 characters");
+  if (name[0] < 'a' || name[0] > 'z') return bad("it must start with a-z");
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-';
+    if (!ok) return bad(absl::StrCat("character '", std::string(1, c), "' is not allowed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateIfname(absl::string_view name) {
+  if (name.empty() || name.size() > 15) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "interface name \"", name, "\" must have 1 to 15 characters"));
+  }
+  for (char c : name) {
+    if (c == '/' || c == ':' || c <= ' ' || c > '~') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "interface name \"", name, "\" has a forbidden character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string NetNetns(absl::string_view net) { return absl::StrCat("cloonix_", net); }
+
+std::string ContainerNetns(absl::string_view net, absl::string_view item) {
+  return absl::StrCat("cloonix_", net, "_", item);
+}
+
+std::string LanBridgeName(uint32_t id) { return absl::StrCat("cxl", id); }
+
+std::string EthPortName(uint32_t id, uint32_t eth) {
+  return absl::StrCat("cx", id, "e", eth);
+}
+
+std::string DerivedMac(uint32_t id, uint32_t eth) {
+  return absl::StrFormat("02:c1:%02x:%02x:%02x:%02x", (id >> 16) & 0xff,
+                         (id >> 8) & 0xff, id & 0xff, eth & 0xff);
+}
+
+}  // namespace cloonix

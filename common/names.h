@@ -1,0 +1,33 @@
+// Validation of user-given names and the derived names of Linux objects.
+#ifndef CLOONIX_COMMON_NAMES_H_
+#define CLOONIX_COMMON_NAMES_H_
+
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+
+namespace cloonix {
+
+// Net and item names: a lowercase letter then up to 30 of [a-z0-9_-].
+// INVALID_ARGUMENT naming `what` (e.g. "item name") otherwise.
+absl::Status ValidateName(absl::string_view name, absl::string_view what);
+
+// Linux interface names: 1..15 chars, no '/', ':' or whitespace.
+absl::Status ValidateIfname(absl::string_view name);
+
+// netns of a net: cloonix_<net>.
+std::string NetNetns(absl::string_view net);
+// netns of a container: cloonix_<net>_<item>.
+std::string ContainerNetns(absl::string_view net, absl::string_view item);
+// Bridge of the lan with numeric id `id`: "cxl<id>".
+std::string LanBridgeName(uint32_t id);
+// Port (veth end in cloonix_<net>) of eth `eth` of item `id`: "cx<id>e<eth>".
+std::string EthPortName(uint32_t id, uint32_t eth);
+// Locally administered MAC derived from the item id and eth: 02:cx:...
+std::string DerivedMac(uint32_t id, uint32_t eth);
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_COMMON_NAMES_H_

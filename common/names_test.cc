@@ -1,0 +1,39 @@
+#include "common/names.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cloonix {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(NamesTest, AcceptsCloonixNames) {
+  for (const char* n : {"nemo", "cnt1", "lan_a", "vm-2", "a"}) {
+    EXPECT_TRUE(ValidateName(n, "item name").ok()) << n;
+  }
+  EXPECT_TRUE(ValidateName(std::string(31, 'a'), "x").ok());
+}
+
+TEST(NamesTest, RejectsWithActionableMessage) {
+  for (const char* n : {"", "1cnt", "Cnt", "cnt 1", "cnt/1", "cnt.1", "é"}) {
+    absl::Status s = ValidateName(n, "item name");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << n;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("item name")) << n;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("use a lowercase letter"));
+  }
+  EXPECT_FALSE(ValidateName(std::string(32, 'a'), "x").ok());
+}
+
+TEST(NamesTest, DerivedInterfaceNamesFitLinux) {
+  EXPECT_TRUE(ValidateIfname(EthPortName(4294967295u, 31)).ok());
+  EXPECT_TRUE(ValidateIfname(LanBridgeName(4294967295u)).ok());
+  EXPECT_FALSE(ValidateIfname("sixteen_chars_xx").ok());
+  EXPECT_FALSE(ValidateIfname("a/b").ok());
+  EXPECT_EQ(EthPortName(3, 1), "cx3e1");
+  EXPECT_EQ(DerivedMac(258, 1), "02:c1:00:01:02:01");
+  EXPECT_EQ(NetNetns("nemo"), "cloonix_nemo");
+}
+
+}  // namespace
+}  // namespace cloonix

@@ -1,0 +1,33 @@
+#include "common/netns.h"
+
+#include <unistd.h>
+
+#include "common/exec.h"
+#include "common/status_macros.h"
+
+namespace cloonix {
+
+std::string NetnsPath(const std::string& name) { return "/run/netns/" + name; }
+
+bool NetnsExists(const std::string& name) {
+  return access(NetnsPath(name).c_str(), F_OK) == 0;
+}
+
+absl::Status CreateNetns(const std::string& name) {
+  if (!NetnsExists(name)) {
+    RETURN_IF_ERROR(ExecOk({"ip", "netns", "add", name}).status());
+  }
+  return ExecOk({"ip", "-n", name, "link", "set", "lo", "up"}).status();
+}
+
+absl::Status DeleteNetns(const std::string& name) {
+  if (!NetnsExists(name)) return absl::OkStatus();
+  return ExecOk({"ip", "netns", "delete", name}).status();
+}
+
+bool LinkExists(const std::string& ns, const std::string& ifname) {
+  auto r = Exec({"ip", "-n", ns, "link", "show", "dev", ifname});
+  return r.ok() && r->exit_code == 0;
+}
+
+}  // namespace cloonix

@@ -1,0 +1,75 @@
+#include "common/server.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/rpc_client.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "spdlog/spdlog.h"
+
+namespace cloonix {
+
+void BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
+    const std::string& socket_path, const std::vector<grpc::Service*>& services) {
+  if (access(socket_path.c_str(), F_OK) == 0) {
+    if (CheckHealth(UnixChannel(socket_path), absl::Milliseconds(300)).ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "a server already answers on ", socket_path, "; stop it first"));
+    }
+    unlink(socket_path.c_str());
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
+  for (auto* s : services) builder.RegisterService(s);
+  // Keep sockets private from the first moment: umask while binding.
+  mode_t old = umask(0177);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  umask(old);
+  if (!server) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on unix:", socket_path));
+  }
+  chmod(socket_path.c_str(), 0600);
+  return server;
+}
+
+void ServeUntilShutdown(grpc::Server* server, const std::string& socket_path,
+                        absl::Notification* requested) {
+  std::thread sig([requested] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    // Wake up regularly to notice an RPC-requested shutdown.
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    while (!requested->HasBeenNotified()) {
+      int s = sigtimedwait(&set, nullptr, &ts);
+      if (s == SIGTERM || s == SIGINT) {
+        spdlog::info("signal {} received, shutting down", s);
+        requested->Notify();
+      }
+    }
+  });
+  requested->WaitForNotification();
+  sig.join();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server->Wait();
+  unlink(socket_path.c_str());
+}
+
+}  // namespace cloonix

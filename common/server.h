@@ -1,0 +1,33 @@
+// Server bootstrap shared by every daemon: a gRPC server on a unix socket
+// (mode 0600) with the health service and server reflection enabled, and a
+// wait for SIGTERM/SIGINT or a shutdown requested by an RPC.
+#ifndef CLOONIX_COMMON_SERVER_H_
+#define CLOONIX_COMMON_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/grpcpp.h"
+
+namespace cloonix {
+
+// Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread (call it first in
+// main, before any thread starts, so that every thread inherits the mask).
+void BlockShutdownSignals();
+
+// Removes a stale socket file at `socket_path`, binds, chmods it 0600.
+// FAILED_PRECONDITION if another live server already answers there.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
+    const std::string& socket_path, const std::vector<grpc::Service*>& services);
+
+// Waits until SIGTERM/SIGINT arrives or `requested` is notified, then shuts
+// the server down (in-flight calls get 2 s) and removes the socket file.
+void ServeUntilShutdown(grpc::Server* server, const std::string& socket_path,
+                        absl::Notification* requested);
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_COMMON_SERVER_H_

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every Debian package cloonix needs to build, test and run a demo lab.
+# Idempotent: packages already present are skipped; safe to run repeatedly.
+# Also extracts containerd's .proto files from golang-github-containerd-containerd-dev
+# (apt-get download + dpkg -x: avoids pulling ~100 Go build dependencies) into
+# third_party/containerd/api (gitignored).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+PACKAGES=(
+  # build
+  bazel-bootstrap pkgconf g++ protobuf-compiler protobuf-compiler-grpc
+  libgrpc++-dev libprotobuf-dev libabsl-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
+  # data plane and runtimes
+  openvswitch-switch containerd runc busybox-static
+  # tools used by the lab and the tests
+  iproute2 iputils-ping iperf3 ethtool procps psmisc
+)
+
+need=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    need+=("$p")
+  fi
+done
+
+if ((${#need[@]})); then
+  echo "install-deps: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null || apt-get update
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+CPROTO="$ROOT/third_party/containerd/api"
+if [[ ! -f "$CPROTO/.done" ]]; then
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && apt-get download -q golang-github-containerd-containerd-dev >/dev/null)
+  dpkg -x "$tmp"/golang-github-containerd-containerd-dev_*.deb "$tmp/x"
+  src="$(find "$tmp/x" -type d -path '*/github.com/containerd/containerd/api' | head -1)"
+  [[ -n "$src" ]] || { echo "install-deps: containerd api protos not found" >&2; exit 1; }
+  rm -rf "$CPROTO"; mkdir -p "$CPROTO"
+  (cd "$src" && find . -name '*.proto' -print0 | xargs -0 cp --parents -t "$CPROTO")
+  touch "$CPROTO/.done"
+fi
+echo "install-deps: ok" >&2
