@@ -1,0 +1,98 @@
+#include "services/lan_switch/lan_switch_service.h"
+
+#include "common/grpc_status.h"
+#include "common/names.h"
+#include "common/status_macros.h"
+#include "spdlog/spdlog.h"
+
+namespace cloonix {
+
+namespace lsv1 = cloonix::lanswitch::v1;
+
+grpc::Status LanSwitchService::CreateBridge(grpc::ServerContext*,
+                                            const lsv1::CreateBridgeRequest* req,
+                                            lsv1::CreateBridgeResponse*) {
+  if (auto s = ValidateIfname(req->name()); !s.ok()) return ToGrpcStatus(s);
+  absl::MutexLock l(&mu_);
+  spdlog::info("create bridge {}", req->name());
+  return ToGrpcStatus(ovsdb_->CreateBridge(req->name()));
+}
+
+grpc::Status LanSwitchService::DeleteBridge(grpc::ServerContext*,
+                                            const lsv1::DeleteBridgeRequest* req,
+                                            lsv1::DeleteBridgeResponse*) {
+  if (auto s = ValidateIfname(req->name()); !s.ok()) return ToGrpcStatus(s);
+  absl::MutexLock l(&mu_);
+  spdlog::info("delete bridge {}", req->name());
+  return ToGrpcStatus(ovsdb_->DeleteBridge(req->name()));
+}
+
+grpc::Status LanSwitchService::AddPort(grpc::ServerContext*,
+                                       const lsv1::AddPortRequest* req,
+                                       lsv1::AddPortResponse*) {
+  for (const auto& n : {req->bridge(), req->port()}) {
+    if (auto s = ValidateIfname(n); !s.ok()) return ToGrpcStatus(s);
+  }
+  absl::MutexLock l(&mu_);
+  spdlog::info("add port {} to bridge {}", req->port(), req->bridge());
+  return ToGrpcStatus(ovsdb_->AddPort(req->bridge(), req->port()));
+}
+
+grpc::Status LanSwitchService::DeletePort(grpc::ServerContext*,
+                                          const lsv1::DeletePortRequest* req,
+                                          lsv1::DeletePortResponse*) {
+  if (auto s = ValidateIfname(req->port()); !s.ok()) return ToGrpcStatus(s);
+  absl::MutexLock l(&mu_);
+  spdlog::info("delete port {}", req->port());
+  return ToGrpcStatus(ovsdb_->DeletePort(req->port()));
+}
+
+grpc::Status LanSwitchService::ListBridges(grpc::ServerContext*,
+                                           const lsv1::ListBridgesRequest*,
+                                           lsv1::ListBridgesResponse* resp) {
+  absl::MutexLock l(&mu_);
+  auto bridges = ovsdb_->ListBridges();
+  if (!bridges.ok()) return ToGrpcStatus(bridges.status());
+  for (const auto& [name, ports] : *bridges) {
+    auto* b = resp->add_bridges();
+    b->set_name(name);
+    for (const auto& p : ports) b->add_ports(p);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LanSwitchService::SyncBridges(grpc::ServerContext*,
+                                           const lsv1::SyncBridgesRequest* req,
+                                           lsv1::SyncBridgesResponse* resp) {
+  BridgeMap desired;
+  for (const auto& b : req->bridges()) {
+    if (auto s = ValidateIfname(b.name()); !s.ok()) return ToGrpcStatus(s);
+    auto& ports = desired[b.name()];
+    for (const auto& p : b.ports()) {
+      if (auto s = ValidateIfname(p); !s.ok()) return ToGrpcStatus(s);
+      ports.push_back(p);
+    }
+  }
+  absl::MutexLock l(&mu_);
+  auto missing = ovsdb_->Sync(desired);
+  if (!missing.ok()) return ToGrpcStatus(missing.status());
+  for (const auto& p : *missing) resp->add_missing_ports(p);
+  return grpc::Status::OK;
+}
+
+grpc::Status LanSwitchService::Teardown(grpc::ServerContext*,
+                                        const lsv1::TeardownRequest*,
+                                        lsv1::TeardownResponse*) {
+  absl::MutexLock l(&mu_);
+  spdlog::info("teardown: deleting bridges, stopping OVS, removing netns");
+  if (auto b = ovsdb_->ListBridges(); b.ok()) {
+    for (const auto& [name, ports] : *b) {
+      if (auto s = ovsdb_->DeleteBridge(name); !s.ok()) spdlog::warn("{}", s.ToString());
+    }
+  }
+  absl::Status s = daemons_->Teardown();
+  if (!shutdown_->HasBeenNotified()) shutdown_->Notify();
+  return ToGrpcStatus(s);
+}
+
+}  // namespace cloonix

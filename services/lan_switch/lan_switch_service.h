@@ -1,0 +1,50 @@
+// Thin gRPC layer of cloonix-lan-switch (cloonix.lanswitch.v1.LanSwitch):
+// validates names, calls OvsdbClient / OvsDaemons, maps statuses.
+#ifndef CLOONIX_SERVICES_LAN_SWITCH_LAN_SWITCH_SERVICE_H_
+#define CLOONIX_SERVICES_LAN_SWITCH_LAN_SWITCH_SERVICE_H_
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
+#include "services/lan_switch/ovs_daemons.h"
+#include "services/lan_switch/ovsdb_client.h"
+
+namespace cloonix {
+
+class LanSwitchService final : public cloonix::lanswitch::v1::LanSwitch::Service {
+ public:
+  // `shutdown` is notified after a Teardown.
+  LanSwitchService(OvsDaemons* daemons, OvsdbClient* ovsdb,
+                   absl::Notification* shutdown)
+      : daemons_(daemons), ovsdb_(ovsdb), shutdown_(shutdown) {}
+
+  grpc::Status CreateBridge(grpc::ServerContext*,
+                            const lanswitch::v1::CreateBridgeRequest* req,
+                            lanswitch::v1::CreateBridgeResponse*) override;
+  grpc::Status DeleteBridge(grpc::ServerContext*,
+                            const lanswitch::v1::DeleteBridgeRequest* req,
+                            lanswitch::v1::DeleteBridgeResponse*) override;
+  grpc::Status AddPort(grpc::ServerContext*, const lanswitch::v1::AddPortRequest* req,
+                       lanswitch::v1::AddPortResponse*) override;
+  grpc::Status DeletePort(grpc::ServerContext*,
+                          const lanswitch::v1::DeletePortRequest* req,
+                          lanswitch::v1::DeletePortResponse*) override;
+  grpc::Status ListBridges(grpc::ServerContext*, const lanswitch::v1::ListBridgesRequest*,
+                           lanswitch::v1::ListBridgesResponse* resp) override;
+  grpc::Status SyncBridges(grpc::ServerContext*,
+                           const lanswitch::v1::SyncBridgesRequest* req,
+                           lanswitch::v1::SyncBridgesResponse* resp) override;
+  grpc::Status Teardown(grpc::ServerContext*, const lanswitch::v1::TeardownRequest*,
+                        lanswitch::v1::TeardownResponse*) override;
+
+ private:
+  OvsDaemons* daemons_;
+  OvsdbClient* ovsdb_;
+  absl::Notification* shutdown_;
+  // Serializes OVSDB transactions: read-modify-write calls must not interleave.
+  absl::Mutex mu_;
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_LAN_SWITCH_LAN_SWITCH_SERVICE_H_

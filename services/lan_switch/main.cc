@@ -1,0 +1,67 @@
+// cloonix-lan-switch: the lans of one net, as OVS bridges in netns
+// cloonix_<net> (userspace datapath). Serves cloonix.lanswitch.v1.LanSwitch
+// on a unix socket. On SIGTERM it exits and leaves OVS running (a restarted
+// lan_switch adopts it); the Teardown RPC removes everything.
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/exec.h"
+#include "common/logging.h"
+#include "common/names.h"
+#include "common/process.h"
+#include "common/server.h"
+#include "services/lan_switch/lan_switch_service.h"
+#include "services/lan_switch/ovs_daemons.h"
+#include "services/lan_switch/ovsdb_client.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, net, "nemo", "Name of the net.");
+ABSL_FLAG(std::string, work_dir, "",
+          "The net's work dir (default /var/lib/cloonix/<net>).");
+ABSL_FLAG(std::string, socket, "", "Unix socket to serve (default <work_dir>/lan_switch.sock).");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "cloonix-lan-switch --net=<net> [--work_dir=DIR] [--socket=PATH]\n"
+      "Runs the net's OVS (userspace datapath) in netns cloonix_<net> and serves "
+      "cloonix.lanswitch.v1.LanSwitch.");
+  absl::ParseCommandLine(argc, argv);
+  cloonix::BlockShutdownSignals();
+  std::string net = absl::GetFlag(FLAGS_net);
+  cloonix::InitLogging("lan_switch", absl::GetFlag(FLAGS_log_level));
+  if (auto s = cloonix::ValidateName(net, "net name"); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 2;
+  }
+  std::string work_dir = absl::GetFlag(FLAGS_work_dir);
+  if (work_dir.empty()) work_dir = "/var/lib/cloonix/" + net;
+  std::string socket = absl::GetFlag(FLAGS_socket);
+  if (socket.empty()) socket = work_dir + "/lan_switch.sock";
+  if (auto s = cloonix::MakeDirs(work_dir); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+
+  cloonix::OvsDaemons daemons({cloonix::NetNetns(net), work_dir + "/ovs"});
+  if (auto s = daemons.Start(); !s.ok()) {
+    spdlog::error("cannot start OVS: {} (logs in {}/ovs/log)", s.ToString(), work_dir);
+    return 1;
+  }
+  cloonix::OvsdbClient ovsdb(daemons.DbRemote(), cloonix::NetNetns(net),
+                             std::make_shared<cloonix::RealCommandRunner>());
+  absl::Notification shutdown;
+  cloonix::LanSwitchService service(&daemons, &ovsdb, &shutdown);
+  auto server = cloonix::StartUnixServer(socket, {&service});
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().ToString());
+    return 1;
+  }
+  spdlog::info("serving on {}", socket);
+  cloonix::ServeUntilShutdown(server->get(), socket, &shutdown);
+  spdlog::info("stopped");
+  return 0;
+}
