@@ -6,7 +6,9 @@ into a cc_library: -D → defines, -I → copts (-isystem), the rest → linkopt
 
 # target name -> (pkg-config modules, extra linkopts)
 _LIBS = {
-    "grpc++": (["grpc++", "protobuf"], ["-lgrpc++_reflection"]),
+    "grpc++": (["grpc++", "protobuf"], []),
+    # Servers only: a client with its own reflection.proto must not link it.
+    "grpc++_reflection": (["grpc++", "protobuf"], ["-lgrpc++_reflection"]),
     "protobuf": (["protobuf"], []),
     "absl": ([
         "absl_status",

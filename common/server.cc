@@ -25,6 +25,11 @@ void BlockShutdownSignals() {
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
     const std::string& socket_path, const std::vector<grpc::Service*>& services) {
+  if (socket_path.size() > 107) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "socket path ", socket_path, " is longer than 107 bytes (unix socket limit); "
+        "use a shorter work dir"));
+  }
   if (access(socket_path.c_str(), F_OK) == 0) {
     if (CheckHealth(UnixChannel(socket_path), absl::Milliseconds(300)).ok()) {
       return absl::FailedPreconditionError(absl::StrCat(

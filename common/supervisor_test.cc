@@ -1,0 +1,91 @@
+#include "common/supervisor.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+
+#include "common/process.h"
+#include "gtest/gtest.h"
+
+namespace cloonix {
+namespace {
+
+// Unix socket paths are limited to 107 bytes: Bazel's TEST_TMPDIR is too
+// deep, so use a short private dir under /tmp, removed at exit.
+std::string TmpDir() {
+  static std::string dir = [] {
+    char tmpl[] = "/tmp/cxsup.XXXXXX";
+    std::string d = mkdtemp(tmpl);
+    std::atexit([] { RemoveTree(TmpDir()).IgnoreError(); });
+    return d;
+  }();
+  return dir;
+}
+
+ServiceSpec Spec(const std::string& dir) {
+  std::string bin = std::string(std::getenv("TEST_SRCDIR")) + "/cloonix/common/health_server_for_test";
+  return {"fake", {bin, "--socket=" + dir + "/fake.sock"}, dir + "/fake.sock",
+          dir + "/fake.pid", dir + "/fake.log"};
+}
+
+TEST(SupervisorTest, StartsRestartsAfterKillAndStops) {
+  std::string dir = TmpDir() + "/sup1";
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  std::atomic<int> restarts{0};
+  Supervisor sup({Spec(dir)}, [&](const std::string& name) {
+    EXPECT_EQ(name, "fake");
+    ++restarts;
+  });
+  ASSERT_TRUE(sup.StartAll(absl::Seconds(10)).ok());
+  auto st = sup.Status();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_TRUE(st[0].healthy);
+  pid_t first = st[0].pid;
+  EXPECT_EQ(ReadPidFile(dir + "/fake.pid"), first);
+  sup.Watch();
+  kill(first, SIGKILL);
+  absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (restarts == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_EQ(restarts, 1);
+  st = sup.Status();
+  EXPECT_NE(st[0].pid, first);
+  EXPECT_TRUE(st[0].healthy);
+  EXPECT_EQ(st[0].restarts, 1);
+  pid_t second = st[0].pid;
+  sup.StopAll();
+  EXPECT_FALSE(ProcessAlive(second));
+}
+
+TEST(SupervisorTest, AdoptsARunningHealthyService) {
+  std::string dir = TmpDir() + "/sup2";
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  pid_t pid;
+  {
+    Supervisor first({Spec(dir)}, [](const std::string&) {});
+    auto st = first.StartAll(absl::Seconds(10));
+    ASSERT_TRUE(st.ok()) << st;
+    pid = first.Status()[0].pid;
+    // Destroyed without StopAll: the service keeps running, like after a
+    // crash of the orchestrator.
+  }
+  Supervisor second({Spec(dir)}, [](const std::string&) {});
+  ASSERT_TRUE(second.StartAll(absl::Seconds(10)).ok());
+  EXPECT_EQ(second.Status()[0].pid, pid);
+  second.StopAll();
+  EXPECT_FALSE(ProcessAlive(pid));
+}
+
+TEST(SupervisorTest, MissingBinaryFailsWithLogPath) {
+  std::string dir = TmpDir() + "/sup3";
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  ServiceSpec s = Spec(dir);
+  s.argv[0] = "/nonexistent/cloonix-nothing";
+  Supervisor sup({s}, [](const std::string&) {});
+  absl::Status st = sup.StartAll(absl::Seconds(3));
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(std::string(st.message()).find("fake.log"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cloonix

@@ -1,0 +1,252 @@
+#include "services/cnt_runner/cnt_runner_service.h"
+
+#include <filesystem>
+#include <regex>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/exec.h"
+#include "common/grpc_status.h"
+#include "common/names.h"
+#include "common/netns.h"
+#include "common/process.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "services/cnt_runner/oci_spec.h"
+#include "spdlog/spdlog.h"
+
+namespace cloonix {
+
+namespace crv1 = cloonix::cntrunner::v1;
+
+namespace {
+constexpr char kLabelNet[] = "cloonix.net";
+constexpr char kLabelEths[] = "cloonix.eths";
+
+absl::Status ValidateMac(const std::string& mac) {
+  static const std::regex re("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$");
+  if (!std::regex_match(mac, re)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MAC \"", mac, "\" must look like 02:00:00:00:00:01 (lowercase hex)"));
+  }
+  return absl::OkStatus();
+}
+
+std::string EthsToJson(const crv1::CreateContainerRequest& req) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& e : req.eths()) {
+    j.push_back({{"index", e.index()}, {"port", e.port()}, {"mac", e.mac()}});
+  }
+  return j.dump();
+}
+}  // namespace
+
+absl::StatusOr<ImageInfo> CntRunnerService::ResolveImage(const std::string& image) {
+  bool is_path = absl::StrContains(image, "/") || absl::EndsWith(image, ".tar");
+  if (!is_path) {
+    auto info = client_->GetImage(image);
+    if (info.ok() || info.status().code() != absl::StatusCode::kNotFound) return info;
+  }
+  std::string tarball = is_path ? image : absl::StrCat(config_.bulk_dir, "/", image, ".tar");
+  if (!std::filesystem::exists(tarball)) {
+    return absl::NotFoundError(absl::StrCat(
+        "image \"", image, "\" not found: not in the net's containerd and no tarball ",
+        tarball, " (build one with tools/images/build-busybox-oci.sh)"));
+  }
+  ASSIGN_OR_RETURN(std::string name, client_->ImportOciTarball(tarball));
+  return client_->GetImage(name);
+}
+
+absl::Status CntRunnerService::PlumbEths(const std::string& cnt_netns,
+                                         const crv1::CreateContainerRequest& req) {
+  std::string net_netns = NetNetns(config_.net);
+  for (const auto& e : req.eths()) {
+    std::string inner = absl::StrCat("eth", e.index());
+    RETURN_IF_ERROR(ExecOk({"ip", "-n", cnt_netns, "link", "add", inner, "address", e.mac(),
+                            "type", "veth", "peer", "name", e.port(), "netns", net_netns})
+                        .status());
+    RETURN_IF_ERROR(ExecOk({"ip", "-n", cnt_netns, "link", "set", inner, "up"}).status());
+    RETURN_IF_ERROR(ExecOk({"ip", "-n", net_netns, "link", "set", e.port(), "up"}).status());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<crv1::Container> CntRunnerService::Create(const crv1::CreateContainerRequest& req) {
+  RETURN_IF_ERROR(ValidateName(req.name(), "container name"));
+  if (req.image().empty()) return absl::InvalidArgumentError("image is required");
+  std::set<uint32_t> indexes;
+  for (const auto& e : req.eths()) {
+    RETURN_IF_ERROR(ValidateIfname(e.port()));
+    RETURN_IF_ERROR(ValidateMac(e.mac()));
+    if (e.index() > 31 || !indexes.insert(e.index()).second) {
+      return absl::InvalidArgumentError(absl::StrCat("eth index ", e.index(), " is out of range or repeated"));
+    }
+    if (LinkExists(NetNetns(config_.net), e.port())) {
+      return absl::AlreadyExistsError(absl::StrCat("port ", e.port(), " already exists"));
+    }
+  }
+  if (!NetnsExists(NetNetns(config_.net))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "netns ", NetNetns(config_.net), " does not exist: is the net's lan_switch running?"));
+  }
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(auto existing, List());
+  for (const auto& c : existing) {
+    if (c.name() == req.name()) {
+      return absl::AlreadyExistsError(absl::StrCat("container ", req.name(), " already exists"));
+    }
+  }
+  ASSIGN_OR_RETURN(ImageInfo image, ResolveImage(req.image()));
+  RETURN_IF_ERROR(client_->Unpack(image));
+
+  std::string cnt_netns = ContainerNetns(config_.net, req.name());
+  if (NetnsExists(cnt_netns)) {
+    return absl::AlreadyExistsError(absl::StrCat("netns ", cnt_netns, " already exists"));
+  }
+  RETURN_IF_ERROR(CreateNetns(cnt_netns));
+  auto rollback = [&](absl::Status s) -> absl::StatusOr<crv1::Container> {
+    spdlog::warn("create {} failed, rolling back: {}", req.name(), s.ToString());
+    client_->Delete(req.name(), absl::Milliseconds(100)).IgnoreError();
+    DeleteNetns(cnt_netns).IgnoreError();
+    return s;
+  };
+  if (auto s = PlumbEths(cnt_netns, req); !s.ok()) return rollback(s);
+
+  OciSpecParams spec;
+  spec.hostname = req.name();
+  spec.args = req.command().empty() ? image.args
+                                    : std::vector<std::string>(req.command().begin(), req.command().end());
+  if (spec.args.empty()) spec.args = {"/bin/sh"};
+  spec.env = image.env;
+  spec.env.insert(spec.env.end(), req.env().begin(), req.env().end());
+  if (!image.cwd.empty()) spec.cwd = image.cwd;
+  spec.netns_path = NetnsPath(cnt_netns);
+  spec.cgroups_path = absl::StrCat("/cloonix/", config_.net, "/", req.name());
+  if (auto s = MakeDirs(config_.work_dir + "/cnt"); !s.ok()) return rollback(s);
+  ContainerParams p;
+  p.id = req.name();
+  p.image = image.name;
+  p.chain_id = image.chain_id;
+  p.spec_json = OciSpecJson(spec);
+  p.labels = {{kLabelNet, config_.net}, {kLabelEths, EthsToJson(req)}};
+  p.log_path = absl::StrCat(config_.work_dir, "/cnt/", req.name(), ".log");
+  auto pid = client_->CreateAndStart(p);
+  if (!pid.ok()) return rollback(pid.status());
+  spdlog::info("container {} started (pid {}, image {}, {} eths)", req.name(), *pid,
+               image.name, req.eths_size());
+  crv1::Container c;
+  c.set_name(req.name());
+  c.set_image(image.name);
+  c.set_state(crv1::CONTAINER_STATE_RUNNING);
+  c.set_pid(*pid);
+  c.set_netns(cnt_netns);
+  *c.mutable_eths() = req.eths();
+  return c;
+}
+
+absl::Status CntRunnerService::Delete(const std::string& name) {
+  RETURN_IF_ERROR(ValidateName(name, "container name"));
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(auto existing, List());
+  bool found = false;
+  for (const auto& c : existing) found |= c.name() == name;
+  std::string cnt_netns = ContainerNetns(config_.net, name);
+  if (!found && !NetnsExists(cnt_netns)) {
+    return absl::NotFoundError(absl::StrCat("container ", name, " not found"));
+  }
+  if (found) RETURN_IF_ERROR(client_->Delete(name));
+  // Deleting the netns deletes the veths, hence their peers in the net's netns.
+  RETURN_IF_ERROR(DeleteNetns(cnt_netns));
+  spdlog::info("container {} deleted", name);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<crv1::Container>> CntRunnerService::List() {
+  ASSIGN_OR_RETURN(auto infos, client_->List());
+  std::vector<crv1::Container> out;
+  for (const auto& i : infos) {
+    auto net = i.labels.find(kLabelNet);
+    if (net == i.labels.end() || net->second != config_.net) continue;
+    crv1::Container c;
+    c.set_name(i.id);
+    c.set_image(i.image);
+    c.set_pid(i.pid);
+    c.set_state(i.running ? crv1::CONTAINER_STATE_RUNNING : crv1::CONTAINER_STATE_STOPPED);
+    c.set_netns(ContainerNetns(config_.net, i.id));
+    auto eths = i.labels.find(kLabelEths);
+    if (eths != i.labels.end()) {
+      auto j = nlohmann::json::parse(eths->second, nullptr, false);
+      if (j.is_array()) {
+        for (const auto& e : j) {
+          auto* ce = c.add_eths();
+          ce->set_index(e.value("index", 0u));
+          ce->set_port(e.value("port", ""));
+          ce->set_mac(e.value("mac", ""));
+        }
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+grpc::Status CntRunnerService::CreateContainer(grpc::ServerContext*,
+                                               const crv1::CreateContainerRequest* req,
+                                               crv1::Container* resp) {
+  auto c = Create(*req);
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  *resp = std::move(*c);
+  return grpc::Status::OK;
+}
+
+grpc::Status CntRunnerService::DeleteContainer(grpc::ServerContext*,
+                                               const crv1::DeleteContainerRequest* req,
+                                               crv1::DeleteContainerResponse*) {
+  return ToGrpcStatus(Delete(req->name()));
+}
+
+grpc::Status CntRunnerService::ListContainers(grpc::ServerContext*,
+                                              const crv1::ListContainersRequest*,
+                                              crv1::ListContainersResponse* resp) {
+  absl::MutexLock l(&mu_);
+  auto list = List();
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  for (auto& c : *list) *resp->add_containers() = std::move(c);
+  return grpc::Status::OK;
+}
+
+grpc::Status CntRunnerService::ImportImage(grpc::ServerContext*,
+                                           const crv1::ImportImageRequest* req,
+                                           crv1::ImportImageResponse* resp) {
+  if (req->path().empty() || req->path()[0] != '/') {
+    return ToGrpcStatus(absl::InvalidArgumentError("path must be absolute"));
+  }
+  absl::MutexLock l(&mu_);
+  auto name = client_->ImportOciTarball(req->path());
+  if (!name.ok()) return ToGrpcStatus(name.status());
+  resp->set_name(*name);
+  return grpc::Status::OK;
+}
+
+grpc::Status CntRunnerService::Teardown(grpc::ServerContext*, const crv1::TeardownRequest*,
+                                        crv1::TeardownResponse*) {
+  spdlog::info("teardown: deleting containers, stopping containerd");
+  absl::Status result;
+  {
+    absl::MutexLock l(&mu_);
+    auto list = List();
+    if (list.ok()) {
+      for (const auto& c : *list) {
+        if (auto s = client_->Delete(c.name()); !s.ok()) result.Update(s);
+        DeleteNetns(ContainerNetns(config_.net, c.name())).IgnoreError();
+      }
+    } else {
+      result.Update(list.status());
+    }
+    result.Update(daemon_->Teardown());
+  }
+  if (!shutdown_->HasBeenNotified()) shutdown_->Notify();
+  return ToGrpcStatus(result);
+}
+
+}  // namespace cloonix

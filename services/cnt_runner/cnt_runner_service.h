@@ -1,0 +1,64 @@
+// Thin gRPC layer of cloonix-cnt-runner (cloonix.cntrunner.v1.CntRunner) and
+// the container life cycle: image resolution (containerd, else a tarball in
+// the bulk dir), netns and veths, container and task, rollback on failure.
+// containerd is the source of truth: containers carry labels (cloonix.net,
+// cloonix.eths), so a restarted cnt_runner lists what exists.
+#ifndef CLOONIX_SERVICES_CNT_RUNNER_CNT_RUNNER_SERVICE_H_
+#define CLOONIX_SERVICES_CNT_RUNNER_CNT_RUNNER_SERVICE_H_
+
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "cloonix/cntrunner/v1/cnt_runner.grpc.pb.h"
+#include "services/cnt_runner/containerd_client.h"
+#include "services/cnt_runner/containerd_daemon.h"
+
+namespace cloonix {
+
+struct CntRunnerConfig {
+  std::string net;
+  std::string work_dir;  // logs in <work_dir>/cnt
+  std::string bulk_dir;  // image tarballs <bulk_dir>/<image>.tar
+};
+
+class CntRunnerService final : public cloonix::cntrunner::v1::CntRunner::Service {
+ public:
+  CntRunnerService(CntRunnerConfig config, ContainerdDaemon* daemon,
+                   ContainerdClient* client, absl::Notification* shutdown)
+      : config_(std::move(config)), daemon_(daemon), client_(client), shutdown_(shutdown) {}
+
+  grpc::Status CreateContainer(grpc::ServerContext*,
+                               const cntrunner::v1::CreateContainerRequest* req,
+                               cntrunner::v1::Container* resp) override;
+  grpc::Status DeleteContainer(grpc::ServerContext*,
+                               const cntrunner::v1::DeleteContainerRequest* req,
+                               cntrunner::v1::DeleteContainerResponse*) override;
+  grpc::Status ListContainers(grpc::ServerContext*,
+                              const cntrunner::v1::ListContainersRequest*,
+                              cntrunner::v1::ListContainersResponse* resp) override;
+  grpc::Status ImportImage(grpc::ServerContext*, const cntrunner::v1::ImportImageRequest* req,
+                           cntrunner::v1::ImportImageResponse* resp) override;
+  grpc::Status Teardown(grpc::ServerContext*, const cntrunner::v1::TeardownRequest*,
+                        cntrunner::v1::TeardownResponse*) override;
+
+  // The core, without gRPC types in the signatures but the proto messages.
+  absl::StatusOr<cntrunner::v1::Container> Create(const cntrunner::v1::CreateContainerRequest& req);
+  absl::Status Delete(const std::string& name);
+  absl::StatusOr<std::vector<cntrunner::v1::Container>> List();
+
+ private:
+  absl::StatusOr<ImageInfo> ResolveImage(const std::string& image);
+  absl::Status PlumbEths(const std::string& cnt_netns,
+                         const cntrunner::v1::CreateContainerRequest& req);
+
+  CntRunnerConfig config_;
+  ContainerdDaemon* daemon_;
+  ContainerdClient* client_;
+  absl::Notification* shutdown_;
+  absl::Mutex mu_;
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_CNT_RUNNER_CNT_RUNNER_SERVICE_H_

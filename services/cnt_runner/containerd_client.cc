@@ -1,0 +1,455 @@
+#include "services/cnt_runner/containerd_client.h"
+
+#include <openssl/sha.h>
+#include <signal.h>
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/atomic_file.h"
+#include "common/exec.h"
+#include "common/grpc_status.h"
+#include "common/status_macros.h"
+#include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/content/v1/content.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/diff/v1/diff.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/images/v1/images.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace cloonix {
+
+namespace ctrs = containerd::services::containers::v1;
+namespace content = containerd::services::content::v1;
+namespace diffs = containerd::services::diff::v1;
+namespace images = containerd::services::images::v1;
+namespace snaps = containerd::services::snapshots::v1;
+namespace tasks = containerd::services::tasks::v1;
+
+namespace {
+constexpr char kSnapshotter[] = "overlayfs";
+constexpr char kGcRoot[] = "containerd.io/gc.root";
+constexpr char kSpecType[] = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+
+bool IsNotFound(const grpc::Status& s) { return s.error_code() == grpc::NOT_FOUND; }
+std::string Now() { return absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()); }
+}  // namespace
+
+std::string Sha256Digest(const std::string& data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  std::string hex = "sha256:";
+  for (unsigned char c : md) absl::StrAppendFormat(&hex, "%02x", c);
+  return hex;
+}
+
+std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids) {
+  std::vector<std::string> chain;
+  for (const auto& d : diff_ids) {
+    chain.push_back(chain.empty() ? d : Sha256Digest(chain.back() + " " + d));
+  }
+  return chain;
+}
+
+ContainerdClient::ContainerdClient(std::shared_ptr<grpc::Channel> channel, std::string ns)
+    : channel_(std::move(channel)), ns_(std::move(ns)) {}
+
+std::unique_ptr<grpc::ClientContext> ContainerdClient::Ctx(absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  ctx->AddMetadata("containerd-namespace", ns_);
+  return ctx;
+}
+
+absl::StatusOr<std::string> ContainerdClient::ReadBlob(const std::string& digest) {
+  auto stub = content::Content::NewStub(channel_);
+  auto ctx = Ctx();
+  content::ReadContentRequest req;
+  req.set_digest(digest);
+  auto reader = stub->Read(ctx.get(), req);
+  content::ReadContentResponse resp;
+  std::string data;
+  while (reader->Read(&resp)) data += resp.data();
+  RETURN_IF_ERROR(FromGrpcStatus(reader->Finish(), absl::StrCat("read ", digest, ": ")));
+  return data;
+}
+
+absl::Status ContainerdClient::WriteBlob(const std::string& digest, const std::string& data) {
+  auto stub = content::Content::NewStub(channel_);
+  {
+    auto ctx = Ctx();
+    content::InfoRequest req;
+    req.set_digest(digest);
+    content::InfoResponse resp;
+    if (stub->Info(ctx.get(), req, &resp).ok()) return absl::OkStatus();
+  }
+  auto ctx = Ctx(absl::Minutes(5));
+  auto stream = stub->Write(ctx.get());
+  content::WriteContentResponse resp;
+  constexpr size_t kChunk = 1 << 20;
+  size_t off = 0;
+  do {
+    content::WriteContentRequest req;
+    req.set_action(content::WRITE);
+    req.set_ref(absl::StrCat("cloonix-import-", digest));
+    req.set_total(data.size());
+    req.set_expected(digest);
+    req.set_offset(off);
+    size_t n = std::min(kChunk, data.size() - off);
+    req.set_data(data.substr(off, n));
+    off += n;
+    if (!stream->Write(req) || !stream->Read(&resp)) break;
+  } while (off < data.size());
+  content::WriteContentRequest commit;
+  commit.set_action(content::COMMIT);
+  commit.set_ref(absl::StrCat("cloonix-import-", digest));
+  commit.set_total(data.size());
+  commit.set_expected(digest);
+  commit.set_offset(data.size());
+  (*commit.mutable_labels())[kGcRoot] = Now();
+  if (stream->Write(commit)) stream->Read(&resp);
+  stream->WritesDone();
+  grpc::Status s = stream->Finish();
+  if (!s.ok() && s.error_code() != grpc::ALREADY_EXISTS) {
+    return FromGrpcStatus(s, absl::StrCat("write ", digest, ": "));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ContainerdClient::ImportOciTarball(const std::string& path) {
+  if (!std::filesystem::exists(path)) {
+    return absl::NotFoundError(absl::StrCat("image tarball ", path, " does not exist"));
+  }
+  std::string tmp = std::filesystem::temp_directory_path() /
+                    absl::StrFormat("cloonix-import-%d-%d", getpid(), rand());
+  std::filesystem::create_directories(tmp);
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(d, ec);
+    }
+  } cleanup{tmp};
+  RETURN_IF_ERROR(ExecOk({"tar", "-xf", path, "-C", tmp},
+                         absl::StatusCode::kInvalidArgument)
+                      .status());
+  auto index_text = ReadFile(tmp + "/index.json");
+  if (!index_text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not an OCI image layout (no index.json)"));
+  }
+  nlohmann::json index = nlohmann::json::parse(*index_text, nullptr, false);
+  if (index.is_discarded() || !index.contains("manifests") || index["manifests"].empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": index.json has no manifest"));
+  }
+  const auto& m = index["manifests"][0];
+  std::string name;
+  if (m.contains("annotations")) {
+    name = m["annotations"].value("io.containerd.image.name", "");
+    if (name.empty()) name = m["annotations"].value("org.opencontainers.image.ref.name", "");
+  }
+  if (name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": the manifest has no image name annotation"));
+  }
+  std::string blobs = tmp + "/blobs/sha256";
+  if (!std::filesystem::is_directory(blobs)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no blobs/sha256"));
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(blobs)) {
+    ASSIGN_OR_RETURN(std::string data, ReadFile(entry.path()));
+    std::string digest = "sha256:" + entry.path().filename().string();
+    if (Sha256Digest(data) != digest) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": blob ", digest, " is corrupt"));
+    }
+    RETURN_IF_ERROR(WriteBlob(digest, data));
+  }
+  auto stub = images::Images::NewStub(channel_);
+  images::Image image;
+  image.set_name(name);
+  image.mutable_target()->set_media_type(m.value("mediaType", ""));
+  image.mutable_target()->set_digest(m.value("digest", ""));
+  image.mutable_target()->set_size(m.value("size", 0));
+  images::CreateImageRequest creq;
+  *creq.mutable_image() = image;
+  images::CreateImageResponse cresp;
+  auto ctx = Ctx();
+  grpc::Status s = stub->Create(ctx.get(), creq, &cresp);
+  if (s.error_code() == grpc::ALREADY_EXISTS) {
+    images::UpdateImageRequest ureq;
+    *ureq.mutable_image() = image;
+    images::UpdateImageResponse uresp;
+    auto uctx = Ctx();
+    s = stub->Update(uctx.get(), ureq, &uresp);
+  }
+  RETURN_IF_ERROR(FromGrpcStatus(s, "create image: "));
+  spdlog::info("imported image {} from {}", name, path);
+  return name;
+}
+
+absl::StatusOr<ImageInfo> ContainerdClient::GetImage(const std::string& name) {
+  auto stub = images::Images::NewStub(channel_);
+  images::GetImageRequest req;
+  req.set_name(name);
+  images::GetImageResponse resp;
+  auto ctx = Ctx();
+  grpc::Status s = stub->Get(ctx.get(), req, &resp);
+  if (IsNotFound(s)) return absl::NotFoundError(absl::StrCat("image ", name, " not found"));
+  RETURN_IF_ERROR(FromGrpcStatus(s, "get image: "));
+  ASSIGN_OR_RETURN(std::string mtext, ReadBlob(resp.image().target().digest()));
+  nlohmann::json manifest = nlohmann::json::parse(mtext, nullptr, false);
+  if (manifest.is_discarded()) return absl::InvalidArgumentError("image manifest is not JSON");
+  if (manifest.contains("manifests")) {  // an index: take the linux/amd64 one
+    std::string digest;
+    for (const auto& e : manifest["manifests"]) {
+      if (!e.contains("platform") || (e["platform"].value("os", "") == "linux" &&
+                                      e["platform"].value("architecture", "") == "amd64")) {
+        digest = e.value("digest", "");
+        break;
+      }
+    }
+    if (digest.empty()) return absl::InvalidArgumentError("image has no linux/amd64 manifest");
+    ASSIGN_OR_RETURN(mtext, ReadBlob(digest));
+    manifest = nlohmann::json::parse(mtext, nullptr, false);
+  }
+  ASSIGN_OR_RETURN(std::string ctext, ReadBlob(manifest["config"].value("digest", "")));
+  nlohmann::json config = nlohmann::json::parse(ctext, nullptr, false);
+  if (config.is_discarded()) return absl::InvalidArgumentError("image config is not JSON");
+  std::vector<std::string> diff_ids = config["rootfs"].value("diff_ids", std::vector<std::string>{});
+  if (diff_ids.empty() || diff_ids.size() != manifest["layers"].size()) {
+    return absl::InvalidArgumentError("image config and manifest disagree on layers");
+  }
+  ImageInfo info;
+  info.name = name;
+  info.chain_id = ChainIds(diff_ids).back();
+  if (config.contains("config") && config["config"].is_object()) {
+    const auto& c = config["config"];
+    if (c.contains("Entrypoint") && c["Entrypoint"].is_array()) {
+      info.args = c["Entrypoint"].get<std::vector<std::string>>();
+    }
+    if (c.contains("Cmd") && c["Cmd"].is_array()) {
+      for (const auto& a : c["Cmd"]) info.args.push_back(a.get<std::string>());
+    }
+    if (c.contains("Env") && c["Env"].is_array()) {
+      info.env = c["Env"].get<std::vector<std::string>>();
+    }
+    info.cwd = c.value("WorkingDir", "");
+  }
+  auto& layers = layers_[name];
+  layers.clear();
+  for (const auto& l : manifest["layers"]) {
+    layers.push_back({l.value("digest", ""), l.value("mediaType", ""), l.value("size", int64_t{0})});
+  }
+  // Remember diff ids through chain ids computed again in Unpack.
+  layers_diff_[name] = diff_ids;
+  return info;
+}
+
+absl::Status ContainerdClient::Unpack(const ImageInfo& image) {
+  auto it = layers_.find(image.name);
+  if (it == layers_.end()) return absl::FailedPreconditionError("GetImage first");
+  const auto& layers = it->second;
+  std::vector<std::string> chain = ChainIds(layers_diff_[image.name]);
+  auto sn = snaps::Snapshots::NewStub(channel_);
+  auto df = diffs::Diff::NewStub(channel_);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    {
+      snaps::StatSnapshotRequest req;
+      req.set_snapshotter(kSnapshotter);
+      req.set_key(chain[i]);
+      snaps::StatSnapshotResponse resp;
+      auto ctx = Ctx();
+      if (sn->Stat(ctx.get(), req, &resp).ok()) continue;
+    }
+    std::string key = absl::StrCat("cloonix-extract-", getpid(), "-", chain[i]);
+    snaps::PrepareSnapshotRequest preq;
+    preq.set_snapshotter(kSnapshotter);
+    preq.set_key(key);
+    if (i > 0) preq.set_parent(chain[i - 1]);
+    snaps::PrepareSnapshotResponse presp;
+    auto pctx = Ctx();
+    RETURN_IF_ERROR(FromGrpcStatus(sn->Prepare(pctx.get(), preq, &presp), "prepare snapshot: "));
+    auto remove_key = [&] {
+      snaps::RemoveSnapshotRequest r;
+      r.set_snapshotter(kSnapshotter);
+      r.set_key(key);
+      google::protobuf::Empty e;
+      auto c = Ctx();
+      sn->Remove(c.get(), r, &e);
+    };
+    diffs::ApplyRequest areq;
+    areq.mutable_diff()->set_digest(layers[i].digest);
+    areq.mutable_diff()->set_media_type(layers[i].media_type);
+    areq.mutable_diff()->set_size(layers[i].size);
+    *areq.mutable_mounts() = presp.mounts();
+    diffs::ApplyResponse aresp;
+    auto actx = Ctx(absl::Minutes(5));
+    grpc::Status s = df->Apply(actx.get(), areq, &aresp);
+    if (!s.ok()) {
+      remove_key();
+      return FromGrpcStatus(s, "apply layer: ");
+    }
+    snaps::CommitSnapshotRequest creq;
+    creq.set_snapshotter(kSnapshotter);
+    creq.set_name(chain[i]);
+    creq.set_key(key);
+    (*creq.mutable_labels())[kGcRoot] = Now();
+    google::protobuf::Empty e;
+    auto cctx = Ctx();
+    s = sn->Commit(cctx.get(), creq, &e);
+    if (!s.ok() && s.error_code() != grpc::ALREADY_EXISTS) {
+      remove_key();
+      return FromGrpcStatus(s, "commit snapshot: ");
+    }
+    spdlog::info("unpacked layer {} of {}", i + 1, image.name);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> ContainerdClient::CreateAndStart(const ContainerParams& p) {
+  auto cs = ctrs::Containers::NewStub(channel_);
+  auto sn = snaps::Snapshots::NewStub(channel_);
+  auto ts = tasks::Tasks::NewStub(channel_);
+  ctrs::CreateContainerRequest creq;
+  auto* c = creq.mutable_container();
+  c->set_id(p.id);
+  c->set_image(p.image);
+  for (const auto& [k, v] : p.labels) (*c->mutable_labels())[k] = v;
+  c->mutable_runtime()->set_name("io.containerd.runc.v2");
+  c->mutable_spec()->set_type_url(kSpecType);
+  c->mutable_spec()->set_value(p.spec_json);
+  c->set_snapshotter(kSnapshotter);
+  c->set_snapshot_key(p.id);
+  ctrs::CreateContainerResponse cresp;
+  auto ctx = Ctx();
+  grpc::Status s = cs->Create(ctx.get(), creq, &cresp);
+  if (s.error_code() == grpc::ALREADY_EXISTS) {
+    return absl::AlreadyExistsError(absl::StrCat("container ", p.id, " already exists"));
+  }
+  RETURN_IF_ERROR(FromGrpcStatus(s, "create container: "));
+  auto fail = [&](absl::Status st) -> absl::StatusOr<uint32_t> {
+    Delete(p.id, absl::Milliseconds(100)).IgnoreError();
+    return st;
+  };
+  snaps::PrepareSnapshotRequest preq;
+  preq.set_snapshotter(kSnapshotter);
+  preq.set_key(p.id);
+  preq.set_parent(p.chain_id);
+  snaps::PrepareSnapshotResponse presp;
+  auto pctx = Ctx();
+  s = sn->Prepare(pctx.get(), preq, &presp);
+  if (!s.ok()) return fail(FromGrpcStatus(s, "prepare snapshot: "));
+  tasks::CreateTaskRequest treq;
+  treq.set_container_id(p.id);
+  *treq.mutable_rootfs() = presp.mounts();
+  treq.set_stdout("file://" + p.log_path);
+  treq.set_stderr("file://" + p.log_path);
+  tasks::CreateTaskResponse tresp;
+  auto tctx = Ctx();
+  s = ts->Create(tctx.get(), treq, &tresp);
+  if (!s.ok()) return fail(FromGrpcStatus(s, "create task: "));
+  tasks::StartRequest sreq;
+  sreq.set_container_id(p.id);
+  tasks::StartResponse sresp;
+  auto sctx = Ctx();
+  s = ts->Start(sctx.get(), sreq, &sresp);
+  if (!s.ok()) return fail(FromGrpcStatus(s, "start task: "));
+  return tresp.pid();
+}
+
+absl::StatusOr<bool> ContainerdClient::TaskStopped(const std::string& id) {
+  auto ts = tasks::Tasks::NewStub(channel_);
+  tasks::GetRequest req;
+  req.set_container_id(id);
+  tasks::GetResponse resp;
+  auto ctx = Ctx();
+  grpc::Status s = ts->Get(ctx.get(), req, &resp);
+  if (IsNotFound(s)) return true;
+  RETURN_IF_ERROR(FromGrpcStatus(s, "get task: "));
+  return resp.process().status() == containerd::v1::types::STOPPED;
+}
+
+absl::Status ContainerdClient::Delete(const std::string& id, absl::Duration grace) {
+  auto ts = tasks::Tasks::NewStub(channel_);
+  auto kill = [&](int sig) {
+    tasks::KillRequest req;
+    req.set_container_id(id);
+    req.set_signal(sig);
+    req.set_all(true);
+    google::protobuf::Empty e;
+    auto ctx = Ctx();
+    return ts->Kill(ctx.get(), req, &e);
+  };
+  auto wait_stopped = [&](absl::Duration d) {
+    absl::Time deadline = absl::Now() + d;
+    do {
+      auto st = TaskStopped(id);
+      if (!st.ok() || *st) return true;
+      absl::SleepFor(absl::Milliseconds(20));
+    } while (absl::Now() < deadline);
+    return false;
+  };
+  if (!IsNotFound(kill(SIGTERM))) {
+    if (!wait_stopped(grace)) {
+      kill(SIGKILL);
+      wait_stopped(absl::Seconds(5));
+    }
+    tasks::DeleteTaskRequest req;
+    req.set_container_id(id);
+    tasks::DeleteResponse resp;
+    auto ctx = Ctx();
+    grpc::Status s = ts->Delete(ctx.get(), req, &resp);
+    if (!s.ok() && !IsNotFound(s)) return FromGrpcStatus(s, "delete task: ");
+  }
+  {
+    auto cs = ctrs::Containers::NewStub(channel_);
+    ctrs::DeleteContainerRequest req;
+    req.set_id(id);
+    google::protobuf::Empty e;
+    auto ctx = Ctx();
+    grpc::Status s = cs->Delete(ctx.get(), req, &e);
+    if (!s.ok() && !IsNotFound(s)) return FromGrpcStatus(s, "delete container: ");
+  }
+  {
+    auto sn = snaps::Snapshots::NewStub(channel_);
+    snaps::RemoveSnapshotRequest req;
+    req.set_snapshotter(kSnapshotter);
+    req.set_key(id);
+    google::protobuf::Empty e;
+    auto ctx = Ctx();
+    grpc::Status s = sn->Remove(ctx.get(), req, &e);
+    if (!s.ok() && !IsNotFound(s)) return FromGrpcStatus(s, "remove snapshot: ");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ContainerInfo>> ContainerdClient::List() {
+  auto cs = ctrs::Containers::NewStub(channel_);
+  ctrs::ListContainersRequest req;
+  ctrs::ListContainersResponse resp;
+  auto ctx = Ctx();
+  RETURN_IF_ERROR(FromGrpcStatus(cs->List(ctx.get(), req, &resp), "list containers: "));
+  auto ts = tasks::Tasks::NewStub(channel_);
+  std::vector<ContainerInfo> out;
+  for (const auto& c : resp.containers()) {
+    ContainerInfo info;
+    info.id = c.id();
+    info.image = c.image();
+    info.labels = {c.labels().begin(), c.labels().end()};
+    tasks::GetRequest treq;
+    treq.set_container_id(c.id());
+    tasks::GetResponse tresp;
+    auto tctx = Ctx();
+    if (ts->Get(tctx.get(), treq, &tresp).ok()) {
+      info.pid = tresp.process().pid();
+      info.running = tresp.process().status() == containerd::v1::types::RUNNING;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace cloonix

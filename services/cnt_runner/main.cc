@@ -1,0 +1,66 @@
+// cloonix-cnt-runner: the containers of one net, through a private containerd
+// driven by its gRPC API. Serves cloonix.cntrunner.v1.CntRunner on a unix
+// socket. On SIGTERM it exits and leaves containerd and the containers
+// running (a restarted cnt_runner adopts them); Teardown removes everything.
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/logging.h"
+#include "common/names.h"
+#include "common/process.h"
+#include "common/rpc_client.h"
+#include "common/server.h"
+#include "services/cnt_runner/cnt_runner_service.h"
+#include "services/cnt_runner/containerd_client.h"
+#include "services/cnt_runner/containerd_daemon.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, net, "nemo", "Name of the net.");
+ABSL_FLAG(std::string, work_dir, "", "The net's work dir (default /var/lib/cloonix/<net>).");
+ABSL_FLAG(std::string, bulk_dir, "/var/lib/cloonix/bulk", "Where image tarballs are looked up.");
+ABSL_FLAG(std::string, socket, "", "Unix socket to serve (default <work_dir>/cnt_runner.sock).");
+ABSL_FLAG(std::string, containerd, "containerd", "containerd binary.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "cloonix-cnt-runner --net=<net> [--work_dir=DIR] [--bulk_dir=DIR]\n"
+      "Runs the net's containerd and serves cloonix.cntrunner.v1.CntRunner.");
+  absl::ParseCommandLine(argc, argv);
+  cloonix::BlockShutdownSignals();
+  cloonix::InitLogging("cnt_runner", absl::GetFlag(FLAGS_log_level));
+  std::string net = absl::GetFlag(FLAGS_net);
+  if (auto s = cloonix::ValidateName(net, "net name"); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 2;
+  }
+  std::string work_dir = absl::GetFlag(FLAGS_work_dir);
+  if (work_dir.empty()) work_dir = "/var/lib/cloonix/" + net;
+  std::string socket = absl::GetFlag(FLAGS_socket);
+  if (socket.empty()) socket = work_dir + "/cnt_runner.sock";
+  if (auto s = cloonix::MakeDirs(work_dir); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+  cloonix::ContainerdDaemon daemon(work_dir + "/containerd", absl::GetFlag(FLAGS_containerd));
+  if (auto s = daemon.Start(); !s.ok()) {
+    spdlog::error("cannot start containerd: {}", s.ToString());
+    return 1;
+  }
+  cloonix::ContainerdClient client(cloonix::UnixChannel(daemon.Socket()));
+  absl::Notification shutdown;
+  cloonix::CntRunnerService service({net, work_dir, absl::GetFlag(FLAGS_bulk_dir)}, &daemon,
+                                    &client, &shutdown);
+  auto server = cloonix::StartUnixServer(socket, {&service});
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().ToString());
+    return 1;
+  }
+  spdlog::info("serving on {}", socket);
+  cloonix::ServeUntilShutdown(server->get(), socket, &shutdown);
+  spdlog::info("stopped");
+  return 0;
+}

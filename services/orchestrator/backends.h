@@ -1,0 +1,48 @@
+// What the orchestrator needs from the services of its net, behind
+// interfaces (gRPC clients in production, fakes in unit tests).
+#ifndef CLOONIX_SERVICES_ORCHESTRATOR_BACKENDS_H_
+#define CLOONIX_SERVICES_ORCHESTRATOR_BACKENDS_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cloonix/v1/topology.pb.h"
+
+namespace cloonix {
+
+class LanBackend {
+ public:
+  virtual ~LanBackend() = default;
+  virtual absl::Status CreateBridge(const std::string& bridge) = 0;
+  virtual absl::Status DeleteBridge(const std::string& bridge) = 0;
+  virtual absl::Status AddPort(const std::string& bridge, const std::string& port) = 0;
+  virtual absl::Status DeletePort(const std::string& port) = 0;
+  // Makes the switch hold exactly `bridges`; returns ports left out because
+  // their interface is missing.
+  virtual absl::StatusOr<std::vector<std::string>> Sync(
+      const std::map<std::string, std::vector<std::string>>& bridges) = 0;
+  virtual absl::Status Teardown() = 0;
+};
+
+struct RunningCnt {
+  std::string name;
+  bool running = false;
+  uint32_t pid = 0;
+};
+
+class CntBackend {
+ public:
+  virtual ~CntBackend() = default;
+  // Creates and starts the container of `item` (a cnt with eths set).
+  // Returns its pid and fills cnt.netns.
+  virtual absl::Status Create(cloonix::v1::Item* item) = 0;
+  virtual absl::Status Delete(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<RunningCnt>> List() = 0;
+  virtual absl::Status Teardown() = 0;
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_ORCHESTRATOR_BACKENDS_H_

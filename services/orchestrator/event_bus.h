@@ -1,0 +1,48 @@
+// Fan-out of topology events to WatchEvents streams. Each subscription has
+// its own bounded queue; a subscriber that falls 10000 events behind is
+// closed (its stream ends with RESOURCE_EXHAUSTED) rather than slowing the
+// net down.
+#ifndef CLOONIX_SERVICES_ORCHESTRATOR_EVENT_BUS_H_
+#define CLOONIX_SERVICES_ORCHESTRATOR_EVENT_BUS_H_
+
+#include <deque>
+#include <memory>
+#include <set>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cloonix/v1/topology.pb.h"
+
+namespace cloonix {
+
+class EventBus {
+ public:
+  class Subscription {
+   public:
+    // Waits up to `timeout` for the next event. Returns false on timeout or
+    // when closed (then overflowed() tells why).
+    bool Next(cloonix::v1::Event* event, absl::Duration timeout);
+    bool overflowed() const;
+
+   private:
+    friend class EventBus;
+    mutable absl::Mutex mu_;
+    std::deque<cloonix::v1::Event> queue_ ABSL_GUARDED_BY(mu_);
+    bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
+  };
+
+  std::shared_ptr<Subscription> Subscribe();
+  void Unsubscribe(const std::shared_ptr<Subscription>& sub);
+  // Stamps seq and time, then queues the event for every subscriber.
+  void Publish(cloonix::v1::EventType type, const cloonix::v1::Item& item);
+  uint64_t seq() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::set<std::shared_ptr<Subscription>> subs_ ABSL_GUARDED_BY(mu_);
+  uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_ORCHESTRATOR_EVENT_BUS_H_

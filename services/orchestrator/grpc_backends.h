@@ -1,0 +1,43 @@
+// LanBackend and CntBackend over the services' unix sockets.
+#ifndef CLOONIX_SERVICES_ORCHESTRATOR_GRPC_BACKENDS_H_
+#define CLOONIX_SERVICES_ORCHESTRATOR_GRPC_BACKENDS_H_
+
+#include <memory>
+#include <string>
+
+#include "cloonix/cntrunner/v1/cnt_runner.grpc.pb.h"
+#include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
+#include "services/orchestrator/backends.h"
+
+namespace cloonix {
+
+class GrpcLanBackend : public LanBackend {
+ public:
+  explicit GrpcLanBackend(const std::string& socket);
+  absl::Status CreateBridge(const std::string& bridge) override;
+  absl::Status DeleteBridge(const std::string& bridge) override;
+  absl::Status AddPort(const std::string& bridge, const std::string& port) override;
+  absl::Status DeletePort(const std::string& port) override;
+  absl::StatusOr<std::vector<std::string>> Sync(
+      const std::map<std::string, std::vector<std::string>>& bridges) override;
+  absl::Status Teardown() override;
+
+ private:
+  std::unique_ptr<cloonix::lanswitch::v1::LanSwitch::Stub> stub_;
+};
+
+class GrpcCntBackend : public CntBackend {
+ public:
+  explicit GrpcCntBackend(const std::string& socket);
+  absl::Status Create(cloonix::v1::Item* item) override;
+  absl::Status Delete(const std::string& name) override;
+  absl::StatusOr<std::vector<RunningCnt>> List() override;
+  absl::Status Teardown() override;
+
+ private:
+  std::unique_ptr<cloonix::cntrunner::v1::CntRunner::Stub> stub_;
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_ORCHESTRATOR_GRPC_BACKENDS_H_

@@ -1,0 +1,245 @@
+#include "services/orchestrator/net_manager.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/atomic_file.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "spdlog/spdlog.h"
+
+namespace cloonix {
+
+namespace v1 = cloonix::v1;
+
+NetManager::NetManager(std::string net, std::string state_path, LanBackend* lans,
+                       CntBackend* cnts)
+    : state_path_(std::move(state_path)), lans_(lans), cnts_(cnts), topo_(std::move(net)) {}
+
+absl::Status NetManager::Load() {
+  absl::MutexLock l(&mu_);
+  auto text = ReadFile(state_path_);
+  if (absl::IsNotFound(text.status())) return absl::OkStatus();
+  if (!text.ok()) return text.status();
+  std::string net = topo_.net();
+  ASSIGN_OR_RETURN(Topology t, Topology::FromJson(*text));
+  if (t.net() != net) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        state_path_, " belongs to net ", t.net(), ", not ", net));
+  }
+  topo_ = std::move(t);
+  spdlog::info("loaded {} items from {}", topo_.Items().size(), state_path_);
+  return absl::OkStatus();
+}
+
+absl::Status NetManager::Persist() {
+  auto s = WriteFileAtomic(state_path_, topo_.ToJson());
+  if (!s.ok()) spdlog::error("cannot persist the topology: {}", s.ToString());
+  return s;
+}
+
+void NetManager::SetState(const std::string& name, v1::ItemState state, const std::string& msg) {
+  v1::Item* it = topo_.FindMutable(name);
+  if (it == nullptr) return;
+  if (it->state() == state && it->state_message() == msg) return;
+  it->set_state(state);
+  it->set_state_message(msg);
+  bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*it));
+}
+
+absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(v1::Item item, topo_.PrepareCreate(request));
+  *item.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  if (item.kind() == v1::ITEM_KIND_LAN) {
+    RETURN_IF_ERROR(lans_->CreateBridge(item.lan().bridge()));
+  } else if (item.kind() == v1::ITEM_KIND_CNT) {
+    RETURN_IF_ERROR(cnts_->Create(&item));
+  }
+  item.set_state(v1::ITEM_STATE_RUNNING);
+  topo_.Commit(item);
+  RETURN_IF_ERROR(Persist());
+  spdlog::info("created {} {} (id {})", KindName(item.kind()), item.name(), item.id());
+  v1::Item out = topo_.WithEndpoints(item);
+  bus_.Publish(v1::EVENT_TYPE_CREATED, out);
+  return out;
+}
+
+absl::StatusOr<v1::Item> NetManager::GetItem(const std::string& name) {
+  absl::MutexLock l(&mu_);
+  const v1::Item* it = topo_.Find(name);
+  if (it == nullptr) return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
+  return topo_.WithEndpoints(*it);
+}
+
+std::vector<v1::Item> NetManager::ListItems(v1::ItemKind kind) {
+  absl::MutexLock l(&mu_);
+  std::vector<v1::Item> lans, others;
+  for (auto& it : topo_.Items()) {
+    if (kind != v1::ITEM_KIND_UNSPECIFIED && it.kind() != kind) continue;
+    (it.kind() == v1::ITEM_KIND_LAN ? lans : others).push_back(std::move(it));
+  }
+  lans.insert(lans.end(), others.begin(), others.end());
+  return lans;
+}
+
+absl::Status NetManager::DeleteLocked(const std::string& name) {
+  const v1::Item* found = topo_.Find(name);
+  v1::Item item = *found;
+  if (item.kind() == v1::ITEM_KIND_LAN) {
+    RETURN_IF_ERROR(lans_->DeleteBridge(item.lan().bridge()));
+  } else {
+    for (const auto& e : item.eths()) {
+      if (!e.lan().empty()) RETURN_IF_ERROR(lans_->DeletePort(e.port()));
+    }
+    if (item.kind() == v1::ITEM_KIND_CNT) {
+      absl::Status s = cnts_->Delete(name);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+    }
+  }
+  std::vector<std::string> touched = topo_.Remove(name);
+  for (const auto& e : item.eths()) {
+    if (!e.lan().empty() && topo_.Find(e.lan()) != nullptr) touched.push_back(e.lan());
+  }
+  RETURN_IF_ERROR(Persist());
+  spdlog::info("deleted {} {}", KindName(item.kind()), name);
+  for (const auto& t : touched) bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(t)));
+  bus_.Publish(v1::EVENT_TYPE_DELETED, item);
+  return absl::OkStatus();
+}
+
+absl::Status NetManager::DeleteItem(const std::string& name, bool allow_missing) {
+  absl::MutexLock l(&mu_);
+  if (topo_.Find(name) == nullptr) {
+    if (allow_missing) return absl::OkStatus();
+    return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
+  }
+  return DeleteLocked(name);
+}
+
+absl::Status NetManager::DeleteAll() {
+  absl::MutexLock l(&mu_);
+  absl::Status result;
+  // Endpoints first, lans last.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& it : topo_.Items()) {
+      if ((it.kind() == v1::ITEM_KIND_LAN) != (pass == 1)) continue;
+      result.Update(DeleteLocked(it.name()));
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item, uint32_t eth,
+                                                const std::string& lan, bool create_lan) {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool need_lan, topo_.CheckConnect(item, eth, lan, create_lan));
+  const v1::Item* it = topo_.Find(item);
+  if (!need_lan && it->eths(eth).lan() == lan) return topo_.WithEndpoints(*it);  // already
+  std::string port = it->eths(eth).port();
+  v1::Item lan_item;
+  if (need_lan) {
+    v1::Item req;
+    req.set_name(lan);
+    req.mutable_lan();
+    ASSIGN_OR_RETURN(lan_item, topo_.PrepareCreate(req));
+    *lan_item.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    RETURN_IF_ERROR(lans_->CreateBridge(lan_item.lan().bridge()));
+  } else {
+    lan_item = *topo_.Find(lan);
+  }
+  absl::Status s = lans_->AddPort(lan_item.lan().bridge(), port);
+  if (!s.ok()) {
+    if (need_lan) lans_->DeleteBridge(lan_item.lan().bridge()).IgnoreError();
+    return s;
+  }
+  if (need_lan) {
+    lan_item.set_state(v1::ITEM_STATE_RUNNING);
+    topo_.Commit(lan_item);
+  }
+  topo_.SetCable(item, eth, lan);
+  RETURN_IF_ERROR(Persist());
+  spdlog::info("cabled {} eth{} to lan {}", item, eth, lan);
+  if (need_lan) bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(*topo_.Find(lan)));
+  else bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(lan)));
+  v1::Item out = topo_.WithEndpoints(*topo_.Find(item));
+  bus_.Publish(v1::EVENT_TYPE_UPDATED, out);
+  return out;
+}
+
+absl::StatusOr<v1::Item> NetManager::DisconnectEth(const std::string& item, uint32_t eth,
+                                                   const std::string& lan) {
+  absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(topo_.CheckDisconnect(item, eth, lan));
+  const v1::Item* it = topo_.Find(item);
+  std::string cabled_lan = it->eths(eth).lan();
+  RETURN_IF_ERROR(lans_->DeletePort(it->eths(eth).port()));
+  topo_.SetCable(item, eth, "");
+  RETURN_IF_ERROR(Persist());
+  spdlog::info("uncabled {} eth{} from lan {}", item, eth, cabled_lan);
+  if (const v1::Item* l2 = topo_.Find(cabled_lan)) {
+    bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*l2));
+  }
+  v1::Item out = topo_.WithEndpoints(*topo_.Find(item));
+  bus_.Publish(v1::EVENT_TYPE_UPDATED, out);
+  return out;
+}
+
+absl::Status NetManager::Reconcile() {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(std::vector<RunningCnt> running, cnts_->List());
+  std::set<std::string> wanted;
+  for (const auto& it : topo_.Items()) {
+    if (it.kind() == v1::ITEM_KIND_CNT) wanted.insert(it.name());
+  }
+  for (const auto& r : running) {
+    if (!wanted.count(r.name)) {
+      spdlog::info("reconcile: deleting unknown container {}", r.name);
+      cnts_->Delete(r.name).IgnoreError();
+    }
+  }
+  for (const auto& name : wanted) {
+    bool ok = false;
+    for (const auto& r : running) {
+      if (r.name == name) {
+        ok = r.running;
+        if (!ok) {
+          spdlog::info("reconcile: container {} is stopped, recreating", name);
+          cnts_->Delete(name).IgnoreError();
+        }
+      }
+    }
+    if (ok) {
+      SetState(name, v1::ITEM_STATE_RUNNING, "");
+      continue;
+    }
+    v1::Item item = *topo_.Find(name);
+    spdlog::info("reconcile: creating container {}", name);
+    absl::Status s = cnts_->Create(&item);
+    if (s.ok()) {
+      *topo_.FindMutable(name)->mutable_cnt() = item.cnt();
+      SetState(name, v1::ITEM_STATE_RUNNING, "");
+    } else {
+      SetState(name, v1::ITEM_STATE_FAILED, absl::StrCat("cannot recreate: ", s.message()));
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> missing, lans_->Sync(topo_.DesiredBridges()));
+  if (!missing.empty()) {
+    spdlog::warn("reconcile: ports missing from the net: {}", absl::StrJoin(missing, ", "));
+  }
+  return Persist();
+}
+
+std::shared_ptr<EventBus::Subscription> NetManager::Watch(std::vector<v1::Item>* current) {
+  absl::MutexLock l(&mu_);
+  *current = topo_.Items();
+  return bus_.Subscribe();
+}
+
+size_t NetManager::ItemCount() {
+  absl::MutexLock l(&mu_);
+  return topo_.Items().size();
+}
+
+}  // namespace cloonix

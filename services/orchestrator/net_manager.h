@@ -1,0 +1,65 @@
+// The orchestrator's core: applies topology requests to the net's services,
+// persists the topology after every change (atomic write of state.json),
+// publishes an event per change, and reconciles the services with the
+// topology after any restart. Requests are serialized; a failed request
+// changes nothing (what a service did is undone).
+#ifndef CLOONIX_SERVICES_ORCHESTRATOR_NET_MANAGER_H_
+#define CLOONIX_SERVICES_ORCHESTRATOR_NET_MANAGER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "services/orchestrator/backends.h"
+#include "services/orchestrator/event_bus.h"
+#include "services/orchestrator/topology.h"
+
+namespace cloonix {
+
+class NetManager {
+ public:
+  NetManager(std::string net, std::string state_path, LanBackend* lans, CntBackend* cnts);
+
+  // Reads state.json if present. DATA_LOSS if it cannot be parsed.
+  absl::Status Load();
+
+  absl::StatusOr<cloonix::v1::Item> CreateItem(const cloonix::v1::Item& request);
+  absl::StatusOr<cloonix::v1::Item> GetItem(const std::string& name);
+  std::vector<cloonix::v1::Item> ListItems(cloonix::v1::ItemKind kind);
+  absl::Status DeleteItem(const std::string& name, bool allow_missing);
+  absl::StatusOr<cloonix::v1::Item> ConnectEth(const std::string& item, uint32_t eth,
+                                               const std::string& lan, bool create_lan);
+  absl::StatusOr<cloonix::v1::Item> DisconnectEth(const std::string& item, uint32_t eth,
+                                                  const std::string& lan);
+
+  // Brings the services in line with the topology: recreates missing or
+  // dead containers, deletes unknown ones, syncs bridges and ports. Items
+  // that cannot be brought back become ITEM_STATE_FAILED with a reason.
+  absl::Status Reconcile();
+  // Deletes every item (net stop).
+  absl::Status DeleteAll();
+
+  // Current items and a subscription to the changes after them, atomically.
+  std::shared_ptr<EventBus::Subscription> Watch(std::vector<cloonix::v1::Item>* current);
+  void Unwatch(const std::shared_ptr<EventBus::Subscription>& sub) { bus_.Unsubscribe(sub); }
+  size_t ItemCount();
+
+ private:
+  absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status DeleteLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetState(const std::string& name, cloonix::v1::ItemState state, const std::string& msg)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::string state_path_;
+  LanBackend* lans_;
+  CntBackend* cnts_;
+  EventBus bus_;
+  absl::Mutex mu_;
+  Topology topo_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_ORCHESTRATOR_NET_MANAGER_H_

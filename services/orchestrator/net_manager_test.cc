@@ -1,0 +1,217 @@
+#include "services/orchestrator/net_manager.h"
+
+#include <cstdlib>
+#include <set>
+
+#include "common/atomic_file.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cloonix {
+namespace {
+
+namespace v1 = cloonix::v1;
+using ::testing::ElementsAre;
+
+class FakeLans : public LanBackend {
+ public:
+  absl::Status CreateBridge(const std::string& b) override {
+    if (fail_next) return Fail();
+    bridges[b];
+    return absl::OkStatus();
+  }
+  absl::Status DeleteBridge(const std::string& b) override {
+    bridges.erase(b);
+    return absl::OkStatus();
+  }
+  absl::Status AddPort(const std::string& b, const std::string& p) override {
+    if (fail_next) return Fail();
+    bridges[b].insert(p);
+    return absl::OkStatus();
+  }
+  absl::Status DeletePort(const std::string& p) override {
+    for (auto& [b, ports] : bridges) ports.erase(p);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<std::string>> Sync(
+      const std::map<std::string, std::vector<std::string>>& want) override {
+    ++syncs;
+    bridges.clear();
+    for (const auto& [b, ports] : want) bridges[b].insert(ports.begin(), ports.end());
+    return std::vector<std::string>{};
+  }
+  absl::Status Teardown() override { return absl::OkStatus(); }
+  absl::Status Fail() {
+    fail_next = false;
+    return absl::NotFoundError("interface missing");
+  }
+  std::map<std::string, std::set<std::string>> bridges;
+  bool fail_next = false;
+  int syncs = 0;
+};
+
+class FakeCnts : public CntBackend {
+ public:
+  absl::Status Create(v1::Item* item) override {
+    if (fail_next) {
+      fail_next = false;
+      return absl::NotFoundError("image nope not found");
+    }
+    running[item->name()] = true;
+    item->mutable_cnt()->set_netns("ns_" + item->name());
+    return absl::OkStatus();
+  }
+  absl::Status Delete(const std::string& name) override {
+    if (!running.erase(name)) return absl::NotFoundError("no such container");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<RunningCnt>> List() override {
+    std::vector<RunningCnt> out;
+    for (const auto& [n, r] : running) out.push_back({n, r, 1});
+    return out;
+  }
+  absl::Status Teardown() override { return absl::OkStatus(); }
+  std::map<std::string, bool> running;
+  bool fail_next = false;
+};
+
+class NetManagerTest : public ::testing::Test {
+ protected:
+  std::string state_ = std::string(std::getenv("TEST_TMPDIR")) + "/state.json";
+  FakeLans lans_;
+  FakeCnts cnts_;
+  std::unique_ptr<NetManager> m_ = std::make_unique<NetManager>("nemo", state_, &lans_, &cnts_);
+
+  void SetUp() override { std::remove(state_.c_str()); }
+
+  v1::Item Cnt(const std::string& name, uint32_t eths = 1) {
+    v1::Item i;
+    i.set_name(name);
+    i.mutable_cnt()->set_image("busybox");
+    i.mutable_cnt()->set_eth_count(eths);
+    return i;
+  }
+};
+
+TEST_F(NetManagerTest, CableTwoContainersOnAutoCreatedLan) {
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt2")).ok());
+  auto c1 = m_->ConnectEth("cnt1", 0, "lan1", true);
+  ASSERT_TRUE(c1.ok()) << c1.status();
+  EXPECT_EQ(c1->eths(0).lan(), "lan1");
+  ASSERT_TRUE(m_->ConnectEth("cnt2", 0, "lan1", true).ok());
+  auto lan = m_->GetItem("lan1");
+  ASSERT_TRUE(lan.ok());
+  EXPECT_EQ(lan->lan().endpoints_size(), 2);
+  EXPECT_THAT(lans_.bridges[lan->lan().bridge()], ::testing::UnorderedElementsAre("cx1e0", "cx2e0"));
+  // Persisted: a new manager on the same file sees the same topology.
+  NetManager again("nemo", state_, &lans_, &cnts_);
+  ASSERT_TRUE(again.Load().ok());
+  EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED).size(), 3u);
+  EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED)[0].name(), "lan1");
+}
+
+TEST_F(NetManagerTest, FailedRequestsChangeNothing) {
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
+  std::string before = ReadFile(state_).value();
+  cnts_.fail_next = true;
+  EXPECT_EQ(m_->CreateItem(Cnt("cnt2")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->GetItem("cnt2").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(m_->CreateItem([] {
+                v1::Item l;
+                l.set_name("lan0");
+                l.mutable_lan();
+                return l;
+              }())
+                  .ok());
+  before = ReadFile(state_).value();
+  auto bridges_before = lans_.bridges;
+  EXPECT_EQ(m_->ConnectEth("cnt1", 5, "lan1", true).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m_->ConnectEth("cnt9", 0, "lan1", true).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->ConnectEth("cnt1", 0, "lan9", false).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->CreateItem(Cnt("cnt1")).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(m_->DeleteItem("ghost", false).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(m_->DeleteItem("ghost", true).ok());
+  EXPECT_EQ(ReadFile(state_).value(), before);
+  EXPECT_EQ(lans_.bridges, bridges_before);
+}
+
+TEST_F(NetManagerTest, PortFailureRollsBackTheNewLan) {
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
+  // CreateBridge succeeds, AddPort fails: fail_next is consumed by AddPort.
+  struct OneShot : FakeLans {
+    absl::Status CreateBridge(const std::string& b) override {
+      bridges[b];
+      fail_next = true;
+      return absl::OkStatus();
+    }
+  } lans;
+  NetManager m("nemo", state_ + "2", &lans, &cnts_);
+  ASSERT_TRUE(m.CreateItem(Cnt("cntx")).ok());
+  auto r = m.ConnectEth("cntx", 0, "lan1", true);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(lans.bridges.empty());
+  EXPECT_EQ(m.GetItem("lan1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(m.GetItem("cntx")->eths(0).lan().empty());
+}
+
+TEST_F(NetManagerTest, DeletingACabledItemOrLan) {
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
+  ASSERT_TRUE(m_->ConnectEth("cnt1", 0, "lan1", true).ok());
+  ASSERT_TRUE(m_->DeleteItem("cnt1", false).ok());
+  EXPECT_TRUE(cnts_.running.empty());
+  EXPECT_EQ(m_->GetItem("lan1")->lan().endpoints_size(), 0);
+  // Cabling a deleted item is NOT_FOUND.
+  EXPECT_EQ(m_->ConnectEth("cnt1", 0, "lan1", false).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt2")).ok());
+  ASSERT_TRUE(m_->ConnectEth("cnt2", 0, "lan1", false).ok());
+  ASSERT_TRUE(m_->DeleteItem("lan1", false).ok());
+  EXPECT_TRUE(m_->GetItem("cnt2")->eths(0).lan().empty());
+  EXPECT_TRUE(lans_.bridges.empty());
+}
+
+TEST_F(NetManagerTest, ReconcileRecreatesDeadContainersAndSyncsLans) {
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt2")).ok());
+  ASSERT_TRUE(m_->ConnectEth("cnt1", 0, "lan1", true).ok());
+  cnts_.running.erase("cnt1");      // died
+  cnts_.running["cnt2"] = false;    // stopped
+  cnts_.running["stray"] = true;    // not in the topology
+  lans_.bridges.clear();            // vswitchd lost everything
+  ASSERT_TRUE(m_->Reconcile().ok());
+  EXPECT_THAT(cnts_.running, ElementsAre(std::pair<const std::string, bool>("cnt1", true),
+                                         std::pair<const std::string, bool>("cnt2", true)));
+  EXPECT_EQ(lans_.syncs, 1);
+  EXPECT_THAT(lans_.bridges["cxl3"], ElementsAre("cx1e0"));
+  cnts_.fail_next = true;
+  cnts_.running.erase("cnt2");
+  ASSERT_TRUE(m_->Reconcile().ok());
+  EXPECT_EQ(m_->GetItem("cnt2")->state(), v1::ITEM_STATE_FAILED);
+  EXPECT_NE(m_->GetItem("cnt2")->state_message().find("image nope"), std::string::npos);
+}
+
+TEST_F(NetManagerTest, WatchGetsCurrentThenChanges) {
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
+  std::vector<v1::Item> current;
+  auto sub = m_->Watch(&current);
+  ASSERT_EQ(current.size(), 1u);
+  ASSERT_TRUE(m_->ConnectEth("cnt1", 0, "lan1", true).ok());
+  v1::Event e;
+  ASSERT_TRUE(sub->Next(&e, absl::Seconds(1)));
+  EXPECT_EQ(e.type(), v1::EVENT_TYPE_CREATED);
+  EXPECT_EQ(e.item().name(), "lan1");
+  ASSERT_TRUE(sub->Next(&e, absl::Seconds(1)));
+  EXPECT_EQ(e.type(), v1::EVENT_TYPE_UPDATED);
+  EXPECT_EQ(e.item().name(), "cnt1");
+  ASSERT_TRUE(m_->DeleteItem("cnt1", false).ok());
+  ASSERT_TRUE(sub->Next(&e, absl::Seconds(1)));
+  EXPECT_EQ(e.item().name(), "lan1");  // lost its endpoint
+  ASSERT_TRUE(sub->Next(&e, absl::Seconds(1)));
+  EXPECT_EQ(e.type(), v1::EVENT_TYPE_DELETED);
+  EXPECT_FALSE(sub->Next(&e, absl::Milliseconds(10)));
+  m_->Unwatch(sub);
+}
+
+}  // namespace
+}  // namespace cloonix

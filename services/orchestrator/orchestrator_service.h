@@ -1,0 +1,70 @@
+// Thin gRPC layer of cloonix-orchestrator: cloonix.v1.Topology and
+// cloonix.v1.Net, translating to NetManager and mapping statuses.
+#ifndef CLOONIX_SERVICES_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
+#define CLOONIX_SERVICES_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "cloonix/v1/topology.grpc.pb.h"
+#include "common/supervisor.h"
+#include "services/orchestrator/net_manager.h"
+
+namespace cloonix {
+
+class TopologyService final : public cloonix::v1::Topology::Service {
+ public:
+  // `stopping` is notified when the net stops: open watch streams end.
+  TopologyService(NetManager* manager, absl::Notification* stopping)
+      : manager_(manager), stopping_(stopping) {}
+
+  grpc::Status CreateItem(grpc::ServerContext*, const v1::CreateItemRequest* req,
+                          v1::Item* resp) override;
+  grpc::Status GetItem(grpc::ServerContext*, const v1::GetItemRequest* req,
+                       v1::Item* resp) override;
+  grpc::Status ListItems(grpc::ServerContext*, const v1::ListItemsRequest* req,
+                         v1::ListItemsResponse* resp) override;
+  grpc::Status DeleteItem(grpc::ServerContext*, const v1::DeleteItemRequest* req,
+                          v1::DeleteItemResponse*) override;
+  grpc::Status ConnectEth(grpc::ServerContext*, const v1::ConnectEthRequest* req,
+                          v1::Item* resp) override;
+  grpc::Status DisconnectEth(grpc::ServerContext*, const v1::DisconnectEthRequest* req,
+                             v1::Item* resp) override;
+  grpc::Status WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest*,
+                           grpc::ServerWriter<v1::Event>* writer) override;
+
+ private:
+  NetManager* manager_;
+  absl::Notification* stopping_;
+};
+
+struct NetIdentity {
+  std::string name;
+  std::string work_dir;
+  std::string netns;
+};
+
+class NetService final : public cloonix::v1::Net::Service {
+ public:
+  // `stop` runs the net stop (delete items, tear services down) and then
+  // requests the server's shutdown.
+  NetService(NetIdentity id, NetManager* manager, Supervisor* supervisor,
+             std::function<absl::Status()> stop)
+      : id_(std::move(id)), manager_(manager), supervisor_(supervisor), stop_(std::move(stop)) {}
+
+  grpc::Status GetNet(grpc::ServerContext*, const v1::GetNetRequest*, v1::NetInfo* resp) override;
+  grpc::Status StopNet(grpc::ServerContext*, const v1::StopNetRequest*,
+                       v1::StopNetResponse*) override;
+
+ private:
+  NetIdentity id_;
+  NetManager* manager_;
+  Supervisor* supervisor_;
+  std::function<absl::Status()> stop_;
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
