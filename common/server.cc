@@ -66,7 +66,7 @@ void ServeUntilShutdown(grpc::Server* server, const std::string& socket_path,
       int s = sigtimedwait(&set, nullptr, &ts);
       if (s == SIGTERM || s == SIGINT) {
         spdlog::info("signal {} received, shutting down", s);
-        requested->Notify();
+        if (!requested->HasBeenNotified()) requested->Notify();
       }
     }
   });

@@ -118,9 +118,13 @@ void Supervisor::Loop() {
   }
 }
 
-void Supervisor::StopAll() {
+void Supervisor::StopWatch() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (thread_.joinable()) thread_.join();
+}
+
+void Supervisor::StopAll() {
+  StopWatch();
   absl::MutexLock l(&mu_);
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
     if (it->pid > 0) {

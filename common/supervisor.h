@@ -46,6 +46,8 @@ class Supervisor {
   absl::Status StartAll(absl::Duration timeout);
   // Starts the watch thread.
   void Watch();
+  // Stops the watch thread: no more restarts (call before tearing down).
+  void StopWatch();
   // Stops watching, then SIGTERMs every service (they exit; what they run,
   // e.g. OVS, is theirs to keep or tear down).
   void StopAll();

@@ -111,8 +111,12 @@ absl::Status ContainerdClient::WriteBlob(const std::string& digest, const std::s
   commit.set_expected(digest);
   commit.set_offset(data.size());
   (*commit.mutable_labels())[kGcRoot] = Now();
-  if (stream->Write(commit)) stream->Read(&resp);
+  stream->Write(commit);
   stream->WritesDone();
+  // containerd answers every message and, after COMMIT, once more (its
+  // handler's deferred Send): drain everything before Finish.
+  while (stream->Read(&resp)) {
+  }
   grpc::Status s = stream->Finish();
   if (!s.ok() && s.error_code() != grpc::ALREADY_EXISTS) {
     return FromGrpcStatus(s, absl::StrCat("write ", digest, ": "));

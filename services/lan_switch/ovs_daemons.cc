@@ -79,10 +79,18 @@ absl::Status OvsDaemons::StartVswitchd() {
 void OvsDaemons::Stop() {
   for (const char* name : {"ovs-vswitchd", "ovsdb-server"}) {
     pid_t pid = ReadPidFile(absl::StrCat(RunDir(), "/", name, ".pid"));
-    if (ProcessAlive(pid, name)) {
-      spdlog::info("stopping {} (pid {})", name, pid);
-      TerminateProcess(pid, absl::Seconds(3));
+    if (!ProcessAlive(pid, name)) continue;
+    spdlog::info("stopping {} (pid {})", name, pid);
+    // "exit" through the control socket is immediate; SIGTERM takes seconds.
+    auto r = Exec({"ovs-appctl", absl::StrCat("--target=", RunDir(), "/", name, ".ctl"), "exit"},
+                  absl::Seconds(5));
+    if (r.ok() && r->exit_code == 0) {
+      absl::Time deadline = absl::Now() + absl::Seconds(3);
+      while (ProcessAlive(pid, name) && absl::Now() < deadline) {
+        absl::SleepFor(absl::Milliseconds(10));
+      }
     }
+    TerminateProcess(pid, absl::Seconds(3));
   }
 }
 

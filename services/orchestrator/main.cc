@@ -119,7 +119,9 @@ int main(int argc, char** argv) {
                                       spdlog::warn("deleting items: {}", result.ToString());
                                     }
                                     // Teardown makes each service remove what it
-                                    // runs (containerd, OVS, netns) and exit.
+                                    // runs (containerd, OVS, netns) and exit: no
+                                    // restart from here on.
+                                    supervisor.StopWatch();
                                     result.Update(cnts.Teardown());
                                     result.Update(lans.Teardown());
                                     supervisor.StopAll();
