@@ -273,7 +273,7 @@ int CreateItem(const Globals& g, const v1::Item& item) {
   return PrintItem(g, resp, "created");
 }
 
-int Connect(const Globals& g, const std::vector<std::string>& a) {
+int Connect(const Globals& g, const std::vector<std::string>& a, bool create_lan) {
   auto eth = cloonix::cli::ParseEth(a[1]);
   if (!eth.ok()) return Fail(std::string(eth.status().message()), kExitUsage);
   Client c(g);
@@ -282,7 +282,7 @@ int Connect(const Globals& g, const std::vector<std::string>& a) {
   req.set_item(a[0]);
   req.set_eth(*eth);
   req.set_lan(a[2]);
-  req.set_create_lan(true);
+  req.set_create_lan(create_lan);
   v1::Item resp;
   auto ctx = c.Ctx();
   grpc::Status s = c.topo()->ConnectEth(ctx.get(), req, &resp);
@@ -432,6 +432,8 @@ int main(int argc, char** argv) {
       "lan", "add lan <name>: create a lan;\nadd lan <item> <eth> <lan>: cable an eth to a lan, "
              "creating the lan if needed");
   add_lan->add_option("args", lan_args, "<name> | <item> <eth> <lan>")->required();
+  bool no_create = false;
+  add_lan->add_flag("--no-create", no_create, "Fail with NOT_FOUND if the lan does not exist");
   add_lan->callback([&] {
     action = [&]() -> int {
       if (lan_args.size() == 1) {
@@ -440,7 +442,7 @@ int main(int argc, char** argv) {
         it.mutable_lan();
         return CreateItem(g, it);
       }
-      if (lan_args.size() == 3) return Connect(g, lan_args);
+      if (lan_args.size() == 3) return Connect(g, lan_args, !no_create);
       return Fail("usage: cloonix add lan <name> | cloonix add lan <item> <eth> <lan>", kExitUsage);
     };
   });

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# End-to-end: bad input gets a clear error with the right gRPC code and
+# changes nothing (the topology and the switch are the same before and after).
+source "$(dirname "$0")/lib.sh"
+
+check "net start" cloonix net start
+check "build lab" bash -c "cloonix add cnt cnt1 && cloonix add cnt cnt2 && cloonix add lan cnt1 eth0 lan1"
+ovs() { ovs-vsctl --db="unix:$CLOONIX_WORK_ROOT/$NET/ovs/run/db.sock" "$@"; }
+snapshot() { cloonix ls -f json; ovs list-br; for b in $(ovs list-br); do ovs list-ports "$b"; done; ip netns list | grep -c "cloonix_${NET}"; }
+before="$(snapshot)"
+
+expect_code "invalid item name" INVALID_ARGUMENT cloonix add cnt "Bad_Name"
+expect_code "invalid lan name" INVALID_ARGUMENT cloonix add lan cnt2 eth0 "lan 2"
+expect_code "unknown lan (no creation)" NOT_FOUND cloonix add lan --no-create cnt2 eth0 lan9
+expect_code "eth out of range" INVALID_ARGUMENT cloonix add lan cnt1 eth3 lan1
+expect_code "eth already cabled elsewhere" FAILED_PRECONDITION cloonix add lan cnt1 eth0 lan2
+expect_code "duplicate name" ALREADY_EXISTS cloonix add cnt cnt1
+expect_code "duplicate name across kinds" ALREADY_EXISTS cloonix add lan lan1
+expect_code "missing image" NOT_FOUND cloonix add cnt cnt3 nosuchimage
+expect_code "zero eths" INVALID_ARGUMENT cloonix add cnt cnt3 eth=0
+expect_code "too many eths" INVALID_ARGUMENT cloonix add cnt cnt3 eth=33
+expect_code "kinds not built yet" UNIMPLEMENTED cloonix add kvm vm1
+expect_code "uncable an uncabled eth" FAILED_PRECONDITION cloonix del lan cnt2 eth0 lan1
+expect_code "delete a missing item" NOT_FOUND cloonix del cnt9
+check "delete a missing item with --if-exists" cloonix del --if-exists cnt9
+check "usage error exits 2" bash -c "cloonix add lan a b >/dev/null 2>&1; [[ \$? -eq 2 ]]"
+check "bad eth syntax exits 2" bash -c "cloonix add lan cnt2 ethX lan1 >/dev/null 2>&1; [[ \$? -eq 2 ]]"
+
+after="$(snapshot)"
+if [[ "$before" == "$after" ]]; then pass "nothing changed by the bad requests"; else fail "nothing changed by the bad requests" "$(diff <(echo "$before") <(echo "$after"))"; fi
+check "no half-created container netns" bash -c "! ip netns list | grep -q cloonix_${NET}_cnt3"
+
+check "delete cnt2" cloonix del cnt2
+expect_code "cabling a deleted item" NOT_FOUND cloonix add lan cnt2 eth0 lan1
+check "net stop" cloonix net stop
+expect_code "a stopped net is reported" "not running" cloonix ls
+left="$(leftovers)"
+if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+e2e_finish

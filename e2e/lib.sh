@@ -1,0 +1,103 @@
+# Shared helpers of cloonix's end-to-end tests (bash). Real daemons, real OVS,
+# real containerd; needs root. Each test gets a short private work root under
+# /tmp (unix socket paths are limited to 107 bytes), a unique net name, its
+# own copy of the binaries, and a cleanup trap that runs even on failure.
+# Every check is recorded as a JUnit test case in $XML_OUTPUT_FILE.
+set -uo pipefail
+
+RUNFILES="${TEST_SRCDIR:-$(pwd)}/cloonix"
+E2E_ROOT="$(mktemp -d /tmp/cxe.XXXXXX)"
+E2E_BIN="$E2E_ROOT/bin"
+export CLOONIX_WORK_ROOT="$E2E_ROOT/nets"
+export CLOONIX_BULK_DIR="$E2E_ROOT/bulk"
+export CLOONIX_NET="${E2E_NET_PREFIX:-e2e}$(tr -dc a-z0-9 </dev/urandom | head -c 6)"
+NET="$CLOONIX_NET"
+mkdir -p "$E2E_BIN" "$CLOONIX_WORK_ROOT" "$CLOONIX_BULK_DIR"
+for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
+         services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner \
+         e2e/grpc_probe; do
+  cp -L "$RUNFILES/$b" "$E2E_BIN/"
+done
+cp -L "$RUNFILES/tools/images/busybox.tar" "$CLOONIX_BULK_DIR/busybox.tar"
+export PATH="$E2E_BIN:$PATH"
+
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_CASES=""
+E2E_SUITE="$(basename "$0" .sh)"
+
+_xml_escape() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g'; }
+
+# pass NAME / fail NAME MESSAGE: record one check.
+pass() {
+  E2E_PASSED=$((E2E_PASSED + 1))
+  echo "PASS: $1"
+  E2E_CASES+="<testcase classname=\"$E2E_SUITE\" name=\"$(echo "$1" | _xml_escape)\"/>"
+}
+fail() {
+  E2E_FAILED=$((E2E_FAILED + 1))
+  echo "FAIL: $1: ${2:-}" >&2
+  E2E_CASES+="<testcase classname=\"$E2E_SUITE\" name=\"$(echo "$1" | _xml_escape)\"><failure message=\"$(echo "${2:-}" | head -c 2000 | _xml_escape)\"/></testcase>"
+}
+# check NAME CMD...: pass if CMD succeeds.
+check() {
+  local name="$1"; shift
+  local out
+  if out="$("$@" 2>&1)"; then pass "$name"; else fail "$name" "$out"; fi
+}
+# expect_code NAME CODE CMD...: CMD must fail, with CODE (a gRPC code name) on stderr.
+expect_code() {
+  local name="$1" code="$2"; shift 2
+  local out rc
+  out="$("$@" 2>&1)"; rc=$?
+  if [[ $rc -ne 0 && "$out" == *"$code"* ]]; then
+    pass "$name"
+    echo "    -> $out"
+  else
+    fail "$name" "exit $rc, want $code: $out"
+  fi
+}
+
+# The pid of a container's init, to run the container's own binaries.
+cnt_pid() { ip netns pids "cloonix_${NET}_$1" | head -1; }
+# Run a command inside a container (its mount, pid and net namespaces).
+in_cnt() { local c="$1"; shift; nsenter -t "$(cnt_pid "$c")" -m -p -n "$@"; }
+
+# Everything a net leaves behind, one line per object; empty when clean.
+leftovers() {
+  ip netns list | grep -E "^cloonix_${NET}(_| |$)" | sed 's/^/netns /'
+  pgrep -af -- "$CLOONIX_WORK_ROOT/$NET" | grep -v pgrep | awk '$2 !~ /defunct/' | sed 's/^/process /'
+  ip -o link show | grep -E " cx[0-9]+e[0-9]+[@:]" | sed 's/^/link /'
+  mount | grep -F "$CLOONIX_WORK_ROOT/$NET" | sed 's/^/mount /'
+  if [[ -d /run/containerd/s ]]; then :; fi
+  find "$CLOONIX_WORK_ROOT/$NET" \( -name '*.sock' -o -name '*.pid' -o -name 'state.json' \
+    -o -name containerd -o -name ovs \) 2>/dev/null | sed 's/^/file /'
+}
+
+e2e_cleanup() {
+  cloonix net stop >/dev/null 2>&1 || true
+  # Belt and braces if the stop failed: kill what runs under our work root.
+  pkill -9 -f -- "$E2E_ROOT" 2>/dev/null || true
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^cloonix_${NET}(_|$)"); do
+    ip netns delete "$ns" 2>/dev/null || true
+  done
+  for m in $(mount | awk '{print $3}' | grep -F "$E2E_ROOT" | sort -r); do umount -l "$m" 2>/dev/null; done
+  rm -rf "$E2E_ROOT"
+}
+
+e2e_finish() {
+  local total=$((E2E_PASSED + E2E_FAILED))
+  if [[ -n "${XML_OUTPUT_FILE:-}" ]]; then
+    printf '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="%s" tests="%d" failures="%d">%s</testsuite></testsuites>\n' \
+      "$E2E_SUITE" "$total" "$E2E_FAILED" "$E2E_CASES" > "$XML_OUTPUT_FILE"
+  fi
+  echo "$E2E_SUITE: $E2E_PASSED passed, $E2E_FAILED failed"
+  [[ $E2E_FAILED -eq 0 && $total -gt 0 ]]
+}
+
+trap 'e2e_cleanup' EXIT
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "e2e tests need root (network namespaces, OVS, containerd)" >&2
+  exit 1
+fi
