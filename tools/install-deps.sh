@@ -16,7 +16,7 @@ PACKAGES=(
   # data plane and runtimes
   openvswitch-switch containerd runc busybox-static
   # tools used by the lab and the tests
-  iproute2 iputils-ping iperf3 ethtool procps psmisc
+  iproute2 iputils-ping iperf3 ethtool procps psmisc util-linux bc python3
 )
 
 need=()
