@@ -21,6 +21,7 @@
 #include "cli/output.h"
 #include "cloonix/v1/topology.grpc.pb.h"
 #include "common/atomic_file.h"
+#include "common/daemon_setup.h"
 #include "common/names.h"
 #include "common/process.h"
 #include "common/rpc_client.h"
@@ -45,23 +46,40 @@ struct Globals {
 
 const char* CodeName(grpc::StatusCode c) {
   switch (c) {
-    case grpc::OK: return "OK";
-    case grpc::CANCELLED: return "CANCELLED";
-    case grpc::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::NOT_FOUND: return "NOT_FOUND";
-    case grpc::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::ABORTED: return "ABORTED";
-    case grpc::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::INTERNAL: return "INTERNAL";
-    case grpc::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::DATA_LOSS: return "DATA_LOSS";
-    case grpc::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "UNKNOWN";
+    case grpc::OK:
+      return "OK";
+    case grpc::CANCELLED:
+      return "CANCELLED";
+    case grpc::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::ABORTED:
+      return "ABORTED";
+    case grpc::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::INTERNAL:
+      return "INTERNAL";
+    case grpc::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -83,10 +101,13 @@ int FailRpc(const Globals& g, const grpc::Status& s) {
 class Client {
  public:
   explicit Client(const Globals& g)
-      : g_(g), channel_(cloonix::UnixChannel(g.Socket())),
-        topo_(v1::Topology::NewStub(channel_)), net_(v1::Net::NewStub(channel_)) {}
+      : g_(g),
+        channel_(cloonix::UnixChannel(g.Socket())),
+        topo_(v1::Topology::NewStub(channel_)),
+        net_(v1::Net::NewStub(channel_)) {}
   bool Exists() const { return access(g_.Socket().c_str(), F_OK) == 0; }
-  std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration t = absl::Minutes(3)) {
+  std::unique_ptr<grpc::ClientContext> Ctx(
+      absl::Duration t = absl::Minutes(3)) {
     return cloonix::ContextWithDeadline(t);
   }
   v1::Topology::Stub* topo() { return topo_.get(); }
@@ -105,39 +126,33 @@ int NotRunning(const Globals& g) {
               kExitNotRunning);
 }
 
-std::string SiblingOrPath(const std::string& name) {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n > 0) {
-    std::string self(buf, n);
-    std::string sib = self.substr(0, self.find_last_of('/') + 1) + name;
-    if (access(sib.c_str(), X_OK) == 0) return sib;
-  }
-  return name;
-}
-
 // ---- net ----
 
-int NetStart(const Globals& g, const std::string& bulk_dir, const std::string& log_level,
-             bool may_exist, int timeout_s) {
-  if (cloonix::CheckHealth(cloonix::UnixChannel(g.Socket()), absl::Seconds(1)).ok()) {
+int NetStart(const Globals& g, const std::string& bulk_dir,
+             const std::string& log_level, bool may_exist, int timeout_s) {
+  if (cloonix::CheckHealth(cloonix::UnixChannel(g.Socket()), absl::Seconds(1))
+          .ok()) {
     if (may_exist) {
-      if (!g.Json()) std::cout << "net " << g.net << " is already running" << std::endl;
+      if (!g.Json())
+        std::cout << "net " << g.net << " is already running" << std::endl;
       return 0;
     }
-    return Fail(absl::StrCat("ALREADY_EXISTS: net ", g.net, " is already running (",
-                             g.Socket(), ")"));
+    return Fail(absl::StrCat("ALREADY_EXISTS: net ", g.net,
+                             " is already running (", g.Socket(), ")"));
   }
   for (const auto& d : {g.WorkDir(), g.WorkDir() + "/log"}) {
     if (auto s = cloonix::MakeDirs(d); !s.ok()) return Fail(s.ToString());
   }
   std::string log = g.WorkDir() + "/log/orchestrator.log";
   auto pid = cloonix::SpawnDaemon(
-      {SiblingOrPath("cloonix-orchestrator"), "--net=" + g.net, "--work_dir=" + g.WorkDir(),
-       "--bulk_dir=" + bulk_dir, "--log_level=" + log_level},
+      {cloonix::SiblingOrPath("cloonix-orchestrator"), "--net=" + g.net,
+       "--work_dir=" + g.WorkDir(), "--bulk_dir=" + bulk_dir,
+       "--log_level=" + log_level},
       log);
   if (!pid.ok()) return Fail(pid.status().ToString());
-  if (!g.Json()) std::cerr << "starting net " << g.net << " (log: " << log << ") ..." << std::flush;
+  if (!g.Json())
+    std::cerr << "starting net " << g.net << " (log: " << log << ") ..."
+              << std::flush;
   absl::Time start = absl::Now();
   absl::Time deadline = start + absl::Seconds(timeout_s);
   while (absl::Now() < deadline) {
@@ -145,23 +160,26 @@ int NetStart(const Globals& g, const std::string& bulk_dir, const std::string& l
       if (!g.Json()) std::cerr << std::endl;
       std::string tail = cloonix::ReadFile(log).value_or("");
       if (tail.size() > 2000) tail = tail.substr(tail.size() - 2000);
-      return Fail(absl::StrCat("the orchestrator of net ", g.net, " exited; end of ", log,
-                               ":\n", tail));
+      return Fail(absl::StrCat("the orchestrator of net ", g.net,
+                               " exited; end of ", log, ":\n", tail));
     }
-    if (cloonix::CheckHealth(cloonix::UnixChannel(g.Socket()), absl::Milliseconds(300)).ok()) {
+    if (cloonix::CheckHealth(cloonix::UnixChannel(g.Socket()),
+                             absl::Milliseconds(300))
+            .ok()) {
       if (g.Json()) {
-        std::cout << absl::StrCat("{\"net\":\"", g.net, "\",\"pid\":", *pid, ",\"socket\":\"",
-                                  g.Socket(), "\"}")
+        std::cout << absl::StrCat("{\"net\":\"", g.net, "\",\"pid\":", *pid,
+                                  ",\"socket\":\"", g.Socket(), "\"}")
                   << std::endl;
       } else {
-        std::cerr << " ready in " << absl::FormatDuration(absl::Now() - start) << std::endl;
+        std::cerr << " ready in " << absl::FormatDuration(absl::Now() - start)
+                  << std::endl;
       }
       return 0;
     }
     absl::SleepFor(absl::Milliseconds(100));
   }
-  return Fail(absl::StrCat("DEADLINE_EXCEEDED: net ", g.net, " not ready after ", timeout_s,
-                           " s; see ", log),
+  return Fail(absl::StrCat("DEADLINE_EXCEEDED: net ", g.net,
+                           " not ready after ", timeout_s, " s; see ", log),
               kExitNotRunning);
 }
 
@@ -173,27 +191,33 @@ int NetStop(const Globals& g) {
   auto gctx = c.Ctx(absl::Seconds(10));
   grpc::Status s = c.net()->GetNet(gctx.get(), greq, &info);
   if (!s.ok()) return FailRpc(g, s);
-  if (!g.Json()) std::cerr << "stopping net " << g.net << " (" << info.item_count() << " items) ..." << std::flush;
+  if (!g.Json())
+    std::cerr << "stopping net " << g.net << " (" << info.item_count()
+              << " items) ..." << std::flush;
   v1::StopNetRequest req;
   v1::StopNetResponse resp;
   auto ctx = c.Ctx(absl::Minutes(5));
   s = c.net()->StopNet(ctx.get(), req, &resp);
   if (!g.Json()) std::cerr << std::endl;
   absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (cloonix::ProcessAlive(info.orchestrator_pid(), "cloonix-orchestrator") &&
-         absl::Now() < deadline) {
+  while (
+      cloonix::ProcessAlive(info.orchestrator_pid(), "cloonix-orchestrator") &&
+      absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   if (!cloonix::ProcessAlive(info.orchestrator_pid(), "cloonix-orchestrator")) {
     // Sockets and pid files a killed daemon could not remove.
-    for (const char* f : {"/lan_switch.pid", "/cnt_runner.pid", "/lan_switch.sock",
-                          "/cnt_runner.sock", "/orchestrator.sock"}) {
+    for (const char* f :
+         {"/lan_switch.pid", "/cnt_runner.pid", "/lan_switch.sock",
+          "/cnt_runner.sock", "/orchestrator.sock"}) {
       unlink((g.WorkDir() + f).c_str());
     }
   }
   if (!s.ok()) return FailRpc(g, s);
-  if (g.Json()) std::cout << "{\"net\":\"" << g.net << "\",\"stopped\":true}" << std::endl;
-  else std::cout << "net " << g.net << " stopped" << std::endl;
+  if (g.Json())
+    std::cout << "{\"net\":\"" << g.net << "\",\"stopped\":true}" << std::endl;
+  else
+    std::cout << "net " << g.net << " stopped" << std::endl;
   return 0;
 }
 
@@ -210,12 +234,13 @@ int NetShow(const Globals& g) {
     return 0;
   }
   std::cout << "net:      " << info.name() << "\nwork dir: " << info.work_dir()
-            << "\nnetns:    " << info.netns() << "\nitems:    " << info.item_count()
+            << "\nnetns:    " << info.netns()
+            << "\nitems:    " << info.item_count()
             << "\norchestrator pid: " << info.orchestrator_pid() << "\n";
   for (const auto& sv : info.services()) {
     std::cout << "service " << sv.name() << ": pid " << sv.pid() << ", "
-              << (sv.healthy() ? "healthy" : "NOT healthy") << ", restarts " << sv.restarts()
-              << "\n";
+              << (sv.healthy() ? "healthy" : "NOT healthy") << ", restarts "
+              << sv.restarts() << "\n";
   }
   return 0;
 }
@@ -234,7 +259,8 @@ int NetList(const Globals& g) {
   }
   if (g.Json()) {
     std::string out = "{\"nets\":[";
-    for (size_t i = 0; i < nets.size(); ++i) absl::StrAppend(&out, i ? "," : "", ToJsonLine(nets[i]));
+    for (size_t i = 0; i < nets.size(); ++i)
+      absl::StrAppend(&out, i ? "," : "", ToJsonLine(nets[i]));
     std::cout << out << "]}" << std::endl;
     return 0;
   }
@@ -243,8 +269,9 @@ int NetList(const Globals& g) {
     return 0;
   }
   for (const auto& n : nets) {
-    std::cout << n.name() << "  items=" << n.item_count() << "  pid=" << n.orchestrator_pid()
-              << "  " << n.work_dir() << "\n";
+    std::cout << n.name() << "  items=" << n.item_count()
+              << "  pid=" << n.orchestrator_pid() << "  " << n.work_dir()
+              << "\n";
   }
   return 0;
 }
@@ -255,8 +282,8 @@ int PrintItem(const Globals& g, const v1::Item& item, const std::string& verb) {
   if (g.Json()) {
     std::cout << ToJsonLine(item) << std::endl;
   } else {
-    std::cout << verb << " " << cloonix::cli::KindText(item) << " " << item.name()
-              << std::endl;
+    std::cout << verb << " " << cloonix::cli::KindText(item) << " "
+              << item.name() << std::endl;
   }
   return 0;
 }
@@ -273,7 +300,8 @@ int CreateItem(const Globals& g, const v1::Item& item) {
   return PrintItem(g, resp, "created");
 }
 
-int Connect(const Globals& g, const std::vector<std::string>& a, bool create_lan) {
+int Connect(const Globals& g, const std::vector<std::string>& a,
+            bool create_lan) {
   auto eth = cloonix::cli::ParseEth(a[1]);
   if (!eth.ok()) return Fail(std::string(eth.status().message()), kExitUsage);
   Client c(g);
@@ -287,8 +315,11 @@ int Connect(const Globals& g, const std::vector<std::string>& a, bool create_lan
   auto ctx = c.Ctx();
   grpc::Status s = c.topo()->ConnectEth(ctx.get(), req, &resp);
   if (!s.ok()) return FailRpc(g, s);
-  if (g.Json()) std::cout << ToJsonLine(resp) << std::endl;
-  else std::cout << "cabled " << a[0] << " eth" << *eth << " to lan " << a[2] << std::endl;
+  if (g.Json())
+    std::cout << ToJsonLine(resp) << std::endl;
+  else
+    std::cout << "cabled " << a[0] << " eth" << *eth << " to lan " << a[2]
+              << std::endl;
   return 0;
 }
 
@@ -305,8 +336,11 @@ int Disconnect(const Globals& g, const std::vector<std::string>& a) {
   auto ctx = c.Ctx();
   grpc::Status s = c.topo()->DisconnectEth(ctx.get(), req, &resp);
   if (!s.ok()) return FailRpc(g, s);
-  if (g.Json()) std::cout << ToJsonLine(resp) << std::endl;
-  else std::cout << "uncabled " << a[0] << " eth" << *eth << " from lan " << a[2] << std::endl;
+  if (g.Json())
+    std::cout << ToJsonLine(resp) << std::endl;
+  else
+    std::cout << "uncabled " << a[0] << " eth" << *eth << " from lan " << a[2]
+              << std::endl;
   return 0;
 }
 
@@ -320,8 +354,10 @@ int Delete(const Globals& g, const std::string& name, bool if_exists) {
   auto ctx = c.Ctx();
   grpc::Status s = c.topo()->DeleteItem(ctx.get(), req, &resp);
   if (!s.ok()) return FailRpc(g, s);
-  if (g.Json()) std::cout << "{\"deleted\":\"" << name << "\"}" << std::endl;
-  else std::cout << "deleted " << name << std::endl;
+  if (g.Json())
+    std::cout << "{\"deleted\":\"" << name << "\"}" << std::endl;
+  else
+    std::cout << "deleted " << name << std::endl;
   return 0;
 }
 
@@ -338,7 +374,8 @@ int List(const Globals& g) {
   } else if (resp.items().empty()) {
     std::cout << "net " << g.net << " has no item" << std::endl;
   } else {
-    std::cout << cloonix::cli::ItemsTable({resp.items().begin(), resp.items().end()});
+    std::cout << cloonix::cli::ItemsTable(
+        {resp.items().begin(), resp.items().end()});
   }
   return 0;
 }
@@ -352,8 +389,10 @@ int Show(const Globals& g, const std::string& name) {
   auto ctx = c.Ctx(absl::Seconds(30));
   grpc::Status s = c.topo()->GetItem(ctx.get(), req, &resp);
   if (!s.ok()) return FailRpc(g, s);
-  if (g.Json()) std::cout << ToJsonLine(resp) << std::endl;
-  else std::cout << cloonix::cli::ItemDetails(resp);
+  if (g.Json())
+    std::cout << ToJsonLine(resp) << std::endl;
+  else
+    std::cout << cloonix::cli::ItemDetails(resp);
   return 0;
 }
 
@@ -366,10 +405,12 @@ int Events(const Globals& g, int count) {
   v1::Event e;
   int n = 0;
   while (reader->Read(&e)) {
-    if (g.Json()) std::cout << ToJsonLine(e) << std::endl;
-    else std::cout << cloonix::cli::EventLine(e) << std::endl;
-    if (e.type() != v1::EVENT_TYPE_EXISTING && e.type() != v1::EVENT_TYPE_SYNCED &&
-        count > 0 && ++n >= count) {
+    if (g.Json())
+      std::cout << ToJsonLine(e) << std::endl;
+    else
+      std::cout << cloonix::cli::EventLine(e) << std::endl;
+    if (e.type() != v1::EVENT_TYPE_EXISTING &&
+        e.type() != v1::EVENT_TYPE_SYNCED && count > 0 && ++n >= count) {
       ctx.TryCancel();
       break;
     }
@@ -391,14 +432,16 @@ int main(int argc, char** argv) {
   g.net = EnvOr("CLOONIX_NET", "nemo");
   g.work_root = EnvOr("CLOONIX_WORK_ROOT", "/var/lib/cloonix");
   CLI::App app{
-      "cloonix: build virtual networks of containers (and, later, VMs) wired by lans.\n"
+      "cloonix: build virtual networks of containers (and, later, VMs) wired "
+      "by lans.\n"
       "The net is chosen by --net or $CLOONIX_NET (default nemo)."};
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   app.require_subcommand(1);
   app.fallthrough();
   app.add_option("-n,--net", g.net, "Net name ($CLOONIX_NET, default nemo)");
   app.add_option("--work-root", g.work_root,
-                 "Root of the nets' work dirs ($CLOONIX_WORK_ROOT, default /var/lib/cloonix)");
+                 "Root of the nets' work dirs ($CLOONIX_WORK_ROOT, default "
+                 "/var/lib/cloonix)");
   app.add_option("-f,--format", g.format, "Output: human or json")
       ->check(CLI::IsMember({"human", "json"}));
   std::function<int()> action;
@@ -410,14 +453,24 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   bool may_exist = false;
   int timeout_s = 120;
-  auto* start = net->add_subcommand("start", "Start the net's daemons (orchestrator, lan_switch, cnt_runner)");
-  start->add_option("--bulk-dir", bulk_dir, "Image tarballs dir ($CLOONIX_BULK_DIR)");
+  auto* start = net->add_subcommand(
+      "start",
+      "Start the net's daemons (orchestrator, lan_switch, cnt_runner)");
+  start->add_option("--bulk-dir", bulk_dir,
+                    "Image tarballs dir ($CLOONIX_BULK_DIR)");
   start->add_option("--log-level", log_level, "Daemons' log level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   start->add_flag("--may-exist", may_exist, "Succeed if the net already runs");
-  start->add_option("--timeout", timeout_s, "Seconds to wait for the net to be ready");
-  start->callback([&] { action = [&] { return NetStart(g, bulk_dir, log_level, may_exist, timeout_s); }; });
-  net->add_subcommand("stop", "Delete every item, stop the daemons, remove the netns (Cloonix: kil)")
+  start->add_option("--timeout", timeout_s,
+                    "Seconds to wait for the net to be ready");
+  start->callback([&] {
+    action = [&] {
+      return NetStart(g, bulk_dir, log_level, may_exist, timeout_s);
+    };
+  });
+  net->add_subcommand(
+         "stop",
+         "Delete every item, stop the daemons, remove the netns (Cloonix: kil)")
       ->callback([&] { action = [&] { return NetStop(g); }; });
   net->add_subcommand("list", "List the nets running under the work root")
       ->callback([&] { action = [&] { return NetList(g); }; });
@@ -428,12 +481,16 @@ int main(int argc, char** argv) {
   auto* add = app.add_subcommand("add", "Create items and cables");
   add->require_subcommand(1);
   std::vector<std::string> lan_args;
-  auto* add_lan = add->add_subcommand(
-      "lan", "add lan <name>: create a lan;\nadd lan <item> <eth> <lan>: cable an eth to a lan, "
-             "creating the lan if needed");
-  add_lan->add_option("args", lan_args, "<name> | <item> <eth> <lan>")->required();
+  auto* add_lan =
+      add->add_subcommand("lan",
+                          "add lan <name>: create a lan;\nadd lan <item> <eth> "
+                          "<lan>: cable an eth to a lan, "
+                          "creating the lan if needed");
+  add_lan->add_option("args", lan_args, "<name> | <item> <eth> <lan>")
+      ->required();
   bool no_create = false;
-  add_lan->add_flag("--no-create", no_create, "Fail with NOT_FOUND if the lan does not exist");
+  add_lan->add_flag("--no-create", no_create,
+                    "Fail with NOT_FOUND if the lan does not exist");
   add_lan->callback([&] {
     action = [&]() -> int {
       if (lan_args.size() == 1) {
@@ -443,7 +500,9 @@ int main(int argc, char** argv) {
         return CreateItem(g, it);
       }
       if (lan_args.size() == 3) return Connect(g, lan_args, !no_create);
-      return Fail("usage: cloonix add lan <name> | cloonix add lan <item> <eth> <lan>", kExitUsage);
+      return Fail(
+          "usage: cloonix add lan <name> | cloonix add lan <item> <eth> <lan>",
+          kExitUsage);
     };
   });
   std::vector<std::string> cnt_args;
@@ -451,12 +510,16 @@ int main(int argc, char** argv) {
   uint32_t eth_count = 1;
   std::vector<std::string> env;
   std::string cmd;
-  auto* add_cnt = add->add_subcommand("cnt", "add cnt <name> [image] [eth=N]: create a container");
+  auto* add_cnt = add->add_subcommand(
+      "cnt", "add cnt <name> [image] [eth=N]: create a container");
   add_cnt->add_option("args", cnt_args, "<name> [image] [eth=N]")->required();
-  add_cnt->add_option("--image", image, "Image name or OCI tarball path (default busybox)");
+  add_cnt->add_option("--image", image,
+                      "Image name or OCI tarball path (default busybox)");
   add_cnt->add_option("--eth", eth_count, "Number of eths (1..32, default 1)");
-  add_cnt->add_option("--env", env, "KEY=value for the container's process (repeatable)");
-  add_cnt->add_option("--cmd", cmd, "Command run by /bin/sh -c instead of the image's");
+  add_cnt->add_option("--env", env,
+                      "KEY=value for the container's process (repeatable)");
+  add_cnt->add_option("--cmd", cmd,
+                      "Command run by /bin/sh -c instead of the image's");
   add_cnt->callback([&] {
     action = [&]() -> int {
       v1::Item it;
@@ -468,7 +531,8 @@ int main(int argc, char** argv) {
         const std::string& a = cnt_args[i];
         if (absl::StartsWith(a, "eth=")) {
           uint32_t n;
-          if (!absl::SimpleAtoi(a.substr(4), &n)) return Fail("eth=N needs a number", kExitUsage);
+          if (!absl::SimpleAtoi(a.substr(4), &n))
+            return Fail("eth=N needs a number", kExitUsage);
           c->set_eth_count(n);
         } else if (i == 1) {
           c->set_image(a);
@@ -488,7 +552,8 @@ int main(int argc, char** argv) {
   // Kinds the net will answer UNIMPLEMENTED for, until their service exists.
   std::string other_name;
   for (const char* kind : {"kvm", "nat", "tap", "phy", "a2b", "c2c"}) {
-    auto* sc = add->add_subcommand(kind, std::string("add ") + kind + " <name> (not built yet)");
+    auto* sc = add->add_subcommand(
+        kind, std::string("add ") + kind + " <name> (not built yet)");
     sc->add_option("name", other_name, "Item name")->required();
     std::string k = kind;
     sc->callback([&, k] {
@@ -509,21 +574,25 @@ int main(int argc, char** argv) {
   // del
   std::vector<std::string> del_args;
   bool if_exists = false;
-  auto* del = app.add_subcommand(
-      "del", "del <name> | del sat <name>: delete an item;\n"
-             "del lan <item> <eth> <lan>: uncable an eth; del lan <name>: delete a lan");
+  auto* del =
+      app.add_subcommand("del",
+                         "del <name> | del sat <name>: delete an item;\n"
+                         "del lan <item> <eth> <lan>: uncable an eth; del lan "
+                         "<name>: delete a lan");
   del->add_option("args", del_args, "see above")->required();
   del->add_flag("--if-exists", if_exists, "Succeed if the item does not exist");
   del->callback([&] {
     action = [&]() -> int {
       if (del_args.size() == 1) return Delete(g, del_args[0], if_exists);
-      if (del_args.size() == 2 && (del_args[0] == "sat" || del_args[0] == "lan")) {
+      if (del_args.size() == 2 &&
+          (del_args[0] == "sat" || del_args[0] == "lan")) {
         return Delete(g, del_args[1], if_exists);
       }
       if (del_args.size() == 4 && del_args[0] == "lan") {
         return Disconnect(g, {del_args[1], del_args[2], del_args[3]});
       }
-      return Fail("usage: cloonix del <name> | del lan <item> <eth> <lan>", kExitUsage);
+      return Fail("usage: cloonix del <name> | del lan <item> <eth> <lan>",
+                  kExitUsage);
     };
   });
 
@@ -535,9 +604,11 @@ int main(int argc, char** argv) {
   show->add_option("name", show_name, "Item name")->required();
   show->callback([&] { action = [&] { return Show(g, show_name); }; });
   int count = 0;
-  auto* events = app.add_subcommand(
-      "events", "Stream the net's events: current items, then every change (NDJSON with -f json)");
-  events->add_option("--count", count, "Exit after this many changes (0: never)");
+  auto* events = app.add_subcommand("events",
+                                    "Stream the net's events: current items, "
+                                    "then every change (NDJSON with -f json)");
+  events->add_option("--count", count,
+                     "Exit after this many changes (0: never)");
   events->callback([&] { action = [&] { return Events(g, count); }; });
 
   try {

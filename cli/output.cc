@@ -2,10 +2,11 @@
 
 #include <algorithm>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/item_kind.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -16,8 +17,10 @@ namespace v1 = cloonix::v1;
 absl::StatusOr<uint32_t> ParseEth(const std::string& s) {
   std::string digits = absl::StartsWith(s, "eth") ? s.substr(3) : s;
   uint32_t n = 0;
-  if (digits.empty() || !absl::SimpleAtoi(digits, &n) || digits[0] == '-' || digits[0] == '+') {
-    return absl::InvalidArgumentError(absl::StrCat("\"", s, "\" is not an eth (use eth0 or 0)"));
+  if (digits.empty() || !absl::SimpleAtoi(digits, &n) || digits[0] == '-' ||
+      digits[0] == '+') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", s, "\" is not an eth (use eth0 or 0)"));
   }
   return n;
 }
@@ -31,30 +34,21 @@ std::string ToJsonLine(const google::protobuf::Message& m) {
 }
 
 namespace {
-std::string Kind(const v1::Item& it) {
-  switch (it.kind()) {
-    case v1::ITEM_KIND_LAN: return "lan";
-    case v1::ITEM_KIND_CNT: return "cnt";
-    case v1::ITEM_KIND_KVM: return "kvm";
-    case v1::ITEM_KIND_NAT: return "nat";
-    case v1::ITEM_KIND_TAP: return "tap";
-    case v1::ITEM_KIND_PHY: return "phy";
-    case v1::ITEM_KIND_A2B: return "a2b";
-    case v1::ITEM_KIND_C2C: return "c2c";
-    default: return "?";
-  }
-}
+std::string Kind(const v1::Item& it) { return KindName(it.kind()); }
 
 std::string Details(const v1::Item& it) {
   std::vector<std::string> parts;
   if (it.kind() == v1::ITEM_KIND_LAN) {
-    for (const auto& e : it.lan().endpoints()) parts.push_back(absl::StrCat(e.item(), ":eth", e.eth()));
+    for (const auto& e : it.lan().endpoints())
+      parts.push_back(absl::StrCat(e.item(), ":eth", e.eth()));
     if (parts.empty()) parts.push_back("(no endpoint)");
     return absl::StrJoin(parts, " ");
   }
-  if (it.kind() == v1::ITEM_KIND_CNT) parts.push_back("image=" + it.cnt().image());
+  if (it.kind() == v1::ITEM_KIND_CNT)
+    parts.push_back("image=" + it.cnt().image());
   for (const auto& e : it.eths()) {
-    parts.push_back(absl::StrCat("eth", e.index(), "->", e.lan().empty() ? "-" : e.lan()));
+    parts.push_back(
+        absl::StrCat("eth", e.index(), "->", e.lan().empty() ? "-" : e.lan()));
   }
   return absl::StrJoin(parts, " ");
 }
@@ -64,41 +58,51 @@ std::string KindText(const v1::Item& it) { return Kind(it); }
 
 std::string StateText(const v1::Item& it) {
   switch (it.state()) {
-    case v1::ITEM_STATE_CREATING: return "creating";
-    case v1::ITEM_STATE_RUNNING: return "running";
+    case v1::ITEM_STATE_CREATING:
+      return "creating";
+    case v1::ITEM_STATE_RUNNING:
+      return "running";
     case v1::ITEM_STATE_FAILED:
-      return it.state_message().empty() ? "failed" : "failed: " + it.state_message();
-    default: return "unknown";
+      return it.state_message().empty() ? "failed"
+                                        : "failed: " + it.state_message();
+    default:
+      return "unknown";
   }
 }
 
 std::string ItemsTable(const std::vector<v1::Item>& items) {
-  std::vector<std::vector<std::string>> rows = {{"NAME", "KIND", "STATE", "DETAILS"}};
-  for (const auto& it : items) rows.push_back({it.name(), Kind(it), StateText(it), Details(it)});
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "KIND", "STATE", "DETAILS"}};
+  for (const auto& it : items)
+    rows.push_back({it.name(), Kind(it), StateText(it), Details(it)});
   size_t w[3] = {0, 0, 0};
   for (const auto& r : rows) {
     for (int i = 0; i < 3; ++i) w[i] = std::max(w[i], r[i].size());
   }
   std::string out;
   for (const auto& r : rows) {
-    for (int i = 0; i < 3; ++i) absl::StrAppend(&out, r[i], std::string(w[i] - r[i].size() + 2, ' '));
+    for (int i = 0; i < 3; ++i)
+      absl::StrAppend(&out, r[i], std::string(w[i] - r[i].size() + 2, ' '));
     absl::StrAppend(&out, r[3], "\n");
   }
   return out;
 }
 
 std::string ItemDetails(const v1::Item& it) {
-  std::string out = absl::StrCat("name:  ", it.name(), "\nkind:  ", Kind(it), "\nid:    ", it.id(),
-                                 "\nstate: ", StateText(it), "\n");
+  std::string out =
+      absl::StrCat("name:  ", it.name(), "\nkind:  ", Kind(it),
+                   "\nid:    ", it.id(), "\nstate: ", StateText(it), "\n");
   if (it.kind() == v1::ITEM_KIND_LAN) {
-    absl::StrAppend(&out, "bridge: ", it.lan().bridge(), "\nendpoints: ", Details(it), "\n");
+    absl::StrAppend(&out, "bridge: ", it.lan().bridge(),
+                    "\nendpoints: ", Details(it), "\n");
   }
   if (it.kind() == v1::ITEM_KIND_CNT) {
-    absl::StrAppend(&out, "image: ", it.cnt().image(), "\nnetns: ", it.cnt().netns(), "\n");
+    absl::StrAppend(&out, "image: ", it.cnt().image(),
+                    "\nnetns: ", it.cnt().netns(), "\n");
   }
   for (const auto& e : it.eths()) {
-    absl::StrAppend(&out, "eth", e.index(), ": mac ", e.mac(), ", port ", e.port(), ", lan ",
-                    e.lan().empty() ? "-" : e.lan(), "\n");
+    absl::StrAppend(&out, "eth", e.index(), ": mac ", e.mac(), ", port ",
+                    e.port(), ", lan ", e.lan().empty() ? "-" : e.lan(), "\n");
   }
   return out;
 }
@@ -106,16 +110,27 @@ std::string ItemDetails(const v1::Item& it) {
 std::string EventLine(const v1::Event& e) {
   std::string what;
   switch (e.type()) {
-    case v1::EVENT_TYPE_EXISTING: what = "existing"; break;
-    case v1::EVENT_TYPE_SYNCED: return "-- synced: changes follow --";
-    case v1::EVENT_TYPE_CREATED: what = "created"; break;
-    case v1::EVENT_TYPE_UPDATED: what = "updated"; break;
-    case v1::EVENT_TYPE_DELETED: what = "deleted"; break;
-    default: what = "event"; break;
+    case v1::EVENT_TYPE_EXISTING:
+      what = "existing";
+      break;
+    case v1::EVENT_TYPE_SYNCED:
+      return "-- synced: changes follow --";
+    case v1::EVENT_TYPE_CREATED:
+      what = "created";
+      break;
+    case v1::EVENT_TYPE_UPDATED:
+      what = "updated";
+      break;
+    case v1::EVENT_TYPE_DELETED:
+      what = "deleted";
+      break;
+    default:
+      what = "event";
+      break;
   }
-  return absl::StrCat(google::protobuf::util::TimeUtil::ToString(e.time()), " ", what, " ",
-                      Kind(e.item()), " ", e.item().name(), ": ", StateText(e.item()), ", ",
-                      Details(e.item()));
+  return absl::StrCat(google::protobuf::util::TimeUtil::ToString(e.time()), " ",
+                      what, " ", Kind(e.item()), " ", e.item().name(), ": ",
+                      StateText(e.item()), ", ", Details(e.item()));
 }
 
 }  // namespace cloonix::cli

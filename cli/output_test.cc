@@ -13,7 +13,8 @@ TEST(OutputTest, ParseEthAcceptsBothSpellings) {
   EXPECT_EQ(*ParseEth("eth3"), 3u);
   EXPECT_EQ(*ParseEth("0"), 0u);
   for (const char* bad : {"", "eth", "ethx", "-1", "e0", "eth-1"}) {
-    EXPECT_EQ(ParseEth(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(ParseEth(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
   }
 }
 

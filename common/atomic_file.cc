@@ -10,8 +10,8 @@
 
 namespace cloonix {
 
-absl::Status WriteFileAtomic(const std::string& path, const std::string& content,
-                             int mode) {
+absl::Status WriteFileAtomic(const std::string& path,
+                             const std::string& content, int mode) {
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", tmp));

@@ -10,8 +10,8 @@ namespace cloonix {
 
 // Writes `content` to `<path>.tmp`, fsyncs it, renames it over `path` and
 // fsyncs the directory: a reader sees the old or the new file, never a part.
-absl::Status WriteFileAtomic(const std::string& path, const std::string& content,
-                             int mode = 0600);
+absl::Status WriteFileAtomic(const std::string& path,
+                             const std::string& content, int mode = 0600);
 
 // NOT_FOUND if the file does not exist.
 absl::StatusOr<std::string> ReadFile(const std::string& path);

@@ -19,7 +19,8 @@ absl::StatusOr<ExecResult> Exec(const std::vector<std::string>& argv,
                                 absl::Duration timeout) {
   if (argv.empty()) return absl::InvalidArgumentError("Exec: empty argv");
   int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe");
+  if (pipe2(out_pipe, O_CLOEXEC) != 0)
+    return absl::ErrnoToStatus(errno, "pipe");
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
     close(out_pipe[0]);
     close(out_pipe[1]);
@@ -48,7 +49,8 @@ absl::StatusOr<ExecResult> Exec(const std::vector<std::string>& argv,
   bool timed_out = false;
   char buf[65536];
   while (open_fds > 0) {
-    int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    int ms =
+        static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
     if (ms <= 0) {
       timed_out = true;
       break;
@@ -57,7 +59,8 @@ absl::StatusOr<ExecResult> Exec(const std::vector<std::string>& argv,
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) continue;
     for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+        continue;
       ssize_t r = read(fds[i].fd, buf, sizeof(buf));
       if (r > 0) {
         (i == 0 ? result.out : result.err).append(buf, r);

@@ -33,12 +33,14 @@ absl::StatusOr<std::string> ExecOk(
 class CommandRunner {
  public:
   virtual ~CommandRunner() = default;
-  virtual absl::StatusOr<ExecResult> Run(const std::vector<std::string>& argv) = 0;
+  virtual absl::StatusOr<ExecResult> Run(
+      const std::vector<std::string>& argv) = 0;
 };
 
 class RealCommandRunner : public CommandRunner {
  public:
-  absl::StatusOr<ExecResult> Run(const std::vector<std::string>& argv) override {
+  absl::StatusOr<ExecResult> Run(
+      const std::vector<std::string>& argv) override {
     return Exec(argv);
   }
 };

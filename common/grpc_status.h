@@ -3,9 +3,8 @@
 #ifndef CLOONIX_COMMON_GRPC_STATUS_H_
 #define CLOONIX_COMMON_GRPC_STATUS_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/support/status.h"
 
 namespace cloonix {

@@ -6,11 +6,10 @@ namespace cloonix {
 namespace {
 
 TEST(GrpcStatusTest, RoundTripKeepsCodeAndMessage) {
-  for (auto code : {absl::StatusCode::kInvalidArgument, absl::StatusCode::kNotFound,
-                    absl::StatusCode::kAlreadyExists,
-                    absl::StatusCode::kFailedPrecondition,
-                    absl::StatusCode::kUnavailable,
-                    absl::StatusCode::kUnimplemented}) {
+  for (auto code :
+       {absl::StatusCode::kInvalidArgument, absl::StatusCode::kNotFound,
+        absl::StatusCode::kAlreadyExists, absl::StatusCode::kFailedPrecondition,
+        absl::StatusCode::kUnavailable, absl::StatusCode::kUnimplemented}) {
     absl::Status in(code, "bad thing");
     grpc::Status g = ToGrpcStatus(in);
     EXPECT_EQ(static_cast<int>(g.error_code()), static_cast<int>(code));

@@ -17,7 +17,9 @@ absl::Status ValidateName(absl::string_view name, absl::string_view what) {
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
               c == '-';
-    if (!ok) return bad(absl::StrCat("character '", std::string(1, c), "' is not allowed"));
+    if (!ok)
+      return bad(
+          absl::StrCat("character '", std::string(1, c), "' is not allowed"));
   }
   return absl::OkStatus();
 }
@@ -36,7 +38,9 @@ absl::Status ValidateIfname(absl::string_view name) {
   return absl::OkStatus();
 }
 
-std::string NetNetns(absl::string_view net) { return absl::StrCat("cloonix_", net); }
+std::string NetNetns(absl::string_view net) {
+  return absl::StrCat("cloonix_", net);
+}
 
 std::string ContainerNetns(absl::string_view net, absl::string_view item) {
   return absl::StrCat("cloonix_", net, "_", item);

@@ -20,9 +20,12 @@ namespace cloonix {
 
 absl::StatusOr<pid_t> SpawnDaemon(const std::vector<std::string>& argv,
                                   const std::string& log_path) {
-  if (argv.empty()) return absl::InvalidArgumentError("SpawnDaemon: empty argv");
-  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log_fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", log_path));
+  if (argv.empty())
+    return absl::InvalidArgumentError("SpawnDaemon: empty argv");
+  int log_fd =
+      open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("open ", log_path));
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
@@ -56,12 +59,14 @@ bool ProcessAlive(pid_t pid, absl::string_view comm_substr) {
   if (!stat.ok()) return false;
   // Field 3, after the ")" closing the command name, is the state.
   size_t close_paren = stat->rfind(')');
-  if (close_paren == std::string::npos || close_paren + 2 >= stat->size()) return false;
+  if (close_paren == std::string::npos || close_paren + 2 >= stat->size())
+    return false;
   char state = (*stat)[close_paren + 2];
   if (state == 'Z' || state == 'X') return false;
   if (comm_substr.empty()) return true;
   auto cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
-  return cmdline.ok() && absl::string_view(*cmdline).find(comm_substr) != std::string::npos;
+  return cmdline.ok() &&
+         absl::string_view(*cmdline).find(comm_substr) != std::string::npos;
 }
 
 bool ReapIfExited(pid_t pid) {
@@ -94,7 +99,8 @@ pid_t ReadPidFile(const std::string& path) {
   auto c = ReadFile(path);
   if (!c.ok()) return 0;
   int pid = 0;
-  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*c), &pid) || pid <= 0) return 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*c), &pid) || pid <= 0)
+    return 0;
   return pid;
 }
 
@@ -120,7 +126,8 @@ absl::Status RemoveTree(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
   if (ec) {
-    return absl::InternalError(absl::StrCat("remove ", path, ": ", ec.message()));
+    return absl::InternalError(
+        absl::StrCat("remove ", path, ": ", ec.message()));
   }
   return absl::OkStatus();
 }

@@ -15,7 +15,8 @@ std::shared_ptr<grpc::Channel> UnixChannel(const std::string& socket_path) {
                                    grpc::InsecureChannelCredentials(), args);
 }
 
-std::unique_ptr<grpc::ClientContext> ContextWithDeadline(absl::Duration timeout) {
+std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
+    absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return ctx;
@@ -35,7 +36,8 @@ absl::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
   return absl::OkStatus();
 }
 
-absl::Status WaitHealthy(const std::string& socket_path, absl::Duration timeout) {
+absl::Status WaitHealthy(const std::string& socket_path,
+                         absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   auto channel = UnixChannel(socket_path);
   absl::Status last;
@@ -44,9 +46,9 @@ absl::Status WaitHealthy(const std::string& socket_path, absl::Duration timeout)
     if (last.ok()) return last;
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return absl::UnavailableError(absl::StrCat("no healthy server on ", socket_path,
-                                             " after ", absl::FormatDuration(timeout),
-                                             ": ", last.message()));
+  return absl::UnavailableError(
+      absl::StrCat("no healthy server on ", socket_path, " after ",
+                   absl::FormatDuration(timeout), ": ", last.message()));
 }
 
 }  // namespace cloonix

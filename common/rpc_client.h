@@ -19,10 +19,12 @@ absl::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
                          absl::Duration timeout);
 
 // Polls CheckHealth until it succeeds or `timeout` passes.
-absl::Status WaitHealthy(const std::string& socket_path, absl::Duration timeout);
+absl::Status WaitHealthy(const std::string& socket_path,
+                         absl::Duration timeout);
 
 // A client context with a deadline.
-std::unique_ptr<grpc::ClientContext> ContextWithDeadline(absl::Duration timeout);
+std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
+    absl::Duration timeout);
 
 }  // namespace cloonix
 

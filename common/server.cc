@@ -24,11 +24,13 @@ void BlockShutdownSignals() {
 }
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
-    const std::string& socket_path, const std::vector<grpc::Service*>& services) {
+    const std::string& socket_path,
+    const std::vector<grpc::Service*>& services) {
   if (socket_path.size() > 107) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "socket path ", socket_path, " is longer than 107 bytes (unix socket limit); "
-        "use a shorter work dir"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("socket path ", socket_path,
+                     " is longer than 107 bytes (unix socket limit); "
+                     "use a shorter work dir"));
   }
   if (access(socket_path.c_str(), F_OK) == 0) {
     if (CheckHealth(UnixChannel(socket_path), absl::Milliseconds(300)).ok()) {
@@ -40,14 +42,16 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
+  builder.AddListeningPort("unix:" + socket_path,
+                           grpc::InsecureServerCredentials());
   for (auto* s : services) builder.RegisterService(s);
   // Keep sockets private from the first moment: umask while binding.
   mode_t old = umask(0177);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   umask(old);
   if (!server) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on unix:", socket_path));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on unix:", socket_path));
   }
   chmod(socket_path.c_str(), 0600);
   return server;

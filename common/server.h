@@ -21,7 +21,8 @@ void BlockShutdownSignals();
 // Removes a stale socket file at `socket_path`, binds, chmods it 0600.
 // FAILED_PRECONDITION if another live server already answers there.
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
-    const std::string& socket_path, const std::vector<grpc::Service*>& services);
+    const std::string& socket_path,
+    const std::vector<grpc::Service*>& services);
 
 // Waits until SIGTERM/SIGINT arrives or `requested` is notified, then shuts
 // the server down (in-flight calls get 2 s) and removes the socket file.

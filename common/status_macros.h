@@ -9,16 +9,17 @@
 #define CLOONIX_CONCAT_INNER(a, b) a##b
 #define CLOONIX_CONCAT(a, b) CLOONIX_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status _cloonix_status = (expr);   \
-    if (!_cloonix_status.ok()) {               \
-      return _cloonix_status;                  \
-    }                                          \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status _cloonix_status = (expr); \
+    if (!_cloonix_status.ok()) {             \
+      return _cloonix_status;                \
+    }                                        \
   } while (0)
 
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  CLOONIX_ASSIGN_OR_RETURN_IMPL(CLOONIX_CONCAT(_cloonix_or_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr)                                          \
+  CLOONIX_ASSIGN_OR_RETURN_IMPL(CLOONIX_CONCAT(_cloonix_or_, __LINE__), lhs, \
+                                expr)
 
 #define CLOONIX_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                  \

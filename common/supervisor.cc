@@ -50,7 +50,8 @@ absl::Status Supervisor::StartOne(Entry* e, absl::Duration timeout) {
       e->healthy_since = absl::Now();
       return absl::OkStatus();
     }
-    spdlog::warn("{} (pid {}) does not answer; restarting it", e->spec.name, old);
+    spdlog::warn("{} (pid {}) does not answer; restarting it", e->spec.name,
+                 old);
     TerminateProcess(old, absl::Seconds(3));
   }
   ASSIGN_OR_RETURN(pid_t pid, SpawnDaemon(e->spec.argv, e->spec.log_file));
@@ -60,10 +61,11 @@ absl::Status Supervisor::StartOne(Entry* e, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     if (!Alive(*e)) {
-      return absl::UnavailableError(absl::StrCat(e->spec.name, " exited at start; see ",
-                                                 e->spec.log_file));
+      return absl::UnavailableError(absl::StrCat(
+          e->spec.name, " exited at start; see ", e->spec.log_file));
     }
-    if (CheckHealth(UnixChannel(e->spec.socket), absl::Milliseconds(500)).ok()) {
+    if (CheckHealth(UnixChannel(e->spec.socket), absl::Milliseconds(500))
+            .ok()) {
       spdlog::info("{} started (pid {})", e->spec.name, pid);
       e->healthy_since = absl::Now();
       return absl::OkStatus();
@@ -71,9 +73,9 @@ absl::Status Supervisor::StartOne(Entry* e, absl::Duration timeout) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   TerminateProcess(pid, absl::Seconds(2));
-  return absl::UnavailableError(absl::StrCat(e->spec.name, " did not become healthy within ",
-                                             absl::FormatDuration(timeout), "; see ",
-                                             e->spec.log_file));
+  return absl::UnavailableError(
+      absl::StrCat(e->spec.name, " did not become healthy within ",
+                   absl::FormatDuration(timeout), "; see ", e->spec.log_file));
 }
 
 absl::Status Supervisor::StartAll(absl::Duration timeout) {
@@ -93,13 +95,15 @@ void Supervisor::Loop() {
       absl::MutexLock l(&mu_);
       for (auto& e : entries_) {
         if (Alive(e)) {
-          if (e.backoff_step > 0 && absl::Now() - e.healthy_since > absl::Seconds(60)) {
+          if (e.backoff_step > 0 &&
+              absl::Now() - e.healthy_since > absl::Seconds(60)) {
             e.backoff_step = 0;
           }
           continue;
         }
-        absl::Duration wait =
-            std::min(absl::Milliseconds(500) * (1 << std::min(e.backoff_step, 5)), absl::Seconds(10));
+        absl::Duration wait = std::min(
+            absl::Milliseconds(500) * (1 << std::min(e.backoff_step, 5)),
+            absl::Seconds(10));
         spdlog::warn("{} (pid {}) died; restarting in {}", e.spec.name, e.pid,
                      absl::FormatDuration(wait));
         e.pid = 0;

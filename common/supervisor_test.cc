@@ -24,9 +24,13 @@ std::string TmpDir() {
 }
 
 ServiceSpec Spec(const std::string& dir) {
-  std::string bin = std::string(std::getenv("TEST_SRCDIR")) + "/cloonix/common/health_server_for_test";
-  return {"fake", {bin, "--socket=" + dir + "/fake.sock"}, dir + "/fake.sock",
-          dir + "/fake.pid", dir + "/fake.log"};
+  std::string bin = std::string(std::getenv("TEST_SRCDIR")) +
+                    "/cloonix/common/health_server_for_test";
+  return {"fake",
+          {bin, "--socket=" + dir + "/fake.sock"},
+          dir + "/fake.sock",
+          dir + "/fake.pid",
+          dir + "/fake.log"};
 }
 
 TEST(SupervisorTest, StartsRestartsAfterKillAndStops) {
@@ -46,7 +50,8 @@ TEST(SupervisorTest, StartsRestartsAfterKillAndStops) {
   sup.Watch();
   kill(first, SIGKILL);
   absl::Time deadline = absl::Now() + absl::Seconds(15);
-  while (restarts == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  while (restarts == 0 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(50));
   ASSERT_EQ(restarts, 1);
   st = sup.Status();
   EXPECT_NE(st[0].pid, first);

@@ -18,15 +18,18 @@ int main(int argc, char** argv) {
     std::cerr << "usage: grpc_probe --socket=PATH" << std::endl;
     return 2;
   }
-  auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
   {
     auto stub = grpc::health::v1::Health::NewStub(channel);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(5));
     grpc::health::v1::HealthCheckRequest req;
     grpc::health::v1::HealthCheckResponse resp;
     grpc::Status s = stub->Check(&ctx, req, &resp);
-    if (!s.ok() || resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    if (!s.ok() ||
+        resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
       std::cerr << "health: not serving: " << s.error_message() << std::endl;
       return 1;
     }

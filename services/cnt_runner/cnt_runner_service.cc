@@ -26,8 +26,8 @@ constexpr char kLabelEths[] = "cloonix.eths";
 absl::Status ValidateMac(const std::string& mac) {
   static const std::regex re("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$");
   if (!std::regex_match(mac, re)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("MAC \"", mac, "\" must look like 02:00:00:00:00:01 (lowercase hex)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MAC \"", mac, "\" must look like 02:00:00:00:00:01 (lowercase hex)"));
   }
   return absl::OkStatus();
 }
@@ -41,59 +41,73 @@ std::string EthsToJson(const crv1::CreateContainerRequest& req) {
 }
 }  // namespace
 
-absl::StatusOr<ImageInfo> CntRunnerService::ResolveImage(const std::string& image) {
+absl::StatusOr<ImageInfo> CntRunnerService::ResolveImage(
+    const std::string& image) {
   bool is_path = absl::StrContains(image, "/") || absl::EndsWith(image, ".tar");
   if (!is_path) {
     auto info = client_->GetImage(image);
-    if (info.ok() || info.status().code() != absl::StatusCode::kNotFound) return info;
+    if (info.ok() || info.status().code() != absl::StatusCode::kNotFound)
+      return info;
   }
-  std::string tarball = is_path ? image : absl::StrCat(config_.bulk_dir, "/", image, ".tar");
+  std::string tarball =
+      is_path ? image : absl::StrCat(config_.bulk_dir, "/", image, ".tar");
   if (!std::filesystem::exists(tarball)) {
     return absl::NotFoundError(absl::StrCat(
-        "image \"", image, "\" not found: not in the net's containerd and no tarball ",
-        tarball, " (build one with tools/images/build-busybox-oci.sh)"));
+        "image \"", image,
+        "\" not found: not in the net's containerd and no tarball ", tarball,
+        " (build one with tools/images/build-busybox-oci.sh)"));
   }
   ASSIGN_OR_RETURN(std::string name, client_->ImportOciTarball(tarball));
   return client_->GetImage(name);
 }
 
-absl::Status CntRunnerService::PlumbEths(const std::string& cnt_netns,
-                                         const crv1::CreateContainerRequest& req) {
+absl::Status CntRunnerService::PlumbEths(
+    const std::string& cnt_netns, const crv1::CreateContainerRequest& req) {
   std::string net_netns = NetNetns(config_.net);
   for (const auto& e : req.eths()) {
     std::string inner = absl::StrCat("eth", e.index());
-    RETURN_IF_ERROR(ExecOk({"ip", "-n", cnt_netns, "link", "add", inner, "address", e.mac(),
-                            "type", "veth", "peer", "name", e.port(), "netns", net_netns})
-                        .status());
-    RETURN_IF_ERROR(ExecOk({"ip", "-n", cnt_netns, "link", "set", inner, "up"}).status());
-    RETURN_IF_ERROR(ExecOk({"ip", "-n", net_netns, "link", "set", e.port(), "up"}).status());
+    RETURN_IF_ERROR(
+        ExecOk({"ip", "-n", cnt_netns, "link", "add", inner, "address", e.mac(),
+                "type", "veth", "peer", "name", e.port(), "netns", net_netns})
+            .status());
+    RETURN_IF_ERROR(
+        ExecOk({"ip", "-n", cnt_netns, "link", "set", inner, "up"}).status());
+    RETURN_IF_ERROR(
+        ExecOk({"ip", "-n", net_netns, "link", "set", e.port(), "up"})
+            .status());
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<crv1::Container> CntRunnerService::Create(const crv1::CreateContainerRequest& req) {
+absl::StatusOr<crv1::Container> CntRunnerService::Create(
+    const crv1::CreateContainerRequest& req) {
   RETURN_IF_ERROR(ValidateName(req.name(), "container name"));
-  if (req.image().empty()) return absl::InvalidArgumentError("image is required");
+  if (req.image().empty())
+    return absl::InvalidArgumentError("image is required");
   std::set<uint32_t> indexes;
   for (const auto& e : req.eths()) {
     RETURN_IF_ERROR(ValidateIfname(e.port()));
     RETURN_IF_ERROR(ValidateMac(e.mac()));
     if (e.index() > 31 || !indexes.insert(e.index()).second) {
-      return absl::InvalidArgumentError(absl::StrCat("eth index ", e.index(), " is out of range or repeated"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "eth index ", e.index(), " is out of range or repeated"));
     }
     if (LinkExists(NetNetns(config_.net), e.port())) {
-      return absl::AlreadyExistsError(absl::StrCat("port ", e.port(), " already exists"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("port ", e.port(), " already exists"));
     }
   }
   if (!NetnsExists(NetNetns(config_.net))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "netns ", NetNetns(config_.net), " does not exist: is the net's lan_switch running?"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("netns ", NetNetns(config_.net),
+                     " does not exist: is the net's lan_switch running?"));
   }
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(auto existing, List());
   for (const auto& c : existing) {
     if (c.name() == req.name()) {
-      return absl::AlreadyExistsError(absl::StrCat("container ", req.name(), " already exists"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("container ", req.name(), " already exists"));
     }
   }
   ASSIGN_OR_RETURN(ImageInfo image, ResolveImage(req.image()));
@@ -101,11 +115,13 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(const crv1::CreateConta
 
   std::string cnt_netns = ContainerNetns(config_.net, req.name());
   if (NetnsExists(cnt_netns)) {
-    return absl::AlreadyExistsError(absl::StrCat("netns ", cnt_netns, " already exists"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("netns ", cnt_netns, " already exists"));
   }
   RETURN_IF_ERROR(CreateNetns(cnt_netns));
   auto rollback = [&](absl::Status s) -> absl::StatusOr<crv1::Container> {
-    spdlog::warn("create {} failed, rolling back: {}", req.name(), s.ToString());
+    spdlog::warn("create {} failed, rolling back: {}", req.name(),
+                 s.ToString());
     client_->Delete(req.name(), absl::Milliseconds(100)).IgnoreError();
     DeleteNetns(cnt_netns).IgnoreError();
     return s;
@@ -114,8 +130,10 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(const crv1::CreateConta
 
   OciSpecParams spec;
   spec.hostname = req.name();
-  spec.args = req.command().empty() ? image.args
-                                    : std::vector<std::string>(req.command().begin(), req.command().end());
+  spec.args = req.command().empty()
+                  ? image.args
+                  : std::vector<std::string>(req.command().begin(),
+                                             req.command().end());
   if (spec.args.empty()) spec.args = {"/bin/sh"};
   spec.env = image.env;
   spec.env.insert(spec.env.end(), req.env().begin(), req.env().end());
@@ -132,8 +150,8 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(const crv1::CreateConta
   p.log_path = absl::StrCat(config_.work_dir, "/cnt/", req.name(), ".log");
   auto pid = client_->CreateAndStart(p);
   if (!pid.ok()) return rollback(pid.status());
-  spdlog::info("container {} started (pid {}, image {}, {} eths)", req.name(), *pid,
-               image.name, req.eths_size());
+  spdlog::info("container {} started (pid {}, image {}, {} eths)", req.name(),
+               *pid, image.name, req.eths_size());
   crv1::Container c;
   c.set_name(req.name());
   c.set_image(image.name);
@@ -171,7 +189,8 @@ absl::StatusOr<std::vector<crv1::Container>> CntRunnerService::List() {
     c.set_name(i.id);
     c.set_image(i.image);
     c.set_pid(i.pid);
-    c.set_state(i.running ? crv1::CONTAINER_STATE_RUNNING : crv1::CONTAINER_STATE_STOPPED);
+    c.set_state(i.running ? crv1::CONTAINER_STATE_RUNNING
+                          : crv1::CONTAINER_STATE_STOPPED);
     c.set_netns(ContainerNetns(config_.net, i.id));
     auto eths = i.labels.find(kLabelEths);
     if (eths != i.labels.end()) {
@@ -190,24 +209,24 @@ absl::StatusOr<std::vector<crv1::Container>> CntRunnerService::List() {
   return out;
 }
 
-grpc::Status CntRunnerService::CreateContainer(grpc::ServerContext*,
-                                               const crv1::CreateContainerRequest* req,
-                                               crv1::Container* resp) {
+grpc::Status CntRunnerService::CreateContainer(
+    grpc::ServerContext*, const crv1::CreateContainerRequest* req,
+    crv1::Container* resp) {
   auto c = Create(*req);
   if (!c.ok()) return ToGrpcStatus(c.status());
   *resp = std::move(*c);
   return grpc::Status::OK;
 }
 
-grpc::Status CntRunnerService::DeleteContainer(grpc::ServerContext*,
-                                               const crv1::DeleteContainerRequest* req,
-                                               crv1::DeleteContainerResponse*) {
+grpc::Status CntRunnerService::DeleteContainer(
+    grpc::ServerContext*, const crv1::DeleteContainerRequest* req,
+    crv1::DeleteContainerResponse*) {
   return ToGrpcStatus(Delete(req->name()));
 }
 
-grpc::Status CntRunnerService::ListContainers(grpc::ServerContext*,
-                                              const crv1::ListContainersRequest*,
-                                              crv1::ListContainersResponse* resp) {
+grpc::Status CntRunnerService::ListContainers(
+    grpc::ServerContext*, const crv1::ListContainersRequest*,
+    crv1::ListContainersResponse* resp) {
   absl::MutexLock l(&mu_);
   auto list = List();
   if (!list.ok()) return ToGrpcStatus(list.status());
@@ -228,7 +247,8 @@ grpc::Status CntRunnerService::ImportImage(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CntRunnerService::Teardown(grpc::ServerContext*, const crv1::TeardownRequest*,
+grpc::Status CntRunnerService::Teardown(grpc::ServerContext*,
+                                        const crv1::TeardownRequest*,
                                         crv1::TeardownResponse*) {
   spdlog::info("teardown: deleting containers, stopping containerd");
   absl::Status result;

@@ -22,28 +22,35 @@ struct CntRunnerConfig {
   std::string bulk_dir;  // image tarballs <bulk_dir>/<image>.tar
 };
 
-class CntRunnerService final : public cloonix::cntrunner::v1::CntRunner::Service {
+class CntRunnerService final
+    : public cloonix::cntrunner::v1::CntRunner::Service {
  public:
   CntRunnerService(CntRunnerConfig config, ContainerdDaemon* daemon,
                    ContainerdClient* client, absl::Notification* shutdown)
-      : config_(std::move(config)), daemon_(daemon), client_(client), shutdown_(shutdown) {}
+      : config_(std::move(config)),
+        daemon_(daemon),
+        client_(client),
+        shutdown_(shutdown) {}
 
   grpc::Status CreateContainer(grpc::ServerContext*,
                                const cntrunner::v1::CreateContainerRequest* req,
                                cntrunner::v1::Container* resp) override;
-  grpc::Status DeleteContainer(grpc::ServerContext*,
-                               const cntrunner::v1::DeleteContainerRequest* req,
-                               cntrunner::v1::DeleteContainerResponse*) override;
-  grpc::Status ListContainers(grpc::ServerContext*,
-                              const cntrunner::v1::ListContainersRequest*,
-                              cntrunner::v1::ListContainersResponse* resp) override;
-  grpc::Status ImportImage(grpc::ServerContext*, const cntrunner::v1::ImportImageRequest* req,
+  grpc::Status DeleteContainer(
+      grpc::ServerContext*, const cntrunner::v1::DeleteContainerRequest* req,
+      cntrunner::v1::DeleteContainerResponse*) override;
+  grpc::Status ListContainers(
+      grpc::ServerContext*, const cntrunner::v1::ListContainersRequest*,
+      cntrunner::v1::ListContainersResponse* resp) override;
+  grpc::Status ImportImage(grpc::ServerContext*,
+                           const cntrunner::v1::ImportImageRequest* req,
                            cntrunner::v1::ImportImageResponse* resp) override;
-  grpc::Status Teardown(grpc::ServerContext*, const cntrunner::v1::TeardownRequest*,
+  grpc::Status Teardown(grpc::ServerContext*,
+                        const cntrunner::v1::TeardownRequest*,
                         cntrunner::v1::TeardownResponse*) override;
 
   // The core, without gRPC types in the signatures but the proto messages.
-  absl::StatusOr<cntrunner::v1::Container> Create(const cntrunner::v1::CreateContainerRequest& req);
+  absl::StatusOr<cntrunner::v1::Container> Create(
+      const cntrunner::v1::CreateContainerRequest& req);
   absl::Status Delete(const std::string& name);
   absl::StatusOr<std::vector<cntrunner::v1::Container>> List();
 

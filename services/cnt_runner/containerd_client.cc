@@ -33,10 +33,15 @@ namespace tasks = containerd::services::tasks::v1;
 namespace {
 constexpr char kSnapshotter[] = "overlayfs";
 constexpr char kGcRoot[] = "containerd.io/gc.root";
-constexpr char kSpecType[] = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+constexpr char kSpecType[] =
+    "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 
-bool IsNotFound(const grpc::Status& s) { return s.error_code() == grpc::NOT_FOUND; }
-std::string Now() { return absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()); }
+bool IsNotFound(const grpc::Status& s) {
+  return s.error_code() == grpc::NOT_FOUND;
+}
+std::string Now() {
+  return absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
+}
 }  // namespace
 
 std::string Sha256Digest(const std::string& data) {
@@ -55,17 +60,20 @@ std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids) {
   return chain;
 }
 
-ContainerdClient::ContainerdClient(std::shared_ptr<grpc::Channel> channel, std::string ns)
+ContainerdClient::ContainerdClient(std::shared_ptr<grpc::Channel> channel,
+                                   std::string ns)
     : channel_(std::move(channel)), ns_(std::move(ns)) {}
 
-std::unique_ptr<grpc::ClientContext> ContainerdClient::Ctx(absl::Duration timeout) {
+std::unique_ptr<grpc::ClientContext> ContainerdClient::Ctx(
+    absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   ctx->AddMetadata("containerd-namespace", ns_);
   return ctx;
 }
 
-absl::StatusOr<std::string> ContainerdClient::ReadBlob(const std::string& digest) {
+absl::StatusOr<std::string> ContainerdClient::ReadBlob(
+    const std::string& digest) {
   auto stub = content::Content::NewStub(channel_);
   auto ctx = Ctx();
   content::ReadContentRequest req;
@@ -74,11 +82,13 @@ absl::StatusOr<std::string> ContainerdClient::ReadBlob(const std::string& digest
   content::ReadContentResponse resp;
   std::string data;
   while (reader->Read(&resp)) data += resp.data();
-  RETURN_IF_ERROR(FromGrpcStatus(reader->Finish(), absl::StrCat("read ", digest, ": ")));
+  RETURN_IF_ERROR(
+      FromGrpcStatus(reader->Finish(), absl::StrCat("read ", digest, ": ")));
   return data;
 }
 
-absl::Status ContainerdClient::WriteBlob(const std::string& digest, const std::string& data) {
+absl::Status ContainerdClient::WriteBlob(const std::string& digest,
+                                         const std::string& data) {
   auto stub = content::Content::NewStub(channel_);
   {
     auto ctx = Ctx();
@@ -124,9 +134,11 @@ absl::Status ContainerdClient::WriteBlob(const std::string& digest, const std::s
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ContainerdClient::ImportOciTarball(const std::string& path) {
+absl::StatusOr<std::string> ContainerdClient::ImportOciTarball(
+    const std::string& path) {
   if (!std::filesystem::exists(path)) {
-    return absl::NotFoundError(absl::StrCat("image tarball ", path, " does not exist"));
+    return absl::NotFoundError(
+        absl::StrCat("image tarball ", path, " does not exist"));
   }
   std::string tmp = std::filesystem::temp_directory_path() /
                     absl::StrFormat("cloonix-import-%d-%d", getpid(), rand());
@@ -147,17 +159,21 @@ absl::StatusOr<std::string> ContainerdClient::ImportOciTarball(const std::string
         absl::StrCat(path, " is not an OCI image layout (no index.json)"));
   }
   nlohmann::json index = nlohmann::json::parse(*index_text, nullptr, false);
-  if (index.is_discarded() || !index.contains("manifests") || index["manifests"].empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": index.json has no manifest"));
+  if (index.is_discarded() || !index.contains("manifests") ||
+      index["manifests"].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": index.json has no manifest"));
   }
   const auto& m = index["manifests"][0];
   std::string name;
   if (m.contains("annotations")) {
     name = m["annotations"].value("io.containerd.image.name", "");
-    if (name.empty()) name = m["annotations"].value("org.opencontainers.image.ref.name", "");
+    if (name.empty())
+      name = m["annotations"].value("org.opencontainers.image.ref.name", "");
   }
   if (name.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": the manifest has no image name annotation"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the manifest has no image name annotation"));
   }
   std::string blobs = tmp + "/blobs/sha256";
   if (!std::filesystem::is_directory(blobs)) {
@@ -167,7 +183,8 @@ absl::StatusOr<std::string> ContainerdClient::ImportOciTarball(const std::string
     ASSIGN_OR_RETURN(std::string data, ReadFile(entry.path()));
     std::string digest = "sha256:" + entry.path().filename().string();
     if (Sha256Digest(data) != digest) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": blob ", digest, " is corrupt"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": blob ", digest, " is corrupt"));
     }
     RETURN_IF_ERROR(WriteBlob(digest, data));
   }
@@ -201,30 +218,38 @@ absl::StatusOr<ImageInfo> ContainerdClient::GetImage(const std::string& name) {
   images::GetImageResponse resp;
   auto ctx = Ctx();
   grpc::Status s = stub->Get(ctx.get(), req, &resp);
-  if (IsNotFound(s)) return absl::NotFoundError(absl::StrCat("image ", name, " not found"));
+  if (IsNotFound(s))
+    return absl::NotFoundError(absl::StrCat("image ", name, " not found"));
   RETURN_IF_ERROR(FromGrpcStatus(s, "get image: "));
   ASSIGN_OR_RETURN(std::string mtext, ReadBlob(resp.image().target().digest()));
   nlohmann::json manifest = nlohmann::json::parse(mtext, nullptr, false);
-  if (manifest.is_discarded()) return absl::InvalidArgumentError("image manifest is not JSON");
+  if (manifest.is_discarded())
+    return absl::InvalidArgumentError("image manifest is not JSON");
   if (manifest.contains("manifests")) {  // an index: take the linux/amd64 one
     std::string digest;
     for (const auto& e : manifest["manifests"]) {
-      if (!e.contains("platform") || (e["platform"].value("os", "") == "linux" &&
-                                      e["platform"].value("architecture", "") == "amd64")) {
+      if (!e.contains("platform") ||
+          (e["platform"].value("os", "") == "linux" &&
+           e["platform"].value("architecture", "") == "amd64")) {
         digest = e.value("digest", "");
         break;
       }
     }
-    if (digest.empty()) return absl::InvalidArgumentError("image has no linux/amd64 manifest");
+    if (digest.empty())
+      return absl::InvalidArgumentError("image has no linux/amd64 manifest");
     ASSIGN_OR_RETURN(mtext, ReadBlob(digest));
     manifest = nlohmann::json::parse(mtext, nullptr, false);
   }
-  ASSIGN_OR_RETURN(std::string ctext, ReadBlob(manifest["config"].value("digest", "")));
+  ASSIGN_OR_RETURN(std::string ctext,
+                   ReadBlob(manifest["config"].value("digest", "")));
   nlohmann::json config = nlohmann::json::parse(ctext, nullptr, false);
-  if (config.is_discarded()) return absl::InvalidArgumentError("image config is not JSON");
-  std::vector<std::string> diff_ids = config["rootfs"].value("diff_ids", std::vector<std::string>{});
+  if (config.is_discarded())
+    return absl::InvalidArgumentError("image config is not JSON");
+  std::vector<std::string> diff_ids =
+      config["rootfs"].value("diff_ids", std::vector<std::string>{});
   if (diff_ids.empty() || diff_ids.size() != manifest["layers"].size()) {
-    return absl::InvalidArgumentError("image config and manifest disagree on layers");
+    return absl::InvalidArgumentError(
+        "image config and manifest disagree on layers");
   }
   ImageInfo info;
   info.name = name;
@@ -245,7 +270,8 @@ absl::StatusOr<ImageInfo> ContainerdClient::GetImage(const std::string& name) {
   auto& layers = layers_[name];
   layers.clear();
   for (const auto& l : manifest["layers"]) {
-    layers.push_back({l.value("digest", ""), l.value("mediaType", ""), l.value("size", int64_t{0})});
+    layers.push_back({l.value("digest", ""), l.value("mediaType", ""),
+                      l.value("size", int64_t{0})});
   }
   // Remember diff ids through chain ids computed again in Unpack.
   layers_diff_[name] = diff_ids;
@@ -254,7 +280,8 @@ absl::StatusOr<ImageInfo> ContainerdClient::GetImage(const std::string& name) {
 
 absl::Status ContainerdClient::Unpack(const ImageInfo& image) {
   auto it = layers_.find(image.name);
-  if (it == layers_.end()) return absl::FailedPreconditionError("GetImage first");
+  if (it == layers_.end())
+    return absl::FailedPreconditionError("GetImage first");
   const auto& layers = it->second;
   std::vector<std::string> chain = ChainIds(layers_diff_[image.name]);
   auto sn = snaps::Snapshots::NewStub(channel_);
@@ -275,7 +302,8 @@ absl::Status ContainerdClient::Unpack(const ImageInfo& image) {
     if (i > 0) preq.set_parent(chain[i - 1]);
     snaps::PrepareSnapshotResponse presp;
     auto pctx = Ctx();
-    RETURN_IF_ERROR(FromGrpcStatus(sn->Prepare(pctx.get(), preq, &presp), "prepare snapshot: "));
+    RETURN_IF_ERROR(FromGrpcStatus(sn->Prepare(pctx.get(), preq, &presp),
+                                   "prepare snapshot: "));
     auto remove_key = [&] {
       snaps::RemoveSnapshotRequest r;
       r.set_snapshotter(kSnapshotter);
@@ -313,7 +341,8 @@ absl::Status ContainerdClient::Unpack(const ImageInfo& image) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint32_t> ContainerdClient::CreateAndStart(const ContainerParams& p) {
+absl::StatusOr<uint32_t> ContainerdClient::CreateAndStart(
+    const ContainerParams& p) {
   auto cs = ctrs::Containers::NewStub(channel_);
   auto sn = snaps::Snapshots::NewStub(channel_);
   auto ts = tasks::Tasks::NewStub(channel_);
@@ -331,7 +360,8 @@ absl::StatusOr<uint32_t> ContainerdClient::CreateAndStart(const ContainerParams&
   auto ctx = Ctx();
   grpc::Status s = cs->Create(ctx.get(), creq, &cresp);
   if (s.error_code() == grpc::ALREADY_EXISTS) {
-    return absl::AlreadyExistsError(absl::StrCat("container ", p.id, " already exists"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("container ", p.id, " already exists"));
   }
   RETURN_IF_ERROR(FromGrpcStatus(s, "create container: "));
   auto fail = [&](absl::Status st) -> absl::StatusOr<uint32_t> {
@@ -376,7 +406,8 @@ absl::StatusOr<bool> ContainerdClient::TaskStopped(const std::string& id) {
   return resp.process().status() == containerd::v1::types::STOPPED;
 }
 
-absl::Status ContainerdClient::Delete(const std::string& id, absl::Duration grace) {
+absl::Status ContainerdClient::Delete(const std::string& id,
+                                      absl::Duration grace) {
   auto ts = tasks::Tasks::NewStub(channel_);
   auto kill = [&](int sig) {
     tasks::KillRequest req;
@@ -415,7 +446,8 @@ absl::Status ContainerdClient::Delete(const std::string& id, absl::Duration grac
     google::protobuf::Empty e;
     auto ctx = Ctx();
     grpc::Status s = cs->Delete(ctx.get(), req, &e);
-    if (!s.ok() && !IsNotFound(s)) return FromGrpcStatus(s, "delete container: ");
+    if (!s.ok() && !IsNotFound(s))
+      return FromGrpcStatus(s, "delete container: ");
   }
   {
     auto sn = snaps::Snapshots::NewStub(channel_);
@@ -425,7 +457,8 @@ absl::Status ContainerdClient::Delete(const std::string& id, absl::Duration grac
     google::protobuf::Empty e;
     auto ctx = Ctx();
     grpc::Status s = sn->Remove(ctx.get(), req, &e);
-    if (!s.ok() && !IsNotFound(s)) return FromGrpcStatus(s, "remove snapshot: ");
+    if (!s.ok() && !IsNotFound(s))
+      return FromGrpcStatus(s, "remove snapshot: ");
   }
   return absl::OkStatus();
 }
@@ -435,7 +468,8 @@ absl::StatusOr<std::vector<ContainerInfo>> ContainerdClient::List() {
   ctrs::ListContainersRequest req;
   ctrs::ListContainersResponse resp;
   auto ctx = Ctx();
-  RETURN_IF_ERROR(FromGrpcStatus(cs->List(ctx.get(), req, &resp), "list containers: "));
+  RETURN_IF_ERROR(
+      FromGrpcStatus(cs->List(ctx.get(), req, &resp), "list containers: "));
   auto ts = tasks::Tasks::NewStub(channel_);
   std::vector<ContainerInfo> out;
   for (const auto& c : resp.containers()) {

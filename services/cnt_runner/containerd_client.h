@@ -31,7 +31,7 @@ struct ContainerParams {
   std::string chain_id;   // parent snapshot
   std::string spec_json;  // OCI runtime spec
   std::map<std::string, std::string> labels;
-  std::string log_path;   // stdout+stderr of the container's process
+  std::string log_path;  // stdout+stderr of the container's process
 };
 
 struct ContainerInfo {
@@ -44,7 +44,8 @@ struct ContainerInfo {
 
 class ContainerdClient {
  public:
-  ContainerdClient(std::shared_ptr<grpc::Channel> channel, std::string ns = "cloonix");
+  ContainerdClient(std::shared_ptr<grpc::Channel> channel,
+                   std::string ns = "cloonix");
 
   // Imports an OCI layout tarball; returns its image name (annotation
   // io.containerd.image.name, else org.opencontainers.image.ref.name).
@@ -59,11 +60,13 @@ class ContainerdClient {
   absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& p);
   // Stops (SIGTERM, SIGKILL after `grace`) and removes task, container and
   // snapshot; each step tolerates a missing object.
-  absl::Status Delete(const std::string& id, absl::Duration grace = absl::Seconds(2));
+  absl::Status Delete(const std::string& id,
+                      absl::Duration grace = absl::Seconds(2));
   absl::StatusOr<std::vector<ContainerInfo>> List();
 
  private:
-  std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(30));
+  std::unique_ptr<grpc::ClientContext> Ctx(
+      absl::Duration timeout = absl::Seconds(30));
   absl::StatusOr<std::string> ReadBlob(const std::string& digest);
   absl::Status WriteBlob(const std::string& digest, const std::string& data);
   absl::StatusOr<bool> TaskStopped(const std::string& id);

@@ -8,7 +8,8 @@ namespace {
 
 TEST(ContainerdClientTest, Sha256DigestMatchesKnownVector) {
   EXPECT_EQ(Sha256Digest("abc"),
-            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+            "sha256:"
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(ContainerdClientTest, ChainIdsFollowTheOciRule) {

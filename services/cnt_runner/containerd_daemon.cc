@@ -4,11 +4,11 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/atomic_file.h"
-#include "github.com/containerd/containerd/api/services/version/v1/version.grpc.pb.h"
 #include "common/exec.h"
 #include "common/process.h"
 #include "common/rpc_client.h"
 #include "common/status_macros.h"
+#include "github.com/containerd/containerd/api/services/version/v1/version.grpc.pb.h"
 #include "spdlog/spdlog.h"
 
 namespace cloonix {
@@ -56,18 +56,20 @@ absl::Status ContainerdDaemon::Start() {
       return absl::UnavailableError(
           absl::StrCat("containerd exited at start; see ", log));
     }
-    auto stub = containerd::services::version::v1::Version::NewStub(UnixChannel(Socket()));
+    auto stub = containerd::services::version::v1::Version::NewStub(
+        UnixChannel(Socket()));
     auto ctx = ContextWithDeadline(absl::Seconds(1));
     google::protobuf::Empty req;
     containerd::services::version::v1::VersionResponse resp;
     if (stub->Version(ctx.get(), req, &resp).ok()) {
-      spdlog::info("containerd {} started (pid {}), socket {}", resp.version(), pid,
-                   Socket());
+      spdlog::info("containerd {} started (pid {}), socket {}", resp.version(),
+                   pid, Socket());
       return absl::OkStatus();
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return absl::UnavailableError(absl::StrCat("containerd did not answer; see ", log));
+  return absl::UnavailableError(
+      absl::StrCat("containerd did not answer; see ", log));
 }
 
 void ContainerdDaemon::Stop() {

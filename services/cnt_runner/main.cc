@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/daemon_setup.h"
 #include "common/logging.h"
 #include "common/names.h"
 #include "common/process.h"
@@ -19,9 +20,12 @@
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, net, "nemo", "Name of the net.");
-ABSL_FLAG(std::string, work_dir, "", "The net's work dir (default /var/lib/cloonix/<net>).");
-ABSL_FLAG(std::string, bulk_dir, "/var/lib/cloonix/bulk", "Where image tarballs are looked up.");
-ABSL_FLAG(std::string, socket, "", "Unix socket to serve (default <work_dir>/cnt_runner.sock).");
+ABSL_FLAG(std::string, work_dir, "",
+          "The net's work dir (default /var/lib/cloonix/<net>).");
+ABSL_FLAG(std::string, bulk_dir, "/var/lib/cloonix/bulk",
+          "Where image tarballs are looked up.");
+ABSL_FLAG(std::string, socket, "",
+          "Unix socket to serve (default <work_dir>/cnt_runner.sock).");
 ABSL_FLAG(std::string, containerd, "containerd", "containerd binary.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
 
@@ -32,28 +36,27 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   cloonix::BlockShutdownSignals();
   cloonix::InitLogging("cnt_runner", absl::GetFlag(FLAGS_log_level));
-  std::string net = absl::GetFlag(FLAGS_net);
-  if (auto s = cloonix::ValidateName(net, "net name"); !s.ok()) {
-    spdlog::error("{}", s.ToString());
+  auto setup = cloonix::SetUpDaemon(absl::GetFlag(FLAGS_net),
+                                    absl::GetFlag(FLAGS_work_dir),
+                                    absl::GetFlag(FLAGS_socket), "cnt_runner");
+  if (!setup.ok()) {
+    spdlog::error("{}", setup.status().ToString());
     return 2;
   }
-  std::string work_dir = absl::GetFlag(FLAGS_work_dir);
-  if (work_dir.empty()) work_dir = "/var/lib/cloonix/" + net;
-  std::string socket = absl::GetFlag(FLAGS_socket);
-  if (socket.empty()) socket = work_dir + "/cnt_runner.sock";
-  if (auto s = cloonix::MakeDirs(work_dir); !s.ok()) {
-    spdlog::error("{}", s.ToString());
-    return 1;
-  }
-  cloonix::ContainerdDaemon daemon(work_dir + "/containerd", absl::GetFlag(FLAGS_containerd));
+  const std::string net = setup->net;
+  const std::string work_dir = setup->work_dir;
+  const std::string socket = setup->socket;
+  cloonix::ContainerdDaemon daemon(work_dir + "/containerd",
+                                   absl::GetFlag(FLAGS_containerd));
   if (auto s = daemon.Start(); !s.ok()) {
     spdlog::error("cannot start containerd: {}", s.ToString());
     return 1;
   }
   cloonix::ContainerdClient client(cloonix::UnixChannel(daemon.Socket()));
   absl::Notification shutdown;
-  cloonix::CntRunnerService service({net, work_dir, absl::GetFlag(FLAGS_bulk_dir)}, &daemon,
-                                    &client, &shutdown);
+  cloonix::CntRunnerService service(
+      {net, work_dir, absl::GetFlag(FLAGS_bulk_dir)}, &daemon, &client,
+      &shutdown);
   auto server = cloonix::StartUnixServer(socket, {&service});
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());

@@ -14,8 +14,8 @@ struct OciSpecParams {
   std::vector<std::string> args;  // non-empty
   std::vector<std::string> env;   // KEY=value
   std::string cwd = "/";
-  std::string netns_path;         // /run/netns/<name>
-  std::string cgroups_path;       // e.g. /cloonix/<net>/<name>
+  std::string netns_path;    // /run/netns/<name>
+  std::string cgroups_path;  // e.g. /cloonix/<net>/<name>
 };
 
 // Namespaces pid, ipc, uts, mount and the given network; /proc, /dev, /sys;

@@ -9,18 +9,18 @@ namespace cloonix {
 
 namespace lsv1 = cloonix::lanswitch::v1;
 
-grpc::Status LanSwitchService::CreateBridge(grpc::ServerContext*,
-                                            const lsv1::CreateBridgeRequest* req,
-                                            lsv1::CreateBridgeResponse*) {
+grpc::Status LanSwitchService::CreateBridge(
+    grpc::ServerContext*, const lsv1::CreateBridgeRequest* req,
+    lsv1::CreateBridgeResponse*) {
   if (auto s = ValidateIfname(req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::MutexLock l(&mu_);
   spdlog::info("create bridge {}", req->name());
   return ToGrpcStatus(ovsdb_->CreateBridge(req->name()));
 }
 
-grpc::Status LanSwitchService::DeleteBridge(grpc::ServerContext*,
-                                            const lsv1::DeleteBridgeRequest* req,
-                                            lsv1::DeleteBridgeResponse*) {
+grpc::Status LanSwitchService::DeleteBridge(
+    grpc::ServerContext*, const lsv1::DeleteBridgeRequest* req,
+    lsv1::DeleteBridgeResponse*) {
   if (auto s = ValidateIfname(req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::MutexLock l(&mu_);
   spdlog::info("delete bridge {}", req->name());
@@ -87,7 +87,8 @@ grpc::Status LanSwitchService::Teardown(grpc::ServerContext*,
   spdlog::info("teardown: deleting bridges, stopping OVS, removing netns");
   if (auto b = ovsdb_->ListBridges(); b.ok()) {
     for (const auto& [name, ports] : *b) {
-      if (auto s = ovsdb_->DeleteBridge(name); !s.ok()) spdlog::warn("{}", s.ToString());
+      if (auto s = ovsdb_->DeleteBridge(name); !s.ok())
+        spdlog::warn("{}", s.ToString());
     }
   }
   absl::Status s = daemons_->Teardown();

@@ -11,7 +11,8 @@
 
 namespace cloonix {
 
-class LanSwitchService final : public cloonix::lanswitch::v1::LanSwitch::Service {
+class LanSwitchService final
+    : public cloonix::lanswitch::v1::LanSwitch::Service {
  public:
   // `shutdown` is notified after a Teardown.
   LanSwitchService(OvsDaemons* daemons, OvsdbClient* ovsdb,
@@ -24,17 +25,20 @@ class LanSwitchService final : public cloonix::lanswitch::v1::LanSwitch::Service
   grpc::Status DeleteBridge(grpc::ServerContext*,
                             const lanswitch::v1::DeleteBridgeRequest* req,
                             lanswitch::v1::DeleteBridgeResponse*) override;
-  grpc::Status AddPort(grpc::ServerContext*, const lanswitch::v1::AddPortRequest* req,
+  grpc::Status AddPort(grpc::ServerContext*,
+                       const lanswitch::v1::AddPortRequest* req,
                        lanswitch::v1::AddPortResponse*) override;
   grpc::Status DeletePort(grpc::ServerContext*,
                           const lanswitch::v1::DeletePortRequest* req,
                           lanswitch::v1::DeletePortResponse*) override;
-  grpc::Status ListBridges(grpc::ServerContext*, const lanswitch::v1::ListBridgesRequest*,
+  grpc::Status ListBridges(grpc::ServerContext*,
+                           const lanswitch::v1::ListBridgesRequest*,
                            lanswitch::v1::ListBridgesResponse* resp) override;
   grpc::Status SyncBridges(grpc::ServerContext*,
                            const lanswitch::v1::SyncBridgesRequest* req,
                            lanswitch::v1::SyncBridgesResponse* resp) override;
-  grpc::Status Teardown(grpc::ServerContext*, const lanswitch::v1::TeardownRequest*,
+  grpc::Status Teardown(grpc::ServerContext*,
+                        const lanswitch::v1::TeardownRequest*,
                         lanswitch::v1::TeardownResponse*) override;
 
  private:

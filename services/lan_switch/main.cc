@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/daemon_setup.h"
 #include "common/exec.h"
 #include "common/logging.h"
 #include "common/names.h"
@@ -21,34 +22,34 @@
 ABSL_FLAG(std::string, net, "nemo", "Name of the net.");
 ABSL_FLAG(std::string, work_dir, "",
           "The net's work dir (default /var/lib/cloonix/<net>).");
-ABSL_FLAG(std::string, socket, "", "Unix socket to serve (default <work_dir>/lan_switch.sock).");
+ABSL_FLAG(std::string, socket, "",
+          "Unix socket to serve (default <work_dir>/lan_switch.sock).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "cloonix-lan-switch --net=<net> [--work_dir=DIR] [--socket=PATH]\n"
-      "Runs the net's OVS (userspace datapath) in netns cloonix_<net> and serves "
+      "Runs the net's OVS (userspace datapath) in netns cloonix_<net> and "
+      "serves "
       "cloonix.lanswitch.v1.LanSwitch.");
   absl::ParseCommandLine(argc, argv);
   cloonix::BlockShutdownSignals();
-  std::string net = absl::GetFlag(FLAGS_net);
   cloonix::InitLogging("lan_switch", absl::GetFlag(FLAGS_log_level));
-  if (auto s = cloonix::ValidateName(net, "net name"); !s.ok()) {
-    spdlog::error("{}", s.ToString());
+  auto setup = cloonix::SetUpDaemon(absl::GetFlag(FLAGS_net),
+                                    absl::GetFlag(FLAGS_work_dir),
+                                    absl::GetFlag(FLAGS_socket), "lan_switch");
+  if (!setup.ok()) {
+    spdlog::error("{}", setup.status().ToString());
     return 2;
   }
-  std::string work_dir = absl::GetFlag(FLAGS_work_dir);
-  if (work_dir.empty()) work_dir = "/var/lib/cloonix/" + net;
-  std::string socket = absl::GetFlag(FLAGS_socket);
-  if (socket.empty()) socket = work_dir + "/lan_switch.sock";
-  if (auto s = cloonix::MakeDirs(work_dir); !s.ok()) {
-    spdlog::error("{}", s.ToString());
-    return 1;
-  }
+  const std::string net = setup->net;
+  const std::string work_dir = setup->work_dir;
+  const std::string socket = setup->socket;
 
   cloonix::OvsDaemons daemons({cloonix::NetNetns(net), work_dir + "/ovs"});
   if (auto s = daemons.Start(); !s.ok()) {
-    spdlog::error("cannot start OVS: {} (logs in {}/ovs/log)", s.ToString(), work_dir);
+    spdlog::error("cannot start OVS: {} (logs in {}/ovs/log)", s.ToString(),
+                  work_dir);
     return 1;
   }
   cloonix::OvsdbClient ovsdb(daemons.DbRemote(), cloonix::NetNetns(net),

@@ -12,7 +12,9 @@
 
 namespace cloonix {
 
-std::string OvsDaemons::DbRemote() const { return "unix:" + RunDir() + "/db.sock"; }
+std::string OvsDaemons::DbRemote() const {
+  return "unix:" + RunDir() + "/db.sock";
+}
 
 absl::Status OvsDaemons::Start() {
   RETURN_IF_ERROR(CreateNetns(config_.netns));
@@ -26,7 +28,8 @@ absl::Status OvsDaemons::Start() {
 absl::Status OvsDaemons::StartOvsdb() {
   std::string pidfile = RunDir() + "/ovsdb-server.pid";
   if (ProcessAlive(ReadPidFile(pidfile), "ovsdb-server")) {
-    spdlog::info("adopting running ovsdb-server (pid {})", ReadPidFile(pidfile));
+    spdlog::info("adopting running ovsdb-server (pid {})",
+                 ReadPidFile(pidfile));
     return absl::OkStatus();
   }
   std::string db = config_.ovs_dir + "/db/conf.db";
@@ -36,22 +39,23 @@ absl::Status OvsDaemons::StartOvsdb() {
                         .status());
   }
   std::string log = config_.ovs_dir + "/log/ovsdb-server.log";
+  RETURN_IF_ERROR(ExecOk({"ip", "netns", "exec", config_.netns, "env",
+                          "OVS_RUNDIR=" + RunDir(), "ovsdb-server", db,
+                          "--remote=p" + DbRemote(), "--pidfile=" + pidfile,
+                          "--unixctl=" + RunDir() + "/ovsdb-server.ctl",
+                          "--log-file=" + log, "--detach", "--no-chdir"},
+                         absl::StatusCode::kUnavailable)
+                      .status());
+  std::string vsctl_db = "--db=" + DbRemote();
   RETURN_IF_ERROR(
-      ExecOk({"ip", "netns", "exec", config_.netns, "env", "OVS_RUNDIR=" + RunDir(),
-              "ovsdb-server", db, "--remote=p" + DbRemote(),
-              "--pidfile=" + pidfile, "--unixctl=" + RunDir() + "/ovsdb-server.ctl",
-              "--log-file=" + log, "--detach", "--no-chdir"},
+      ExecOk({"ovs-vsctl", vsctl_db, "--no-wait", "--timeout=10", "init"},
              absl::StatusCode::kUnavailable)
           .status());
-  std::string vsctl_db = "--db=" + DbRemote();
-  RETURN_IF_ERROR(ExecOk({"ovs-vsctl", vsctl_db, "--no-wait", "--timeout=10", "init"},
-                         absl::StatusCode::kUnavailable)
-                      .status());
-  RETURN_IF_ERROR(ExecOk({"ovs-vsctl", vsctl_db, "--no-wait", "--timeout=10", "set",
-                          "Open_vSwitch", ".",
-                          "other_config:userspace-tso-enable=true"},
-                         absl::StatusCode::kUnavailable)
-                      .status());
+  RETURN_IF_ERROR(
+      ExecOk({"ovs-vsctl", vsctl_db, "--no-wait", "--timeout=10", "set",
+              "Open_vSwitch", ".", "other_config:userspace-tso-enable=true"},
+             absl::StatusCode::kUnavailable)
+          .status());
   spdlog::info("ovsdb-server started in netns {} (pid {})", config_.netns,
                ReadPidFile(pidfile));
   return absl::OkStatus();
@@ -60,17 +64,18 @@ absl::Status OvsDaemons::StartOvsdb() {
 absl::Status OvsDaemons::StartVswitchd() {
   std::string pidfile = RunDir() + "/ovs-vswitchd.pid";
   if (ProcessAlive(ReadPidFile(pidfile), "ovs-vswitchd")) {
-    spdlog::info("adopting running ovs-vswitchd (pid {})", ReadPidFile(pidfile));
+    spdlog::info("adopting running ovs-vswitchd (pid {})",
+                 ReadPidFile(pidfile));
     return absl::OkStatus();
   }
   std::string log = config_.ovs_dir + "/log/ovs-vswitchd.log";
-  RETURN_IF_ERROR(
-      ExecOk({"ip", "netns", "exec", config_.netns, "env", "OVS_RUNDIR=" + RunDir(),
-              config_.vswitchd_binary, DbRemote(), "--pidfile=" + pidfile,
-              "--unixctl=" + RunDir() + "/ovs-vswitchd.ctl", "--log-file=" + log,
-              "--detach", "--no-chdir"},
-             absl::StatusCode::kUnavailable, absl::Seconds(30))
-          .status());
+  RETURN_IF_ERROR(ExecOk({"ip", "netns", "exec", config_.netns, "env",
+                          "OVS_RUNDIR=" + RunDir(), config_.vswitchd_binary,
+                          DbRemote(), "--pidfile=" + pidfile,
+                          "--unixctl=" + RunDir() + "/ovs-vswitchd.ctl",
+                          "--log-file=" + log, "--detach", "--no-chdir"},
+                         absl::StatusCode::kUnavailable, absl::Seconds(30))
+                      .status());
   spdlog::info("ovs-vswitchd started in netns {} (pid {})", config_.netns,
                ReadPidFile(pidfile));
   return absl::OkStatus();
@@ -82,8 +87,10 @@ void OvsDaemons::Stop() {
     if (!ProcessAlive(pid, name)) continue;
     spdlog::info("stopping {} (pid {})", name, pid);
     // "exit" through the control socket is immediate; SIGTERM takes seconds.
-    auto r = Exec({"ovs-appctl", absl::StrCat("--target=", RunDir(), "/", name, ".ctl"), "exit"},
-                  absl::Seconds(5));
+    auto r =
+        Exec({"ovs-appctl",
+              absl::StrCat("--target=", RunDir(), "/", name, ".ctl"), "exit"},
+             absl::Seconds(5));
     if (r.ok() && r->exit_code == 0) {
       absl::Time deadline = absl::Now() + absl::Seconds(3);
       while (ProcessAlive(pid, name) && absl::Now() < deadline) {

@@ -14,13 +14,15 @@ namespace cloonix {
 namespace {
 std::vector<std::string> Lines(const std::string& out) {
   std::vector<std::string> v;
-  for (absl::string_view l : absl::StrSplit(out, '\n', absl::SkipWhitespace())) {
+  for (absl::string_view l :
+       absl::StrSplit(out, '\n', absl::SkipWhitespace())) {
     v.emplace_back(absl::StripAsciiWhitespace(l));
   }
   return v;
 }
 std::vector<std::string> AddBridgeCmd(const std::string& b) {
-  return {"--may-exist", "add-br", b, "--", "set", "bridge", b, "datapath_type=netdev"};
+  return {"--may-exist", "add-br", b, "--",
+          "set",         "bridge", b, "datapath_type=netdev"};
 }
 }  // namespace
 
@@ -32,7 +34,8 @@ OvsdbClient::OvsdbClient(std::string db_remote, std::string netns,
 
 std::vector<std::string> OvsdbClient::Transaction(
     const std::vector<std::vector<std::string>>& commands) const {
-  std::vector<std::string> argv = {"ovs-vsctl", "--db=" + db_remote_, "--timeout=20"};
+  std::vector<std::string> argv = {"ovs-vsctl", "--db=" + db_remote_,
+                                   "--timeout=20"};
   for (const auto& c : commands) {
     argv.push_back("--");
     argv.insert(argv.end(), c.begin(), c.end());
@@ -64,17 +67,20 @@ absl::Status OvsdbClient::DeleteBridge(const std::string& bridge) {
   return Run({{"--if-exists", "del-br", bridge}}).status();
 }
 
-absl::Status OvsdbClient::AddPort(const std::string& bridge, const std::string& port) {
+absl::Status OvsdbClient::AddPort(const std::string& bridge,
+                                  const std::string& port) {
   ASSIGN_OR_RETURN(BridgeMap bridges, ListBridges());
   if (!bridges.count(bridge)) {
-    return absl::NotFoundError(absl::StrCat("bridge ", bridge, " does not exist"));
+    return absl::NotFoundError(
+        absl::StrCat("bridge ", bridge, " does not exist"));
   }
   if (!InterfaceExists(port)) {
     return absl::NotFoundError(
         absl::StrCat("interface ", port, " does not exist in netns ", netns_));
   }
   // del-port + add-port in one transaction: moves a port between bridges.
-  return Run({{"--if-exists", "del-port", port}, {"add-port", bridge, port}}).status();
+  return Run({{"--if-exists", "del-port", port}, {"add-port", bridge, port}})
+      .status();
 }
 
 absl::Status OvsdbClient::DeletePort(const std::string& port) {
@@ -92,7 +98,8 @@ absl::StatusOr<BridgeMap> OvsdbClient::ListBridges() {
   return m;
 }
 
-absl::StatusOr<std::vector<std::string>> OvsdbClient::Sync(const BridgeMap& desired) {
+absl::StatusOr<std::vector<std::string>> OvsdbClient::Sync(
+    const BridgeMap& desired) {
   ASSIGN_OR_RETURN(BridgeMap current, ListBridges());
   std::vector<std::vector<std::string>> cmds;
   std::vector<std::string> missing;

@@ -39,7 +39,8 @@ class OvsdbClient {
       const std::vector<std::vector<std::string>>& commands) const;
 
  private:
-  absl::StatusOr<std::string> Run(const std::vector<std::vector<std::string>>& cmds);
+  absl::StatusOr<std::string> Run(
+      const std::vector<std::vector<std::string>>& cmds);
   bool InterfaceExists(const std::string& ifname);
 
   std::string db_remote_;

@@ -17,7 +17,8 @@ using ::testing::HasSubstr;
 // transaction; `ip link show` succeeds for interfaces in `links`.
 class FakeOvs : public CommandRunner {
  public:
-  absl::StatusOr<ExecResult> Run(const std::vector<std::string>& argv) override {
+  absl::StatusOr<ExecResult> Run(
+      const std::vector<std::string>& argv) override {
     ExecResult r;
     r.exit_code = 0;
     if (argv[0] == "ip") {
@@ -50,7 +51,8 @@ class OvsdbClientTest : public ::testing::Test {
 TEST_F(OvsdbClientTest, TransactionChainsCommands) {
   auto argv = client_.Transaction({{"add-br", "b"}, {"add-port", "b", "p"}});
   EXPECT_EQ(absl::StrJoin(argv, " "),
-            "ovs-vsctl --db=unix:/x/db.sock --timeout=20 -- add-br b -- add-port b p");
+            "ovs-vsctl --db=unix:/x/db.sock --timeout=20 -- add-br b -- "
+            "add-port b p");
 }
 
 TEST_F(OvsdbClientTest, CreateBridgeIsNetdevAndIdempotent) {
@@ -71,8 +73,9 @@ TEST_F(OvsdbClientTest, AddPortChecksBridgeAndInterface) {
   EXPECT_TRUE(ovs_->transactions.empty());
   ovs_->links.insert("cx2e0");
   ASSERT_TRUE(client_.AddPort("cxl1", "cx2e0").ok());
-  EXPECT_THAT(ovs_->transactions,
-              ElementsAre("-- --if-exists del-port cx2e0 -- add-port cxl1 cx2e0"));
+  EXPECT_THAT(
+      ovs_->transactions,
+      ElementsAre("-- --if-exists del-port cx2e0 -- add-port cxl1 cx2e0"));
 }
 
 TEST_F(OvsdbClientTest, SyncIsOneTransactionAndReportsMissing) {

@@ -17,7 +17,8 @@ class LanBackend {
   virtual ~LanBackend() = default;
   virtual absl::Status CreateBridge(const std::string& bridge) = 0;
   virtual absl::Status DeleteBridge(const std::string& bridge) = 0;
-  virtual absl::Status AddPort(const std::string& bridge, const std::string& port) = 0;
+  virtual absl::Status AddPort(const std::string& bridge,
+                               const std::string& port) = 0;
   virtual absl::Status DeletePort(const std::string& port) = 0;
   // Makes the switch hold exactly `bridges`; returns ports left out because
   // their interface is missing.

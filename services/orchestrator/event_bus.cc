@@ -8,7 +8,8 @@ namespace {
 constexpr size_t kMaxQueue = 10000;
 }
 
-bool EventBus::Subscription::Next(cloonix::v1::Event* event, absl::Duration timeout) {
+bool EventBus::Subscription::Next(cloonix::v1::Event* event,
+                                  absl::Duration timeout) {
   absl::MutexLock l(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || overflowed_;
@@ -37,7 +38,8 @@ void EventBus::Unsubscribe(const std::shared_ptr<Subscription>& sub) {
   subs_.erase(sub);
 }
 
-void EventBus::Publish(cloonix::v1::EventType type, const cloonix::v1::Item& item) {
+void EventBus::Publish(cloonix::v1::EventType type,
+                       const cloonix::v1::Item& item) {
   absl::MutexLock l(&mu_);
   cloonix::v1::Event e;
   e.set_type(type);

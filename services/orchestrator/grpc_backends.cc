@@ -21,7 +21,8 @@ absl::Status GrpcLanBackend::CreateBridge(const std::string& bridge) {
   req.set_name(bridge);
   ls::CreateBridgeResponse resp;
   auto ctx = ContextWithDeadline(kShort);
-  return FromGrpcStatus(stub_->CreateBridge(ctx.get(), req, &resp), "lan_switch: ");
+  return FromGrpcStatus(stub_->CreateBridge(ctx.get(), req, &resp),
+                        "lan_switch: ");
 }
 
 absl::Status GrpcLanBackend::DeleteBridge(const std::string& bridge) {
@@ -29,10 +30,12 @@ absl::Status GrpcLanBackend::DeleteBridge(const std::string& bridge) {
   req.set_name(bridge);
   ls::DeleteBridgeResponse resp;
   auto ctx = ContextWithDeadline(kShort);
-  return FromGrpcStatus(stub_->DeleteBridge(ctx.get(), req, &resp), "lan_switch: ");
+  return FromGrpcStatus(stub_->DeleteBridge(ctx.get(), req, &resp),
+                        "lan_switch: ");
 }
 
-absl::Status GrpcLanBackend::AddPort(const std::string& bridge, const std::string& port) {
+absl::Status GrpcLanBackend::AddPort(const std::string& bridge,
+                                     const std::string& port) {
   ls::AddPortRequest req;
   req.set_bridge(bridge);
   req.set_port(port);
@@ -46,7 +49,8 @@ absl::Status GrpcLanBackend::DeletePort(const std::string& port) {
   req.set_port(port);
   ls::DeletePortResponse resp;
   auto ctx = ContextWithDeadline(kShort);
-  return FromGrpcStatus(stub_->DeletePort(ctx.get(), req, &resp), "lan_switch: ");
+  return FromGrpcStatus(stub_->DeletePort(ctx.get(), req, &resp),
+                        "lan_switch: ");
 }
 
 absl::StatusOr<std::vector<std::string>> GrpcLanBackend::Sync(
@@ -59,9 +63,11 @@ absl::StatusOr<std::vector<std::string>> GrpcLanBackend::Sync(
   }
   ls::SyncBridgesResponse resp;
   auto ctx = ContextWithDeadline(kShort);
-  auto s = FromGrpcStatus(stub_->SyncBridges(ctx.get(), req, &resp), "lan_switch: ");
+  auto s =
+      FromGrpcStatus(stub_->SyncBridges(ctx.get(), req, &resp), "lan_switch: ");
   if (!s.ok()) return s;
-  return std::vector<std::string>(resp.missing_ports().begin(), resp.missing_ports().end());
+  return std::vector<std::string>(resp.missing_ports().begin(),
+                                  resp.missing_ports().end());
 }
 
 absl::Status GrpcLanBackend::Teardown() {
@@ -88,7 +94,8 @@ absl::Status GrpcCntBackend::Create(cloonix::v1::Item* item) {
   for (const auto& e : item->cnt().env()) req.add_env(e);
   cr::Container resp;
   auto ctx = ContextWithDeadline(kLong);
-  auto s = FromGrpcStatus(stub_->CreateContainer(ctx.get(), req, &resp), "cnt_runner: ");
+  auto s = FromGrpcStatus(stub_->CreateContainer(ctx.get(), req, &resp),
+                          "cnt_runner: ");
   if (!s.ok()) return s;
   item->mutable_cnt()->set_netns(resp.netns());
   item->mutable_cnt()->set_pid(resp.pid());
@@ -100,18 +107,21 @@ absl::Status GrpcCntBackend::Delete(const std::string& name) {
   req.set_name(name);
   cr::DeleteContainerResponse resp;
   auto ctx = ContextWithDeadline(kLong);
-  return FromGrpcStatus(stub_->DeleteContainer(ctx.get(), req, &resp), "cnt_runner: ");
+  return FromGrpcStatus(stub_->DeleteContainer(ctx.get(), req, &resp),
+                        "cnt_runner: ");
 }
 
 absl::StatusOr<std::vector<RunningCnt>> GrpcCntBackend::List() {
   cr::ListContainersRequest req;
   cr::ListContainersResponse resp;
   auto ctx = ContextWithDeadline(kShort);
-  auto s = FromGrpcStatus(stub_->ListContainers(ctx.get(), req, &resp), "cnt_runner: ");
+  auto s = FromGrpcStatus(stub_->ListContainers(ctx.get(), req, &resp),
+                          "cnt_runner: ");
   if (!s.ok()) return s;
   std::vector<RunningCnt> out;
   for (const auto& c : resp.containers()) {
-    out.push_back({c.name(), c.state() == cr::CONTAINER_STATE_RUNNING, c.pid()});
+    out.push_back(
+        {c.name(), c.state() == cr::CONTAINER_STATE_RUNNING, c.pid()});
   }
   return out;
 }

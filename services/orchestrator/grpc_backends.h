@@ -16,7 +16,8 @@ class GrpcLanBackend : public LanBackend {
   explicit GrpcLanBackend(const std::string& socket);
   absl::Status CreateBridge(const std::string& bridge) override;
   absl::Status DeleteBridge(const std::string& bridge) override;
-  absl::Status AddPort(const std::string& bridge, const std::string& port) override;
+  absl::Status AddPort(const std::string& bridge,
+                       const std::string& port) override;
   absl::Status DeletePort(const std::string& port) override;
   absl::StatusOr<std::vector<std::string>> Sync(
       const std::map<std::string, std::vector<std::string>>& bridges) override;

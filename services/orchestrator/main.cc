@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/daemon_setup.h"
 #include "common/logging.h"
 #include "common/names.h"
 #include "common/netns.h"
@@ -24,26 +25,22 @@
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, net, "nemo", "Name of the net.");
-ABSL_FLAG(std::string, work_dir, "", "The net's work dir (default /var/lib/cloonix/<net>).");
-ABSL_FLAG(std::string, bulk_dir, "/var/lib/cloonix/bulk", "Images dir, passed to the runners.");
-ABSL_FLAG(std::string, lan_switch_bin, "",
-          "cloonix-lan-switch binary (default: next to this binary, else PATH).");
-ABSL_FLAG(std::string, cnt_runner_bin, "",
-          "cloonix-cnt-runner binary (default: next to this binary, else PATH).");
+ABSL_FLAG(std::string, work_dir, "",
+          "The net's work dir (default /var/lib/cloonix/<net>).");
+ABSL_FLAG(std::string, bulk_dir, "/var/lib/cloonix/bulk",
+          "Images dir, passed to the runners.");
+ABSL_FLAG(
+    std::string, lan_switch_bin, "",
+    "cloonix-lan-switch binary (default: next to this binary, else PATH).");
+ABSL_FLAG(
+    std::string, cnt_runner_bin, "",
+    "cloonix-cnt-runner binary (default: next to this binary, else PATH).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
 
 namespace {
 
-std::string SiblingOrPath(const std::string& flag, const std::string& name) {
-  if (!flag.empty()) return flag;
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n > 0) {
-    std::string self(buf, n);
-    std::string sib = self.substr(0, self.find_last_of('/') + 1) + name;
-    if (access(sib.c_str(), X_OK) == 0) return sib;
-  }
-  return name;
+std::string FlagOrSibling(const std::string& flag, const std::string& name) {
+  return flag.empty() ? cloonix::SiblingOrPath(name) : flag;
 }
 
 }  // namespace
@@ -51,36 +48,40 @@ std::string SiblingOrPath(const std::string& flag, const std::string& name) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "cloonix-orchestrator --net=<net> [--work_dir=DIR] [--bulk_dir=DIR]\n"
-      "Owns one net's topology and serves cloonix.v1.Topology and cloonix.v1.Net.");
+      "Owns one net's topology and serves cloonix.v1.Topology and "
+      "cloonix.v1.Net.");
   absl::ParseCommandLine(argc, argv);
   cloonix::BlockShutdownSignals();
   cloonix::InitLogging("orchestrator", absl::GetFlag(FLAGS_log_level));
-  std::string net = absl::GetFlag(FLAGS_net);
-  if (auto s = cloonix::ValidateName(net, "net name"); !s.ok()) {
-    spdlog::error("{}", s.ToString());
+  auto setup =
+      cloonix::SetUpDaemon(absl::GetFlag(FLAGS_net),
+                           absl::GetFlag(FLAGS_work_dir), "", "orchestrator");
+  if (!setup.ok()) {
+    spdlog::error("{}", setup.status().ToString());
     return 2;
   }
-  std::string work_dir = absl::GetFlag(FLAGS_work_dir);
-  if (work_dir.empty()) work_dir = "/var/lib/cloonix/" + net;
-  std::string bulk = absl::GetFlag(FLAGS_bulk_dir);
-  for (const auto& d : {work_dir, work_dir + "/log"}) {
-    if (auto s = cloonix::MakeDirs(d); !s.ok()) {
-      spdlog::error("{}", s.ToString());
-      return 1;
-    }
-  }
+  const std::string net = setup->net;
+  const std::string work_dir = setup->work_dir;
+  const std::string bulk = absl::GetFlag(FLAGS_bulk_dir);
   std::string lvl = "--log_level=" + absl::GetFlag(FLAGS_log_level);
   std::string ls_sock = work_dir + "/lan_switch.sock";
   std::string cr_sock = work_dir + "/cnt_runner.sock";
   std::vector<cloonix::ServiceSpec> specs = {
       {"lan_switch",
-       {SiblingOrPath(absl::GetFlag(FLAGS_lan_switch_bin), "cloonix-lan-switch"), "--net=" + net,
-        "--work_dir=" + work_dir, "--socket=" + ls_sock, lvl},
-       ls_sock, work_dir + "/lan_switch.pid", work_dir + "/log/lan_switch.log"},
+       {FlagOrSibling(absl::GetFlag(FLAGS_lan_switch_bin),
+                      "cloonix-lan-switch"),
+        "--net=" + net, "--work_dir=" + work_dir, "--socket=" + ls_sock, lvl},
+       ls_sock,
+       work_dir + "/lan_switch.pid",
+       work_dir + "/log/lan_switch.log"},
       {"cnt_runner",
-       {SiblingOrPath(absl::GetFlag(FLAGS_cnt_runner_bin), "cloonix-cnt-runner"), "--net=" + net,
-        "--work_dir=" + work_dir, "--socket=" + cr_sock, "--bulk_dir=" + bulk, lvl},
-       cr_sock, work_dir + "/cnt_runner.pid", work_dir + "/log/cnt_runner.log"},
+       {FlagOrSibling(absl::GetFlag(FLAGS_cnt_runner_bin),
+                      "cloonix-cnt-runner"),
+        "--net=" + net, "--work_dir=" + work_dir, "--socket=" + cr_sock,
+        "--bulk_dir=" + bulk, lvl},
+       cr_sock,
+       work_dir + "/cnt_runner.pid",
+       work_dir + "/log/cnt_runner.log"},
   };
 
   cloonix::GrpcLanBackend lans(ls_sock);
@@ -92,7 +93,8 @@ int main(int argc, char** argv) {
   }
   cloonix::Supervisor supervisor(specs, [&](const std::string& service) {
     spdlog::info("{} restarted: reconciling", service);
-    if (auto s = manager.Reconcile(); !s.ok()) spdlog::error("reconcile: {}", s.ToString());
+    if (auto s = manager.Reconcile(); !s.ok())
+      spdlog::error("reconcile: {}", s.ToString());
   });
   if (auto s = supervisor.StartAll(absl::Seconds(60)); !s.ok()) {
     spdlog::error("cannot start the net's services: {}", s.ToString());
@@ -109,29 +111,30 @@ int main(int argc, char** argv) {
   absl::Mutex stop_mu;
 
   cloonix::TopologyService topology(&manager, &stopping);
-  cloonix::NetService net_service({net, work_dir, cloonix::NetNetns(net)}, &manager, &supervisor,
-                                  [&]() -> absl::Status {
-                                    absl::MutexLock l(&stop_mu);
-                                    if (stopping.HasBeenNotified()) return absl::OkStatus();
-                                    spdlog::info("stopping net {}", net);
-                                    absl::Status result = manager.DeleteAll();
-                                    if (!result.ok()) {
-                                      spdlog::warn("deleting items: {}", result.ToString());
-                                    }
-                                    // Teardown makes each service remove what it
-                                    // runs (containerd, OVS, netns) and exit: no
-                                    // restart from here on.
-                                    supervisor.StopWatch();
-                                    result.Update(cnts.Teardown());
-                                    result.Update(lans.Teardown());
-                                    supervisor.StopAll();
-                                    cloonix::DeleteNetns(cloonix::NetNetns(net)).IgnoreError();
-                                    unlink((work_dir + "/state.json").c_str());
-                                    stopping.Notify();
-                                    shutdown.Notify();
-                                    return result;
-                                  });
-  std::string socket = work_dir + "/orchestrator.sock";
+  cloonix::NetService net_service(
+      {net, work_dir, cloonix::NetNetns(net)}, &manager, &supervisor,
+      [&]() -> absl::Status {
+        absl::MutexLock l(&stop_mu);
+        if (stopping.HasBeenNotified()) return absl::OkStatus();
+        spdlog::info("stopping net {}", net);
+        absl::Status result = manager.DeleteAll();
+        if (!result.ok()) {
+          spdlog::warn("deleting items: {}", result.ToString());
+        }
+        // Teardown makes each service remove what it
+        // runs (containerd, OVS, netns) and exit: no
+        // restart from here on.
+        supervisor.StopWatch();
+        result.Update(cnts.Teardown());
+        result.Update(lans.Teardown());
+        supervisor.StopAll();
+        cloonix::DeleteNetns(cloonix::NetNetns(net)).IgnoreError();
+        unlink((work_dir + "/state.json").c_str());
+        stopping.Notify();
+        shutdown.Notify();
+        return result;
+      });
+  const std::string socket = setup->socket;
   auto server = cloonix::StartUnixServer(socket, {&topology, &net_service});
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());

@@ -13,9 +13,12 @@ namespace cloonix {
 
 namespace v1 = cloonix::v1;
 
-NetManager::NetManager(std::string net, std::string state_path, LanBackend* lans,
-                       CntBackend* cnts)
-    : state_path_(std::move(state_path)), lans_(lans), cnts_(cnts), topo_(std::move(net)) {}
+NetManager::NetManager(std::string net, std::string state_path,
+                       LanBackend* lans, CntBackend* cnts)
+    : state_path_(std::move(state_path)),
+      lans_(lans),
+      cnts_(cnts),
+      topo_(std::move(net)) {}
 
 absl::Status NetManager::Load() {
   absl::MutexLock l(&mu_);
@@ -25,8 +28,8 @@ absl::Status NetManager::Load() {
   std::string net = topo_.net();
   ASSIGN_OR_RETURN(Topology t, Topology::FromJson(*text));
   if (t.net() != net) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        state_path_, " belongs to net ", t.net(), ", not ", net));
+    return absl::FailedPreconditionError(
+        absl::StrCat(state_path_, " belongs to net ", t.net(), ", not ", net));
   }
   topo_ = std::move(t);
   spdlog::info("loaded {} items from {}", topo_.Items().size(), state_path_);
@@ -39,7 +42,8 @@ absl::Status NetManager::Persist() {
   return s;
 }
 
-void NetManager::SetState(const std::string& name, v1::ItemState state, const std::string& msg) {
+void NetManager::SetState(const std::string& name, v1::ItemState state,
+                          const std::string& msg) {
   v1::Item* it = topo_.FindMutable(name);
   if (it == nullptr) return;
   if (it->state() == state && it->state_message() == msg) return;
@@ -51,7 +55,8 @@ void NetManager::SetState(const std::string& name, v1::ItemState state, const st
 absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(v1::Item item, topo_.PrepareCreate(request));
-  *item.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *item.mutable_create_time() =
+      google::protobuf::util::TimeUtil::GetCurrentTime();
   if (item.kind() == v1::ITEM_KIND_LAN) {
     RETURN_IF_ERROR(lans_->CreateBridge(item.lan().bridge()));
   } else if (item.kind() == v1::ITEM_KIND_CNT) {
@@ -60,7 +65,8 @@ absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
   item.set_state(v1::ITEM_STATE_RUNNING);
   topo_.Commit(item);
   RETURN_IF_ERROR(Persist());
-  spdlog::info("created {} {} (id {})", KindName(item.kind()), item.name(), item.id());
+  spdlog::info("created {} {} (id {})", KindName(item.kind()), item.name(),
+               item.id());
   v1::Item out = topo_.WithEndpoints(item);
   bus_.Publish(v1::EVENT_TYPE_CREATED, out);
   return out;
@@ -69,7 +75,8 @@ absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
 absl::StatusOr<v1::Item> NetManager::GetItem(const std::string& name) {
   absl::MutexLock l(&mu_);
   const v1::Item* it = topo_.Find(name);
-  if (it == nullptr) return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
+  if (it == nullptr)
+    return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
   return topo_.WithEndpoints(*it);
 }
 
@@ -100,16 +107,19 @@ absl::Status NetManager::DeleteLocked(const std::string& name) {
   }
   std::vector<std::string> touched = topo_.Remove(name);
   for (const auto& e : item.eths()) {
-    if (!e.lan().empty() && topo_.Find(e.lan()) != nullptr) touched.push_back(e.lan());
+    if (!e.lan().empty() && topo_.Find(e.lan()) != nullptr)
+      touched.push_back(e.lan());
   }
   RETURN_IF_ERROR(Persist());
   spdlog::info("deleted {} {}", KindName(item.kind()), name);
-  for (const auto& t : touched) bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(t)));
+  for (const auto& t : touched)
+    bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(t)));
   bus_.Publish(v1::EVENT_TYPE_DELETED, item);
   return absl::OkStatus();
 }
 
-absl::Status NetManager::DeleteItem(const std::string& name, bool allow_missing) {
+absl::Status NetManager::DeleteItem(const std::string& name,
+                                    bool allow_missing) {
   absl::MutexLock l(&mu_);
   if (topo_.Find(name) == nullptr) {
     if (allow_missing) return absl::OkStatus();
@@ -131,12 +141,16 @@ absl::Status NetManager::DeleteAll() {
   return result;
 }
 
-absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item, uint32_t eth,
-                                                const std::string& lan, bool create_lan) {
+absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item,
+                                                uint32_t eth,
+                                                const std::string& lan,
+                                                bool create_lan) {
   absl::MutexLock l(&mu_);
-  ASSIGN_OR_RETURN(bool need_lan, topo_.CheckConnect(item, eth, lan, create_lan));
+  ASSIGN_OR_RETURN(bool need_lan,
+                   topo_.CheckConnect(item, eth, lan, create_lan));
   const v1::Item* it = topo_.Find(item);
-  if (!need_lan && it->eths(eth).lan() == lan) return topo_.WithEndpoints(*it);  // already
+  if (!need_lan && it->eths(eth).lan() == lan)
+    return topo_.WithEndpoints(*it);  // already
   std::string port = it->eths(eth).port();
   v1::Item lan_item;
   if (need_lan) {
@@ -144,7 +158,8 @@ absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item, uint32_
     req.set_name(lan);
     req.mutable_lan();
     ASSIGN_OR_RETURN(lan_item, topo_.PrepareCreate(req));
-    *lan_item.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    *lan_item.mutable_create_time() =
+        google::protobuf::util::TimeUtil::GetCurrentTime();
     RETURN_IF_ERROR(lans_->CreateBridge(lan_item.lan().bridge()));
   } else {
     lan_item = *topo_.Find(lan);
@@ -161,14 +176,17 @@ absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item, uint32_
   topo_.SetCable(item, eth, lan);
   RETURN_IF_ERROR(Persist());
   spdlog::info("cabled {} eth{} to lan {}", item, eth, lan);
-  if (need_lan) bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(*topo_.Find(lan)));
-  else bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(lan)));
+  if (need_lan)
+    bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(*topo_.Find(lan)));
+  else
+    bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(lan)));
   v1::Item out = topo_.WithEndpoints(*topo_.Find(item));
   bus_.Publish(v1::EVENT_TYPE_UPDATED, out);
   return out;
 }
 
-absl::StatusOr<v1::Item> NetManager::DisconnectEth(const std::string& item, uint32_t eth,
+absl::StatusOr<v1::Item> NetManager::DisconnectEth(const std::string& item,
+                                                   uint32_t eth,
                                                    const std::string& lan) {
   absl::MutexLock l(&mu_);
   RETURN_IF_ERROR(topo_.CheckDisconnect(item, eth, lan));
@@ -221,17 +239,21 @@ absl::Status NetManager::Reconcile() {
       *topo_.FindMutable(name)->mutable_cnt() = item.cnt();
       SetState(name, v1::ITEM_STATE_RUNNING, "");
     } else {
-      SetState(name, v1::ITEM_STATE_FAILED, absl::StrCat("cannot recreate: ", s.message()));
+      SetState(name, v1::ITEM_STATE_FAILED,
+               absl::StrCat("cannot recreate: ", s.message()));
     }
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> missing, lans_->Sync(topo_.DesiredBridges()));
+  ASSIGN_OR_RETURN(std::vector<std::string> missing,
+                   lans_->Sync(topo_.DesiredBridges()));
   if (!missing.empty()) {
-    spdlog::warn("reconcile: ports missing from the net: {}", absl::StrJoin(missing, ", "));
+    spdlog::warn("reconcile: ports missing from the net: {}",
+                 absl::StrJoin(missing, ", "));
   }
   return Persist();
 }
 
-std::shared_ptr<EventBus::Subscription> NetManager::Watch(std::vector<v1::Item>* current) {
+std::shared_ptr<EventBus::Subscription> NetManager::Watch(
+    std::vector<v1::Item>* current) {
   absl::MutexLock l(&mu_);
   *current = topo_.Items();
   return bus_.Subscribe();

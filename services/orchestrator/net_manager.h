@@ -20,18 +20,23 @@ namespace cloonix {
 
 class NetManager {
  public:
-  NetManager(std::string net, std::string state_path, LanBackend* lans, CntBackend* cnts);
+  NetManager(std::string net, std::string state_path, LanBackend* lans,
+             CntBackend* cnts);
 
   // Reads state.json if present. DATA_LOSS if it cannot be parsed.
   absl::Status Load();
 
-  absl::StatusOr<cloonix::v1::Item> CreateItem(const cloonix::v1::Item& request);
+  absl::StatusOr<cloonix::v1::Item> CreateItem(
+      const cloonix::v1::Item& request);
   absl::StatusOr<cloonix::v1::Item> GetItem(const std::string& name);
   std::vector<cloonix::v1::Item> ListItems(cloonix::v1::ItemKind kind);
   absl::Status DeleteItem(const std::string& name, bool allow_missing);
-  absl::StatusOr<cloonix::v1::Item> ConnectEth(const std::string& item, uint32_t eth,
-                                               const std::string& lan, bool create_lan);
-  absl::StatusOr<cloonix::v1::Item> DisconnectEth(const std::string& item, uint32_t eth,
+  absl::StatusOr<cloonix::v1::Item> ConnectEth(const std::string& item,
+                                               uint32_t eth,
+                                               const std::string& lan,
+                                               bool create_lan);
+  absl::StatusOr<cloonix::v1::Item> DisconnectEth(const std::string& item,
+                                                  uint32_t eth,
                                                   const std::string& lan);
 
   // Brings the services in line with the topology: recreates missing or
@@ -42,15 +47,19 @@ class NetManager {
   absl::Status DeleteAll();
 
   // Current items and a subscription to the changes after them, atomically.
-  std::shared_ptr<EventBus::Subscription> Watch(std::vector<cloonix::v1::Item>* current);
-  void Unwatch(const std::shared_ptr<EventBus::Subscription>& sub) { bus_.Unsubscribe(sub); }
+  std::shared_ptr<EventBus::Subscription> Watch(
+      std::vector<cloonix::v1::Item>* current);
+  void Unwatch(const std::shared_ptr<EventBus::Subscription>& sub) {
+    bus_.Unsubscribe(sub);
+  }
   size_t ItemCount();
 
  private:
   absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status DeleteLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SetState(const std::string& name, cloonix::v1::ItemState state, const std::string& msg)
+  absl::Status DeleteLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetState(const std::string& name, cloonix::v1::ItemState state,
+                const std::string& msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::string state_path_;
   LanBackend* lans_;

@@ -37,7 +37,8 @@ class FakeLans : public LanBackend {
       const std::map<std::string, std::vector<std::string>>& want) override {
     ++syncs;
     bridges.clear();
-    for (const auto& [b, ports] : want) bridges[b].insert(ports.begin(), ports.end());
+    for (const auto& [b, ports] : want)
+      bridges[b].insert(ports.begin(), ports.end());
     return std::vector<std::string>{};
   }
   absl::Status Teardown() override { return absl::OkStatus(); }
@@ -80,7 +81,8 @@ class NetManagerTest : public ::testing::Test {
   std::string state_ = std::string(std::getenv("TEST_TMPDIR")) + "/state.json";
   FakeLans lans_;
   FakeCnts cnts_;
-  std::unique_ptr<NetManager> m_ = std::make_unique<NetManager>("nemo", state_, &lans_, &cnts_);
+  std::unique_ptr<NetManager> m_ =
+      std::make_unique<NetManager>("nemo", state_, &lans_, &cnts_);
 
   void SetUp() override { std::remove(state_.c_str()); }
 
@@ -103,7 +105,8 @@ TEST_F(NetManagerTest, CableTwoContainersOnAutoCreatedLan) {
   auto lan = m_->GetItem("lan1");
   ASSERT_TRUE(lan.ok());
   EXPECT_EQ(lan->lan().endpoints_size(), 2);
-  EXPECT_THAT(lans_.bridges[lan->lan().bridge()], ::testing::UnorderedElementsAre("cx1e0", "cx2e0"));
+  EXPECT_THAT(lans_.bridges[lan->lan().bridge()],
+              ::testing::UnorderedElementsAre("cx1e0", "cx2e0"));
   // Persisted: a new manager on the same file sees the same topology.
   NetManager again("nemo", state_, &lans_, &cnts_);
   ASSERT_TRUE(again.Load().ok());
@@ -115,22 +118,26 @@ TEST_F(NetManagerTest, FailedRequestsChangeNothing) {
   ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
   std::string before = ReadFile(state_).value();
   cnts_.fail_next = true;
-  EXPECT_EQ(m_->CreateItem(Cnt("cnt2")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->CreateItem(Cnt("cnt2")).status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(m_->GetItem("cnt2").status().code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(m_->CreateItem([] {
-                v1::Item l;
-                l.set_name("lan0");
-                l.mutable_lan();
-                return l;
-              }())
+                  v1::Item l;
+                  l.set_name("lan0");
+                  l.mutable_lan();
+                  return l;
+                }())
                   .ok());
   before = ReadFile(state_).value();
   auto bridges_before = lans_.bridges;
   EXPECT_EQ(m_->ConnectEth("cnt1", 5, "lan1", true).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(m_->ConnectEth("cnt9", 0, "lan1", true).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(m_->ConnectEth("cnt1", 0, "lan9", false).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(m_->CreateItem(Cnt("cnt1")).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(m_->ConnectEth("cnt9", 0, "lan1", true).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->ConnectEth("cnt1", 0, "lan9", false).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->CreateItem(Cnt("cnt1")).status().code(),
+            absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(m_->DeleteItem("ghost", false).code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(m_->DeleteItem("ghost", true).ok());
   EXPECT_EQ(ReadFile(state_).value(), before);
@@ -163,7 +170,8 @@ TEST_F(NetManagerTest, DeletingACabledItemOrLan) {
   EXPECT_TRUE(cnts_.running.empty());
   EXPECT_EQ(m_->GetItem("lan1")->lan().endpoints_size(), 0);
   // Cabling a deleted item is NOT_FOUND.
-  EXPECT_EQ(m_->ConnectEth("cnt1", 0, "lan1", false).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->ConnectEth("cnt1", 0, "lan1", false).status().code(),
+            absl::StatusCode::kNotFound);
   ASSERT_TRUE(m_->CreateItem(Cnt("cnt2")).ok());
   ASSERT_TRUE(m_->ConnectEth("cnt2", 0, "lan1", false).ok());
   ASSERT_TRUE(m_->DeleteItem("lan1", false).ok());
@@ -175,20 +183,22 @@ TEST_F(NetManagerTest, ReconcileRecreatesDeadContainersAndSyncsLans) {
   ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
   ASSERT_TRUE(m_->CreateItem(Cnt("cnt2")).ok());
   ASSERT_TRUE(m_->ConnectEth("cnt1", 0, "lan1", true).ok());
-  cnts_.running.erase("cnt1");      // died
-  cnts_.running["cnt2"] = false;    // stopped
-  cnts_.running["stray"] = true;    // not in the topology
-  lans_.bridges.clear();            // vswitchd lost everything
+  cnts_.running.erase("cnt1");    // died
+  cnts_.running["cnt2"] = false;  // stopped
+  cnts_.running["stray"] = true;  // not in the topology
+  lans_.bridges.clear();          // vswitchd lost everything
   ASSERT_TRUE(m_->Reconcile().ok());
-  EXPECT_THAT(cnts_.running, ElementsAre(std::pair<const std::string, bool>("cnt1", true),
-                                         std::pair<const std::string, bool>("cnt2", true)));
+  EXPECT_THAT(cnts_.running,
+              ElementsAre(std::pair<const std::string, bool>("cnt1", true),
+                          std::pair<const std::string, bool>("cnt2", true)));
   EXPECT_EQ(lans_.syncs, 1);
   EXPECT_THAT(lans_.bridges["cxl3"], ElementsAre("cx1e0"));
   cnts_.fail_next = true;
   cnts_.running.erase("cnt2");
   ASSERT_TRUE(m_->Reconcile().ok());
   EXPECT_EQ(m_->GetItem("cnt2")->state(), v1::ITEM_STATE_FAILED);
-  EXPECT_NE(m_->GetItem("cnt2")->state_message().find("image nope"), std::string::npos);
+  EXPECT_NE(m_->GetItem("cnt2")->state_message().find("image nope"),
+            std::string::npos);
 }
 
 TEST_F(NetManagerTest, WatchGetsCurrentThenChanges) {

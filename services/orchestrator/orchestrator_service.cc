@@ -7,7 +7,8 @@
 
 namespace cloonix {
 
-grpc::Status TopologyService::CreateItem(grpc::ServerContext*, const v1::CreateItemRequest* req,
+grpc::Status TopologyService::CreateItem(grpc::ServerContext*,
+                                         const v1::CreateItemRequest* req,
                                          v1::Item* resp) {
   auto item = manager_->CreateItem(req->item());
   if (!item.ok()) return ToGrpcStatus(item.status());
@@ -15,7 +16,8 @@ grpc::Status TopologyService::CreateItem(grpc::ServerContext*, const v1::CreateI
   return grpc::Status::OK;
 }
 
-grpc::Status TopologyService::GetItem(grpc::ServerContext*, const v1::GetItemRequest* req,
+grpc::Status TopologyService::GetItem(grpc::ServerContext*,
+                                      const v1::GetItemRequest* req,
                                       v1::Item* resp) {
   auto item = manager_->GetItem(req->name());
   if (!item.ok()) return ToGrpcStatus(item.status());
@@ -23,35 +25,42 @@ grpc::Status TopologyService::GetItem(grpc::ServerContext*, const v1::GetItemReq
   return grpc::Status::OK;
 }
 
-grpc::Status TopologyService::ListItems(grpc::ServerContext*, const v1::ListItemsRequest* req,
+grpc::Status TopologyService::ListItems(grpc::ServerContext*,
+                                        const v1::ListItemsRequest* req,
                                         v1::ListItemsResponse* resp) {
-  for (auto& it : manager_->ListItems(req->kind())) *resp->add_items() = std::move(it);
+  for (auto& it : manager_->ListItems(req->kind()))
+    *resp->add_items() = std::move(it);
   return grpc::Status::OK;
 }
 
-grpc::Status TopologyService::DeleteItem(grpc::ServerContext*, const v1::DeleteItemRequest* req,
+grpc::Status TopologyService::DeleteItem(grpc::ServerContext*,
+                                         const v1::DeleteItemRequest* req,
                                          v1::DeleteItemResponse*) {
   return ToGrpcStatus(manager_->DeleteItem(req->name(), req->allow_missing()));
 }
 
-grpc::Status TopologyService::ConnectEth(grpc::ServerContext*, const v1::ConnectEthRequest* req,
+grpc::Status TopologyService::ConnectEth(grpc::ServerContext*,
+                                         const v1::ConnectEthRequest* req,
                                          v1::Item* resp) {
-  auto item = manager_->ConnectEth(req->item(), req->eth(), req->lan(), req->create_lan());
+  auto item = manager_->ConnectEth(req->item(), req->eth(), req->lan(),
+                                   req->create_lan());
   if (!item.ok()) return ToGrpcStatus(item.status());
   *resp = std::move(*item);
   return grpc::Status::OK;
 }
 
 grpc::Status TopologyService::DisconnectEth(grpc::ServerContext*,
-                                            const v1::DisconnectEthRequest* req, v1::Item* resp) {
+                                            const v1::DisconnectEthRequest* req,
+                                            v1::Item* resp) {
   auto item = manager_->DisconnectEth(req->item(), req->eth(), req->lan());
   if (!item.ok()) return ToGrpcStatus(item.status());
   *resp = std::move(*item);
   return grpc::Status::OK;
 }
 
-grpc::Status TopologyService::WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest*,
-                                          grpc::ServerWriter<v1::Event>* writer) {
+grpc::Status TopologyService::WatchEvents(
+    grpc::ServerContext* ctx, const v1::WatchEventsRequest*,
+    grpc::ServerWriter<v1::Event>* writer) {
   std::vector<v1::Item> current;
   auto sub = manager_->Watch(&current);
   auto now = google::protobuf::util::TimeUtil::GetCurrentTime();
@@ -73,8 +82,9 @@ grpc::Status TopologyService::WatchEvents(grpc::ServerContext* ctx, const v1::Wa
     if (sub->Next(&e, absl::Milliseconds(200))) {
       ok = writer->Write(e);
     } else if (sub->overflowed()) {
-      status = grpc::Status(grpc::RESOURCE_EXHAUSTED,
-                            "the watcher fell more than 10000 events behind; watch again");
+      status = grpc::Status(
+          grpc::RESOURCE_EXHAUSTED,
+          "the watcher fell more than 10000 events behind; watch again");
       break;
     }
   }
@@ -100,7 +110,8 @@ grpc::Status NetService::GetNet(grpc::ServerContext*, const v1::GetNetRequest*,
   return grpc::Status::OK;
 }
 
-grpc::Status NetService::StopNet(grpc::ServerContext*, const v1::StopNetRequest*,
+grpc::Status NetService::StopNet(grpc::ServerContext*,
+                                 const v1::StopNetRequest*,
                                  v1::StopNetResponse*) {
   return ToGrpcStatus(stop_());
 }

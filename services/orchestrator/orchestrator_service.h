@@ -20,19 +20,24 @@ class TopologyService final : public cloonix::v1::Topology::Service {
   TopologyService(NetManager* manager, absl::Notification* stopping)
       : manager_(manager), stopping_(stopping) {}
 
-  grpc::Status CreateItem(grpc::ServerContext*, const v1::CreateItemRequest* req,
+  grpc::Status CreateItem(grpc::ServerContext*,
+                          const v1::CreateItemRequest* req,
                           v1::Item* resp) override;
   grpc::Status GetItem(grpc::ServerContext*, const v1::GetItemRequest* req,
                        v1::Item* resp) override;
   grpc::Status ListItems(grpc::ServerContext*, const v1::ListItemsRequest* req,
                          v1::ListItemsResponse* resp) override;
-  grpc::Status DeleteItem(grpc::ServerContext*, const v1::DeleteItemRequest* req,
+  grpc::Status DeleteItem(grpc::ServerContext*,
+                          const v1::DeleteItemRequest* req,
                           v1::DeleteItemResponse*) override;
-  grpc::Status ConnectEth(grpc::ServerContext*, const v1::ConnectEthRequest* req,
+  grpc::Status ConnectEth(grpc::ServerContext*,
+                          const v1::ConnectEthRequest* req,
                           v1::Item* resp) override;
-  grpc::Status DisconnectEth(grpc::ServerContext*, const v1::DisconnectEthRequest* req,
+  grpc::Status DisconnectEth(grpc::ServerContext*,
+                             const v1::DisconnectEthRequest* req,
                              v1::Item* resp) override;
-  grpc::Status WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest*,
+  grpc::Status WatchEvents(grpc::ServerContext* ctx,
+                           const v1::WatchEventsRequest*,
                            grpc::ServerWriter<v1::Event>* writer) override;
 
  private:
@@ -52,9 +57,13 @@ class NetService final : public cloonix::v1::Net::Service {
   // requests the server's shutdown.
   NetService(NetIdentity id, NetManager* manager, Supervisor* supervisor,
              std::function<absl::Status()> stop)
-      : id_(std::move(id)), manager_(manager), supervisor_(supervisor), stop_(std::move(stop)) {}
+      : id_(std::move(id)),
+        manager_(manager),
+        supervisor_(supervisor),
+        stop_(std::move(stop)) {}
 
-  grpc::Status GetNet(grpc::ServerContext*, const v1::GetNetRequest*, v1::NetInfo* resp) override;
+  grpc::Status GetNet(grpc::ServerContext*, const v1::GetNetRequest*,
+                      v1::NetInfo* resp) override;
   grpc::Status StopNet(grpc::ServerContext*, const v1::StopNetRequest*,
                        v1::StopNetResponse*) override;
 

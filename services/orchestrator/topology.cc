@@ -11,39 +11,36 @@ namespace v1 = cloonix::v1;
 
 v1::ItemKind KindOf(const v1::Item& item) {
   switch (item.spec_case()) {
-    case v1::Item::kLan: return v1::ITEM_KIND_LAN;
-    case v1::Item::kCnt: return v1::ITEM_KIND_CNT;
-    case v1::Item::kKvm: return v1::ITEM_KIND_KVM;
-    case v1::Item::kNat: return v1::ITEM_KIND_NAT;
-    case v1::Item::kTap: return v1::ITEM_KIND_TAP;
-    case v1::Item::kPhy: return v1::ITEM_KIND_PHY;
-    case v1::Item::kA2B: return v1::ITEM_KIND_A2B;
-    case v1::Item::kC2C: return v1::ITEM_KIND_C2C;
-    case v1::Item::SPEC_NOT_SET: break;
+    case v1::Item::kLan:
+      return v1::ITEM_KIND_LAN;
+    case v1::Item::kCnt:
+      return v1::ITEM_KIND_CNT;
+    case v1::Item::kKvm:
+      return v1::ITEM_KIND_KVM;
+    case v1::Item::kNat:
+      return v1::ITEM_KIND_NAT;
+    case v1::Item::kTap:
+      return v1::ITEM_KIND_TAP;
+    case v1::Item::kPhy:
+      return v1::ITEM_KIND_PHY;
+    case v1::Item::kA2B:
+      return v1::ITEM_KIND_A2B;
+    case v1::Item::kC2C:
+      return v1::ITEM_KIND_C2C;
+    case v1::Item::SPEC_NOT_SET:
+      break;
   }
   return v1::ITEM_KIND_UNSPECIFIED;
 }
 
-std::string KindName(v1::ItemKind kind) {
-  switch (kind) {
-    case v1::ITEM_KIND_LAN: return "lan";
-    case v1::ITEM_KIND_CNT: return "cnt";
-    case v1::ITEM_KIND_KVM: return "kvm";
-    case v1::ITEM_KIND_NAT: return "nat";
-    case v1::ITEM_KIND_TAP: return "tap";
-    case v1::ITEM_KIND_PHY: return "phy";
-    case v1::ITEM_KIND_A2B: return "a2b";
-    case v1::ITEM_KIND_C2C: return "c2c";
-    default: return "unspecified";
-  }
-}
-
-absl::StatusOr<v1::Item> Topology::PrepareCreate(const v1::Item& request) const {
+absl::StatusOr<v1::Item> Topology::PrepareCreate(
+    const v1::Item& request) const {
   RETURN_IF_ERROR(ValidateName(request.name(), "item name"));
   if (Find(request.name()) != nullptr) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "an item named ", request.name(), " already exists (", KindName(Find(request.name())->kind()),
-        "); names are unique in a net"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("an item named ", request.name(), " already exists (",
+                     KindName(Find(request.name())->kind()),
+                     "); names are unique in a net"));
   }
   v1::ItemKind kind = KindOf(request);
   uint32_t eth_count = 0;
@@ -52,7 +49,8 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(const v1::Item& request) const 
       break;
     case v1::ITEM_KIND_CNT:
       if (request.cnt().image().empty()) {
-        return absl::InvalidArgumentError("cnt.image is required (e.g. \"busybox\")");
+        return absl::InvalidArgumentError(
+            "cnt.image is required (e.g. \"busybox\")");
       }
       eth_count = request.cnt().eth_count();
       if (eth_count < 1 || eth_count > kMaxEths) {
@@ -61,7 +59,8 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(const v1::Item& request) const 
       }
       for (const auto& e : request.cnt().env()) {
         if (e.find('=') == std::string::npos || e[0] == '=') {
-          return absl::InvalidArgumentError(absl::StrCat("env \"", e, "\" must be KEY=value"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("env \"", e, "\" must be KEY=value"));
         }
       }
       break;
@@ -69,18 +68,22 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(const v1::Item& request) const 
       return absl::UnimplementedError(
           "kvm items need vm_runner (libvirt/QEMU), which is not built yet");
     case v1::ITEM_KIND_NAT:
-      return absl::UnimplementedError("nat items need the nat service (DPDK + libslirp), not built yet");
+      return absl::UnimplementedError(
+          "nat items need the nat service (DPDK + libslirp), not built yet");
     case v1::ITEM_KIND_TAP:
       return absl::UnimplementedError("tap items are not built yet");
     case v1::ITEM_KIND_PHY:
       return absl::UnimplementedError("phy items are not built yet");
     case v1::ITEM_KIND_A2B:
-      return absl::UnimplementedError("a2b items need the a2b service (DPDK impairment), not built yet");
+      return absl::UnimplementedError(
+          "a2b items need the a2b service (DPDK impairment), not built yet");
     case v1::ITEM_KIND_C2C:
-      return absl::UnimplementedError("c2c items need the c2c service, not built yet");
+      return absl::UnimplementedError(
+          "c2c items need the c2c service, not built yet");
     default:
       return absl::InvalidArgumentError(
-          "the item has no spec: set one of lan, cnt, kvm, nat, tap, phy, a2b, c2c");
+          "the item has no spec: set one of lan, cnt, kvm, nat, tap, phy, a2b, "
+          "c2c");
   }
   v1::Item item = request;
   item.set_kind(kind);
@@ -143,22 +146,28 @@ v1::Item* Topology::FindMutable(const std::string& name) {
 }
 
 namespace {
-absl::StatusOr<const v1::Eth*> FindEth(const v1::Item* it, const std::string& item, uint32_t eth) {
-  if (it == nullptr) return absl::NotFoundError(absl::StrCat("item ", item, " does not exist"));
+absl::StatusOr<const v1::Eth*> FindEth(const v1::Item* it,
+                                       const std::string& item, uint32_t eth) {
+  if (it == nullptr)
+    return absl::NotFoundError(absl::StrCat("item ", item, " does not exist"));
   if (it->kind() == v1::ITEM_KIND_LAN) {
-    return absl::InvalidArgumentError(absl::StrCat(item, " is a lan: lans have no eth"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(item, " is a lan: lans have no eth"));
   }
   if (eth >= static_cast<uint32_t>(it->eths_size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "eth", eth, " is out of range: ", item, " has ", it->eths_size(), " eth",
-        it->eths_size() == 1 ? "" : "s", " (eth0..eth", it->eths_size() - 1, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("eth", eth, " is out of range: ", item, " has ",
+                     it->eths_size(), " eth", it->eths_size() == 1 ? "" : "s",
+                     " (eth0..eth", it->eths_size() - 1, ")"));
   }
   return &it->eths(eth);
 }
 }  // namespace
 
-absl::StatusOr<bool> Topology::CheckConnect(const std::string& item, uint32_t eth,
-                                            const std::string& lan, bool create_lan) const {
+absl::StatusOr<bool> Topology::CheckConnect(const std::string& item,
+                                            uint32_t eth,
+                                            const std::string& lan,
+                                            bool create_lan) const {
   ASSIGN_OR_RETURN(const v1::Eth* e, FindEth(Find(item), item, eth));
   RETURN_IF_ERROR(ValidateName(lan, "lan name"));
   const v1::Item* l = Find(lan);
@@ -171,8 +180,9 @@ absl::StatusOr<bool> Topology::CheckConnect(const std::string& item, uint32_t et
         "lan ", lan, " does not exist (create it first, or set create_lan)"));
   }
   if (!e->lan().empty() && e->lan() != lan) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "eth", eth, " of ", item, " is cabled to lan ", e->lan(), "; disconnect it first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("eth", eth, " of ", item, " is cabled to lan ", e->lan(),
+                     "; disconnect it first"));
   }
   return l == nullptr;
 }
@@ -181,16 +191,19 @@ absl::Status Topology::CheckDisconnect(const std::string& item, uint32_t eth,
                                        const std::string& lan) const {
   ASSIGN_OR_RETURN(const v1::Eth* e, FindEth(Find(item), item, eth));
   if (e->lan().empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("eth", eth, " of ", item, " is not cabled"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("eth", eth, " of ", item, " is not cabled"));
   }
   if (!lan.empty() && e->lan() != lan) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "eth", eth, " of ", item, " is cabled to lan ", e->lan(), ", not ", lan));
+    return absl::FailedPreconditionError(absl::StrCat("eth", eth, " of ", item,
+                                                      " is cabled to lan ",
+                                                      e->lan(), ", not ", lan));
   }
   return absl::OkStatus();
 }
 
-void Topology::SetCable(const std::string& item, uint32_t eth, const std::string& lan) {
+void Topology::SetCable(const std::string& item, uint32_t eth,
+                        const std::string& lan) {
   v1::Item* it = FindMutable(item);
   if (it != nullptr && eth < static_cast<uint32_t>(it->eths_size())) {
     it->mutable_eths(eth)->set_lan(lan);
@@ -219,7 +232,8 @@ std::vector<v1::Item> Topology::Items() const {
   return out;
 }
 
-std::map<std::string, std::vector<std::string>> Topology::DesiredBridges() const {
+std::map<std::string, std::vector<std::string>> Topology::DesiredBridges()
+    const {
   std::map<std::string, std::vector<std::string>> m;
   for (const auto& it : state_.items()) {
     if (it.kind() == v1::ITEM_KIND_LAN) m[it.lan().bridge()];
@@ -247,7 +261,8 @@ absl::StatusOr<Topology> Topology::FromJson(const std::string& json) {
   Topology t("");
   auto s = google::protobuf::util::JsonStringToMessage(json, &t.state_);
   if (!s.ok()) {
-    return absl::DataLossError(absl::StrCat("state file is not valid: ", s.ToString()));
+    return absl::DataLossError(
+        absl::StrCat("state file is not valid: ", s.ToString()));
   }
   return t;
 }

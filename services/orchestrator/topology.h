@@ -11,14 +11,13 @@
 #include "absl/status/statusor.h"
 #include "cloonix/v1/internal/net_state.pb.h"
 #include "cloonix/v1/topology.pb.h"
+#include "common/item_kind.h"
 
 namespace cloonix {
 
 constexpr uint32_t kMaxEths = 32;
 
 cloonix::v1::ItemKind KindOf(const cloonix::v1::Item& item);
-// "lan", "cnt", ...
-std::string KindName(cloonix::v1::ItemKind kind);
 
 class Topology {
  public:
@@ -28,7 +27,8 @@ class Topology {
   // kind, id, eths with derived ports and MACs, state CREATING. Nothing is
   // changed. INVALID_ARGUMENT, ALREADY_EXISTS or UNIMPLEMENTED (kinds not
   // built yet).
-  absl::StatusOr<cloonix::v1::Item> PrepareCreate(const cloonix::v1::Item& request) const;
+  absl::StatusOr<cloonix::v1::Item> PrepareCreate(
+      const cloonix::v1::Item& request) const;
   // Stores an item returned by PrepareCreate (consumes its id).
   void Commit(cloonix::v1::Item item);
   // Removes an item; uncables the eths cabled to it if it is a lan.
@@ -43,7 +43,8 @@ class Topology {
   // is a lan, bad lan name), FAILED_PRECONDITION (eth cabled elsewhere, `lan`
   // names an item that is not a lan).
   absl::StatusOr<bool> CheckConnect(const std::string& item, uint32_t eth,
-                                    const std::string& lan, bool create_lan) const;
+                                    const std::string& lan,
+                                    bool create_lan) const;
   // Checks a DisconnectEth: NOT_FOUND, INVALID_ARGUMENT, FAILED_PRECONDITION
   // (eth not cabled, or cabled to another lan than `lan` when given).
   absl::Status CheckDisconnect(const std::string& item, uint32_t eth,

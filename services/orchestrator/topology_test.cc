@@ -49,18 +49,24 @@ TEST(TopologyTest, PrepareAssignsIdsPortsMacsAndBridge) {
 TEST(TopologyTest, CreateErrorsHaveTheRightCodes) {
   Topology t("nemo");
   Add(&t, Lan("lan1"));
-  EXPECT_EQ(t.PrepareCreate(Lan("Bad Name")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.PrepareCreate(Lan("Bad Name")).status().code(),
+            absl::StatusCode::kInvalidArgument);
   auto dup = t.PrepareCreate(Cnt("lan1", 1));
   EXPECT_EQ(dup.status().code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_THAT(std::string(dup.status().message()), HasSubstr("lan1 already exists"));
-  EXPECT_EQ(t.PrepareCreate(Cnt("c", 0)).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(t.PrepareCreate(Cnt("c", 33)).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(dup.status().message()),
+              HasSubstr("lan1 already exists"));
+  EXPECT_EQ(t.PrepareCreate(Cnt("c", 0)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.PrepareCreate(Cnt("c", 33)).status().code(),
+            absl::StatusCode::kInvalidArgument);
   v1::Item noimg = Cnt("c", 1);
   noimg.mutable_cnt()->clear_image();
-  EXPECT_EQ(t.PrepareCreate(noimg).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.PrepareCreate(noimg).status().code(),
+            absl::StatusCode::kInvalidArgument);
   v1::Item nospec;
   nospec.set_name("x");
-  EXPECT_EQ(t.PrepareCreate(nospec).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.PrepareCreate(nospec).status().code(),
+            absl::StatusCode::kInvalidArgument);
   v1::Item kvm;
   kvm.set_name("vm1");
   kvm.mutable_kvm();
@@ -73,11 +79,14 @@ TEST(TopologyTest, ConnectChecks) {
   Topology t("nemo");
   Add(&t, Lan("lan1"));
   Add(&t, Cnt("cnt1", 1));
-  EXPECT_EQ(t.CheckConnect("nope", 0, "lan1", false).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(t.CheckConnect("nope", 0, "lan1", false).status().code(),
+            absl::StatusCode::kNotFound);
   auto range = t.CheckConnect("cnt1", 1, "lan1", false);
   EXPECT_EQ(range.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(range.status().message()), HasSubstr("has 1 eth (eth0..eth0)"));
-  EXPECT_EQ(t.CheckConnect("cnt1", 0, "lan9", false).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(range.status().message()),
+              HasSubstr("has 1 eth (eth0..eth0)"));
+  EXPECT_EQ(t.CheckConnect("cnt1", 0, "lan9", false).status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(*t.CheckConnect("cnt1", 0, "lan9", true), true);
   EXPECT_EQ(*t.CheckConnect("cnt1", 0, "lan1", false), false);
   EXPECT_EQ(t.CheckConnect("lan1", 0, "lan1", false).status().code(),
@@ -89,7 +98,8 @@ TEST(TopologyTest, ConnectChecks) {
   EXPECT_EQ(t.CheckConnect("cnt1", 0, "lan2", false).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(t.CheckDisconnect("cnt1", 0, "").ok());
-  EXPECT_EQ(t.CheckDisconnect("cnt1", 0, "lan2").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(t.CheckDisconnect("cnt1", 0, "lan2").code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(TopologyTest, RemovingALanUncablesAndEndpointsAreListed) {
@@ -119,7 +129,8 @@ TEST(TopologyTest, JsonRoundTripKeepsIdsAndCables) {
   EXPECT_EQ(back->net(), "nemo");
   EXPECT_EQ(back->Find("cnt1")->eths(0).lan(), "lan1");
   EXPECT_EQ(back->PrepareCreate(Lan("lan2"))->id(), 3u);
-  EXPECT_EQ(Topology::FromJson("{not json").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Topology::FromJson("{not json").status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 }  // namespace
