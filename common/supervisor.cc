@@ -33,6 +33,10 @@ Supervisor::~Supervisor() {
 }
 
 bool Supervisor::Alive(const Entry& e) {
+  if (e.spec.external) {
+    return CheckHealth(UnixChannel(e.spec.socket), absl::Milliseconds(500))
+        .ok();
+  }
   if (e.pid <= 0) return false;
   // Our child: waitpid knows (its cmdline may not be exec'ed yet). Adopted:
   // check the pid still runs our binary (guards against pid reuse).
@@ -41,6 +45,12 @@ bool Supervisor::Alive(const Entry& e) {
 }
 
 absl::Status Supervisor::StartOne(Entry* e, absl::Duration timeout) {
+  if (e->spec.external) {
+    RETURN_IF_ERROR(WaitHealthy(e->spec.socket, timeout));
+    spdlog::info("using external {} on {}", e->spec.name, e->spec.socket);
+    e->healthy_since = absl::Now();
+    return absl::OkStatus();
+  }
   pid_t old = ReadPidFile(e->spec.pid_file);
   if (ProcessAlive(old, BaseName(e->spec.argv[0]))) {
     if (CheckHealth(UnixChannel(e->spec.socket), absl::Seconds(2)).ok()) {
@@ -94,6 +104,16 @@ void Supervisor::Loop() {
     {
       absl::MutexLock l(&mu_);
       for (auto& e : entries_) {
+        if (e.spec.external) {
+          bool healthy = Alive(e);
+          if (healthy != e.was_healthy) {
+            spdlog::warn("external {} on {} is {}", e.spec.name, e.spec.socket,
+                         healthy ? "back" : "not answering");
+            if (healthy) restarted.push_back(e.spec.name);
+            e.was_healthy = healthy;
+          }
+          continue;
+        }
         if (Alive(e)) {
           if (e.backoff_step > 0 &&
               absl::Now() - e.healthy_since > absl::Seconds(60)) {
@@ -131,7 +151,7 @@ void Supervisor::StopAll() {
   StopWatch();
   absl::MutexLock l(&mu_);
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
-    if (it->pid > 0) {
+    if (!it->spec.external && it->pid > 0) {
       TerminateProcess(it->pid, absl::Seconds(5));
       it->pid = 0;
     }

@@ -1,5 +1,6 @@
 // Supervision of a net's service daemons (no systemd here): start each one
-// in order, or adopt one already running (pid file + live health check);
+// in order, or adopt one already running (pid file + live health check), or
+// only watch the health of an external one;
 // watch them; restart one that dies with exponential back-off (0.5 s doubling
 // to 10 s, reset after 60 s of health), then call on_restart so the caller
 // reconciles.
@@ -26,6 +27,9 @@ struct ServiceSpec {
   std::string socket;             // its gRPC unix socket (health-checked)
   std::string pid_file;
   std::string log_file;
+  // Run by someone else at `socket`: health-checked, never spawned, restarted
+  // or stopped. When it comes back after a failure, on_restart is called.
+  bool external = false;
 };
 
 struct ServiceStatus {
@@ -57,7 +61,8 @@ class Supervisor {
   struct Entry {
     ServiceSpec spec;
     pid_t pid = 0;
-    bool adopted = false;  // started by an earlier orchestrator
+    bool adopted = false;     // started by an earlier orchestrator
+    bool was_healthy = true;  // external services: last health seen
     int restarts = 0;
     int backoff_step = 0;
     absl::Time healthy_since;

@@ -81,6 +81,39 @@ TEST(SupervisorTest, AdoptsARunningHealthyService) {
   EXPECT_FALSE(ProcessAlive(pid));
 }
 
+TEST(SupervisorTest, ExternalServiceIsWatchedNeverSpawned) {
+  std::string dir = TmpDir() + "/sup4";
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  ServiceSpec s = Spec(dir);
+  s.external = true;
+  std::atomic<int> back{0};
+  Supervisor sup({s}, [&](const std::string&) { ++back; });
+  // Nothing listens yet: StartAll waits, then fails, and spawns nothing.
+  EXPECT_EQ(sup.StartAll(absl::Milliseconds(300)).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ReadPidFile(dir + "/fake.pid"), 0);
+  auto pid = SpawnDaemon(s.argv, dir + "/ext.log");
+  ASSERT_TRUE(pid.ok());
+  ASSERT_TRUE(sup.StartAll(absl::Seconds(10)).ok());
+  EXPECT_TRUE(sup.Status()[0].healthy);
+  EXPECT_EQ(sup.Status()[0].pid, 0);
+  sup.Watch();
+  kill(*pid, SIGKILL);
+  ReapIfExited(*pid);
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_FALSE(sup.Status()[0].healthy);
+  EXPECT_EQ(sup.Status()[0].restarts, 0);
+  auto again = SpawnDaemon(s.argv, dir + "/ext.log");
+  ASSERT_TRUE(again.ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (back == 0 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(back, 1);
+  sup.StopAll();
+  EXPECT_TRUE(ProcessAlive(*again));  // not ours to stop
+  TerminateProcess(*again);
+}
+
 TEST(SupervisorTest, MissingBinaryFailsWithLogPath) {
   std::string dir = TmpDir() + "/sup3";
   ASSERT_TRUE(MakeDirs(dir).ok());

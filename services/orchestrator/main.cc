@@ -35,6 +35,12 @@ ABSL_FLAG(
 ABSL_FLAG(
     std::string, cnt_runner_bin, "",
     "cloonix-cnt-runner binary (default: next to this binary, else PATH).");
+ABSL_FLAG(std::string, lan_switch_socket, "",
+          "Use a lan_switch already running at this unix socket instead of "
+          "starting one.");
+ABSL_FLAG(std::string, cnt_runner_socket, "",
+          "Use a cnt_runner already running at this unix socket instead of "
+          "starting one.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
 
 namespace {
@@ -64,8 +70,12 @@ int main(int argc, char** argv) {
   const std::string work_dir = setup->work_dir;
   const std::string bulk = absl::GetFlag(FLAGS_bulk_dir);
   std::string lvl = "--log_level=" + absl::GetFlag(FLAGS_log_level);
-  std::string ls_sock = work_dir + "/lan_switch.sock";
-  std::string cr_sock = work_dir + "/cnt_runner.sock";
+  const std::string ext_ls = absl::GetFlag(FLAGS_lan_switch_socket);
+  const std::string ext_cr = absl::GetFlag(FLAGS_cnt_runner_socket);
+  const std::string ls_sock =
+      ext_ls.empty() ? work_dir + "/lan_switch.sock" : ext_ls;
+  const std::string cr_sock =
+      ext_cr.empty() ? work_dir + "/cnt_runner.sock" : ext_cr;
   std::vector<cloonix::ServiceSpec> specs = {
       {"lan_switch",
        {FlagOrSibling(absl::GetFlag(FLAGS_lan_switch_bin),
@@ -84,6 +94,8 @@ int main(int argc, char** argv) {
        work_dir + "/log/cnt_runner.log"},
   };
 
+  specs[0].external = !ext_ls.empty();
+  specs[1].external = !ext_cr.empty();
   cloonix::GrpcLanBackend lans(ls_sock);
   cloonix::GrpcCntBackend cnts(cr_sock);
   cloonix::NetManager manager(net, work_dir + "/state.json", &lans, &cnts);
