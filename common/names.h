@@ -25,8 +25,10 @@ std::string ContainerNetns(absl::string_view net, absl::string_view item);
 std::string LanBridgeName(uint32_t id);
 // Port (veth end in cloonix_<net>) of eth `eth` of item `id`: "cx<id>e<eth>".
 std::string EthPortName(uint32_t id, uint32_t eth);
-// Locally administered MAC derived from the item id and eth: 02:cx:...
-std::string DerivedMac(uint32_t id, uint32_t eth);
+// Locally administered unicast MAC from the net name, item id and eth:
+// 02:<hash of net>:<id, 3 bytes>:<eth>. Items of different nets (joined later
+// by c2c) get different MACs.
+std::string DerivedMac(absl::string_view net, uint32_t id, uint32_t eth);
 
 }  // namespace cloonix
 

@@ -31,7 +31,11 @@ TEST(NamesTest, DerivedInterfaceNamesFitLinux) {
   EXPECT_FALSE(ValidateIfname("sixteen_chars_xx").ok());
   EXPECT_FALSE(ValidateIfname("a/b").ok());
   EXPECT_EQ(EthPortName(3, 1), "cx3e1");
-  EXPECT_EQ(DerivedMac(258, 1), "02:c1:00:01:02:01");
+  std::string mac = DerivedMac("nemo", 258, 1);
+  EXPECT_EQ(mac.substr(0, 3), "02:");
+  EXPECT_EQ(mac.substr(5), ":00:01:02:01");
+  EXPECT_NE(DerivedMac("nemo", 258, 1), DerivedMac("other", 258, 1));
+  EXPECT_EQ(DerivedMac("nemo", 258, 1), DerivedMac("nemo", 258, 1));
   EXPECT_EQ(NetNetns("nemo"), "cloonix_nemo");
 }
 

@@ -37,7 +37,10 @@ CPROTO="$ROOT/third_party/containerd/api"
 if [[ ! -f "$CPROTO/.done" ]]; then
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && apt-get download -q golang-github-containerd-containerd-dev >/dev/null)
+  if ! (cd "$tmp" && apt-get download -q golang-github-containerd-containerd-dev >/dev/null 2>&1); then
+    apt-get update -q >/dev/null
+    (cd "$tmp" && apt-get download -q golang-github-containerd-containerd-dev >/dev/null)
+  fi
   dpkg -x "$tmp"/golang-github-containerd-containerd-dev_*.deb "$tmp/x"
   src="$(find "$tmp/x" -type d -path '*/github.com/containerd/containerd/api' | head -1)"
   [[ -n "$src" ]] || { echo "install-deps: containerd api protos not found" >&2; exit 1; }

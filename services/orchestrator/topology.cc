@@ -95,7 +95,7 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
     auto* e = item.add_eths();
     e->set_index(i);
     e->set_port(EthPortName(item.id(), i));
-    e->set_mac(DerivedMac(item.id(), i));
+    e->set_mac(DerivedMac(state_.net(), item.id(), i));
   }
   if (kind == v1::ITEM_KIND_LAN) {
     item.mutable_lan()->set_bridge(LanBridgeName(item.id()));

@@ -1,5 +1,7 @@
 #include "services/orchestrator/topology.h"
 
+#include "common/names.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -39,7 +41,7 @@ TEST(TopologyTest, PrepareAssignsIdsPortsMacsAndBridge) {
   EXPECT_EQ(cnt->id(), 2u);
   ASSERT_EQ(cnt->eths_size(), 2);
   EXPECT_EQ(cnt->eths(1).port(), "cx2e1");
-  EXPECT_EQ(cnt->eths(1).mac(), "02:c1:00:00:02:01");
+  EXPECT_EQ(cnt->eths(1).mac(), DerivedMac("nemo", 2, 1));
   EXPECT_EQ(t.Find("lan1")->lan().bridge(), "cxl1");
   // Prepare does not change anything.
   EXPECT_EQ(t.Find("cnt1"), nullptr);
