@@ -133,8 +133,9 @@ int NetStart(const Globals& g, const std::string& bulk_dir,
   if (cloonix::CheckHealth(cloonix::UnixChannel(g.Socket()), absl::Seconds(1))
           .ok()) {
     if (may_exist) {
-      if (!g.Json())
+      if (!g.Json()) {
         std::cout << "net " << g.net << " is already running" << std::endl;
+      }
       return 0;
     }
     return Fail(absl::StrCat("ALREADY_EXISTS: net ", g.net,
@@ -150,9 +151,10 @@ int NetStart(const Globals& g, const std::string& bulk_dir,
        "--log_level=" + log_level},
       log);
   if (!pid.ok()) return Fail(pid.status().ToString());
-  if (!g.Json())
+  if (!g.Json()) {
     std::cerr << "starting net " << g.net << " (log: " << log << ") ..."
               << std::flush;
+  }
   absl::Time start = absl::Now();
   absl::Time deadline = start + absl::Seconds(timeout_s);
   while (absl::Now() < deadline) {
@@ -191,9 +193,10 @@ int NetStop(const Globals& g) {
   auto gctx = c.Ctx(absl::Seconds(10));
   grpc::Status s = c.net()->GetNet(gctx.get(), greq, &info);
   if (!s.ok()) return FailRpc(g, s);
-  if (!g.Json())
+  if (!g.Json()) {
     std::cerr << "stopping net " << g.net << " (" << info.item_count()
               << " items) ..." << std::flush;
+  }
   v1::StopNetRequest req;
   v1::StopNetResponse resp;
   auto ctx = c.Ctx(absl::Minutes(5));
@@ -214,10 +217,11 @@ int NetStop(const Globals& g) {
     }
   }
   if (!s.ok()) return FailRpc(g, s);
-  if (g.Json())
+  if (g.Json()) {
     std::cout << "{\"net\":\"" << g.net << "\",\"stopped\":true}" << std::endl;
-  else
+  } else {
     std::cout << "net " << g.net << " stopped" << std::endl;
+  }
   return 0;
 }
 
@@ -259,8 +263,9 @@ int NetList(const Globals& g) {
   }
   if (g.Json()) {
     std::string out = "{\"nets\":[";
-    for (size_t i = 0; i < nets.size(); ++i)
+    for (size_t i = 0; i < nets.size(); ++i) {
       absl::StrAppend(&out, i ? "," : "", ToJsonLine(nets[i]));
+    }
     std::cout << out << "]}" << std::endl;
     return 0;
   }
@@ -315,11 +320,12 @@ int Connect(const Globals& g, const std::vector<std::string>& a,
   auto ctx = c.Ctx();
   grpc::Status s = c.topo()->ConnectEth(ctx.get(), req, &resp);
   if (!s.ok()) return FailRpc(g, s);
-  if (g.Json())
+  if (g.Json()) {
     std::cout << ToJsonLine(resp) << std::endl;
-  else
+  } else {
     std::cout << "cabled " << a[0] << " eth" << *eth << " to lan " << a[2]
               << std::endl;
+  }
   return 0;
 }
 
@@ -336,11 +342,12 @@ int Disconnect(const Globals& g, const std::vector<std::string>& a) {
   auto ctx = c.Ctx();
   grpc::Status s = c.topo()->DisconnectEth(ctx.get(), req, &resp);
   if (!s.ok()) return FailRpc(g, s);
-  if (g.Json())
+  if (g.Json()) {
     std::cout << ToJsonLine(resp) << std::endl;
-  else
+  } else {
     std::cout << "uncabled " << a[0] << " eth" << *eth << " from lan " << a[2]
               << std::endl;
+  }
   return 0;
 }
 
@@ -354,10 +361,11 @@ int Delete(const Globals& g, const std::string& name, bool if_exists) {
   auto ctx = c.Ctx();
   grpc::Status s = c.topo()->DeleteItem(ctx.get(), req, &resp);
   if (!s.ok()) return FailRpc(g, s);
-  if (g.Json())
+  if (g.Json()) {
     std::cout << "{\"deleted\":\"" << name << "\"}" << std::endl;
-  else
+  } else {
     std::cout << "deleted " << name << std::endl;
+  }
   return 0;
 }
 
@@ -389,10 +397,11 @@ int Show(const Globals& g, const std::string& name) {
   auto ctx = c.Ctx(absl::Seconds(30));
   grpc::Status s = c.topo()->GetItem(ctx.get(), req, &resp);
   if (!s.ok()) return FailRpc(g, s);
-  if (g.Json())
+  if (g.Json()) {
     std::cout << ToJsonLine(resp) << std::endl;
-  else
+  } else {
     std::cout << cloonix::cli::ItemDetails(resp);
+  }
   return 0;
 }
 
@@ -405,10 +414,11 @@ int Events(const Globals& g, int count) {
   v1::Event e;
   int n = 0;
   while (reader->Read(&e)) {
-    if (g.Json())
+    if (g.Json()) {
       std::cout << ToJsonLine(e) << std::endl;
-    else
+    } else {
       std::cout << cloonix::cli::EventLine(e) << std::endl;
+    }
     if (e.type() != v1::EVENT_TYPE_EXISTING &&
         e.type() != v1::EVENT_TYPE_SYNCED && count > 0 && ++n >= count) {
       ctx.TryCancel();
@@ -531,8 +541,9 @@ int main(int argc, char** argv) {
         const std::string& a = cnt_args[i];
         if (absl::StartsWith(a, "eth=")) {
           uint32_t n;
-          if (!absl::SimpleAtoi(a.substr(4), &n))
+          if (!absl::SimpleAtoi(a.substr(4), &n)) {
             return Fail("eth=N needs a number", kExitUsage);
+          }
           c->set_eth_count(n);
         } else if (i == 1) {
           c->set_image(a);

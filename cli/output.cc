@@ -39,13 +39,15 @@ std::string Kind(const v1::Item& it) { return KindName(it.kind()); }
 std::string Details(const v1::Item& it) {
   std::vector<std::string> parts;
   if (it.kind() == v1::ITEM_KIND_LAN) {
-    for (const auto& e : it.lan().endpoints())
+    for (const auto& e : it.lan().endpoints()) {
       parts.push_back(absl::StrCat(e.item(), ":eth", e.eth()));
+    }
     if (parts.empty()) parts.push_back("(no endpoint)");
     return absl::StrJoin(parts, " ");
   }
-  if (it.kind() == v1::ITEM_KIND_CNT)
+  if (it.kind() == v1::ITEM_KIND_CNT) {
     parts.push_back("image=" + it.cnt().image());
+  }
   for (const auto& e : it.eths()) {
     parts.push_back(
         absl::StrCat("eth", e.index(), "->", e.lan().empty() ? "-" : e.lan()));
@@ -73,16 +75,18 @@ std::string StateText(const v1::Item& it) {
 std::string ItemsTable(const std::vector<v1::Item>& items) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "KIND", "STATE", "DETAILS"}};
-  for (const auto& it : items)
+  for (const auto& it : items) {
     rows.push_back({it.name(), Kind(it), StateText(it), Details(it)});
+  }
   size_t w[3] = {0, 0, 0};
   for (const auto& r : rows) {
     for (int i = 0; i < 3; ++i) w[i] = std::max(w[i], r[i].size());
   }
   std::string out;
   for (const auto& r : rows) {
-    for (int i = 0; i < 3; ++i)
+    for (int i = 0; i < 3; ++i) {
       absl::StrAppend(&out, r[i], std::string(w[i] - r[i].size() + 2, ' '));
+    }
     absl::StrAppend(&out, r[3], "\n");
   }
   return out;

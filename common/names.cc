@@ -55,8 +55,9 @@ std::string EthPortName(uint32_t id, uint32_t eth) {
 std::string DerivedMac(absl::string_view net, uint32_t id, uint32_t eth) {
   uint32_t h = 2166136261u;  // FNV-1a
   for (char c : net) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
-  return absl::StrFormat("02:%02x:%02x:%02x:%02x:%02x", h & 0xff, (id >> 16) & 0xff,
-                         (id >> 8) & 0xff, id & 0xff, eth & 0xff);
+  return absl::StrFormat("02:%02x:%02x:%02x:%02x:%02x", h & 0xff,
+                         (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff,
+                         eth & 0xff);
 }
 
 }  // namespace cloonix

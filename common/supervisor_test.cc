@@ -16,7 +16,9 @@ namespace {
 std::string TmpDir() {
   static std::string dir = [] {
     char tmpl[] = "/tmp/cxsup.XXXXXX";
-    std::string d = mkdtemp(tmpl);
+    const char* made = mkdtemp(tmpl);
+    if (made == nullptr) std::abort();
+    std::string d = made;
     std::atexit([] { RemoveTree(TmpDir()).IgnoreError(); });
     return d;
   }();
@@ -24,7 +26,8 @@ std::string TmpDir() {
 }
 
 ServiceSpec Spec(const std::string& dir) {
-  std::string bin = std::string(std::getenv("TEST_SRCDIR")) +
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  std::string bin = std::string(srcdir != nullptr ? srcdir : ".") +
                     "/cloonix/common/health_server_for_test";
   return {"fake",
           {bin, "--socket=" + dir + "/fake.sock"},

@@ -11,8 +11,6 @@
 
 namespace cloonix {
 
-namespace v1 = cloonix::v1;
-
 NetManager::NetManager(std::string net, std::string state_path,
                        LanBackend* lans, CntBackend* cnts)
     : state_path_(std::move(state_path)),

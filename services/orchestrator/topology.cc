@@ -7,8 +7,6 @@
 
 namespace cloonix {
 
-namespace v1 = cloonix::v1;
-
 v1::ItemKind KindOf(const v1::Item& item) {
   switch (item.spec_case()) {
     case v1::Item::kLan:

@@ -1,7 +1,6 @@
 #include "services/orchestrator/topology.h"
 
 #include "common/names.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
