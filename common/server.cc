@@ -58,7 +58,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
 }
 
 void ServeUntilShutdown(grpc::Server* server, const std::string& socket_path,
-                        absl::Notification* requested) {
+                        absl::Notification* requested,
+                        const std::function<void()>& before_shutdown) {
   std::thread sig([requested] {
     sigset_t set;
     sigemptyset(&set);
@@ -76,6 +77,7 @@ void ServeUntilShutdown(grpc::Server* server, const std::string& socket_path,
   });
   requested->WaitForNotification();
   sig.join();
+  if (before_shutdown) before_shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Wait();
   unlink(socket_path.c_str());

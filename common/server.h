@@ -4,6 +4,7 @@
 #ifndef CLOONIX_COMMON_SERVER_H_
 #define CLOONIX_COMMON_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,10 +25,12 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
     const std::string& socket_path,
     const std::vector<grpc::Service*>& services);
 
-// Waits until SIGTERM/SIGINT arrives or `requested` is notified, then shuts
-// the server down (in-flight calls get 2 s) and removes the socket file.
+// Waits until SIGTERM/SIGINT arrives or `requested` is notified, runs
+// `before_shutdown` (e.g. to end open streams), then shuts the server down
+// (in-flight calls get 2 s) and removes the socket file.
 void ServeUntilShutdown(grpc::Server* server, const std::string& socket_path,
-                        absl::Notification* requested);
+                        absl::Notification* requested,
+                        const std::function<void()>& before_shutdown = nullptr);
 
 }  // namespace cloonix
 

@@ -72,7 +72,13 @@ check "delete cnt1" cloonix del cnt1
 check "delete cnt2" cloonix del sat cnt2
 check "delete lan1" cloonix del lan lan1
 check "ls is empty" bash -c "cloonix ls -f json | python3 -c 'import json,sys; assert json.load(sys.stdin).get(\"items\", []) == []'"
+cloonix events > "$E2E_ROOT/events2.txt" 2>&1 &
+WATCH_PID=$!
+sleep 0.3
 check "net stop" cloonix net stop
+ok=0
+for _ in $(seq 1 50); do kill -0 "$WATCH_PID" 2>/dev/null || { ok=1; break; }; sleep 0.1; done
+if [[ $ok -eq 1 ]] && wait "$WATCH_PID"; then pass "events stream ends cleanly when the net stops"; else fail "events stream ends cleanly when the net stops" "$(cat "$E2E_ROOT/events2.txt")"; kill "$WATCH_PID" 2>/dev/null; fi
 left="$(leftovers)"
 if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
 check "no containerd shim of the net" bash -c "! pgrep -a containerd-shim | grep -F -- '$CLOONIX_WORK_ROOT/$NET'"

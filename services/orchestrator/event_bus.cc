@@ -21,13 +21,23 @@ bool EventBus::Subscription::Next(cloonix::v1::Event* event,
   return true;
 }
 
+bool EventBus::Subscription::TryNext(cloonix::v1::Event* event) {
+  absl::MutexLock l(&mu_);
+  if (queue_.empty() || overflowed_) return false;
+  *event = std::move(queue_.front());
+  queue_.pop_front();
+  return true;
+}
+
 bool EventBus::Subscription::overflowed() const {
   absl::MutexLock l(&mu_);
   return overflowed_;
 }
 
-std::shared_ptr<EventBus::Subscription> EventBus::Subscribe() {
+std::shared_ptr<EventBus::Subscription> EventBus::Subscribe(
+    std::function<void()> notify) {
   auto sub = std::make_shared<Subscription>();
+  sub->notify_ = std::move(notify);
   absl::MutexLock l(&mu_);
   subs_.insert(sub);
   return sub;
@@ -47,14 +57,17 @@ void EventBus::Publish(cloonix::v1::EventType type,
   e.set_seq(++seq_);
   *e.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
   for (const auto& s : subs_) {
-    absl::MutexLock sl(&s->mu_);
-    if (s->overflowed_) continue;
-    if (s->queue_.size() >= kMaxQueue) {
-      s->overflowed_ = true;
-      s->queue_.clear();
-      continue;
+    {
+      absl::MutexLock sl(&s->mu_);
+      if (s->overflowed_) continue;
+      if (s->queue_.size() >= kMaxQueue) {
+        s->overflowed_ = true;
+        s->queue_.clear();
+      } else {
+        s->queue_.push_back(e);
+      }
     }
-    s->queue_.push_back(e);
+    if (s->notify_) s->notify_();
   }
 }
 

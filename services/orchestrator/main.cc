@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
   absl::Notification stopping;
   absl::Mutex stop_mu;
 
-  cloonix::TopologyService topology(&manager, &stopping);
+  cloonix::TopologyService topology(&manager);
   cloonix::NetService net_service(
       {net, work_dir, cloonix::NetNetns(net)}, &manager, &supervisor,
       [&]() -> absl::Status {
@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
         cloonix::DeleteNetns(cloonix::NetNetns(net)).IgnoreError();
         unlink((work_dir + "/state.json").c_str());
         stopping.Notify();
+        topology.EndWatches();
         shutdown.Notify();
         return result;
       });
@@ -153,7 +154,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::info("net {} ready, serving on {}", net, socket);
-  cloonix::ServeUntilShutdown(server->get(), socket, &shutdown);
+  cloonix::ServeUntilShutdown(server->get(), socket, &shutdown,
+                              [&] { topology.EndWatches(); });
   if (!stopping.HasBeenNotified()) {
     // SIGTERM: leave the services and the lab running; a new orchestrator
     // adopts them.

@@ -251,10 +251,10 @@ absl::Status NetManager::Reconcile() {
 }
 
 std::shared_ptr<EventBus::Subscription> NetManager::Watch(
-    std::vector<v1::Item>* current) {
+    std::vector<v1::Item>* current, std::function<void()> notify) {
   absl::MutexLock l(&mu_);
   *current = topo_.Items();
-  return bus_.Subscribe();
+  return bus_.Subscribe(std::move(notify));
 }
 
 size_t NetManager::ItemCount() {

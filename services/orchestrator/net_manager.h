@@ -47,8 +47,10 @@ class NetManager {
   absl::Status DeleteAll();
 
   // Current items and a subscription to the changes after them, atomically.
+  // `notify` (optional) is called after each new event.
   std::shared_ptr<EventBus::Subscription> Watch(
-      std::vector<cloonix::v1::Item>* current);
+      std::vector<cloonix::v1::Item>* current,
+      std::function<void()> notify = nullptr);
   void Unwatch(const std::shared_ptr<EventBus::Subscription>& sub) {
     bus_.Unsubscribe(sub);
   }

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <deque>
+
 #include "common/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -58,38 +60,129 @@ grpc::Status TopologyService::DisconnectEth(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status TopologyService::WatchEvents(
-    grpc::ServerContext* ctx, const v1::WatchEventsRequest*,
-    grpc::ServerWriter<v1::Event>* writer) {
-  std::vector<v1::Item> current;
-  auto sub = manager_->Watch(&current);
-  auto now = google::protobuf::util::TimeUtil::GetCurrentTime();
-  bool ok = true;
-  for (const auto& it : current) {
-    v1::Event e;
-    e.set_type(v1::EVENT_TYPE_EXISTING);
-    *e.mutable_item() = it;
-    *e.mutable_time() = now;
-    ok = ok && writer->Write(e);
+// One WatchEvents stream: replays the current items, a SYNCED marker, then
+// writes each event of its subscription, one write in flight at a time.
+class WatchReactor : public grpc::ServerWriteReactor<v1::Event> {
+ public:
+  WatchReactor(TopologyService* service, NetManager* manager)
+      : service_(service), manager_(manager) {
+    std::vector<v1::Item> current;
+    auto sub = manager_->Watch(&current, [this] { Pump(); });
+    auto now = google::protobuf::util::TimeUtil::GetCurrentTime();
+    absl::MutexLock l(&mu_);
+    sub_ = std::move(sub);
+    for (const auto& it : current) {
+      v1::Event e;
+      e.set_type(v1::EVENT_TYPE_EXISTING);
+      *e.mutable_item() = it;
+      *e.mutable_time() = now;
+      initial_.push_back(std::move(e));
+    }
+    v1::Event synced;
+    synced.set_type(v1::EVENT_TYPE_SYNCED);
+    *synced.mutable_time() = now;
+    initial_.push_back(std::move(synced));
   }
-  v1::Event synced;
-  synced.set_type(v1::EVENT_TYPE_SYNCED);
-  *synced.mutable_time() = now;
-  ok = ok && writer->Write(synced);
-  grpc::Status status = grpc::Status::OK;
-  while (ok && !ctx->IsCancelled() && !stopping_->HasBeenNotified()) {
-    v1::Event e;
-    if (sub->Next(&e, absl::Milliseconds(200))) {
-      ok = writer->Write(e);
-    } else if (sub->overflowed()) {
-      status = grpc::Status(
-          grpc::RESOURCE_EXHAUSTED,
-          "the watcher fell more than 10000 events behind; watch again");
-      break;
+
+  // Starts the next write if none is in flight.
+  void Pump() {
+    absl::MutexLock l(&mu_);
+    if (sub_ == nullptr || writing_ || finishing_) return;
+    if (!initial_.empty()) {
+      current_ = std::move(initial_.front());
+      initial_.pop_front();
+    } else if (!sub_->TryNext(&current_)) {
+      if (sub_->overflowed()) {
+        FinishLocked(grpc::Status(grpc::RESOURCE_EXHAUSTED,
+                                  "the watcher fell more than 10000 events "
+                                  "behind; watch again"));
+      }
+      return;
+    }
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  void End(const grpc::Status& status) {
+    absl::MutexLock l(&mu_);
+    FinishLocked(status);
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock l(&mu_);
+      writing_ = false;
+      if (!ok) FinishLocked(grpc::Status(grpc::CANCELLED, "client gone"));
+      if (finishing_) {
+        if (!finished_) {
+          finished_ = true;
+          Finish(finish_status_);
+        }
+        return;
+      }
+    }
+    Pump();
+  }
+
+  void OnCancel() override { End(grpc::Status(grpc::CANCELLED, "cancelled")); }
+
+  void OnDone() override {
+    service_->Forget(this);
+    manager_->Unwatch(sub_);  // after this, no Pump() from the bus
+    delete this;
+  }
+
+ private:
+  // Finishes now, or after the write in flight.
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_) return;
+    finishing_ = true;
+    finish_status_ = status;
+    if (!writing_) {
+      finished_ = true;
+      Finish(status);
     }
   }
-  manager_->Unwatch(sub);
-  return status;
+
+  TopologyService* service_;
+  NetManager* manager_;
+  absl::Mutex mu_;
+  std::shared_ptr<EventBus::Subscription> sub_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::Event> initial_ ABSL_GUARDED_BY(mu_);
+  v1::Event current_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+grpc::ServerWriteReactor<v1::Event>* TopologyService::WatchEvents(
+    grpc::CallbackServerContext*, const v1::WatchEventsRequest*) {
+  auto* r = new WatchReactor(this, manager_);
+  bool ended;
+  {
+    absl::MutexLock l(&mu_);
+    ended = ended_;
+    reactors_.insert(r);
+  }
+  if (ended) {
+    r->End(grpc::Status(grpc::UNAVAILABLE, "the net is stopping"));
+  } else {
+    r->Pump();
+  }
+  return r;
+}
+
+void TopologyService::EndWatches() {
+  absl::MutexLock l(&mu_);
+  ended_ = true;
+  for (auto* r : reactors_) r->End(grpc::Status::OK);
+}
+
+void TopologyService::Forget(WatchReactor* r) {
+  absl::MutexLock l(&mu_);
+  reactors_.erase(r);
 }
 
 grpc::Status NetService::GetNet(grpc::ServerContext*, const v1::GetNetRequest*,

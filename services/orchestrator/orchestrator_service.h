@@ -4,6 +4,7 @@
 #define CLOONIX_SERVICES_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,11 +15,15 @@
 
 namespace cloonix {
 
-class TopologyService final : public cloonix::v1::Topology::Service {
+class WatchReactor;
+
+// WatchEvents uses the callback API (a ServerWriteReactor per stream, fed by
+// the event bus); the unary methods use the sync API.
+class TopologyService final
+    : public cloonix::v1::Topology::WithCallbackMethod_WatchEvents<
+          cloonix::v1::Topology::Service> {
  public:
-  // `stopping` is notified when the net stops: open watch streams end.
-  TopologyService(NetManager* manager, absl::Notification* stopping)
-      : manager_(manager), stopping_(stopping) {}
+  explicit TopologyService(NetManager* manager) : manager_(manager) {}
 
   grpc::Status CreateItem(grpc::ServerContext*,
                           const v1::CreateItemRequest* req,
@@ -36,13 +41,21 @@ class TopologyService final : public cloonix::v1::Topology::Service {
   grpc::Status DisconnectEth(grpc::ServerContext*,
                              const v1::DisconnectEthRequest* req,
                              v1::Item* resp) override;
-  grpc::Status WatchEvents(grpc::ServerContext* ctx,
-                           const v1::WatchEventsRequest*,
-                           grpc::ServerWriter<v1::Event>* writer) override;
+  grpc::ServerWriteReactor<v1::Event>* WatchEvents(
+      grpc::CallbackServerContext* ctx,
+      const v1::WatchEventsRequest* req) override;
+
+  // Ends every open watch stream with OK and refuses new ones (net stop).
+  void EndWatches();
 
  private:
+  friend class WatchReactor;
+  void Forget(WatchReactor* r);
+
   NetManager* manager_;
-  absl::Notification* stopping_;
+  absl::Mutex mu_;
+  std::set<WatchReactor*> reactors_ ABSL_GUARDED_BY(mu_);
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 struct NetIdentity {
