@@ -28,7 +28,21 @@ _LIBS = {
     "gtest_main": (["gtest", "gmock", "gmock_main"], []),
     "nlohmann_json": (["nlohmann_json"], []),
     "cli11": ([], []),
+    # Its .pc ends with a bare -Wl,--as-needed: close it. Consumers also need
+    # //bazel:dpdk.bzl's DPDK_COPTS (copts do not propagate).
+    "dpdk": (["libdpdk"], ["-Wl,--no-as-needed", "-lrte_bus_vdev"]),
 }
+
+def _split_cflags(flags):
+    defines, copts = [], []
+    for f in flags:
+        if f.startswith("-D"):
+            defines.append(f[2:])
+        elif f.startswith("-I"):
+            copts.append("-isystem" + f[2:])
+        else:
+            copts.append(f)
+    return defines, copts, []
 
 def _split(flags):
     defines, copts, linkopts = [], [], []
@@ -50,13 +64,16 @@ def _system_libraries_impl(ctx):
         fail("pkg-config not found: run tools/install-deps.sh")
     build = ['package(default_visibility = ["//visibility:public"])', ""]
     for name, (mods, extra) in _LIBS.items():
-        flags = []
+        cflags, libs = [], []
         if mods:
-            res = ctx.execute([pc, "--cflags", "--libs"] + mods)
-            if res.return_code != 0:
-                fail("pkg-config %s failed: %s\nrun tools/install-deps.sh" % (mods, res.stderr))
-            flags = res.stdout.strip().split(" ")
-        defines, copts, linkopts = _split([f for f in flags if f] + extra)
+            res = ctx.execute([pc, "--cflags"] + mods)
+            res2 = ctx.execute([pc, "--libs"] + mods)
+            if res.return_code != 0 or res2.return_code != 0:
+                fail("pkg-config %s failed: %s%s\nrun tools/install-deps.sh" % (mods, res.stderr, res2.stderr))
+            cflags = [f for f in res.stdout.strip().split(" ") if f]
+            libs = [f for f in res2.stdout.strip().split(" ") if f]
+        defines, copts, _ = _split_cflags(cflags)
+        linkopts = libs + extra
         build.append("cc_library(\n    name = %r,\n    defines = %r,\n    copts = %r,\n    linkopts = %r,\n)\n" % (
             name, defines, copts, linkopts))
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)

@@ -18,8 +18,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cli/a2b_args.h"
 #include "cli/output.h"
 #include "cloonix/v1/topology.grpc.pb.h"
+#include "common/a2b_settings.h"
 #include "common/atomic_file.h"
 #include "common/daemon_setup.h"
 #include "common/names.h"
@@ -211,8 +213,8 @@ int NetStop(const Globals& g) {
   if (!cloonix::ProcessAlive(info.orchestrator_pid(), "cloonix-orchestrator")) {
     // Sockets and pid files a killed daemon could not remove.
     for (const char* f :
-         {"/lan_switch.pid", "/cnt_runner.pid", "/lan_switch.sock",
-          "/cnt_runner.sock", "/orchestrator.sock"}) {
+         {"/lan_switch.pid", "/cnt_runner.pid", "/a2b.pid", "/a2b.sock",
+          "/lan_switch.sock", "/cnt_runner.sock", "/orchestrator.sock"}) {
       unlink((g.WorkDir() + f).c_str());
     }
   }
@@ -384,6 +386,34 @@ int List(const Globals& g) {
   } else {
     std::cout << cloonix::cli::ItemsTable(
         {resp.items().begin(), resp.items().end()});
+  }
+  return 0;
+}
+
+int ConfigureA2b(const Globals& g, const std::string& name,
+                 const std::vector<std::string>& tokens) {
+  auto args = cloonix::cli::ParseA2bArgs(tokens);
+  if (!args.ok()) return Fail(std::string(args.status().message()), kExitUsage);
+  if (!args->dir.has_value()) {
+    return Fail("cnf a2b needs dir=0 (end 0 to end 1) or dir=1", kExitUsage);
+  }
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  v1::ConfigureA2bRequest req;
+  req.set_name(name);
+  req.set_dir(*args->dir);
+  *req.mutable_patch() = args->patch;
+  v1::Item resp;
+  auto ctx = c.Ctx();
+  grpc::Status s = c.topo()->ConfigureA2b(ctx.get(), req, &resp);
+  if (!s.ok()) return FailRpc(g, s);
+  if (g.Json()) {
+    std::cout << ToJsonLine(resp) << std::endl;
+  } else {
+    std::cout << "a2b " << name << " dir" << *args->dir << ": "
+              << cloonix::A2bSettingsText(*args->dir == 0 ? resp.a2b().dir0()
+                                                          : resp.a2b().dir1())
+              << std::endl;
   }
   return 0;
 }
@@ -562,7 +592,7 @@ int main(int argc, char** argv) {
   });
   // Kinds the net will answer UNIMPLEMENTED for, until their service exists.
   std::string other_name;
-  for (const char* kind : {"kvm", "nat", "tap", "phy", "a2b", "c2c"}) {
+  for (const char* kind : {"kvm", "nat", "tap", "phy", "c2c"}) {
     auto* sc = add->add_subcommand(
         kind, std::string("add ") + kind + " <name> (not built yet)");
     sc->add_option("name", other_name, "Item name")->required();
@@ -575,12 +605,54 @@ int main(int argc, char** argv) {
         if (k == "nat") it.mutable_nat();
         if (k == "tap") it.mutable_tap();
         if (k == "phy") it.mutable_phy();
-        if (k == "a2b") it.mutable_a2b();
         if (k == "c2c") it.mutable_c2c();
         return CreateItem(g, it);
       };
     });
   }
+
+  std::string a2b_name;
+  std::vector<std::string> a2b_tokens;
+  auto* add_a2b = add->add_subcommand(
+      "a2b",
+      "add a2b <name> [dir=0|1] [delay=MS] [jitter=MS] [loss=PCT] [rate=KBPS] "
+      "[burst=B] [qsize=N] [bsize=B]: create an a2b (eth0 = end 0, eth1 = end "
+      "1); settings apply to both directions unless dir is given");
+  add_a2b->add_option("name", a2b_name, "a2b name")->required();
+  add_a2b->add_option("settings", a2b_tokens, "key=value settings");
+  add_a2b->callback([&] {
+    action = [&]() -> int {
+      auto args = cloonix::cli::ParseA2bArgs(a2b_tokens);
+      if (!args.ok())
+        return Fail(std::string(args.status().message()), kExitUsage);
+      v1::Item it;
+      it.set_name(a2b_name);
+      auto* a = it.mutable_a2b();
+      if (!args->dir.has_value() || *args->dir == 0) {
+        cloonix::ApplyA2bPatch(args->patch, a->mutable_dir0());
+      }
+      if (!args->dir.has_value() || *args->dir == 1) {
+        cloonix::ApplyA2bPatch(args->patch, a->mutable_dir1());
+      }
+      return CreateItem(g, it);
+    };
+  });
+
+  // cnf
+  auto* cnf = app.add_subcommand("cnf", "Change the settings of an item, live");
+  cnf->require_subcommand(1);
+  std::string cnf_name;
+  std::vector<std::string> cnf_tokens;
+  auto* cnf_a2b = cnf->add_subcommand(
+      "a2b",
+      "cnf a2b <name> dir=0|1 [delay=MS] [jitter=MS] [loss=PCT] [rate=KBPS] "
+      "[burst=B] [qsize=N] [bsize=B] [reorder=0|1]\n"
+      "Cloonix form: cnf a2b <name> \"dir=0 cmd=loss val=N\" (loss in 1/100 "
+      "%)");
+  cnf_a2b->add_option("name", cnf_name, "a2b name")->required();
+  cnf_a2b->add_option("settings", cnf_tokens, "key=value settings")->required();
+  cnf_a2b->callback(
+      [&] { action = [&] { return ConfigureA2b(g, cnf_name, cnf_tokens); }; });
 
   // del
   std::vector<std::string> del_args;

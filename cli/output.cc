@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/a2b_settings.h"
 #include "common/item_kind.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -47,6 +48,10 @@ std::string Details(const v1::Item& it) {
   }
   if (it.kind() == v1::ITEM_KIND_CNT) {
     parts.push_back("image=" + it.cnt().image());
+  }
+  if (it.kind() == v1::ITEM_KIND_A2B) {
+    parts.push_back("dir0: " + A2bSettingsText(it.a2b().dir0()) + ";");
+    parts.push_back("dir1: " + A2bSettingsText(it.a2b().dir1()) + ";");
   }
   for (const auto& e : it.eths()) {
     parts.push_back(
@@ -103,6 +108,20 @@ std::string ItemDetails(const v1::Item& it) {
   if (it.kind() == v1::ITEM_KIND_CNT) {
     absl::StrAppend(&out, "image: ", it.cnt().image(),
                     "\nnetns: ", it.cnt().netns(), "\n");
+  }
+  if (it.kind() == v1::ITEM_KIND_A2B) {
+    const v1::A2bCounters* cs[2] = {&it.a2b().counters0(),
+                                    &it.a2b().counters1()};
+    const v1::A2bSettings* ss[2] = {&it.a2b().dir0(), &it.a2b().dir1()};
+    for (int d = 0; d < 2; ++d) {
+      const auto& c = *cs[d];
+      absl::StrAppend(&out, "dir", d, " (end ", d, " -> end ", 1 - d,
+                      "): ", A2bSettingsText(*ss[d]), "\n  rx ", c.rx_packets(),
+                      " pkts ", c.rx_bytes(), " B, tx ", c.tx_packets(),
+                      " pkts ", c.tx_bytes(), " B, dropped: loss ",
+                      c.drop_loss(), ", queue ", c.drop_queue(), ", tx ",
+                      c.drop_tx(), "; queued ", c.queued_packets(), "\n");
+    }
   }
   for (const auto& e : it.eths()) {
     absl::StrAppend(&out, "eth", e.index(), ": mac ", e.mac(), ", port ",

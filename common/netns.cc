@@ -1,6 +1,10 @@
 #include "common/netns.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "common/exec.h"
 #include "common/status_macros.h"
@@ -23,6 +27,16 @@ absl::Status CreateNetns(const std::string& name) {
 absl::Status DeleteNetns(const std::string& name) {
   if (!NetnsExists(name)) return absl::OkStatus();
   return ExecOk({"ip", "netns", "delete", name}).status();
+}
+
+absl::Status EnterNetns(const std::string& name) {
+  int fd = open(NetnsPath(name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, "open netns " + name);
+  int rc = setns(fd, CLONE_NEWNET);
+  int e = errno;
+  close(fd);
+  if (rc != 0) return absl::ErrnoToStatus(e, "setns " + name);
+  return absl::OkStatus();
 }
 
 bool LinkExists(const std::string& ns, const std::string& ifname) {

@@ -14,6 +14,9 @@ absl::Status CreateNetns(const std::string& name);
 // Deletes the netns (idempotent); interfaces in it go with it.
 absl::Status DeleteNetns(const std::string& name);
 std::string NetnsPath(const std::string& name);
+// Moves the calling thread into netns `name` (threads it creates later
+// inherit it). Call before starting threads.
+absl::Status EnterNetns(const std::string& name);
 // True if interface `ifname` exists in netns `ns`.
 bool LinkExists(const std::string& ns, const std::string& ifname);
 

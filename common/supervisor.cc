@@ -1,5 +1,7 @@
 #include "common/supervisor.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -154,6 +156,7 @@ void Supervisor::StopAll() {
     if (!it->spec.external && it->pid > 0) {
       TerminateProcess(it->pid, absl::Seconds(5));
       it->pid = 0;
+      unlink(it->spec.pid_file.c_str());
     }
   }
 }

@@ -63,6 +63,7 @@ TEST(SupervisorTest, StartsRestartsAfterKillAndStops) {
   pid_t second = st[0].pid;
   sup.StopAll();
   EXPECT_FALSE(ProcessAlive(second));
+  EXPECT_EQ(ReadPidFile(dir + "/fake.pid"), 0);  // removed by StopAll
 }
 
 TEST(SupervisorTest, AdoptsARunningHealthyService) {

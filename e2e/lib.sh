@@ -15,7 +15,7 @@ NET="$CLOONIX_NET"
 mkdir -p "$E2E_BIN" "$CLOONIX_WORK_ROOT" "$CLOONIX_BULK_DIR"
 for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
          services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner \
-         e2e/grpc_probe; do
+         services/a2b/cloonix-a2b e2e/grpc_probe; do
   cp -L "$RUNFILES/$b" "$E2E_BIN/"
 done
 cp -L "$RUNFILES/tools/images/busybox.tar" "$CLOONIX_BULK_DIR/busybox.tar"

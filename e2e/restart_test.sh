@@ -34,7 +34,8 @@ for _ in $(seq 1 100); do
   if cloonix net show -f json | python3 -c '
 import json, sys
 s = json.load(sys.stdin)["services"]
-sys.exit(0 if all(x.get("healthy") and x.get("restarts", 0) >= 1 for x in s) else 1)'; then ok=1; break; fi
+k = [x for x in s if x["name"] in ("lan_switch", "cnt_runner")]
+sys.exit(0 if len(k) == 2 and all(x.get("healthy") and x.get("restarts", 0) >= 1 for x in k) else 1)'; then ok=1; break; fi
   sleep 0.1
 done
 if [[ $ok -eq 1 ]]; then pass "lan_switch and cnt_runner restarted by the supervisor"; else fail "lan_switch and cnt_runner restarted by the supervisor" "$(cloonix net show)"; fi

@@ -14,7 +14,7 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev libabsl-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
   # data plane and runtimes
-  openvswitch-switch containerd runc busybox-static
+  openvswitch-switch containerd runc busybox-static libdpdk-dev dpdk
   # tools used by the lab and the tests
   iproute2 iputils-ping iperf3 ethtool procps psmisc util-linux bc python3
 )

@@ -11,10 +11,12 @@ bash tools/install-deps.sh
 echo "install: building (bazel, first build takes a few minutes on 2 cores) ..." >&2
 bazel build //cli:cloonix //services/orchestrator:cloonix-orchestrator \
   //services/lan_switch:cloonix-lan-switch //services/cnt_runner:cloonix-cnt-runner \
+  //services/a2b:cloonix-a2b \
   //tools/images:busybox_oci
 install -d "$PREFIX/bin" "$BULK"
 for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
-         services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner; do
+         services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner \
+         services/a2b/cloonix-a2b; do
   install -m 0755 "bazel-bin/$b" "$PREFIX/bin/"
 done
 install -m 0644 bazel-bin/tools/images/busybox.tar "$BULK/busybox.tar"

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "cloonix/v1/topology.pb.h"
+#include "common/a2b_settings.h"
 
 namespace cloonix {
 
@@ -33,14 +34,8 @@ struct ShaperSettings {
   uint64_t queue_bytes = 0;
 };
 
-// INVALID_ARGUMENT naming the field for: negative or non-finite delay or
-// jitter, delay or jitter over 60 s, loss outside 0..100.
-absl::Status ValidateA2bSettings(const cloonix::v1::A2bSettings& s);
-// Validates, fills defaults, converts units.
+// Validates (common/a2b_settings.h), fills defaults, converts units.
 absl::StatusOr<ShaperSettings> CompileA2bSettings(const cloonix::v1::A2bSettings& s);
-// Applies the fields set in `patch` to `s`.
-void ApplyA2bPatch(const cloonix::v1::A2bSettingsPatch& patch,
-                   cloonix::v1::A2bSettings* s);
 
 // Bytes counted by the rate limit: the frame after its Ethernet header.
 inline uint32_t RateBytes(uint32_t frame_len) {

@@ -44,6 +44,20 @@ class CntBackend {
   virtual absl::Status Teardown() = 0;
 };
 
+class A2bBackend {
+ public:
+  virtual ~A2bBackend() = default;
+  // Creates the a2b of `item` (eth0/eth1 ports, a2b.dir0/dir1 settings).
+  virtual absl::Status Create(const cloonix::v1::Item& item) = 0;
+  virtual absl::Status Delete(const std::string& name) = 0;
+  virtual absl::Status Set(const std::string& name, uint32_t dir,
+                           const cloonix::v1::A2bSettings& settings) = 0;
+  // Settings and live counters.
+  virtual absl::StatusOr<cloonix::v1::A2bSpec> Get(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> List() = 0;
+  virtual absl::Status Teardown() = 0;
+};
+
 }  // namespace cloonix
 
 #endif  // CLOONIX_SERVICES_ORCHESTRATOR_BACKENDS_H_

@@ -133,4 +133,74 @@ absl::Status GrpcCntBackend::Teardown() {
   return FromGrpcStatus(stub_->Teardown(ctx.get(), req, &resp), "cnt_runner: ");
 }
 
+namespace ab = cloonix::a2b::v1;
+
+GrpcA2bBackend::GrpcA2bBackend(const std::string& socket)
+    : stub_(ab::A2bWorker::NewStub(UnixChannel(socket))) {}
+
+absl::Status GrpcA2bBackend::Create(const cloonix::v1::Item& item) {
+  ab::CreateA2bRequest req;
+  req.set_name(item.name());
+  req.set_port0(item.eths(0).port());
+  req.set_port1(item.eths(1).port());
+  *req.mutable_dir0() = item.a2b().dir0();
+  *req.mutable_dir1() = item.a2b().dir1();
+  ab::A2b resp;
+  auto ctx = ContextWithDeadline(kShort);
+  return FromGrpcStatus(stub_->CreateA2b(ctx.get(), req, &resp), "a2b: ");
+}
+
+absl::Status GrpcA2bBackend::Delete(const std::string& name) {
+  ab::DeleteA2bRequest req;
+  req.set_name(name);
+  ab::DeleteA2bResponse resp;
+  auto ctx = ContextWithDeadline(kShort);
+  return FromGrpcStatus(stub_->DeleteA2b(ctx.get(), req, &resp), "a2b: ");
+}
+
+absl::Status GrpcA2bBackend::Set(const std::string& name, uint32_t dir,
+                                 const cloonix::v1::A2bSettings& settings) {
+  ab::SetSettingsRequest req;
+  req.set_name(name);
+  req.set_dir(dir);
+  *req.mutable_settings() = settings;
+  ab::A2b resp;
+  auto ctx = ContextWithDeadline(kShort);
+  return FromGrpcStatus(stub_->SetSettings(ctx.get(), req, &resp), "a2b: ");
+}
+
+absl::StatusOr<cloonix::v1::A2bSpec> GrpcA2bBackend::Get(
+    const std::string& name) {
+  ab::GetA2bRequest req;
+  req.set_name(name);
+  ab::A2b resp;
+  auto ctx = ContextWithDeadline(kShort);
+  auto s = FromGrpcStatus(stub_->GetA2b(ctx.get(), req, &resp), "a2b: ");
+  if (!s.ok()) return s;
+  cloonix::v1::A2bSpec spec;
+  *spec.mutable_dir0() = resp.dir0();
+  *spec.mutable_dir1() = resp.dir1();
+  *spec.mutable_counters0() = resp.counters0();
+  *spec.mutable_counters1() = resp.counters1();
+  return spec;
+}
+
+absl::StatusOr<std::vector<std::string>> GrpcA2bBackend::List() {
+  ab::ListA2bRequest req;
+  ab::ListA2bResponse resp;
+  auto ctx = ContextWithDeadline(kShort);
+  auto s = FromGrpcStatus(stub_->ListA2b(ctx.get(), req, &resp), "a2b: ");
+  if (!s.ok()) return s;
+  std::vector<std::string> out;
+  for (const auto& a : resp.a2bs()) out.push_back(a.name());
+  return out;
+}
+
+absl::Status GrpcA2bBackend::Teardown() {
+  ab::TeardownRequest req;
+  ab::TeardownResponse resp;
+  auto ctx = ContextWithDeadline(kLong);
+  return FromGrpcStatus(stub_->Teardown(ctx.get(), req, &resp), "a2b: ");
+}
+
 }  // namespace cloonix

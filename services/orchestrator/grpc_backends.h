@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "cloonix/a2b/v1/a2b.grpc.pb.h"
 #include "cloonix/cntrunner/v1/cnt_runner.grpc.pb.h"
 #include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
 #include "services/orchestrator/backends.h"
@@ -37,6 +38,21 @@ class GrpcCntBackend : public CntBackend {
 
  private:
   std::unique_ptr<cloonix::cntrunner::v1::CntRunner::Stub> stub_;
+};
+
+class GrpcA2bBackend : public A2bBackend {
+ public:
+  explicit GrpcA2bBackend(const std::string& socket);
+  absl::Status Create(const cloonix::v1::Item& item) override;
+  absl::Status Delete(const std::string& name) override;
+  absl::Status Set(const std::string& name, uint32_t dir,
+                   const cloonix::v1::A2bSettings& settings) override;
+  absl::StatusOr<cloonix::v1::A2bSpec> Get(const std::string& name) override;
+  absl::StatusOr<std::vector<std::string>> List() override;
+  absl::Status Teardown() override;
+
+ private:
+  std::unique_ptr<cloonix::a2b::v1::A2bWorker::Stub> stub_;
 };
 
 }  // namespace cloonix

@@ -35,6 +35,8 @@ ABSL_FLAG(
 ABSL_FLAG(
     std::string, cnt_runner_bin, "",
     "cloonix-cnt-runner binary (default: next to this binary, else PATH).");
+ABSL_FLAG(std::string, a2b_bin, "",
+          "cloonix-a2b binary (default: next to this binary, else PATH).");
 ABSL_FLAG(std::string, lan_switch_socket, "",
           "Use a lan_switch already running at this unix socket instead of "
           "starting one.");
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
       ext_ls.empty() ? work_dir + "/lan_switch.sock" : ext_ls;
   const std::string cr_sock =
       ext_cr.empty() ? work_dir + "/cnt_runner.sock" : ext_cr;
+  const std::string a2b_sock = work_dir + "/a2b.sock";
   std::vector<cloonix::ServiceSpec> specs = {
       {"lan_switch",
        {FlagOrSibling(absl::GetFlag(FLAGS_lan_switch_bin),
@@ -92,13 +95,21 @@ int main(int argc, char** argv) {
        cr_sock,
        work_dir + "/cnt_runner.pid",
        work_dir + "/log/cnt_runner.log"},
+      {"a2b",
+       {FlagOrSibling(absl::GetFlag(FLAGS_a2b_bin), "cloonix-a2b"),
+        "--net=" + net, "--work_dir=" + work_dir, "--socket=" + a2b_sock, lvl},
+       a2b_sock,
+       work_dir + "/a2b.pid",
+       work_dir + "/log/a2b.log"},
   };
 
   specs[0].external = !ext_ls.empty();
   specs[1].external = !ext_cr.empty();
   cloonix::GrpcLanBackend lans(ls_sock);
   cloonix::GrpcCntBackend cnts(cr_sock);
-  cloonix::NetManager manager(net, work_dir + "/state.json", &lans, &cnts);
+  cloonix::GrpcA2bBackend a2bs(a2b_sock);
+  cloonix::NetManager manager(net, work_dir + "/state.json", &lans, &cnts,
+                              &a2bs);
   if (auto s = manager.Load(); !s.ok()) {
     spdlog::error("cannot load the topology: {}", s.ToString());
     return 1;
@@ -137,6 +148,7 @@ int main(int argc, char** argv) {
         // runs (containerd, OVS, netns) and exit: no
         // restart from here on.
         supervisor.StopWatch();
+        result.Update(a2bs.Teardown());
         result.Update(cnts.Teardown());
         result.Update(lans.Teardown());
         supervisor.StopAll();

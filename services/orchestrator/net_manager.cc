@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/a2b_settings.h"
 #include "common/atomic_file.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
@@ -12,11 +13,24 @@
 namespace cloonix {
 
 NetManager::NetManager(std::string net, std::string state_path,
-                       LanBackend* lans, CntBackend* cnts)
+                       LanBackend* lans, CntBackend* cnts, A2bBackend* a2bs)
     : state_path_(std::move(state_path)),
       lans_(lans),
       cnts_(cnts),
+      a2bs_(a2bs),
       topo_(std::move(net)) {}
+
+v1::Item NetManager::Present(const v1::Item& item) {
+  v1::Item out = topo_.WithEndpoints(item);
+  if (out.kind() == v1::ITEM_KIND_A2B) {
+    auto live = a2bs_->Get(out.name());
+    if (live.ok()) {
+      *out.mutable_a2b()->mutable_counters0() = live->counters0();
+      *out.mutable_a2b()->mutable_counters1() = live->counters1();
+    }
+  }
+  return out;
+}
 
 absl::Status NetManager::Load() {
   absl::MutexLock l(&mu_);
@@ -59,6 +73,8 @@ absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
     RETURN_IF_ERROR(lans_->CreateBridge(item.lan().bridge()));
   } else if (item.kind() == v1::ITEM_KIND_CNT) {
     RETURN_IF_ERROR(cnts_->Create(&item));
+  } else if (item.kind() == v1::ITEM_KIND_A2B) {
+    RETURN_IF_ERROR(a2bs_->Create(item));
   }
   item.set_state(v1::ITEM_STATE_RUNNING);
   topo_.Commit(item);
@@ -75,7 +91,7 @@ absl::StatusOr<v1::Item> NetManager::GetItem(const std::string& name) {
   const v1::Item* it = topo_.Find(name);
   if (it == nullptr)
     return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
-  return topo_.WithEndpoints(*it);
+  return Present(*it);
 }
 
 std::vector<v1::Item> NetManager::ListItems(v1::ItemKind kind) {
@@ -83,6 +99,7 @@ std::vector<v1::Item> NetManager::ListItems(v1::ItemKind kind) {
   std::vector<v1::Item> lans, others;
   for (auto& it : topo_.Items()) {
     if (kind != v1::ITEM_KIND_UNSPECIFIED && it.kind() != kind) continue;
+    if (it.kind() == v1::ITEM_KIND_A2B) it = Present(it);
     (it.kind() == v1::ITEM_KIND_LAN ? lans : others).push_back(std::move(it));
   }
   lans.insert(lans.end(), others.begin(), others.end());
@@ -100,6 +117,10 @@ absl::Status NetManager::DeleteLocked(const std::string& name) {
     }
     if (item.kind() == v1::ITEM_KIND_CNT) {
       absl::Status s = cnts_->Delete(name);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+    }
+    if (item.kind() == v1::ITEM_KIND_A2B) {
+      absl::Status s = a2bs_->Delete(name);
       if (!s.ok() && !absl::IsNotFound(s)) return s;
     }
   }
@@ -202,6 +223,35 @@ absl::StatusOr<v1::Item> NetManager::DisconnectEth(const std::string& item,
   return out;
 }
 
+absl::StatusOr<v1::Item> NetManager::ConfigureA2b(
+    const std::string& name, uint32_t dir, const v1::A2bSettingsPatch& patch) {
+  absl::MutexLock l(&mu_);
+  v1::Item* it = topo_.FindMutable(name);
+  if (it == nullptr) {
+    return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
+  }
+  if (it->kind() != v1::ITEM_KIND_A2B) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " is a ", KindName(it->kind()), ", not an a2b"));
+  }
+  if (dir > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dir is ", dir,
+                     "; it must be 0 (end 0 to end 1) or 1 (end 1 to end 0)"));
+  }
+  v1::A2bSettings next = dir == 0 ? it->a2b().dir0() : it->a2b().dir1();
+  ApplyA2bPatch(patch, &next);
+  if (auto s = ValidateA2bSettings(next); !s.ok()) return s;
+  RETURN_IF_ERROR(a2bs_->Set(name, dir, next));
+  *(dir == 0 ? it->mutable_a2b()->mutable_dir0()
+             : it->mutable_a2b()->mutable_dir1()) = next;
+  RETURN_IF_ERROR(Persist());
+  spdlog::info("a2b {} dir {}: {}", name, dir, A2bSettingsText(next));
+  v1::Item out = Present(*it);
+  bus_.Publish(v1::EVENT_TYPE_UPDATED, out);
+  return out;
+}
+
 absl::Status NetManager::Reconcile() {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(std::vector<RunningCnt> running, cnts_->List());
@@ -241,6 +291,35 @@ absl::Status NetManager::Reconcile() {
                absl::StrCat("cannot recreate: ", s.message()));
     }
   }
+  // a2b: the worker holds no state across its restarts; recreate what is
+  // missing and re-plug its ports (their veths are new).
+  ASSIGN_OR_RETURN(std::vector<std::string> a2b_running, a2bs_->List());
+  std::set<std::string> a2b_have(a2b_running.begin(), a2b_running.end());
+  std::set<std::string> a2b_want;
+  std::vector<std::string> replug;
+  for (const auto& it : topo_.Items()) {
+    if (it.kind() != v1::ITEM_KIND_A2B) continue;
+    a2b_want.insert(it.name());
+    if (a2b_have.count(it.name())) {
+      SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
+      continue;
+    }
+    spdlog::info("reconcile: creating a2b {}", it.name());
+    absl::Status s = a2bs_->Create(it);
+    if (!s.ok()) {
+      SetState(it.name(), v1::ITEM_STATE_FAILED,
+               absl::StrCat("cannot recreate: ", s.message()));
+      continue;
+    }
+    SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
+    for (const auto& e : it.eths()) {
+      if (!e.lan().empty()) replug.push_back(e.port());
+    }
+  }
+  for (const auto& n : a2b_running) {
+    if (!a2b_want.count(n)) a2bs_->Delete(n).IgnoreError();
+  }
+  for (const auto& p : replug) lans_->DeletePort(p).IgnoreError();
   ASSIGN_OR_RETURN(std::vector<std::string> missing,
                    lans_->Sync(topo_.DesiredBridges()));
   if (!missing.empty()) {

@@ -21,7 +21,7 @@ namespace cloonix {
 class NetManager {
  public:
   NetManager(std::string net, std::string state_path, LanBackend* lans,
-             CntBackend* cnts);
+             CntBackend* cnts, A2bBackend* a2bs);
 
   // Reads state.json if present. DATA_LOSS if it cannot be parsed.
   absl::Status Load();
@@ -38,6 +38,12 @@ class NetManager {
   absl::StatusOr<cloonix::v1::Item> DisconnectEth(const std::string& item,
                                                   uint32_t eth,
                                                   const std::string& lan);
+
+  // Changes the settings of direction `dir` of a2b `name` with the fields set
+  // in `patch`. NOT_FOUND, INVALID_ARGUMENT (not an a2b, dir, values).
+  absl::StatusOr<cloonix::v1::Item> ConfigureA2b(
+      const std::string& name, uint32_t dir,
+      const cloonix::v1::A2bSettingsPatch& patch);
 
   // Brings the services in line with the topology: recreates missing or
   // dead containers, deletes unknown ones, syncs bridges and ports. Items
@@ -64,8 +70,13 @@ class NetManager {
                 const std::string& msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::string state_path_;
+  // The item as shown to clients: lan endpoints, a2b live counters.
+  cloonix::v1::Item Present(const cloonix::v1::Item& item)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   LanBackend* lans_;
   CntBackend* cnts_;
+  A2bBackend* a2bs_;
   EventBus bus_;
   absl::Mutex mu_;
   Topology topo_ ABSL_GUARDED_BY(mu_);

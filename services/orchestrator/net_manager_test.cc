@@ -76,13 +76,50 @@ class FakeCnts : public CntBackend {
   bool fail_next = false;
 };
 
+class FakeA2bs : public A2bBackend {
+ public:
+  absl::Status Create(const v1::Item& item) override {
+    if (fail_next) {
+      fail_next = false;
+      return absl::UnavailableError("DPDK said no");
+    }
+    live[item.name()] = item.a2b();
+    return absl::OkStatus();
+  }
+  absl::Status Delete(const std::string& name) override {
+    if (!live.erase(name)) return absl::NotFoundError("no a2b");
+    return absl::OkStatus();
+  }
+  absl::Status Set(const std::string& name, uint32_t dir,
+                   const v1::A2bSettings& s) override {
+    if (!live.count(name)) return absl::NotFoundError("no a2b");
+    *(dir == 0 ? live[name].mutable_dir0() : live[name].mutable_dir1()) = s;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<v1::A2bSpec> Get(const std::string& name) override {
+    if (!live.count(name)) return absl::NotFoundError("no a2b");
+    v1::A2bSpec spec = live[name];
+    spec.mutable_counters0()->set_rx_packets(42);
+    return spec;
+  }
+  absl::StatusOr<std::vector<std::string>> List() override {
+    std::vector<std::string> out;
+    for (const auto& [n, s] : live) out.push_back(n);
+    return out;
+  }
+  absl::Status Teardown() override { return absl::OkStatus(); }
+  std::map<std::string, v1::A2bSpec> live;
+  bool fail_next = false;
+};
+
 class NetManagerTest : public ::testing::Test {
  protected:
   std::string state_ = std::string(std::getenv("TEST_TMPDIR")) + "/state.json";
   FakeLans lans_;
   FakeCnts cnts_;
+  FakeA2bs a2bs_;
   std::unique_ptr<NetManager> m_ =
-      std::make_unique<NetManager>("nemo", state_, &lans_, &cnts_);
+      std::make_unique<NetManager>("nemo", state_, &lans_, &cnts_, &a2bs_);
 
   void SetUp() override { std::remove(state_.c_str()); }
 
@@ -108,7 +145,7 @@ TEST_F(NetManagerTest, CableTwoContainersOnAutoCreatedLan) {
   EXPECT_THAT(lans_.bridges[lan->lan().bridge()],
               ::testing::UnorderedElementsAre("cx1e0", "cx2e0"));
   // Persisted: a new manager on the same file sees the same topology.
-  NetManager again("nemo", state_, &lans_, &cnts_);
+  NetManager again("nemo", state_, &lans_, &cnts_, &a2bs_);
   ASSERT_TRUE(again.Load().ok());
   EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED).size(), 3u);
   EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED)[0].name(), "lan1");
@@ -154,7 +191,7 @@ TEST_F(NetManagerTest, PortFailureRollsBackTheNewLan) {
       return absl::OkStatus();
     }
   } lans;
-  NetManager m("nemo", state_ + "2", &lans, &cnts_);
+  NetManager m("nemo", state_ + "2", &lans, &cnts_, &a2bs_);
   ASSERT_TRUE(m.CreateItem(Cnt("cntx")).ok());
   auto r = m.ConnectEth("cntx", 0, "lan1", true);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
@@ -199,6 +236,50 @@ TEST_F(NetManagerTest, ReconcileRecreatesDeadContainersAndSyncsLans) {
   EXPECT_EQ(m_->GetItem("cnt2")->state(), v1::ITEM_STATE_FAILED);
   EXPECT_NE(m_->GetItem("cnt2")->state_message().find("image nope"),
             std::string::npos);
+}
+
+TEST_F(NetManagerTest, A2bCreateConfigureAndCounters) {
+  v1::Item a;
+  a.set_name("a2b1");
+  a.mutable_a2b()->mutable_dir0()->set_delay_ms(20);
+  auto created = m_->CreateItem(a);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->eths_size(), 2);
+  ASSERT_TRUE(m_->ConnectEth("a2b1", 0, "lan1", true).ok());
+  ASSERT_TRUE(m_->ConnectEth("a2b1", 1, "lan2", true).ok());
+  v1::A2bSettingsPatch p;
+  p.set_loss_percent(10);
+  auto item = m_->ConfigureA2b("a2b1", 0, p);
+  ASSERT_TRUE(item.ok()) << item.status();
+  EXPECT_EQ(item->a2b().dir0().delay_ms(), 20);  // kept
+  EXPECT_EQ(item->a2b().dir0().loss_percent(), 10);
+  EXPECT_EQ(a2bs_.live["a2b1"].dir0().loss_percent(), 10);
+  EXPECT_EQ(m_->GetItem("a2b1")->a2b().counters0().rx_packets(), 42u);
+  // Bad values change nothing.
+  std::string before = ReadFile(state_).value();
+  v1::A2bSettingsPatch bad;
+  bad.set_delay_ms(-1);
+  EXPECT_EQ(m_->ConfigureA2b("a2b1", 0, bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  bad.Clear();
+  bad.set_loss_percent(101);
+  EXPECT_EQ(m_->ConfigureA2b("a2b1", 1, bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m_->ConfigureA2b("a2b1", 2, p).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m_->ConfigureA2b("nope", 0, p).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->ConfigureA2b("lan1", 0, p).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadFile(state_).value(), before);
+  EXPECT_EQ(a2bs_.live["a2b1"].dir0().loss_percent(), 10);
+  // A restarted worker lost everything: reconcile recreates with settings.
+  a2bs_.live.clear();
+  ASSERT_TRUE(m_->Reconcile().ok());
+  EXPECT_EQ(a2bs_.live["a2b1"].dir0().loss_percent(), 10);
+  EXPECT_EQ(a2bs_.live["a2b1"].dir0().delay_ms(), 20);
+  ASSERT_TRUE(m_->DeleteItem("a2b1", false).ok());
+  EXPECT_TRUE(a2bs_.live.empty());
 }
 
 TEST_F(NetManagerTest, WatchGetsCurrentThenChanges) {

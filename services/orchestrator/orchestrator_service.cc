@@ -60,6 +60,15 @@ grpc::Status TopologyService::DisconnectEth(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status TopologyService::ConfigureA2b(grpc::ServerContext*,
+                                           const v1::ConfigureA2bRequest* req,
+                                           v1::Item* resp) {
+  auto item = manager_->ConfigureA2b(req->name(), req->dir(), req->patch());
+  if (!item.ok()) return ToGrpcStatus(item.status());
+  *resp = std::move(*item);
+  return grpc::Status::OK;
+}
+
 // One WatchEvents stream: replays the current items, a SYNCED marker, then
 // writes each event of its subscription, one write in flight at a time.
 class WatchReactor : public grpc::ServerWriteReactor<v1::Event> {

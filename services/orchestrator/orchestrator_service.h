@@ -41,6 +41,9 @@ class TopologyService final
   grpc::Status DisconnectEth(grpc::ServerContext*,
                              const v1::DisconnectEthRequest* req,
                              v1::Item* resp) override;
+  grpc::Status ConfigureA2b(grpc::ServerContext*,
+                            const v1::ConfigureA2bRequest* req,
+                            v1::Item* resp) override;
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(
       grpc::CallbackServerContext* ctx,
       const v1::WatchEventsRequest* req) override;

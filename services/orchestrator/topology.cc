@@ -1,6 +1,7 @@
 #include "services/orchestrator/topology.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/a2b_settings.h"
 #include "common/names.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
@@ -73,8 +74,16 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
     case v1::ITEM_KIND_PHY:
       return absl::UnimplementedError("phy items are not built yet");
     case v1::ITEM_KIND_A2B:
-      return absl::UnimplementedError(
-          "a2b items need the a2b service (DPDK impairment), not built yet");
+      if (auto st = ValidateA2bSettings(request.a2b().dir0()); !st.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("a2b.dir0: ", st.message()));
+      }
+      if (auto st = ValidateA2bSettings(request.a2b().dir1()); !st.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("a2b.dir1: ", st.message()));
+      }
+      eth_count = 2;  // eth0 = end 0, eth1 = end 1
+      break;
     case v1::ITEM_KIND_C2C:
       return absl::UnimplementedError(
           "c2c items need the c2c service, not built yet");
@@ -94,6 +103,10 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
     e->set_index(i);
     e->set_port(EthPortName(item.id(), i));
     e->set_mac(DerivedMac(state_.net(), item.id(), i));
+  }
+  if (kind == v1::ITEM_KIND_A2B) {
+    item.mutable_a2b()->clear_counters0();
+    item.mutable_a2b()->clear_counters1();
   }
   if (kind == v1::ITEM_KIND_LAN) {
     item.mutable_lan()->set_bridge(LanBridgeName(item.id()));

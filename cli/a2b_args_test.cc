@@ -1,0 +1,53 @@
+#include "cli/a2b_args.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cloonix::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(A2bArgsTest, KeyValueTokens) {
+  auto a = ParseA2bArgs(
+      {"dir=1", "delay=20.5", "loss=10", "rate=10000", "qsize=50"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(*a->dir, 1u);
+  EXPECT_DOUBLE_EQ(a->patch.delay_ms(), 20.5);
+  EXPECT_DOUBLE_EQ(a->patch.loss_percent(), 10);
+  EXPECT_EQ(a->patch.rate_kbps(), 10000u);
+  EXPECT_EQ(a->patch.queue_packets(), 50u);
+  EXPECT_FALSE(a->patch.has_jitter_ms());
+}
+
+TEST(A2bArgsTest, CloonixFormUsesItsLossUnit) {
+  auto a = ParseA2bArgs({"dir=0 cmd=loss val=1000"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(*a->dir, 0u);
+  EXPECT_DOUBLE_EQ(a->patch.loss_percent(), 10);
+  a = ParseA2bArgs({"dir=0", "cmd=delay", "val=30"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_DOUBLE_EQ(a->patch.delay_ms(), 30);
+}
+
+TEST(A2bArgsTest, BothDirectionsWhenDirIsAbsent) {
+  auto a = ParseA2bArgs({"delay=5"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->dir.has_value());
+}
+
+TEST(A2bArgsTest, Errors) {
+  EXPECT_THAT(std::string(ParseA2bArgs({"dir=2"}).status().message()),
+              HasSubstr("dir"));
+  EXPECT_THAT(std::string(ParseA2bArgs({"speed=3"}).status().message()),
+              HasSubstr("unknown a2b setting"));
+  EXPECT_THAT(std::string(ParseA2bArgs({"delay=abc"}).status().message()),
+              HasSubstr("milliseconds"));
+  EXPECT_FALSE(ParseA2bArgs({"delay"}).ok());
+  EXPECT_FALSE(ParseA2bArgs({"cmd=loss"}).ok());
+  // Negative values parse; the net refuses them with INVALID_ARGUMENT.
+  EXPECT_TRUE(ParseA2bArgs({"delay=-1"}).ok());
+}
+
+}  // namespace
+}  // namespace cloonix::cli
