@@ -22,18 +22,21 @@ absl::Status ValidateA2bSettings(const cloonix::v1::A2bSettings& s) {
   };
   if (auto st = ms("delay_ms", s.delay_ms()); !st.ok()) return st;
   if (auto st = ms("jitter_ms", s.jitter_ms()); !st.ok()) return st;
-  if (!std::isfinite(s.loss_percent()) || s.loss_percent() < 0 || s.loss_percent() > 100) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("loss_percent is ", s.loss_percent(), "; it must be 0 to 100"));
+  if (!std::isfinite(s.loss_percent()) || s.loss_percent() < 0 ||
+      s.loss_percent() > 100) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "loss_percent is ", s.loss_percent(), "; it must be 0 to 100"));
   }
   if (s.rate_kbps() > 100000000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rate_kbps is ", s.rate_kbps(), "; it must be at most 100000000 (100 Gbit/s)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rate_kbps is ", s.rate_kbps(),
+                     "; it must be at most 100000000 (100 Gbit/s)"));
   }
   return absl::OkStatus();
 }
 
-void ApplyA2bPatch(const cloonix::v1::A2bSettingsPatch& p, cloonix::v1::A2bSettings* s) {
+void ApplyA2bPatch(const cloonix::v1::A2bSettingsPatch& p,
+                   cloonix::v1::A2bSettings* s) {
   if (p.has_delay_ms()) s->set_delay_ms(p.delay_ms());
   if (p.has_jitter_ms()) s->set_jitter_ms(p.jitter_ms());
   if (p.has_allow_reorder()) s->set_allow_reorder(p.allow_reorder());
@@ -46,12 +49,18 @@ void ApplyA2bPatch(const cloonix::v1::A2bSettingsPatch& p, cloonix::v1::A2bSetti
 
 std::string A2bSettingsText(const cloonix::v1::A2bSettings& s) {
   std::vector<std::string> parts;
-  if (s.delay_ms() > 0) parts.push_back(absl::StrCat("delay ", s.delay_ms(), " ms"));
-  if (s.jitter_ms() > 0) parts.push_back(absl::StrCat("jitter ", s.jitter_ms(), " ms"));
-  if (s.loss_percent() > 0) parts.push_back(absl::StrCat("loss ", s.loss_percent(), "%"));
-  if (s.rate_kbps() > 0) parts.push_back(absl::StrCat("rate ", s.rate_kbps(), " kbit/s"));
-  if (s.queue_packets() > 0) parts.push_back(absl::StrCat("qsize ", s.queue_packets()));
-  if (s.queue_bytes() > 0) parts.push_back(absl::StrCat("bsize ", s.queue_bytes()));
+  if (s.delay_ms() > 0)
+    parts.push_back(absl::StrCat("delay ", s.delay_ms(), " ms"));
+  if (s.jitter_ms() > 0)
+    parts.push_back(absl::StrCat("jitter ", s.jitter_ms(), " ms"));
+  if (s.loss_percent() > 0)
+    parts.push_back(absl::StrCat("loss ", s.loss_percent(), "%"));
+  if (s.rate_kbps() > 0)
+    parts.push_back(absl::StrCat("rate ", s.rate_kbps(), " kbit/s"));
+  if (s.queue_packets() > 0)
+    parts.push_back(absl::StrCat("qsize ", s.queue_packets()));
+  if (s.queue_bytes() > 0)
+    parts.push_back(absl::StrCat("bsize ", s.queue_bytes()));
   return parts.empty() ? "clean" : absl::StrJoin(parts, ", ");
 }
 

@@ -15,7 +15,8 @@ namespace cloonix {
 // 100 Gbit/s.
 absl::Status ValidateA2bSettings(const cloonix::v1::A2bSettings& s);
 // Applies the fields set in `patch` to `s`.
-void ApplyA2bPatch(const cloonix::v1::A2bSettingsPatch& patch, cloonix::v1::A2bSettings* s);
+void ApplyA2bPatch(const cloonix::v1::A2bSettingsPatch& patch,
+                   cloonix::v1::A2bSettings* s);
 // "delay 20 ms, loss 10%, rate 10000 kbit/s" or "clean".
 std::string A2bSettingsText(const cloonix::v1::A2bSettings& s);
 

@@ -69,7 +69,8 @@ leftovers() {
   pgrep -af -- "$CLOONIX_WORK_ROOT/$NET" | grep -v pgrep | awk '$2 !~ /defunct/' | sed 's/^/process /'
   ip -o link show | grep -E " cx[0-9]+e[0-9]+[@:]" | sed 's/^/link /'
   mount | grep -F "$CLOONIX_WORK_ROOT/$NET" | sed 's/^/mount /'
-  if [[ -d /run/containerd/s ]]; then :; fi
+  # runc state of the net's containerd namespace.
+  ls -A "/run/containerd/runc/cloonix-$NET" 2>/dev/null | sed 's/^/runc /'
   find "$CLOONIX_WORK_ROOT/$NET" \( -name '*.sock' -o -name '*.pid' -o -name 'state.json' \
     -o -name containerd -o -name ovs \) 2>/dev/null | sed 's/^/file /'
 }

@@ -13,11 +13,14 @@ class A2bService final : public cloonix::a2b::v1::A2bWorker::Service {
   A2bService(Worker* worker, absl::Notification* shutdown)
       : worker_(worker), shutdown_(shutdown) {}
 
-  grpc::Status CreateA2b(grpc::ServerContext*, const a2b::v1::CreateA2bRequest* req,
+  grpc::Status CreateA2b(grpc::ServerContext*,
+                         const a2b::v1::CreateA2bRequest* req,
                          a2b::v1::A2b* resp) override;
-  grpc::Status DeleteA2b(grpc::ServerContext*, const a2b::v1::DeleteA2bRequest* req,
+  grpc::Status DeleteA2b(grpc::ServerContext*,
+                         const a2b::v1::DeleteA2bRequest* req,
                          a2b::v1::DeleteA2bResponse*) override;
-  grpc::Status SetSettings(grpc::ServerContext*, const a2b::v1::SetSettingsRequest* req,
+  grpc::Status SetSettings(grpc::ServerContext*,
+                           const a2b::v1::SetSettingsRequest* req,
                            a2b::v1::A2b* resp) override;
   grpc::Status GetA2b(grpc::ServerContext*, const a2b::v1::GetA2bRequest* req,
                       a2b::v1::A2b* resp) override;

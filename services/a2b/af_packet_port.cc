@@ -31,7 +31,8 @@ int FindPacketSocket(int ifindex) {
     if (fd <= 2) continue;
     int domain = 0;
     socklen_t len = sizeof(domain);
-    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_PACKET) {
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+        domain != AF_PACKET) {
       continue;
     }
     struct sockaddr_ll sll = {};
@@ -61,21 +62,23 @@ absl::StatusOr<AfPacketPort> AfPacketPort::Open(const std::string& port_if,
   p.worker_if_ = worker_if;
   p.vdev_ = "net_af_packet_" + worker_if;
   Exec({"ip", "link", "del", port_if}).IgnoreError();  // stale, from a crash
-  RETURN_IF_ERROR(Ip({"link", "add", port_if, "type", "veth", "peer", "name", worker_if}));
+  RETURN_IF_ERROR(
+      Ip({"link", "add", port_if, "type", "veth", "peer", "name", worker_if}));
   auto fail = [&p](absl::Status s) -> absl::StatusOr<AfPacketPort> {
     p.Close();
     return s;
   };
   for (const auto& ifn : {port_if, worker_if}) {
-    auto r = ExecOk({"ethtool", "-K", ifn, "tx", "off", "tso", "off", "gso", "off", "gro",
-                     "off"});
+    auto r = ExecOk({"ethtool", "-K", ifn, "tx", "off", "tso", "off", "gso",
+                     "off", "gro", "off"});
     if (!r.ok()) return fail(r.status());
     if (auto s = Ip({"link", "set", ifn, "up"}); !s.ok()) return fail(s);
   }
-  std::string args = absl::StrCat("iface=", worker_if, ",qpairs=1,framecnt=1024,qdisc_bypass=1");
+  std::string args = absl::StrCat("iface=", worker_if,
+                                  ",qpairs=1,framecnt=1024,qdisc_bypass=1");
   if (rte_vdev_init(p.vdev_.c_str(), args.c_str()) != 0) {
-    return fail(absl::UnavailableError(absl::StrCat("DPDK cannot attach net_af_packet to ",
-                                                    worker_if)));
+    return fail(absl::UnavailableError(
+        absl::StrCat("DPDK cannot attach net_af_packet to ", worker_if)));
   }
   p.open_ = true;
   if (rte_eth_dev_get_port_by_name(p.vdev_.c_str(), &p.port_id_) != 0) {
@@ -83,16 +86,23 @@ absl::StatusOr<AfPacketPort> AfPacketPort::Open(const std::string& port_if,
   }
   struct rte_eth_conf conf = {};
   int rc = rte_eth_dev_configure(p.port_id_, 1, 1, &conf);
-  if (rc == 0) rc = rte_eth_rx_queue_setup(p.port_id_, 0, kRingSize, SOCKET_ID_ANY, nullptr, pool);
-  if (rc == 0) rc = rte_eth_tx_queue_setup(p.port_id_, 0, kRingSize, SOCKET_ID_ANY, nullptr);
+  if (rc == 0)
+    rc = rte_eth_rx_queue_setup(p.port_id_, 0, kRingSize, SOCKET_ID_ANY,
+                                nullptr, pool);
+  if (rc == 0)
+    rc = rte_eth_tx_queue_setup(p.port_id_, 0, kRingSize, SOCKET_ID_ANY,
+                                nullptr);
   if (rc == 0) rc = rte_eth_dev_start(p.port_id_);
   if (rc != 0) {
-    return fail(absl::InternalError(absl::StrCat("configuring DPDK port ", p.vdev_, ": ",
-                                                 rte_strerror(-rc))));
+    return fail(absl::InternalError(absl::StrCat(
+        "configuring DPDK port ", p.vdev_, ": ", rte_strerror(-rc))));
   }
   rte_eth_promiscuous_enable(p.port_id_);
-  p.poll_fd_ = FindPacketSocket(static_cast<int>(if_nametoindex(worker_if.c_str())));
-  if (p.poll_fd_ < 0) spdlog::warn("no pollable socket found for {}: worker will poll", worker_if);
+  p.poll_fd_ =
+      FindPacketSocket(static_cast<int>(if_nametoindex(worker_if.c_str())));
+  if (p.poll_fd_ < 0)
+    spdlog::warn("no pollable socket found for {}: worker will poll",
+                 worker_if);
   return p;
 }
 

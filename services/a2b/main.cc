@@ -18,8 +18,10 @@
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, net, "nemo", "Name of the net.");
-ABSL_FLAG(std::string, work_dir, "", "The net's work dir (default /var/lib/cloonix/<net>).");
-ABSL_FLAG(std::string, socket, "", "Unix socket to serve (default <work_dir>/a2b.sock).");
+ABSL_FLAG(std::string, work_dir, "",
+          "The net's work dir (default /var/lib/cloonix/<net>).");
+ABSL_FLAG(std::string, socket, "",
+          "Unix socket to serve (default <work_dir>/a2b.sock).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
 
 int main(int argc, char** argv) {
@@ -30,7 +32,8 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   cloonix::BlockShutdownSignals();
   cloonix::InitLogging("a2b", absl::GetFlag(FLAGS_log_level));
-  auto setup = cloonix::SetUpDaemon(absl::GetFlag(FLAGS_net), absl::GetFlag(FLAGS_work_dir),
+  auto setup = cloonix::SetUpDaemon(absl::GetFlag(FLAGS_net),
+                                    absl::GetFlag(FLAGS_work_dir),
                                     absl::GetFlag(FLAGS_socket), "a2b");
   if (!setup.ok()) {
     spdlog::error("{}", setup.status().ToString());

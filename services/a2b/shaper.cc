@@ -11,7 +11,8 @@ constexpr uint32_t kDefaultQueuePackets = 1000;
 constexpr uint64_t kDefaultQueueBytes = 1500000;
 }  // namespace
 
-absl::StatusOr<ShaperSettings> CompileA2bSettings(const cloonix::v1::A2bSettings& s) {
+absl::StatusOr<ShaperSettings> CompileA2bSettings(
+    const cloonix::v1::A2bSettings& s) {
   if (auto st = ValidateA2bSettings(s); !st.ok()) return st;
   ShaperSettings c;
   c.delay_ns = static_cast<uint64_t>(std::llround(s.delay_ms() * 1e6));
@@ -20,12 +21,15 @@ absl::StatusOr<ShaperSettings> CompileA2bSettings(const cloonix::v1::A2bSettings
   if (s.loss_percent() >= 100) {
     c.loss_all = true;
   } else {
-    c.loss_threshold = static_cast<uint64_t>(std::ldexp(s.loss_percent() / 100.0, 64));
+    c.loss_threshold =
+        static_cast<uint64_t>(std::ldexp(s.loss_percent() / 100.0, 64));
   }
   c.rate_bytes_per_s = s.rate_kbps() * 1000 / 8;
   double two_ms = c.rate_bytes_per_s * 0.002;
-  c.burst_bytes = s.burst_bytes() > 0 ? s.burst_bytes() : std::max(3000.0, two_ms);
-  c.queue_packets = s.queue_packets() > 0 ? s.queue_packets() : kDefaultQueuePackets;
+  c.burst_bytes =
+      s.burst_bytes() > 0 ? s.burst_bytes() : std::max(3000.0, two_ms);
+  c.queue_packets =
+      s.queue_packets() > 0 ? s.queue_packets() : kDefaultQueuePackets;
   c.queue_bytes = s.queue_bytes() > 0 ? s.queue_bytes() : kDefaultQueueBytes;
   return c;
 }
@@ -71,7 +75,8 @@ bool Shaper::ToDelayLine(Packet p, uint64_t now, const ShaperSettings& s) {
   uint64_t depart = now + s.delay_ns;
   if (s.jitter_ns > 0) {
     uint64_t span = 2 * s.jitter_ns + 1;
-    int64_t offset = static_cast<int64_t>(Random() % span) - static_cast<int64_t>(s.jitter_ns);
+    int64_t offset = static_cast<int64_t>(Random() % span) -
+                     static_cast<int64_t>(s.jitter_ns);
     depart = offset < 0 && static_cast<uint64_t>(-offset) > depart - now
                  ? now
                  : depart + offset;
@@ -110,13 +115,15 @@ void Shaper::Refill(uint64_t now, const ShaperSettings& s) {
     tokens_ = s.burst_bytes;
     refilled_once_ = true;
   } else if (now > last_refill_) {
-    tokens_ += static_cast<double>(now - last_refill_) * 1e-9 * s.rate_bytes_per_s;
+    tokens_ +=
+        static_cast<double>(now - last_refill_) * 1e-9 * s.rate_bytes_per_s;
   }
   tokens_ = std::min(tokens_, s.burst_bytes);
   last_refill_ = now;
 }
 
-size_t Shaper::Due(uint64_t now, const ShaperSettings& s, Packet* out, size_t max) {
+size_t Shaper::Due(uint64_t now, const ShaperSettings& s, Packet* out,
+                   size_t max) {
   if (!rate_queue_.empty()) {
     if (s.rate_bytes_per_s == 0) {
       // The limit was lifted: release the queue at once, in order.
@@ -155,10 +162,13 @@ uint64_t Shaper::NextEvent(uint64_t now, const ShaperSettings& s) const {
   if (!delay_line_.empty()) next = delay_line_.top().depart;
   if (!rate_queue_.empty()) {
     if (s.rate_bytes_per_s == 0) return now;
-    double need = std::min<double>(RateBytes(rate_queue_.front().len), s.burst_bytes);
+    double need =
+        std::min<double>(RateBytes(rate_queue_.front().len), s.burst_bytes);
     double missing = need - tokens_;
-    uint64_t wait = missing <= 0 ? 0
-                                 : static_cast<uint64_t>(missing * 1e9 / s.rate_bytes_per_s) + 1;
+    uint64_t wait =
+        missing <= 0
+            ? 0
+            : static_cast<uint64_t>(missing * 1e9 / s.rate_bytes_per_s) + 1;
     next = std::min(next, now + wait);
   }
   return next;

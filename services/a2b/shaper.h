@@ -35,7 +35,8 @@ struct ShaperSettings {
 };
 
 // Validates (common/a2b_settings.h), fills defaults, converts units.
-absl::StatusOr<ShaperSettings> CompileA2bSettings(const cloonix::v1::A2bSettings& s);
+absl::StatusOr<ShaperSettings> CompileA2bSettings(
+    const cloonix::v1::A2bSettings& s);
 
 // Bytes counted by the rate limit: the frame after its Ethernet header.
 inline uint32_t RateBytes(uint32_t frame_len) {
@@ -114,7 +115,8 @@ class Shaper {
   double tokens_ = 0;
   uint64_t last_refill_ = 0;
   bool refilled_once_ = false;
-  std::priority_queue<Delayed, std::vector<Delayed>, std::greater<Delayed>> delay_line_;
+  std::priority_queue<Delayed, std::vector<Delayed>, std::greater<Delayed>>
+      delay_line_;
   uint64_t last_depart_ = 0;
   uint64_t seq_ = 0;
   std::vector<Packet> dropped_;

@@ -25,20 +25,25 @@ Shaper::Packet Pkt(uintptr_t id, uint32_t len = 1514) {
   return {reinterpret_cast<void*>(id), len};
 }
 
-uintptr_t Id(const Shaper::Packet& p) { return reinterpret_cast<uintptr_t>(p.handle); }
+uintptr_t Id(const Shaper::Packet& p) {
+  return reinterpret_cast<uintptr_t>(p.handle);
+}
 
 TEST(ShaperSettingsTest, RejectsBadValuesWithTheFieldName) {
   v1::A2bSettings s;
   s.set_delay_ms(-1);
-  EXPECT_THAT(std::string(ValidateA2bSettings(s).message()), HasSubstr("delay_ms"));
+  EXPECT_THAT(std::string(ValidateA2bSettings(s).message()),
+              HasSubstr("delay_ms"));
   s.set_delay_ms(0);
   s.set_loss_percent(100.5);
-  EXPECT_THAT(std::string(ValidateA2bSettings(s).message()), HasSubstr("loss_percent"));
+  EXPECT_THAT(std::string(ValidateA2bSettings(s).message()),
+              HasSubstr("loss_percent"));
   s.set_loss_percent(NAN);
   EXPECT_EQ(ValidateA2bSettings(s).code(), absl::StatusCode::kInvalidArgument);
   s.set_loss_percent(0);
   s.set_jitter_ms(1e9);
-  EXPECT_THAT(std::string(ValidateA2bSettings(s).message()), HasSubstr("jitter_ms"));
+  EXPECT_THAT(std::string(ValidateA2bSettings(s).message()),
+              HasSubstr("jitter_ms"));
   s.set_jitter_ms(0.5);
   EXPECT_TRUE(ValidateA2bSettings(s).ok());
 }
@@ -87,7 +92,8 @@ TEST(ShaperTest, JitterIsUniformWithinBoundsAndDoesNotReorder) {
   set.set_jitter_ms(5);
   ShaperSettings s = Compile(set);
   const int n = 20000;
-  for (int i = 0; i < n; ++i) ASSERT_TRUE(sh.Offer(Pkt(i + 1, 100), i * 1000, s));
+  for (int i = 0; i < n; ++i)
+    ASSERT_TRUE(sh.Offer(Pkt(i + 1, 100), i * 1000, s));
   std::vector<uintptr_t> order;
   Shaper::Packet out[64];
   for (uint64_t t = 0; t < 100 * kMs; t += 10000) {

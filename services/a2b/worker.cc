@@ -57,14 +57,20 @@ inline void AddCounter(std::atomic<uint64_t>& c, uint64_t v) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& opts) {
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
+    const WorkerOptions& opts) {
   std::unique_ptr<Worker> w(new Worker());
   w->file_prefix_ = opts.file_prefix;
-  std::vector<std::string> args = {"cloonix-a2b", "--no-pci", "--no-telemetry", "-l", "0",
+  std::vector<std::string> args = {"cloonix-a2b",
+                                   "--no-pci",
+                                   "--no-telemetry",
+                                   "-l",
+                                   "0",
                                    "--file-prefix=" + opts.file_prefix,
                                    "--log-level=lib.eal:warning"};
   if (HugepagesFree()) {
-    args.insert(args.end(), {"--in-memory", "--single-file-segments", "-m", "128"});
+    args.insert(args.end(),
+                {"--in-memory", "--single-file-segments", "-m", "128"});
   } else {
     args.insert(args.end(), {"--no-huge", "--no-shconf", "-m", "128"});
   }
@@ -77,17 +83,19 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& opts
   w->pool_ = rte_pktmbuf_pool_create("a2b_pool", opts.mbufs, 256, 0,
                                      RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   if (w->pool_ == nullptr) {
-    return absl::UnavailableError(absl::StrCat("mbuf pool: ", rte_strerror(rte_errno)));
+    return absl::UnavailableError(
+        absl::StrCat("mbuf pool: ", rte_strerror(rte_errno)));
   }
   size_t sz = rte_rcu_qsbr_get_memsize(1);
-  w->rcu_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("a2b_rcu", sz, RTE_CACHE_LINE_SIZE));
+  w->rcu_ = static_cast<rte_rcu_qsbr*>(
+      rte_zmalloc("a2b_rcu", sz, RTE_CACHE_LINE_SIZE));
   if (w->rcu_ == nullptr || rte_rcu_qsbr_init(w->rcu_, 1) != 0) {
     return absl::UnavailableError("RCU init failed");
   }
   w->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   w->table_.store(new Table());
-  spdlog::info("DPDK EAL ready ({}), {} mbufs", HugepagesFree() ? "hugepages" : "no hugepages",
-               opts.mbufs);
+  spdlog::info("DPDK EAL ready ({}), {} mbufs",
+               HugepagesFree() ? "hugepages" : "no hugepages", opts.mbufs);
   return w;
 }
 
@@ -103,7 +111,9 @@ void Worker::Wake() {
   }
 }
 
-void Worker::Synchronize() { rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID); }
+void Worker::Synchronize() {
+  rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
+}
 
 void Worker::Publish() {
   auto* t = new Table();
@@ -141,12 +151,17 @@ absl::StatusOr<a2bv1::A2b> Worker::Add(const a2bv1::CreateA2bRequest& req) {
     }
   }
   auto s0 = CompileA2bSettings(req.dir0());
-  if (!s0.ok()) return absl::InvalidArgumentError(absl::StrCat("dir0: ", s0.status().message()));
+  if (!s0.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat("dir0: ", s0.status().message()));
   auto s1 = CompileA2bSettings(req.dir1());
-  if (!s1.ok()) return absl::InvalidArgumentError(absl::StrCat("dir1: ", s1.status().message()));
+  if (!s1.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat("dir1: ", s1.status().message()));
   absl::MutexLock l(&mu_);
   if (links_.count(req.name())) {
-    return absl::AlreadyExistsError(absl::StrCat("a2b ", req.name(), " already exists"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("a2b ", req.name(), " already exists"));
   }
   auto link = std::make_unique<Link>();
   link->name = req.name();
@@ -182,13 +197,18 @@ absl::StatusOr<a2bv1::A2b> Worker::Add(const a2bv1::CreateA2bRequest& req) {
 absl::Status Worker::Remove(const std::string& name) {
   absl::MutexLock l(&mu_);
   auto it = links_.find(name);
-  if (it == links_.end()) return absl::NotFoundError(absl::StrCat("a2b ", name, " not found"));
+  if (it == links_.end())
+    return absl::NotFoundError(absl::StrCat("a2b ", name, " not found"));
   std::unique_ptr<Link> link = std::move(it->second);
   links_.erase(it);
   Publish();  // the packet thread no longer sees the link
   for (auto& sh : link->shaper) {
-    sh.DrainAll([](Shaper::Packet p) { rte_pktmbuf_free(static_cast<rte_mbuf*>(p.handle)); });
-    sh.ReleaseDropped([](Shaper::Packet p) { rte_pktmbuf_free(static_cast<rte_mbuf*>(p.handle)); });
+    sh.DrainAll([](Shaper::Packet p) {
+      rte_pktmbuf_free(static_cast<rte_mbuf*>(p.handle));
+    });
+    sh.ReleaseDropped([](Shaper::Packet p) {
+      rte_pktmbuf_free(static_cast<rte_mbuf*>(p.handle));
+    });
   }
   for (auto& p : link->ports) p.Close();
   for (auto& s : link->settings) delete s.load();
@@ -197,18 +217,20 @@ absl::Status Worker::Remove(const std::string& name) {
 }
 
 absl::StatusOr<a2bv1::A2b> Worker::Set(const std::string& name, uint32_t dir,
-                                        const cloonix::v1::A2bSettings& s) {
+                                       const cloonix::v1::A2bSettings& s) {
   if (dir > 1) {
-    return absl::InvalidArgumentError(absl::StrCat("dir is ", dir, "; it must be 0 or 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dir is ", dir, "; it must be 0 or 1"));
   }
   auto compiled = CompileA2bSettings(s);
   if (!compiled.ok()) return compiled.status();
   absl::MutexLock l(&mu_);
   auto it = links_.find(name);
-  if (it == links_.end()) return absl::NotFoundError(absl::StrCat("a2b ", name, " not found"));
+  if (it == links_.end())
+    return absl::NotFoundError(absl::StrCat("a2b ", name, " not found"));
   Link* link = it->second.get();
-  const ShaperSettings* old =
-      link->settings[dir].exchange(new ShaperSettings(*compiled), std::memory_order_acq_rel);
+  const ShaperSettings* old = link->settings[dir].exchange(
+      new ShaperSettings(*compiled), std::memory_order_acq_rel);
   link->proto[dir] = s;
   Wake();
   Synchronize();
@@ -219,7 +241,8 @@ absl::StatusOr<a2bv1::A2b> Worker::Set(const std::string& name, uint32_t dir,
 absl::StatusOr<a2bv1::A2b> Worker::Get(const std::string& name) {
   absl::MutexLock l(&mu_);
   auto it = links_.find(name);
-  if (it == links_.end()) return absl::NotFoundError(absl::StrCat("a2b ", name, " not found"));
+  if (it == links_.end())
+    return absl::NotFoundError(absl::StrCat("a2b ", name, " not found"));
   return Describe(*it->second);
 }
 
@@ -252,7 +275,9 @@ void Worker::Run() {
   Shaper::Packet pk[kBurst];
   std::vector<struct pollfd> pfds;
   int idle = 0;
-  auto free_pkt = [](Shaper::Packet p) { rte_pktmbuf_free(static_cast<rte_mbuf*>(p.handle)); };
+  auto free_pkt = [](Shaper::Packet p) {
+    rte_pktmbuf_free(static_cast<rte_mbuf*>(p.handle));
+  };
   while (!stop_.load(std::memory_order_relaxed)) {
     const Table* t = table_.load(std::memory_order_acquire);
     uint64_t now = NowNs();
@@ -260,14 +285,16 @@ void Worker::Run() {
     uint64_t next = Shaper::kNever;
     for (Link* l : t->links) {
       for (int d = 0; d < 2; ++d) {
-        const ShaperSettings& s = *l->settings[d].load(std::memory_order_acquire);
+        const ShaperSettings& s =
+            *l->settings[d].load(std::memory_order_acquire);
         Shaper& sh = l->shaper[d];
         uint16_t in = l->ports[d].port_id();
         uint16_t out = l->ports[1 - d].port_id();
         uint16_t n = rte_eth_rx_burst(in, 0, burst, kBurst);
         if (n > 0) active = true;
         for (uint16_t i = 0; i < n; ++i) {
-          if (!sh.Offer({burst[i], burst[i]->pkt_len}, now, s)) rte_pktmbuf_free(burst[i]);
+          if (!sh.Offer({burst[i], burst[i]->pkt_len}, now, s))
+            rte_pktmbuf_free(burst[i]);
         }
         size_t k;
         while ((k = sh.Due(now, s, pk, kBurst)) > 0) {
@@ -277,7 +304,8 @@ void Worker::Run() {
             burst[j] = static_cast<rte_mbuf*>(pk[j].handle);
             bytes += pk[j].len;
           }
-          uint16_t sent = rte_eth_tx_burst(out, 0, burst, static_cast<uint16_t>(k));
+          uint16_t sent =
+              rte_eth_tx_burst(out, 0, burst, static_cast<uint16_t>(k));
           for (size_t j = sent; j < k; ++j) {
             bytes -= burst[j]->pkt_len;
             rte_pktmbuf_free(burst[j]);
@@ -296,8 +324,10 @@ void Worker::Run() {
       continue;
     }
     if (++idle < kSpinsBeforeSleep && next == Shaper::kNever) continue;
-    uint64_t wait = next == Shaper::kNever ? kMaxSleepNs : (next > now ? next - now : 0);
-    if (next != Shaper::kNever) wait = wait > kWakeMarginNs ? wait - kWakeMarginNs : 0;
+    uint64_t wait =
+        next == Shaper::kNever ? kMaxSleepNs : (next > now ? next - now : 0);
+    if (next != Shaper::kNever)
+      wait = wait > kWakeMarginNs ? wait - kWakeMarginNs : 0;
     if (wait == 0) continue;
     wait = std::min(wait, kMaxSleepNs);
     pfds.clear();

@@ -34,14 +34,17 @@ class Worker {
  public:
   // Initializes the EAL (in the calling thread, which must later call Run):
   // --no-huge unless free hugepages exist, no PCI, no telemetry.
-  static absl::StatusOr<std::unique_ptr<Worker>> Create(const WorkerOptions& opts);
+  static absl::StatusOr<std::unique_ptr<Worker>> Create(
+      const WorkerOptions& opts);
   ~Worker();
 
   // ALREADY_EXISTS, INVALID_ARGUMENT (settings, port names), UNAVAILABLE
   // (DPDK or veth failure; nothing is left).
-  absl::StatusOr<cloonix::a2b::v1::A2b> Add(const cloonix::a2b::v1::CreateA2bRequest& req);
+  absl::StatusOr<cloonix::a2b::v1::A2b> Add(
+      const cloonix::a2b::v1::CreateA2bRequest& req);
   absl::Status Remove(const std::string& name);
-  absl::StatusOr<cloonix::a2b::v1::A2b> Set(const std::string& name, uint32_t dir,
+  absl::StatusOr<cloonix::a2b::v1::A2b> Set(const std::string& name,
+                                            uint32_t dir,
                                             const cloonix::v1::A2bSettings& s);
   absl::StatusOr<cloonix::a2b::v1::A2b> Get(const std::string& name);
   std::vector<cloonix::a2b::v1::A2b> List();

@@ -52,7 +52,10 @@ int main(int argc, char** argv) {
     spdlog::error("cannot start containerd: {}", s.ToString());
     return 1;
   }
-  cloonix::ContainerdClient client(cloonix::UnixChannel(daemon.Socket()));
+  // One containerd namespace per net: runc keeps its state under
+  // /run/containerd/runc/<namespace>/<id>, shared by every containerd.
+  cloonix::ContainerdClient client(cloonix::UnixChannel(daemon.Socket()),
+                                   "cloonix-" + net);
   absl::Notification shutdown;
   cloonix::CntRunnerService service(
       {net, work_dir, absl::GetFlag(FLAGS_bulk_dir)}, &daemon, &client,

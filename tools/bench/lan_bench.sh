@@ -8,34 +8,18 @@
 #  3. memory (RSS) of the daemons of a net.
 # Prints the figures and writes docs/BENCHMARKS.md. Needs root.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 N="${N:-20}"
 RUNS="${RUNS:-3}"
 SECS="${SECS:-5}"
-cd "$ROOT"
-bazel build //cli:cloonix //services/orchestrator:cloonix-orchestrator \
-  //services/lan_switch:cloonix-lan-switch //services/cnt_runner:cloonix-cnt-runner \
-  //tools/images:busybox_oci >/dev/null 2>&1
-W="$(mktemp -d /tmp/cxb.XXXXXX)"
-mkdir -p "$W/bin" "$W/bulk" "$W/nets"
-for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
-         services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner; do
-  cp -L "bazel-bin/$b" "$W/bin/"
-done
-cp -L bazel-bin/tools/images/busybox.tar "$W/bulk/"
-export PATH="$W/bin:$PATH" CLOONIX_WORK_ROOT="$W/nets" CLOONIX_BULK_DIR="$W/bulk"
-export CLOONIX_NET="bench$$"
-NET="$CLOONIX_NET"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup bench
 BR="cxbr$$"
 cleanup() {
-  cloonix net stop >/dev/null 2>&1 || true
   for ns in ${BR}a ${BR}b ${BR}s; do ip netns del "$ns" 2>/dev/null || true; done
-  pkill -9 -f -- "$W" 2>/dev/null || true
-  rm -rf "$W"
+  bench_cleanup
 }
 trap cleanup EXIT
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # iperf3 between two netns: prints Gbit/s (receiver), RUNS times.
 iperf_runs() {
   local server_ns="$1" client_ns="$2" ip="$3"
@@ -82,7 +66,9 @@ for i in $(seq 2 $((N + 1))); do
 done
 t1="$(date +%s.%N)"
 pending="$(seq 2 $((N + 1)))"
+deadline=$((SECONDS + 120))
 while [[ -n "$pending" ]]; do
+  if ((SECONDS > deadline)); then echo "containers $pending never answered" >&2; exit 1; fi
   next=""
   for i in $pending; do
     ip netns exec "cloonix_${NET}_cnt1" ping -c 1 -W 1 "10.30.1.$i" >/dev/null 2>&1 || next+=" $i"
@@ -114,22 +100,22 @@ cloonix net stop >/dev/null 2>&1
 stop="$(echo "$(date +%s.%N) - $t3" | bc)"
 echo "net stop with $((N + 2)) items: ${stop}s"
 
-cat > "$ROOT/docs/BENCHMARKS.md" <<MD
-# Benchmarks
+python3 "$ROOT/tools/bench/update_section.py" lan "$ROOT/docs/BENCHMARKS.md" <<MD
+## Lans and containers (\`tools/bench/lan_bench.sh\`)
 
 Written by \`tools/bench/lan_bench.sh\` (run as root; \`N\`, \`RUNS\`, \`SECS\` in the
 environment change the sizes). Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB,
 $(uname -r), shared and noisy: read the figures as orders of magnitude. Last run:
 $(date -u +%Y-%m-%dT%H:%MZ).
 
-## Lan throughput (iperf3 TCP, ${RUNS} runs x ${SECS} s, median)
+### Lan throughput (iperf3 TCP, ${RUNS} runs x ${SECS} s, median)
 
 | path | runs (Gbit/s) | median (Gbit/s) |
 |---|---|---|
 | Linux bridge between two netns (baseline, same run) | $bridge_runs | $bridge_med |
 | cloonix lan: cnt1 -> OVS bridge (userspace datapath, userspace TSO) -> cnt2 | $ovs_runs | $ovs_med |
 
-## Deploying containers on one lan
+### Deploying containers on one lan
 
 | what | time |
 |---|---|
@@ -137,7 +123,7 @@ $(date -u +%Y-%m-%dT%H:%MZ).
 | from the first add until all $N answer a ping from cnt1 | ${allping} s |
 | \`cloonix net stop\` with $((N + 2)) items | ${stop} s |
 
-## Memory (RSS, with $((N + 1)) containers running)
+### Memory (RSS, with $((N + 1)) containers running)
 
 | process | MiB |
 |---|---|
@@ -149,4 +135,4 @@ $(date -u +%Y-%m-%dT%H:%MZ).
 | ovsdb-server | $mem_db |
 | containerd-shim-runc-v2 x $nshim | $shim_total (total) |
 MD
-echo "wrote docs/BENCHMARKS.md"
+echo "wrote the lan section of docs/BENCHMARKS.md"

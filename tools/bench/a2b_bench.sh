@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Benchmarks of the a2b worker, measured in one run on this machine (root):
+#  - accuracy, set vs measured: one-way delay {1, 10, 100} ms (median RTT
+#    minus the clean-link median RTT), loss {1, 10, 50} % (2000 paced pings),
+#    rate {1, 10, 100} Mbit/s (iperf3 TCP goodput, both directions limited);
+#  - forwarding ceiling with no impairment (iperf3 TCP through
+#    lan1 -> a2b -> lan2) next to the direct path between two containers on
+#    one lan, same run.
+# Writes the "a2b" section of docs/BENCHMARKS.md.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup abench
+trap bench_cleanup EXIT
+
+cloonix net start >/dev/null 2>&1
+for c in cnt1 cnt2 cnt3; do cloonix add cnt "$c" >/dev/null; done
+cloonix add a2b ab1 >/dev/null
+cloonix add lan cnt1 eth0 lan1 >/dev/null; cloonix add lan cnt3 eth0 lan1 >/dev/null
+cloonix add lan ab1 eth0 lan1 >/dev/null; cloonix add lan ab1 eth1 lan2 >/dev/null
+cloonix add lan cnt2 eth0 lan2 >/dev/null
+ip -n "cloonix_${NET}_cnt1" addr add 10.60.0.1/24 dev eth0
+ip -n "cloonix_${NET}_cnt2" addr add 10.60.0.2/24 dev eth0
+ip -n "cloonix_${NET}_cnt3" addr add 10.60.0.3/24 dev eth0
+sleep 1
+
+rtt() { ip netns exec "cloonix_${NET}_cnt1" ping -n -c "$1" -i 0.05 -W 2 10.60.0.2 |
+        sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | median; }
+lossp() { ip netns exec "cloonix_${NET}_cnt1" ping -n -q -c 2000 -i 0.002 -W 1 10.60.0.2 |
+          sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p'; }
+tput() {  # tput DST_CNT DST_IP SECONDS -> Mbit/s
+  ip netns exec "cloonix_${NET}_$1" iperf3 -s -1 -D; sleep 0.3
+  ip netns exec "cloonix_${NET}_cnt1" iperf3 -c "$2" -t "$3" -J |
+    python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6, 1))'
+}
+cnf() { cloonix cnf a2b ab1 "$@" >/dev/null; }
+clean() { cnf dir=0 delay=0 loss=0 rate=0; cnf dir=1 delay=0 loss=0 rate=0; }
+
+base="$(rtt 50)"
+rows=""
+for d in 1 10 100; do
+  clean; cnf dir=0 delay="$d"
+  m="$(rtt 50)"
+  got="$(python3 -c "print(round($m - $base, 3))")"
+  echo "delay $d ms: $got ms"
+  rows+="| delay (one way) | $d ms | $got ms | median RTT $m ms - clean median $base ms, 50 pings |"$'\n'
+done
+for p in 1 10 50; do
+  clean; cnf dir=0 loss="$p"
+  got="$(lossp)"
+  echo "loss $p%: $got%"
+  rows+="| loss (one way) | $p % | $got % | 2000 pings every 2 ms |"$'\n'
+done
+for r in 1 10 100; do
+  clean; cnf dir=0 rate=$((r * 1000)); cnf dir=1 rate=$((r * 1000))
+  got="$(tput cnt2 10.60.0.2 6)"
+  echo "rate $r Mbit/s: $got Mbit/s"
+  rows+="| rate (both ways) | $r Mbit/s | $got Mbit/s | iperf3 TCP goodput, 6 s (ceiling ~96.5% of the L3 rate) |"$'\n'
+done
+clean
+runs_a2b=""; runs_lan=""
+for _ in 1 2 3; do
+  runs_a2b+="$(tput cnt2 10.60.0.2 5) "
+  runs_lan+="$(tput cnt3 10.60.0.3 5) "
+done
+med_a2b="$(echo $runs_a2b | tr ' ' '\n' | median)"
+med_lan="$(echo $runs_lan | tr ' ' '\n' | median)"
+echo "ceiling via a2b: $runs_a2b-> $med_a2b; same lan: $runs_lan-> $med_lan"
+pid="$(cat "$CLOONIX_WORK_ROOT/$NET/a2b.pid")"
+t0="$(awk '{print $14+$15}' "/proc/$pid/stat")"; sleep 10; t1="$(awk '{print $14+$15}' "/proc/$pid/stat")"
+idle="$(python3 -c "print(round(($t1-$t0)*100.0/$(getconf CLK_TCK)/10, 2))")"
+rss="$(ps -o rss= -p "$pid" | awk '{printf "%.0f", $1/1024}')"
+echo "idle: $idle% of a core, RSS $rss MiB"
+
+python3 tools/bench/update_section.py a2b docs/BENCHMARKS.md <<MD
+## a2b impairment (\`tools/bench/a2b_bench.sh\`, $(date -u +%Y-%m-%dT%H:%MZ))
+
+Path: cnt1 -> lan1 (OVS) -> a2b (DPDK net_af_packet on veths, --no-huge) ->
+lan2 (OVS) -> cnt2. Clean-link median RTT: $base ms.
+
+| setting | set | measured | how |
+|---|---|---|---|
+${rows}
+| path, no impairment (iperf3 TCP, 3 x 5 s) | runs (Mbit/s) | median (Mbit/s) |
+|---|---|---|
+| cnt1 -> lan1 -> a2b -> lan2 -> cnt2 | $runs_a2b | $med_a2b |
+| cnt1 -> lan1 -> cnt3 (direct, same lan, same run) | $runs_lan | $med_lan |
+
+Idle worker (one a2b, no traffic, 10 s): $idle% of a core; RSS $rss MiB
+(DPDK EAL with 128 MiB of --no-huge memory, 16383 mbufs).
+MD
+echo "wrote the a2b section of docs/BENCHMARKS.md"
