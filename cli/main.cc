@@ -472,8 +472,9 @@ int main(int argc, char** argv) {
   g.net = EnvOr("CLOONIX_NET", "nemo");
   g.work_root = EnvOr("CLOONIX_WORK_ROOT", "/var/lib/cloonix");
   CLI::App app{
-      "cloonix: build virtual networks of containers (and, later, VMs) wired "
-      "by lans.\n"
+      "cloonix: virtual networks of containers wired by lans, with "
+      "per-direction\nimpairment between lans (a2b); VMs, NAT and links "
+      "between hosts come later.\n"
       "The net is chosen by --net or $CLOONIX_NET (default nemo)."};
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   app.require_subcommand(1);
