@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/notify_once.h"
 #include "common/rpc_client.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -71,7 +72,7 @@ void ServeUntilShutdown(grpc::Server* server, const std::string& socket_path,
       int s = sigtimedwait(&set, nullptr, &ts);
       if (s == SIGTERM || s == SIGINT) {
         spdlog::info("signal {} received, shutting down", s);
-        if (!requested->HasBeenNotified()) requested->Notify();
+        NotifyOnce(requested);
       }
     }
   });

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/notify_once.h"
 #include "common/process.h"
 #include "common/rpc_client.h"
 #include "common/status_macros.h"
@@ -30,7 +31,7 @@ Supervisor::Supervisor(std::vector<ServiceSpec> specs,
 }
 
 Supervisor::~Supervisor() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
+  NotifyOnce(&stop_);
   if (thread_.joinable()) thread_.join();
 }
 
@@ -145,7 +146,7 @@ void Supervisor::Loop() {
 }
 
 void Supervisor::StopWatch() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
+  NotifyOnce(&stop_);
   if (thread_.joinable()) thread_.join();
 }
 

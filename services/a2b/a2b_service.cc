@@ -1,6 +1,7 @@
 #include "services/a2b/a2b_service.h"
 
 #include "common/grpc_status.h"
+#include "common/notify_once.h"
 #include "spdlog/spdlog.h"
 
 namespace cloonix {
@@ -51,7 +52,7 @@ grpc::Status A2bService::Teardown(grpc::ServerContext*,
                                   a2bv1::TeardownResponse*) {
   spdlog::info("teardown: removing every a2b, stopping the worker");
   worker_->RemoveAll();
-  if (!shutdown_->HasBeenNotified()) shutdown_->Notify();
+  NotifyOnce(shutdown_);
   return grpc::Status::OK;
 }
 

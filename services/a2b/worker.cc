@@ -33,6 +33,8 @@ constexpr uint64_t kMaxSleepNs = 100ull * 1000 * 1000;
 // Timer wake-ups here are late by up to ~0.3 ms: sleep until this long before
 // a departure, then poll the rest of the way (only while packets are held).
 constexpr uint64_t kWakeMarginNs = 300ull * 1000;
+// If a port's socket could not be found, never sleep longer than this.
+constexpr uint64_t kUnpollableSleepNs = 50ull * 1000;
 
 uint64_t NowNs() {
   struct timespec ts;
@@ -93,6 +95,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
     return absl::UnavailableError("RCU init failed");
   }
   w->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
   w->table_.store(new Table());
   spdlog::info("DPDK EAL ready ({}), {} mbufs",
                HugepagesFree() ? "hugepages" : "no hugepages", opts.mbufs);
@@ -120,7 +123,11 @@ void Worker::Publish() {
   for (auto& [name, l] : links_) {
     t->links.push_back(l.get());
     for (auto& p : l->ports) {
-      if (p.poll_fd() >= 0) t->fds.push_back(p.poll_fd());
+      if (p.poll_fd() >= 0) {
+        t->fds.push_back(p.poll_fd());
+      } else {
+        t->all_pollable = false;
+      }
     }
   }
   const Table* old = table_.exchange(t, std::memory_order_acq_rel);
@@ -162,6 +169,17 @@ absl::StatusOr<a2bv1::A2b> Worker::Add(const a2bv1::CreateA2bRequest& req) {
   if (links_.count(req.name())) {
     return absl::AlreadyExistsError(
         absl::StrCat("a2b ", req.name(), " already exists"));
+  }
+  if (req.port0() == req.port1()) {
+    return absl::InvalidArgumentError("port0 and port1 must differ");
+  }
+  for (const auto& [n, other] : links_) {
+    for (const auto& p : other->ports) {
+      if (p.port_if() == req.port0() || p.port_if() == req.port1()) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("port ", p.port_if(), " is used by a2b ", n));
+      }
+    }
   }
   auto link = std::make_unique<Link>();
   link->name = req.name();
@@ -318,21 +336,26 @@ void Worker::Run() {
         next = std::min(next, sh.NextEvent(now, s));
       }
     }
-    rte_rcu_qsbr_quiescent(rcu_, 0);
+    // Decide whether to sleep and copy what the sleep needs from `t` before
+    // reporting the quiescent state: after it, `t` may be freed.
+    uint64_t wait = 0;
     if (active) {
       idle = 0;
-      continue;
+    } else if (++idle >= kSpinsBeforeSleep || next != Shaper::kNever) {
+      wait =
+          next == Shaper::kNever ? kMaxSleepNs : (next > now ? next - now : 0);
+      if (next != Shaper::kNever) {
+        wait = wait > kWakeMarginNs ? wait - kWakeMarginNs : 0;
+      }
+      wait = std::min(wait, t->all_pollable ? kMaxSleepNs : kUnpollableSleepNs);
+      if (wait > 0) {
+        pfds.clear();
+        for (int fd : t->fds) pfds.push_back({fd, POLLIN, 0});
+        pfds.push_back({wake_fd_, POLLIN, 0});
+      }
     }
-    if (++idle < kSpinsBeforeSleep && next == Shaper::kNever) continue;
-    uint64_t wait =
-        next == Shaper::kNever ? kMaxSleepNs : (next > now ? next - now : 0);
-    if (next != Shaper::kNever)
-      wait = wait > kWakeMarginNs ? wait - kWakeMarginNs : 0;
+    rte_rcu_qsbr_quiescent(rcu_, 0);
     if (wait == 0) continue;
-    wait = std::min(wait, kMaxSleepNs);
-    pfds.clear();
-    for (int fd : t->fds) pfds.push_back({fd, POLLIN, 0});
-    pfds.push_back({wake_fd_, POLLIN, 0});
     struct timespec ts = {static_cast<time_t>(wait / 1000000000ull),
                           static_cast<long>(wait % 1000000000ull)};
     rte_rcu_qsbr_thread_offline(rcu_, 0);

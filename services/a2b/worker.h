@@ -69,6 +69,7 @@ class Worker {
   struct Table {
     std::vector<Link*> links;
     std::vector<int> fds;
+    bool all_pollable = true;
   };
 
   Worker() = default;

@@ -9,6 +9,7 @@
 #include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/netns.h"
+#include "common/notify_once.h"
 #include "common/process.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -265,7 +266,7 @@ grpc::Status CntRunnerService::Teardown(grpc::ServerContext*,
     }
     result.Update(daemon_->Teardown());
   }
-  if (!shutdown_->HasBeenNotified()) shutdown_->Notify();
+  NotifyOnce(shutdown_);
   return ToGrpcStatus(result);
 }
 

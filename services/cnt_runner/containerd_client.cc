@@ -136,13 +136,36 @@ absl::Status ContainerdClient::WriteBlob(const std::string& digest,
 
 absl::StatusOr<std::string> ContainerdClient::ImportOciTarball(
     const std::string& path) {
+  try {
+    return ImportOciTarballUnchecked(path);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not a valid OCI image layout: ", e.what()));
+  }
+}
+
+absl::StatusOr<ImageInfo> ContainerdClient::GetImage(const std::string& name) {
+  try {
+    return GetImageUnchecked(name);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", name, " has an invalid manifest or config: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::string> ContainerdClient::ImportOciTarballUnchecked(
+    const std::string& path) {
   if (!std::filesystem::exists(path)) {
     return absl::NotFoundError(
         absl::StrCat("image tarball ", path, " does not exist"));
   }
   std::string tmp = std::filesystem::temp_directory_path() /
                     absl::StrFormat("cloonix-import-%d-%d", getpid(), rand());
-  std::filesystem::create_directories(tmp);
+  std::error_code ec;
+  std::filesystem::create_directories(tmp, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("mkdir ", tmp, ": ", ec.message()));
+  }
   struct Cleanup {
     std::string d;
     ~Cleanup() {
@@ -211,7 +234,8 @@ absl::StatusOr<std::string> ContainerdClient::ImportOciTarball(
   return name;
 }
 
-absl::StatusOr<ImageInfo> ContainerdClient::GetImage(const std::string& name) {
+absl::StatusOr<ImageInfo> ContainerdClient::GetImageUnchecked(
+    const std::string& name) {
   auto stub = images::Images::NewStub(channel_);
   images::GetImageRequest req;
   req.set_name(name);
@@ -422,16 +446,20 @@ absl::Status ContainerdClient::Delete(const std::string& id,
     absl::Time deadline = absl::Now() + d;
     do {
       auto st = TaskStopped(id);
-      if (!st.ok() || *st) return true;
+      if (st.ok() && *st) return true;
       absl::SleepFor(absl::Milliseconds(20));
     } while (absl::Now() < deadline);
     return false;
   };
+  // Kill answers NOT_FOUND both when there is no task and when its process
+  // already exited: the task must be deleted in both cases.
   if (!IsNotFound(kill(SIGTERM))) {
     if (!wait_stopped(grace)) {
       kill(SIGKILL);
       wait_stopped(absl::Seconds(5));
     }
+  }
+  {
     tasks::DeleteTaskRequest req;
     req.set_container_id(id);
     tasks::DeleteResponse resp;
@@ -481,9 +509,13 @@ absl::StatusOr<std::vector<ContainerInfo>> ContainerdClient::List() {
     treq.set_container_id(c.id());
     tasks::GetResponse tresp;
     auto tctx = Ctx();
-    if (ts->Get(tctx.get(), treq, &tresp).ok()) {
+    grpc::Status gs = ts->Get(tctx.get(), treq, &tresp);
+    if (gs.ok()) {
       info.pid = tresp.process().pid();
       info.running = tresp.process().status() == containerd::v1::types::RUNNING;
+    } else if (!IsNotFound(gs)) {
+      // Unknown is not "stopped": a caller would recreate a healthy container.
+      return FromGrpcStatus(gs, "get task: ");
     }
     out.push_back(std::move(info));
   }

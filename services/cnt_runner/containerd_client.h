@@ -67,6 +67,11 @@ class ContainerdClient {
  private:
   std::unique_ptr<grpc::ClientContext> Ctx(
       absl::Duration timeout = absl::Seconds(30));
+  // The parsing steps; nlohmann::json exceptions become INVALID_ARGUMENT in
+  // the public wrappers.
+  absl::StatusOr<std::string> ImportOciTarballUnchecked(
+      const std::string& path);
+  absl::StatusOr<ImageInfo> GetImageUnchecked(const std::string& name);
   absl::StatusOr<std::string> ReadBlob(const std::string& digest);
   absl::Status WriteBlob(const std::string& digest, const std::string& data);
   absl::StatusOr<bool> TaskStopped(const std::string& id);

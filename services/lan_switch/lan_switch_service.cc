@@ -2,6 +2,7 @@
 
 #include "common/grpc_status.h"
 #include "common/names.h"
+#include "common/notify_once.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -92,7 +93,7 @@ grpc::Status LanSwitchService::Teardown(grpc::ServerContext*,
     }
   }
   absl::Status s = daemons_->Teardown();
-  if (!shutdown_->HasBeenNotified()) shutdown_->Notify();
+  NotifyOnce(shutdown_);
   return ToGrpcStatus(s);
 }
 

@@ -16,6 +16,7 @@
 #include "common/logging.h"
 #include "common/names.h"
 #include "common/netns.h"
+#include "common/notify_once.h"
 #include "common/process.h"
 #include "common/server.h"
 #include "common/supervisor.h"
@@ -156,7 +157,7 @@ int main(int argc, char** argv) {
         unlink((work_dir + "/state.json").c_str());
         stopping.Notify();
         topology.EndWatches();
-        shutdown.Notify();
+        cloonix::NotifyOnce(&shutdown);
         return result;
       });
   const std::string socket = setup->socket;

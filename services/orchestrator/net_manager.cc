@@ -48,6 +48,9 @@ absl::Status NetManager::Load() {
   return absl::OkStatus();
 }
 
+// A failure here is logged and not returned: the services already applied
+// the change, so reporting failure would make the client's view wrong; the
+// next successful write persists the state.
 absl::Status NetManager::Persist() {
   auto s = WriteFileAtomic(state_path_, topo_.ToJson());
   if (!s.ok()) spdlog::error("cannot persist the topology: {}", s.ToString());
@@ -78,7 +81,7 @@ absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
   }
   item.set_state(v1::ITEM_STATE_RUNNING);
   topo_.Commit(item);
-  RETURN_IF_ERROR(Persist());
+  Persist().IgnoreError();  // logged; the live state already changed
   spdlog::info("created {} {} (id {})", KindName(item.kind()), item.name(),
                item.id());
   v1::Item out = topo_.WithEndpoints(item);
@@ -112,9 +115,7 @@ absl::Status NetManager::DeleteLocked(const std::string& name) {
   if (item.kind() == v1::ITEM_KIND_LAN) {
     RETURN_IF_ERROR(lans_->DeleteBridge(item.lan().bridge()));
   } else {
-    for (const auto& e : item.eths()) {
-      if (!e.lan().empty()) RETURN_IF_ERROR(lans_->DeletePort(e.port()));
-    }
+    // The runtime first: if it refuses, the item keeps running, cabled.
     if (item.kind() == v1::ITEM_KIND_CNT) {
       absl::Status s = cnts_->Delete(name);
       if (!s.ok() && !absl::IsNotFound(s)) return s;
@@ -123,13 +124,18 @@ absl::Status NetManager::DeleteLocked(const std::string& name) {
       absl::Status s = a2bs_->Delete(name);
       if (!s.ok() && !absl::IsNotFound(s)) return s;
     }
+    for (const auto& e : item.eths()) {
+      if (e.lan().empty()) continue;
+      absl::Status s = lans_->DeletePort(e.port());
+      if (!s.ok()) spdlog::warn("delete port {}: {}", e.port(), s.ToString());
+    }
   }
   std::vector<std::string> touched = topo_.Remove(name);
   for (const auto& e : item.eths()) {
     if (!e.lan().empty() && topo_.Find(e.lan()) != nullptr)
       touched.push_back(e.lan());
   }
-  RETURN_IF_ERROR(Persist());
+  Persist().IgnoreError();  // logged; the live state already changed
   spdlog::info("deleted {} {}", KindName(item.kind()), name);
   for (const auto& t : touched)
     bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(t)));
@@ -193,7 +199,7 @@ absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item,
     topo_.Commit(lan_item);
   }
   topo_.SetCable(item, eth, lan);
-  RETURN_IF_ERROR(Persist());
+  Persist().IgnoreError();  // logged; the live state already changed
   spdlog::info("cabled {} eth{} to lan {}", item, eth, lan);
   if (need_lan)
     bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(*topo_.Find(lan)));
@@ -213,7 +219,7 @@ absl::StatusOr<v1::Item> NetManager::DisconnectEth(const std::string& item,
   std::string cabled_lan = it->eths(eth).lan();
   RETURN_IF_ERROR(lans_->DeletePort(it->eths(eth).port()));
   topo_.SetCable(item, eth, "");
-  RETURN_IF_ERROR(Persist());
+  Persist().IgnoreError();  // logged; the live state already changed
   spdlog::info("uncabled {} eth{} from lan {}", item, eth, cabled_lan);
   if (const v1::Item* l2 = topo_.Find(cabled_lan)) {
     bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*l2));
@@ -245,7 +251,7 @@ absl::StatusOr<v1::Item> NetManager::ConfigureA2b(
   RETURN_IF_ERROR(a2bs_->Set(name, dir, next));
   *(dir == 0 ? it->mutable_a2b()->mutable_dir0()
              : it->mutable_a2b()->mutable_dir1()) = next;
-  RETURN_IF_ERROR(Persist());
+  Persist().IgnoreError();  // logged; the live state already changed
   spdlog::info("a2b {} dir {}: {}", name, dir, A2bSettingsText(next));
   v1::Item out = Present(*it);
   bus_.Publish(v1::EVENT_TYPE_UPDATED, out);
