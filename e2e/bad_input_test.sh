@@ -26,6 +26,18 @@ check "delete a missing item with --if-exists" cloonix del --if-exists cnt9
 check "usage error exits 2" bash -c "cloonix add lan a b >/dev/null 2>&1; [[ \$? -eq 2 ]]"
 check "bad eth syntax exits 2" bash -c "cloonix add lan cnt2 ethX lan1 >/dev/null 2>&1; [[ \$? -eq 2 ]]"
 
+# A malformed image (a manifest without config): INVALID_ARGUMENT, runner alive.
+bad="$E2E_ROOT/badimg"
+mkdir -p "$bad/blobs/sha256"
+printf '{}' > "$bad/manifest"
+d="$(sha256sum "$bad/manifest" | cut -d' ' -f1)"
+mv "$bad/manifest" "$bad/blobs/sha256/$d"
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":2,"annotations":{"io.containerd.image.name":"broken"}}]}' "$d" > "$bad/index.json"
+tar -C "$bad" -cf "$CLOONIX_BULK_DIR/broken.tar" .
+runner_pid="$(cat "$CLOONIX_WORK_ROOT/$NET/cnt_runner.pid")"
+expect_code "malformed image" INVALID_ARGUMENT cloonix add cnt cnt3 broken
+if kill -0 "$runner_pid" 2>/dev/null; then pass "cnt_runner survives a malformed image"; else fail "cnt_runner survives a malformed image" "it died"; fi
+
 after="$(snapshot)"
 if [[ "$before" == "$after" ]]; then pass "nothing changed by the bad requests"; else fail "nothing changed by the bad requests" "$(diff <(echo "$before") <(echo "$after"))"; fi
 check "no half-created container netns" bash -c "! ip netns list | grep -q cloonix_${NET}_cnt3"

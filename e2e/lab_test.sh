@@ -68,6 +68,12 @@ PY
 
 check "uncable cnt2" cloonix del lan cnt2 eth0 lan1
 check "ping fails once uncabled" bash -c "! in_cnt(){ nsenter -t \$(ip netns pids cloonix_${NET}_cnt1 | head -1) -m -p -n \"\$@\"; }; ! in_cnt ping -c 2 -W 1 10.10.0.2 >/dev/null"
+# A container whose command exits: deletable, and its name reusable.
+check "add a container whose command exits" cloonix add cnt quick --cmd "exit 0"
+sleep 1
+check "delete the exited container" cloonix del quick
+check "reuse the exited container's name" cloonix add cnt quick
+check "delete it again" cloonix del quick
 check "delete cnt1" cloonix del cnt1
 check "delete cnt2" cloonix del sat cnt2
 check "delete lan1" cloonix del lan lan1
