@@ -73,6 +73,12 @@ absl::Status Supervisor::StartOne(Entry* e, absl::Duration timeout) {
   RETURN_IF_ERROR(WritePidFile(e->spec.pid_file, pid));
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
+    if (stop_.HasBeenNotified()) {
+      TerminateProcess(pid, absl::Seconds(2));
+      e->pid = 0;
+      return absl::CancelledError(
+          absl::StrCat(e->spec.name, ": start abandoned, stopping"));
+    }
     if (!Alive(*e)) {
       return absl::UnavailableError(absl::StrCat(
           e->spec.name, " exited at start; see ", e->spec.log_file));
@@ -102,46 +108,65 @@ void Supervisor::Watch() {
 }
 
 void Supervisor::Loop() {
+  // The lock is held only to read and write entries: health checks, back-off
+  // waits and restarts run without it, so Status() never waits on them.
   while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
-    std::vector<std::string> restarted;
+    std::vector<Entry> snapshot;
     {
       absl::MutexLock l(&mu_);
-      for (auto& e : entries_) {
-        if (e.spec.external) {
-          bool healthy = Alive(e);
-          if (healthy != e.was_healthy) {
+      snapshot = entries_;
+    }
+    for (size_t i = 0; i < snapshot.size(); ++i) {
+      Entry e = snapshot[i];
+      if (e.spec.external) {
+        bool healthy = Alive(e);
+        bool back = false;
+        {
+          absl::MutexLock l(&mu_);
+          Entry& cur = entries_[i];
+          if (healthy != cur.was_healthy) {
             spdlog::warn("external {} on {} is {}", e.spec.name, e.spec.socket,
                          healthy ? "back" : "not answering");
-            if (healthy) restarted.push_back(e.spec.name);
-            e.was_healthy = healthy;
+            back = healthy;
+            cur.was_healthy = healthy;
           }
-          continue;
         }
-        if (Alive(e)) {
-          if (e.backoff_step > 0 &&
-              absl::Now() - e.healthy_since > absl::Seconds(60)) {
-            e.backoff_step = 0;
-          }
-          continue;
-        }
-        absl::Duration wait = std::min(
-            absl::Milliseconds(500) * (1 << std::min(e.backoff_step, 5)),
-            absl::Seconds(10));
-        spdlog::warn("{} (pid {}) died; restarting in {}", e.spec.name, e.pid,
-                     absl::FormatDuration(wait));
-        e.pid = 0;
-        if (stop_.WaitForNotificationWithTimeout(wait)) return;
-        ++e.backoff_step;
-        ++e.restarts;
-        absl::Status s = StartOne(&e, absl::Seconds(30));
-        if (!s.ok()) {
-          spdlog::error("restart of {} failed: {}", e.spec.name, s.ToString());
-          continue;
-        }
-        restarted.push_back(e.spec.name);
+        if (back && !stop_.HasBeenNotified()) on_restart_(e.spec.name);
+        continue;
       }
+      if (Alive(e)) {
+        if (e.backoff_step > 0 &&
+            absl::Now() - e.healthy_since > absl::Seconds(60)) {
+          absl::MutexLock l(&mu_);
+          entries_[i].backoff_step = 0;
+        }
+        continue;
+      }
+      absl::Duration wait =
+          std::min(absl::Milliseconds(500) * (1 << std::min(e.backoff_step, 5)),
+                   absl::Seconds(10));
+      spdlog::warn("{} (pid {}) died; restarting in {}", e.spec.name, e.pid,
+                   absl::FormatDuration(wait));
+      {
+        absl::MutexLock l(&mu_);
+        entries_[i].pid = 0;
+      }
+      if (stop_.WaitForNotificationWithTimeout(wait)) return;
+      ++e.backoff_step;
+      ++e.restarts;
+      e.pid = 0;
+      absl::Status st = StartOne(&e, absl::Seconds(30));
+      {
+        absl::MutexLock l(&mu_);
+        entries_[i] = e;
+      }
+      if (stop_.HasBeenNotified()) return;  // no reconcile during a stop
+      if (!st.ok()) {
+        spdlog::error("restart of {} failed: {}", e.spec.name, st.ToString());
+        continue;
+      }
+      on_restart_(e.spec.name);
     }
-    for (const auto& n : restarted) on_restart_(n);
   }
 }
 
@@ -163,9 +188,13 @@ void Supervisor::StopAll() {
 }
 
 std::vector<ServiceStatus> Supervisor::Status() {
-  absl::MutexLock l(&mu_);
+  std::vector<Entry> snapshot;
+  {
+    absl::MutexLock l(&mu_);
+    snapshot = entries_;
+  }
   std::vector<ServiceStatus> out;
-  for (auto& e : entries_) {
+  for (auto& e : snapshot) {
     out.push_back({e.spec.name, e.pid, Alive(e), e.restarts, e.spec.socket});
   }
   return out;
