@@ -24,6 +24,7 @@
 #include "common/a2b_settings.h"
 #include "common/atomic_file.h"
 #include "common/daemon_setup.h"
+#include "common/item_kind.h"
 #include "common/names.h"
 #include "common/process.h"
 #include "common/rpc_client.h"
@@ -289,7 +290,7 @@ int PrintItem(const Globals& g, const v1::Item& item, const std::string& verb) {
   if (g.Json()) {
     std::cout << ToJsonLine(item) << std::endl;
   } else {
-    std::cout << verb << " " << cloonix::cli::KindText(item) << " "
+    std::cout << verb << " " << cloonix::KindName(item.kind()) << " "
               << item.name() << std::endl;
   }
   return 0;

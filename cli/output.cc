@@ -61,8 +61,6 @@ std::string Details(const v1::Item& it) {
 }
 }  // namespace
 
-std::string KindText(const v1::Item& it) { return Kind(it); }
-
 std::string StateText(const v1::Item& it) {
   switch (it.state()) {
     case v1::ITEM_STATE_CREATING:

@@ -104,12 +104,10 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(
                      " does not exist: is the net's lan_switch running?"));
   }
   absl::MutexLock l(&mu_);
-  ASSIGN_OR_RETURN(auto existing, List());
-  for (const auto& c : existing) {
-    if (c.name() == req.name()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("container ", req.name(), " already exists"));
-    }
+  ASSIGN_OR_RETURN(bool exists, client_->Exists(req.name()));
+  if (exists) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("container ", req.name(), " already exists"));
   }
   ASSIGN_OR_RETURN(ImageInfo image, ResolveImage(req.image()));
   RETURN_IF_ERROR(client_->Unpack(image));
@@ -166,9 +164,7 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(
 absl::Status CntRunnerService::Delete(const std::string& name) {
   RETURN_IF_ERROR(ValidateName(name, "container name"));
   absl::MutexLock l(&mu_);
-  ASSIGN_OR_RETURN(auto existing, List());
-  bool found = false;
-  for (const auto& c : existing) found |= c.name() == name;
+  ASSIGN_OR_RETURN(bool found, client_->Exists(name));
   std::string cnt_netns = ContainerNetns(config_.net, name);
   if (!found && !NetnsExists(cnt_netns)) {
     return absl::NotFoundError(absl::StrCat("container ", name, " not found"));

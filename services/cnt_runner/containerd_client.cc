@@ -277,7 +277,8 @@ absl::StatusOr<ImageInfo> ContainerdClient::GetImageUnchecked(
   }
   ImageInfo info;
   info.name = name;
-  info.chain_id = ChainIds(diff_ids).back();
+  info.chain_ids = ChainIds(diff_ids);
+  info.chain_id = info.chain_ids.back();
   if (config.contains("config") && config["config"].is_object()) {
     const auto& c = config["config"];
     if (c.contains("Entrypoint") && c["Entrypoint"].is_array()) {
@@ -291,23 +292,16 @@ absl::StatusOr<ImageInfo> ContainerdClient::GetImageUnchecked(
     }
     info.cwd = c.value("WorkingDir", "");
   }
-  auto& layers = layers_[name];
-  layers.clear();
   for (const auto& l : manifest["layers"]) {
-    layers.push_back({l.value("digest", ""), l.value("mediaType", ""),
-                      l.value("size", int64_t{0})});
+    info.layers.push_back({l.value("digest", ""), l.value("mediaType", ""),
+                           l.value("size", int64_t{0})});
   }
-  // Remember diff ids through chain ids computed again in Unpack.
-  layers_diff_[name] = diff_ids;
   return info;
 }
 
 absl::Status ContainerdClient::Unpack(const ImageInfo& image) {
-  auto it = layers_.find(image.name);
-  if (it == layers_.end())
-    return absl::FailedPreconditionError("GetImage first");
-  const auto& layers = it->second;
-  std::vector<std::string> chain = ChainIds(layers_diff_[image.name]);
+  const auto& layers = image.layers;
+  const auto& chain = image.chain_ids;
   auto sn = snaps::Snapshots::NewStub(channel_);
   auto df = diffs::Diff::NewStub(channel_);
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -489,6 +483,18 @@ absl::Status ContainerdClient::Delete(const std::string& id,
       return FromGrpcStatus(s, "remove snapshot: ");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> ContainerdClient::Exists(const std::string& id) {
+  auto cs = ctrs::Containers::NewStub(channel_);
+  ctrs::GetContainerRequest req;
+  req.set_id(id);
+  ctrs::GetContainerResponse resp;
+  auto ctx = Ctx();
+  grpc::Status s = cs->Get(ctx.get(), req, &resp);
+  if (IsNotFound(s)) return false;
+  RETURN_IF_ERROR(FromGrpcStatus(s, "get container: "));
+  return true;
 }
 
 absl::StatusOr<std::vector<ContainerInfo>> ContainerdClient::List() {

@@ -17,10 +17,17 @@
 
 namespace cloonix {
 
+struct ImageLayer {
+  std::string digest, media_type;
+  int64_t size = 0;
+};
+
 struct ImageInfo {
   std::string name;
-  std::string chain_id;           // top snapshot name
-  std::vector<std::string> args;  // Entrypoint + Cmd
+  std::vector<ImageLayer> layers;      // from the manifest, bottom first
+  std::vector<std::string> chain_ids;  // snapshot name of each layer
+  std::string chain_id;                // top snapshot name
+  std::vector<std::string> args;       // Entrypoint + Cmd
   std::vector<std::string> env;
   std::string cwd;
 };
@@ -53,7 +60,8 @@ class ContainerdClient {
   absl::StatusOr<std::string> ImportOciTarball(const std::string& path);
   // NOT_FOUND if containerd has no image of that name.
   absl::StatusOr<ImageInfo> GetImage(const std::string& name);
-  // Unpacks the image's layers into snapshots (skipping those present).
+  // Unpacks the image's layers (from GetImage) into snapshots, skipping
+  // those present.
   absl::Status Unpack(const ImageInfo& image);
   // Creates the container, its snapshot and task, starts it; returns the pid.
   // On failure removes what it created.
@@ -63,6 +71,8 @@ class ContainerdClient {
   absl::Status Delete(const std::string& id,
                       absl::Duration grace = absl::Seconds(2));
   absl::StatusOr<std::vector<ContainerInfo>> List();
+  // One Containers.Get: whether a container of that id exists.
+  absl::StatusOr<bool> Exists(const std::string& id);
 
  private:
   std::unique_ptr<grpc::ClientContext> Ctx(
@@ -78,13 +88,6 @@ class ContainerdClient {
 
   std::shared_ptr<grpc::Channel> channel_;
   std::string ns_;
-  // Layers of the last GetImage, by chain position (digest, media type, size).
-  struct Layer {
-    std::string digest, media_type;
-    int64_t size;
-  };
-  std::map<std::string, std::vector<Layer>> layers_;  // image name -> layers
-  std::map<std::string, std::vector<std::string>> layers_diff_;  // -> diff ids
 };
 
 // sha256 of `data` as "sha256:<hex>".

@@ -69,10 +69,17 @@ absl::Status OvsdbClient::DeleteBridge(const std::string& bridge) {
 
 absl::Status OvsdbClient::AddPort(const std::string& bridge,
                                   const std::string& port) {
-  ASSIGN_OR_RETURN(BridgeMap bridges, ListBridges());
-  if (!bridges.count(bridge)) {
+  // br-exists: exit 0 if it exists, 2 if not.
+  ASSIGN_OR_RETURN(ExecResult exists,
+                   runner_->Run(Transaction({{"br-exists", bridge}})));
+  if (exists.exit_code == 2) {
     return absl::NotFoundError(
         absl::StrCat("bridge ", bridge, " does not exist"));
+  }
+  if (exists.exit_code != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("ovs-vsctl br-exists failed: ",
+                     absl::StripAsciiWhitespace(exists.err)));
   }
   if (!InterfaceExists(port)) {
     return absl::NotFoundError(

@@ -30,6 +30,10 @@ class FakeOvs : public CommandRunner {
       for (const auto& [b, p] : bridges) r.out += b + "\n";
       return r;
     }
+    if (argv.size() == 6 && argv[4] == "br-exists") {
+      r.exit_code = bridges.count(argv[5]) ? 0 : 2;
+      return r;
+    }
     if (argv.size() == 6 && argv[4] == "list-ports") {
       for (const auto& p : bridges[argv[5]]) r.out += p + "\n";
       return r;

@@ -7,10 +7,22 @@ namespace cloonix {
 
 namespace ls = cloonix::lanswitch::v1;
 namespace cr = cloonix::cntrunner::v1;
+namespace ab = cloonix::a2b::v1;
 
 namespace {
 constexpr absl::Duration kShort = absl::Seconds(30);
 constexpr absl::Duration kLong = absl::Minutes(3);
+
+// One unary call with a deadline; the status mapped, prefixed by `what`.
+template <typename Stub, typename Req, typename Resp>
+absl::Status Call(Stub* stub,
+                  grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&,
+                                               Resp*),
+                  const Req& req, Resp* resp, absl::Duration timeout,
+                  absl::string_view what) {
+  auto ctx = ContextWithDeadline(timeout);
+  return FromGrpcStatus((stub->*method)(ctx.get(), req, resp), what);
+}
 }  // namespace
 
 GrpcLanBackend::GrpcLanBackend(const std::string& socket)
@@ -20,18 +32,16 @@ absl::Status GrpcLanBackend::CreateBridge(const std::string& bridge) {
   ls::CreateBridgeRequest req;
   req.set_name(bridge);
   ls::CreateBridgeResponse resp;
-  auto ctx = ContextWithDeadline(kShort);
-  return FromGrpcStatus(stub_->CreateBridge(ctx.get(), req, &resp),
-                        "lan_switch: ");
+  return Call(stub_.get(), &ls::LanSwitch::Stub::CreateBridge, req, &resp,
+              kShort, "lan_switch: ");
 }
 
 absl::Status GrpcLanBackend::DeleteBridge(const std::string& bridge) {
   ls::DeleteBridgeRequest req;
   req.set_name(bridge);
   ls::DeleteBridgeResponse resp;
-  auto ctx = ContextWithDeadline(kShort);
-  return FromGrpcStatus(stub_->DeleteBridge(ctx.get(), req, &resp),
-                        "lan_switch: ");
+  return Call(stub_.get(), &ls::LanSwitch::Stub::DeleteBridge, req, &resp,
+              kShort, "lan_switch: ");
 }
 
 absl::Status GrpcLanBackend::AddPort(const std::string& bridge,
@@ -40,17 +50,16 @@ absl::Status GrpcLanBackend::AddPort(const std::string& bridge,
   req.set_bridge(bridge);
   req.set_port(port);
   ls::AddPortResponse resp;
-  auto ctx = ContextWithDeadline(kShort);
-  return FromGrpcStatus(stub_->AddPort(ctx.get(), req, &resp), "lan_switch: ");
+  return Call(stub_.get(), &ls::LanSwitch::Stub::AddPort, req, &resp, kShort,
+              "lan_switch: ");
 }
 
 absl::Status GrpcLanBackend::DeletePort(const std::string& port) {
   ls::DeletePortRequest req;
   req.set_port(port);
   ls::DeletePortResponse resp;
-  auto ctx = ContextWithDeadline(kShort);
-  return FromGrpcStatus(stub_->DeletePort(ctx.get(), req, &resp),
-                        "lan_switch: ");
+  return Call(stub_.get(), &ls::LanSwitch::Stub::DeletePort, req, &resp, kShort,
+              "lan_switch: ");
 }
 
 absl::StatusOr<std::vector<std::string>> GrpcLanBackend::Sync(
@@ -73,8 +82,8 @@ absl::StatusOr<std::vector<std::string>> GrpcLanBackend::Sync(
 absl::Status GrpcLanBackend::Teardown() {
   ls::TeardownRequest req;
   ls::TeardownResponse resp;
-  auto ctx = ContextWithDeadline(kLong);
-  return FromGrpcStatus(stub_->Teardown(ctx.get(), req, &resp), "lan_switch: ");
+  return Call(stub_.get(), &ls::LanSwitch::Stub::Teardown, req, &resp, kLong,
+              "lan_switch: ");
 }
 
 GrpcCntBackend::GrpcCntBackend(const std::string& socket)
@@ -93,9 +102,8 @@ absl::Status GrpcCntBackend::Create(cloonix::v1::Item* item) {
   for (const auto& c : item->cnt().command()) req.add_command(c);
   for (const auto& e : item->cnt().env()) req.add_env(e);
   cr::Container resp;
-  auto ctx = ContextWithDeadline(kLong);
-  auto s = FromGrpcStatus(stub_->CreateContainer(ctx.get(), req, &resp),
-                          "cnt_runner: ");
+  auto s = Call(stub_.get(), &cr::CntRunner::Stub::CreateContainer, req, &resp,
+                kLong, "cnt_runner: ");
   if (!s.ok()) return s;
   item->mutable_cnt()->set_netns(resp.netns());
   item->mutable_cnt()->set_pid(resp.pid());
@@ -106,17 +114,15 @@ absl::Status GrpcCntBackend::Delete(const std::string& name) {
   cr::DeleteContainerRequest req;
   req.set_name(name);
   cr::DeleteContainerResponse resp;
-  auto ctx = ContextWithDeadline(kLong);
-  return FromGrpcStatus(stub_->DeleteContainer(ctx.get(), req, &resp),
-                        "cnt_runner: ");
+  return Call(stub_.get(), &cr::CntRunner::Stub::DeleteContainer, req, &resp,
+              kLong, "cnt_runner: ");
 }
 
 absl::StatusOr<std::vector<RunningCnt>> GrpcCntBackend::List() {
   cr::ListContainersRequest req;
   cr::ListContainersResponse resp;
-  auto ctx = ContextWithDeadline(kShort);
-  auto s = FromGrpcStatus(stub_->ListContainers(ctx.get(), req, &resp),
-                          "cnt_runner: ");
+  auto s = Call(stub_.get(), &cr::CntRunner::Stub::ListContainers, req, &resp,
+                kShort, "cnt_runner: ");
   if (!s.ok()) return s;
   std::vector<RunningCnt> out;
   for (const auto& c : resp.containers()) {
@@ -129,11 +135,9 @@ absl::StatusOr<std::vector<RunningCnt>> GrpcCntBackend::List() {
 absl::Status GrpcCntBackend::Teardown() {
   cr::TeardownRequest req;
   cr::TeardownResponse resp;
-  auto ctx = ContextWithDeadline(kLong);
-  return FromGrpcStatus(stub_->Teardown(ctx.get(), req, &resp), "cnt_runner: ");
+  return Call(stub_.get(), &cr::CntRunner::Stub::Teardown, req, &resp, kLong,
+              "cnt_runner: ");
 }
-
-namespace ab = cloonix::a2b::v1;
 
 GrpcA2bBackend::GrpcA2bBackend(const std::string& socket)
     : stub_(ab::A2bWorker::NewStub(UnixChannel(socket))) {}
@@ -146,16 +150,16 @@ absl::Status GrpcA2bBackend::Create(const cloonix::v1::Item& item) {
   *req.mutable_dir0() = item.a2b().dir0();
   *req.mutable_dir1() = item.a2b().dir1();
   ab::A2b resp;
-  auto ctx = ContextWithDeadline(kShort);
-  return FromGrpcStatus(stub_->CreateA2b(ctx.get(), req, &resp), "a2b: ");
+  return Call(stub_.get(), &ab::A2bWorker::Stub::CreateA2b, req, &resp, kShort,
+              "a2b: ");
 }
 
 absl::Status GrpcA2bBackend::Delete(const std::string& name) {
   ab::DeleteA2bRequest req;
   req.set_name(name);
   ab::DeleteA2bResponse resp;
-  auto ctx = ContextWithDeadline(kShort);
-  return FromGrpcStatus(stub_->DeleteA2b(ctx.get(), req, &resp), "a2b: ");
+  return Call(stub_.get(), &ab::A2bWorker::Stub::DeleteA2b, req, &resp, kShort,
+              "a2b: ");
 }
 
 absl::Status GrpcA2bBackend::Set(const std::string& name, uint32_t dir,
@@ -165,8 +169,8 @@ absl::Status GrpcA2bBackend::Set(const std::string& name, uint32_t dir,
   req.set_dir(dir);
   *req.mutable_settings() = settings;
   ab::A2b resp;
-  auto ctx = ContextWithDeadline(kShort);
-  return FromGrpcStatus(stub_->SetSettings(ctx.get(), req, &resp), "a2b: ");
+  return Call(stub_.get(), &ab::A2bWorker::Stub::SetSettings, req, &resp,
+              kShort, "a2b: ");
 }
 
 absl::StatusOr<cloonix::v1::A2bSpec> GrpcA2bBackend::Get(
@@ -174,8 +178,8 @@ absl::StatusOr<cloonix::v1::A2bSpec> GrpcA2bBackend::Get(
   ab::GetA2bRequest req;
   req.set_name(name);
   ab::A2b resp;
-  auto ctx = ContextWithDeadline(kShort);
-  auto s = FromGrpcStatus(stub_->GetA2b(ctx.get(), req, &resp), "a2b: ");
+  auto s = Call(stub_.get(), &ab::A2bWorker::Stub::GetA2b, req, &resp, kShort,
+                "a2b: ");
   if (!s.ok()) return s;
   cloonix::v1::A2bSpec spec;
   *spec.mutable_dir0() = resp.dir0();
@@ -188,8 +192,8 @@ absl::StatusOr<cloonix::v1::A2bSpec> GrpcA2bBackend::Get(
 absl::StatusOr<std::vector<std::string>> GrpcA2bBackend::List() {
   ab::ListA2bRequest req;
   ab::ListA2bResponse resp;
-  auto ctx = ContextWithDeadline(kShort);
-  auto s = FromGrpcStatus(stub_->ListA2b(ctx.get(), req, &resp), "a2b: ");
+  auto s = Call(stub_.get(), &ab::A2bWorker::Stub::ListA2b, req, &resp, kShort,
+                "a2b: ");
   if (!s.ok()) return s;
   std::vector<std::string> out;
   for (const auto& a : resp.a2bs()) out.push_back(a.name());
@@ -199,8 +203,8 @@ absl::StatusOr<std::vector<std::string>> GrpcA2bBackend::List() {
 absl::Status GrpcA2bBackend::Teardown() {
   ab::TeardownRequest req;
   ab::TeardownResponse resp;
-  auto ctx = ContextWithDeadline(kLong);
-  return FromGrpcStatus(stub_->Teardown(ctx.get(), req, &resp), "a2b: ");
+  return Call(stub_.get(), &ab::A2bWorker::Stub::Teardown, req, &resp, kLong,
+              "a2b: ");
 }
 
 }  // namespace cloonix
