@@ -28,6 +28,7 @@ _LIBS = {
     "gtest_main": (["gtest", "gmock", "gmock_main"], []),
     "nlohmann_json": (["nlohmann_json"], []),
     "cli11": ([], []),
+    "libvirt": (["libvirt"], []),
     # Its .pc ends with a bare -Wl,--as-needed: close it. Consumers also need
     # //bazel:dpdk.bzl's DPDK_COPTS (copts do not propagate).
     "dpdk": (["libdpdk"], ["-Wl,--no-as-needed", "-lrte_bus_vdev"]),

@@ -4,13 +4,16 @@
 // Exit codes: 0 success; 1 the net refused or failed the request (the line
 // on stderr names the gRPC code); 2 usage error; 3 the net is not running or
 // does not answer.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,14 +21,19 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "cli/a2b_args.h"
+#include "cli/guest_client.h"
 #include "cli/output.h"
+#include "cloonix/v1/guest.grpc.pb.h"
 #include "cloonix/v1/topology.grpc.pb.h"
 #include "common/a2b_settings.h"
 #include "common/atomic_file.h"
 #include "common/daemon_setup.h"
 #include "common/item_kind.h"
 #include "common/names.h"
+#include "common/pki.h"
 #include "common/process.h"
 #include "common/rpc_client.h"
 
@@ -42,9 +50,13 @@ struct Globals {
   std::string net;
   std::string work_root;
   std::string format = "human";
+  std::string remote;  // host:port of a doorway's TCP listener
+  std::string creds;   // dir of ca.pem, client.pem, client.key
   bool Json() const { return format == "json"; }
   std::string WorkDir() const { return work_root + "/" + net; }
-  std::string Socket() const { return WorkDir() + "/orchestrator.sock"; }
+  // The net's front door (the doorway).
+  std::string Socket() const { return WorkDir() + "/doorway.sock"; }
+  std::string Where() const { return remote.empty() ? Socket() : remote; }
 };
 
 const char* CodeName(grpc::StatusCode c) {
@@ -93,22 +105,51 @@ int Fail(const std::string& msg, int code = kExitFailed) {
 
 int FailRpc(const Globals& g, const grpc::Status& s) {
   if (s.error_code() == grpc::UNAVAILABLE &&
-      absl::StrContains(s.error_message(), "connect")) {
-    return Fail(absl::StrCat("net ", g.net, " does not answer on ", g.Socket(),
-                             " (start it with: cloonix net start)"),
+      absl::StartsWith(s.error_message(), "the net's ")) {
+    // The doorway answers, one of the net's daemons does not (restarting?).
+    return Fail(absl::StrCat("UNAVAILABLE: ", s.error_message()),
                 kExitNotRunning);
   }
+  if (s.error_code() == grpc::UNAVAILABLE &&
+      absl::StrContains(s.error_message(), "connect")) {
+    return Fail(
+        absl::StrCat("net ", g.net, " does not answer on ", g.Where(),
+                     g.remote.empty() ? " (start it with: cloonix net start)"
+                                      : absl::StrCat(": ", s.error_message())),
+        kExitNotRunning);
+  }
   return Fail(absl::StrCat(CodeName(s.error_code()), ": ", s.error_message()));
+}
+
+std::shared_ptr<grpc::Channel> Channel(const Globals& g) {
+  if (g.remote.empty()) return cloonix::UnixChannel(g.Socket());
+  auto creds = cloonix::LoadClientCreds(g.creds);
+  grpc::SslCredentialsOptions o;
+  if (creds.ok()) {
+    o.pem_root_certs = creds->ca_pem;
+    o.pem_private_key = creds->key_pem;
+    o.pem_cert_chain = creds->cert_pem;
+  } else {
+    std::cerr << "cloonix: " << creds.status().message() << std::endl;
+  }
+  grpc::ChannelArguments args;
+  // The doorway's certificate names it, whatever address is dialed.
+  args.SetSslTargetNameOverride(cloonix::kDoorwayTlsName);
+  return grpc::CreateCustomChannel(g.remote, grpc::SslCredentials(o), args);
 }
 
 class Client {
  public:
   explicit Client(const Globals& g)
       : g_(g),
-        channel_(cloonix::UnixChannel(g.Socket())),
+        channel_(Channel(g)),
         topo_(v1::Topology::NewStub(channel_)),
-        net_(v1::Net::NewStub(channel_)) {}
-  bool Exists() const { return access(g_.Socket().c_str(), F_OK) == 0; }
+        net_(v1::Net::NewStub(channel_)),
+        guest_(v1::Guest::NewStub(channel_)) {}
+  bool Exists() const {
+    return !g_.remote.empty() || access(g_.Socket().c_str(), F_OK) == 0;
+  }
+  v1::Guest::Stub* guest() { return guest_.get(); }
   std::unique_ptr<grpc::ClientContext> Ctx(
       absl::Duration t = absl::Minutes(3)) {
     return cloonix::ContextWithDeadline(t);
@@ -121,6 +162,7 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Topology::Stub> topo_;
   std::unique_ptr<v1::Net::Stub> net_;
+  std::unique_ptr<v1::Guest::Stub> guest_;
 };
 
 int NotRunning(const Globals& g) {
@@ -132,9 +174,14 @@ int NotRunning(const Globals& g) {
 // ---- net ----
 
 int NetStart(const Globals& g, const std::string& bulk_dir,
-             const std::string& log_level, bool may_exist, int timeout_s) {
-  if (cloonix::CheckHealth(cloonix::UnixChannel(g.Socket()), absl::Seconds(1))
-          .ok()) {
+             const std::string& log_level, bool may_exist, int timeout_s,
+             const std::string& listen) {
+  if (!g.remote.empty())
+    return Fail("net start runs on the net's own host", kExitUsage);
+  // The orchestrator decides whether the net runs (a doorway alone may
+  // outlive a killed orchestrator; the new one adopts it).
+  const std::string orch = g.WorkDir() + "/orchestrator.sock";
+  if (cloonix::CheckHealth(cloonix::UnixChannel(orch), absl::Seconds(1)).ok()) {
     if (may_exist) {
       if (!g.Json()) {
         std::cout << "net " << g.net << " is already running" << std::endl;
@@ -151,7 +198,7 @@ int NetStart(const Globals& g, const std::string& bulk_dir,
   auto pid = cloonix::SpawnDaemon(
       {cloonix::SiblingOrPath("cloonix-orchestrator"), "--net=" + g.net,
        "--work_dir=" + g.WorkDir(), "--bulk_dir=" + bulk_dir,
-       "--log_level=" + log_level},
+       "--log_level=" + log_level, "--doorway_listen=" + listen},
       log);
   if (!pid.ok()) return Fail(pid.status().ToString());
   if (!g.Json()) {
@@ -168,7 +215,10 @@ int NetStart(const Globals& g, const std::string& bulk_dir,
       return Fail(absl::StrCat("the orchestrator of net ", g.net,
                                " exited; end of ", log, ":\n", tail));
     }
-    if (cloonix::CheckHealth(cloonix::UnixChannel(g.Socket()),
+    if (cloonix::CheckHealth(cloonix::UnixChannel(orch),
+                             absl::Milliseconds(300))
+            .ok() &&
+        cloonix::CheckHealth(cloonix::UnixChannel(g.Socket()),
                              absl::Milliseconds(300))
             .ok()) {
       if (g.Json()) {
@@ -207,17 +257,20 @@ int NetStop(const Globals& g) {
   if (!g.Json()) std::cerr << std::endl;
   absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (
+      g.remote.empty() &&
       cloonix::ProcessAlive(info.orchestrator_pid(), "cloonix-orchestrator") &&
       absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  if (!cloonix::ProcessAlive(info.orchestrator_pid(), "cloonix-orchestrator")) {
+  if (g.remote.empty() &&
+      !cloonix::ProcessAlive(info.orchestrator_pid(), "cloonix-orchestrator")) {
     // Sockets and pid files a killed daemon could not remove.
-    for (const char* f :
-         {"/lan_switch.pid", "/cnt_runner.pid", "/a2b.pid", "/a2b.sock",
-          "/lan_switch.sock", "/cnt_runner.sock", "/orchestrator.sock"}) {
-      unlink((g.WorkDir() + f).c_str());
+    for (const char* svc : {"lan_switch", "cnt_runner", "a2b", "vm_runner",
+                            "doorway", "orchestrator"}) {
+      unlink(absl::StrCat(g.WorkDir(), "/", svc, ".pid").c_str());
+      unlink(absl::StrCat(g.WorkDir(), "/", svc, ".sock").c_str());
     }
+    unlink((g.WorkDir() + "/doorway.addr").c_str());
   }
   if (!s.ok()) return FailRpc(g, s);
   if (g.Json()) {
@@ -256,7 +309,7 @@ int NetList(const Globals& g) {
   std::error_code ec;
   std::vector<v1::NetInfo> nets;
   for (const auto& d : std::filesystem::directory_iterator(g.work_root, ec)) {
-    std::string sock = d.path().string() + "/orchestrator.sock";
+    std::string sock = d.path().string() + "/doorway.sock";
     if (access(sock.c_str(), F_OK) != 0) continue;
     auto stub = v1::Net::NewStub(cloonix::UnixChannel(sock));
     auto ctx = cloonix::ContextWithDeadline(absl::Seconds(2));
@@ -461,6 +514,124 @@ int Events(const Globals& g, int count) {
   return 0;
 }
 
+// ---- guest access ----
+
+int Ssh(const Globals& g, const std::string& name,
+        const std::vector<std::string>& cmd, bool force_tty, bool no_tty) {
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  // Like ssh: a shell gets a pty when stdin is a terminal; a command does
+  // not unless -t. A command is run by the guest's /bin/sh -c.
+  bool tty = force_tty || (cmd.empty() && isatty(STDIN_FILENO) && !no_tty);
+  std::vector<std::string> argv;
+  if (!cmd.empty()) {
+    std::string line;
+    for (const auto& a : cmd)
+      absl::StrAppend(&line, line.empty() ? "" : " ", a);
+    argv = {"/bin/sh", "-c", line};
+  }
+  grpc::Status err;
+  int code = cloonix::cli::RunSsh(c.guest(), name, argv, tty, &err);
+  if (code < 0) return FailRpc(g, err);
+  return code;
+}
+
+int Scp(const Globals& g, const std::string& src, const std::string& dst,
+        bool recursive, bool quiet) {
+  auto from = cloonix::cli::ParseGuestPath(src);
+  auto to = cloonix::cli::ParseGuestPath(dst);
+  if (from.has_value() == to.has_value()) {
+    return Fail(
+        "scp copies between this host and one guest: write the guest side "
+        "name:path (e.g. cloonix scp file vm1:/tmp/)",
+        kExitUsage);
+  }
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  bool progress = !quiet && !g.Json() && isatty(STDERR_FILENO);
+  grpc::Status rpc;
+  auto r = to.has_value()
+               ? cloonix::cli::CopyToGuest(c.guest(), src, *to, recursive,
+                                           progress, &rpc)
+               : cloonix::cli::CopyFromGuest(c.guest(), *from, dst, recursive,
+                                             progress, &rpc);
+  if (!rpc.ok()) return FailRpc(g, rpc);
+  if (!r.ok()) return Fail(std::string(r.status().message()));
+  if (g.Json()) {
+    std::cout << absl::StrCat("{\"files\":", r->files, ",\"bytes\":", r->bytes,
+                              ",\"seconds\":", r->seconds, "}")
+              << std::endl;
+  } else if (!quiet) {
+    std::cerr << "copied " << r->files << " file" << (r->files == 1 ? "" : "s")
+              << ", " << r->bytes << " bytes in "
+              << absl::StrFormat("%.2f", r->seconds) << " s" << std::endl;
+  }
+  return 0;
+}
+
+int NetCreds(const Globals& g, const std::string& out) {
+  if (!g.remote.empty())
+    return Fail("net creds runs on the net's own host", kExitUsage);
+  const std::string pki = g.WorkDir() + "/pki";
+  auto files = cloonix::PkiPaths(pki);
+  auto addr = cloonix::ReadFile(g.WorkDir() + "/doorway.addr");
+  if (access(files.client_key.c_str(), R_OK) != 0) {
+    return Fail(
+        absl::StrCat("net ", g.net, " has no TCP listener credentials in ", pki,
+                     ": start it with cloonix net start --listen "
+                     "HOST:PORT"),
+        kExitFailed);
+  }
+  if (auto s = cloonix::MakeDirs(out, 0700); !s.ok()) return Fail(s.ToString());
+  std::vector<std::pair<std::string, std::string>> copies = {
+      {files.ca_cert, "ca.pem"},
+      {files.client_cert, "client.pem"},
+      {files.client_key, "client.key"}};
+  for (const auto& [from, name] : copies) {
+    auto data = cloonix::ReadFile(from);
+    if (!data.ok()) return Fail(data.status().ToString());
+    mode_t old = umask(0077);
+    auto s = cloonix::WriteFileAtomic(out + "/" + name, *data);
+    umask(old);
+    if (!s.ok()) return Fail(s.ToString());
+    chmod((out + "/" + name).c_str(), 0600);
+  }
+  std::string address(addr.ok() ? absl::StripAsciiWhitespace(*addr) : "");
+  if (!address.empty()) {
+    cloonix::WriteFileAtomic(out + "/address", address + "\n").IgnoreError();
+  }
+  if (g.Json()) {
+    std::cout << absl::StrCat("{\"dir\":\"", out, "\",\"address\":\"", address,
+                              "\"}")
+              << std::endl;
+  } else {
+    std::cout << "credentials of net " << g.net << " written to " << out
+              << " (keep client.key secret)\nuse: cloonix --remote "
+              << (address.empty() ? "HOST:PORT" : address) << " --creds " << out
+              << " ls" << std::endl;
+  }
+  return 0;
+}
+
+// Removes and returns the remote command of `cloonix [global options] ssh
+// [-t|-T] <name> <command...>`; other command lines are left as they are.
+std::vector<std::string> SplitSshCommand(std::vector<std::string>* args) {
+  static const std::set<std::string> kWithValue = {
+      "-n", "--net", "--work-root", "-f", "--format", "--remote", "--creds"};
+  size_t i = 0;
+  while (i < args->size() && (*args)[i].rfind("-", 0) == 0) {
+    bool has_eq = (*args)[i].find('=') != std::string::npos;
+    i += (!has_eq && kWithValue.count((*args)[i])) ? 2 : 1;
+  }
+  if (i >= args->size() || (*args)[i] != "ssh") return {};
+  ++i;
+  while (i < args->size() && ((*args)[i] == "-t" || (*args)[i] == "-T")) ++i;
+  if (i >= args->size() || (*args)[i].rfind("-", 0) == 0) return {};
+  std::vector<std::string> cmd(args->begin() + i + 1, args->end());
+  args->resize(i + 1);
+  return cmd;
+}
+
 std::string EnvOr(const char* name, const std::string& def) {
   const char* v = std::getenv(name);
   return v && *v ? v : def;
@@ -473,9 +644,10 @@ int main(int argc, char** argv) {
   g.net = EnvOr("CLOONIX_NET", "nemo");
   g.work_root = EnvOr("CLOONIX_WORK_ROOT", "/var/lib/cloonix");
   CLI::App app{
-      "cloonix: virtual networks of containers wired by lans, with "
-      "per-direction\nimpairment between lans (a2b); VMs, NAT and links "
-      "between hosts come later.\n"
+      "cloonix: virtual networks of VMs (kvm) and containers (cnt) wired by "
+      "lans, with\nper-direction impairment between lans (a2b), shells and "
+      "file copies into guests\n(ssh, scp) and remote control over mutual "
+      "TLS. NAT and links between hosts\ncome later.\n"
       "The net is chosen by --net or $CLOONIX_NET (default nemo)."};
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   app.require_subcommand(1);
@@ -486,6 +658,14 @@ int main(int argc, char** argv) {
                  "/var/lib/cloonix)");
   app.add_option("-f,--format", g.format, "Output: human or json")
       ->check(CLI::IsMember({"human", "json"}));
+  g.remote = EnvOr("CLOONIX_REMOTE", "");
+  g.creds = EnvOr("CLOONIX_CREDS", "");
+  app.add_option("--remote", g.remote,
+                 "Drive a net on another host: its doorway's HOST:PORT "
+                 "($CLOONIX_REMOTE; mutual TLS)");
+  app.add_option("--creds", g.creds,
+                 "Dir of the net's exported credentials, from `cloonix net "
+                 "creds` ($CLOONIX_CREDS)");
   std::function<int()> action;
 
   // net
@@ -497,7 +677,8 @@ int main(int argc, char** argv) {
   int timeout_s = 120;
   auto* start = net->add_subcommand(
       "start",
-      "Start the net's daemons (orchestrator, lan_switch, cnt_runner)");
+      "Start the net's daemons (orchestrator, doorway, lan_switch, "
+      "cnt_runner, vm_runner, a2b)");
   start->add_option("--bulk-dir", bulk_dir,
                     "Image tarballs dir ($CLOONIX_BULK_DIR)");
   start->add_option("--log-level", log_level, "Daemons' log level")
@@ -505,11 +686,22 @@ int main(int argc, char** argv) {
   start->add_flag("--may-exist", may_exist, "Succeed if the net already runs");
   start->add_option("--timeout", timeout_s,
                     "Seconds to wait for the net to be ready");
+  std::string listen;
+  start->add_option("--listen", listen,
+                    "Also serve on TCP HOST:PORT (port 0 picks one), mutual "
+                    "TLS only; export client credentials with net creds");
   start->callback([&] {
     action = [&] {
-      return NetStart(g, bulk_dir, log_level, may_exist, timeout_s);
+      return NetStart(g, bulk_dir, log_level, may_exist, timeout_s, listen);
     };
   });
+  std::string creds_out;
+  auto* creds = net->add_subcommand(
+      "creds",
+      "Export the CA and a client certificate for remote use "
+      "(cloonix --remote ADDR --creds DIR ...)");
+  creds->add_option("dir", creds_out, "Output directory")->required();
+  creds->callback([&] { action = [&] { return NetCreds(g, creds_out); }; });
   net->add_subcommand(
          "stop",
          "Delete every item, stop the daemons, remove the netns (Cloonix: kil)")
@@ -594,7 +786,30 @@ int main(int argc, char** argv) {
   });
   // Kinds the net will answer UNIMPLEMENTED for, until their service exists.
   std::string other_name;
-  for (const char* kind : {"kvm", "nat", "tap", "phy", "c2c"}) {
+  std::string kvm_name;
+  std::vector<std::string> kvm_args;
+  bool persistent = false;
+  std::vector<std::string> mac_addrs;
+  auto* add_kvm = add->add_subcommand(
+      "kvm",
+      "add kvm <name> ram=<MiB> cpu=<n> eth=<n> <image>: create a VM; image "
+      "is a .qcow2 of the bulk dir or a kernel set such as tiny");
+  add_kvm->add_option("name", kvm_name, "VM name")->required();
+  add_kvm->add_option("settings", kvm_args, "ram=, cpu=, eth= and the image")
+      ->required();
+  add_kvm->add_flag("--persistent", persistent,
+                    "Write the image itself, no copy-on-write overlay");
+  add_kvm->add_option("--mac_addr,--mac-addr", mac_addrs,
+                      "ethN:xx:xx:xx:xx:xx:xx (repeatable)");
+  add_kvm->callback([&] {
+    action = [&]() -> int {
+      auto it =
+          cloonix::cli::ParseAddKvm(kvm_name, kvm_args, persistent, mac_addrs);
+      if (!it.ok()) return Fail(std::string(it.status().message()), kExitUsage);
+      return CreateItem(g, *it);
+    };
+  });
+  for (const char* kind : {"nat", "tap", "phy", "c2c"}) {
     auto* sc = add->add_subcommand(
         kind, std::string("add ") + kind + " <name> (not built yet)");
     sc->add_option("name", other_name, "Item name")->required();
@@ -603,7 +818,6 @@ int main(int argc, char** argv) {
       action = [&, k]() -> int {
         v1::Item it;
         it.set_name(other_name);
-        if (k == "kvm") it.mutable_kvm();
         if (k == "nat") it.mutable_nat();
         if (k == "tap") it.mutable_tap();
         if (k == "phy") it.mutable_phy();
@@ -681,6 +895,37 @@ int main(int argc, char** argv) {
     };
   });
 
+  // ssh / scp
+  std::string ssh_name;
+  std::vector<std::string> ssh_cmd;
+  bool force_tty = false, no_tty = false;
+  auto* ssh = app.add_subcommand(
+      "ssh",
+      "ssh <name> [command...]: a root shell or a command in a kvm or cnt, "
+      "through its agent (works with the guest's network down); exits with "
+      "the command's code");
+  ssh->add_flag("-t", force_tty, "Allocate a pty even for a command");
+  ssh->add_flag("-T", no_tty, "Never allocate a pty");
+  ssh->add_option("name", ssh_name, "kvm or cnt name")->required();
+  ssh->footer(
+      "Everything after the name is the command (options included); it runs "
+      "under /bin/sh -c.");
+  ssh->callback([&] {
+    action = [&] { return Ssh(g, ssh_name, ssh_cmd, force_tty, no_tty); };
+  });
+  std::string scp_src, scp_dst;
+  bool scp_r = false, scp_q = false;
+  auto* scp = app.add_subcommand(
+      "scp",
+      "scp [-r] <src> <dst>: copy files between this host and a guest; the "
+      "guest side is name:path (relative paths are under /root)");
+  scp->add_flag("-r", scp_r, "Copy directories recursively");
+  scp->add_flag("-q", scp_q, "No progress and no summary");
+  scp->add_option("src", scp_src, "Source")->required();
+  scp->add_option("dst", scp_dst, "Destination")->required();
+  scp->callback(
+      [&] { action = [&] { return Scp(g, scp_src, scp_dst, scp_r, scp_q); }; });
+
   app.add_subcommand("ls", "List the items of the net")->callback([&] {
     action = [&] { return List(g); };
   });
@@ -696,8 +941,12 @@ int main(int argc, char** argv) {
                      "Exit after this many changes (0: never)");
   events->callback([&] { action = [&] { return Events(g, count); }; });
 
+  // `ssh <name> cmd -x ...`: the command is taken out before CLI11 sees it.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  ssh_cmd = SplitSshCommand(&args);
+  std::reverse(args.begin(), args.end());
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;

@@ -49,6 +49,12 @@ std::string Details(const v1::Item& it) {
   if (it.kind() == v1::ITEM_KIND_CNT) {
     parts.push_back("image=" + it.cnt().image());
   }
+  if (it.kind() == v1::ITEM_KIND_KVM) {
+    // Cloonix's colours: blue = agent up, red = not (yet).
+    parts.push_back(it.kvm().agent_up() ? "agent=up(blue)" : "agent=down(red)");
+    parts.push_back(absl::StrCat("image=", it.kvm().image(), " ram=",
+                                 it.kvm().ram_mb(), " cpu=", it.kvm().cpu()));
+  }
   if (it.kind() == v1::ITEM_KIND_A2B) {
     parts.push_back("dir0: " + A2bSettingsText(it.a2b().dir0()) + ";");
     parts.push_back("dir1: " + A2bSettingsText(it.a2b().dir1()) + ";");
@@ -106,6 +112,15 @@ std::string ItemDetails(const v1::Item& it) {
   if (it.kind() == v1::ITEM_KIND_CNT) {
     absl::StrAppend(&out, "image: ", it.cnt().image(),
                     "\nnetns: ", it.cnt().netns(), "\n");
+  }
+  if (it.kind() == v1::ITEM_KIND_KVM) {
+    const v1::KvmSpec& k = it.kvm();
+    absl::StrAppend(&out, "agent: ", k.agent_up() ? "up (blue)" : "down (red)",
+                    "\nimage: ", k.image(),
+                    k.persistent() ? " (persistent)" : "",
+                    "\nram:   ", k.ram_mb(), " MiB\ncpu:   ", k.cpu(),
+                    "\nqemu:  pid ", k.pid(), ", domain type ", k.domain_type(),
+                    "\nconsole log: ", k.console_log(), "\n");
   }
   if (it.kind() == v1::ITEM_KIND_A2B) {
     const v1::A2bCounters* cs[2] = {&it.a2b().counters0(),

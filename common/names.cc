@@ -1,5 +1,8 @@
 #include "common/names.h"
 
+#include <cctype>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -21,6 +24,26 @@ absl::Status ValidateName(absl::string_view name, absl::string_view what) {
       return bad(
           absl::StrCat("character '", std::string(1, c), "' is not allowed"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMac(absl::string_view mac) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MAC \"", mac, "\" is invalid: ", why,
+                     " (write it xx:xx:xx:xx:xx:xx)"));
+  };
+  if (mac.size() != 17) return bad("it must have 17 characters");
+  for (size_t i = 0; i < mac.size(); ++i) {
+    char c = mac[i];
+    if (i % 3 == 2) {
+      if (c != ':') return bad("bytes must be separated by ':'");
+    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return bad("it has a non-hex digit");
+    }
+  }
+  int first = std::stoi(std::string(mac.substr(0, 2)), nullptr, 16);
+  if (first & 1) return bad("it is a multicast address");
   return absl::OkStatus();
 }
 

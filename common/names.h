@@ -30,6 +30,9 @@ std::string EthPortName(uint32_t id, uint32_t eth);
 // by c2c) get different MACs.
 std::string DerivedMac(absl::string_view net, uint32_t id, uint32_t eth);
 
+// OK for a unicast MAC written "xx:xx:xx:xx:xx:xx" (hex, any case).
+absl::Status ValidateMac(absl::string_view mac);
+
 }  // namespace cloonix
 
 #endif  // CLOONIX_COMMON_NAMES_H_

@@ -25,8 +25,8 @@ void BlockShutdownSignals() {
 }
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
-    const std::string& socket_path,
-    const std::vector<grpc::Service*>& services) {
+    const std::string& socket_path, const std::vector<grpc::Service*>& services,
+    const TcpListen* tcp) {
   if (socket_path.size() > 107) {
     return absl::InvalidArgumentError(
         absl::StrCat("socket path ", socket_path,
@@ -45,14 +45,18 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + socket_path,
                            grpc::InsecureServerCredentials());
+  if (tcp != nullptr) {
+    builder.AddListeningPort(tcp->address, tcp->credentials, tcp->bound_port);
+  }
   for (auto* s : services) builder.RegisterService(s);
   // Keep sockets private from the first moment: umask while binding.
   mode_t old = umask(0177);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   umask(old);
   if (!server) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on unix:", socket_path));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on unix:", socket_path,
+        tcp ? absl::StrCat(" and ", tcp->address) : std::string()));
   }
   chmod(socket_path.c_str(), 0600);
   return server;

@@ -21,9 +21,17 @@ void BlockShutdownSignals();
 
 // Removes a stale socket file at `socket_path`, binds, chmods it 0600.
 // FAILED_PRECONDITION if another live server already answers there.
+// An extra TCP listener (the doorway's): `address` "host:port" (port 0
+// picks one, written to *bound_port).
+struct TcpListen {
+  std::string address;
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  int* bound_port = nullptr;
+};
+
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartUnixServer(
-    const std::string& socket_path,
-    const std::vector<grpc::Service*>& services);
+    const std::string& socket_path, const std::vector<grpc::Service*>& services,
+    const TcpListen* tcp = nullptr);
 
 // Waits until SIGTERM/SIGINT arrives or `requested` is notified, runs
 // `before_shutdown` (e.g. to end open streams), then shuts the server down

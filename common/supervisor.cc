@@ -175,10 +175,11 @@ void Supervisor::StopWatch() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Supervisor::StopAll() {
+void Supervisor::StopAll(const std::string& except) {
   StopWatch();
   absl::MutexLock l(&mu_);
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    if (it->spec.name == except) continue;
     if (!it->spec.external && it->pid > 0) {
       TerminateProcess(it->pid, absl::Seconds(5));
       it->pid = 0;

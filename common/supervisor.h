@@ -52,9 +52,9 @@ class Supervisor {
   void Watch();
   // Stops the watch thread: no more restarts (call before tearing down).
   void StopWatch();
-  // Stops watching, then SIGTERMs every service (they exit; what they run,
-  // e.g. OVS, is theirs to keep or tear down).
-  void StopAll();
+  // Stops watching, then SIGTERMs every service but `except` (they exit;
+  // what they run, e.g. OVS, is theirs to keep or tear down).
+  void StopAll(const std::string& except = "");
   std::vector<ServiceStatus> Status();
 
  private:

@@ -15,7 +15,8 @@ NET="$CLOONIX_NET"
 mkdir -p "$E2E_BIN" "$CLOONIX_WORK_ROOT" "$CLOONIX_BULK_DIR"
 for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
          services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner \
-         services/a2b/cloonix-a2b e2e/grpc_probe; do
+         services/a2b/cloonix-a2b services/vm_runner/cloonix-vm-runner \
+         services/doorway/cloonix-doorway e2e/grpc_probe; do
   cp -L "$RUNFILES/$b" "$E2E_BIN/"
 done
 cp -L "$RUNFILES/tools/images/busybox.tar" "$CLOONIX_BULK_DIR/busybox.tar"
@@ -67,16 +68,20 @@ in_cnt() { local c="$1"; shift; nsenter -t "$(cnt_pid "$c")" -m -p -n "$@"; }
 leftovers() {
   ip netns list | grep -E "^cloonix_${NET}(_| |$)" | sed 's/^/netns /'
   pgrep -af -- "$CLOONIX_WORK_ROOT/$NET" | grep -v pgrep | awk '$2 !~ /defunct/' | sed 's/^/process /'
-  ip -o link show | grep -E " cx[0-9]+e[0-9]+[@:]" | sed 's/^/link /'
+  ip -o link show | grep -E " (cx[0-9]+e[0-9]+|ct[0-9a-f]{5}[0-9]+e[0-9]+)[@:]" | sed 's/^/link /'
+  virsh -c qemu:///system list --all --name 2>/dev/null | grep -F "cloonix.$NET." | sed 's/^/domain /'
   mount | grep -F "$CLOONIX_WORK_ROOT/$NET" | sed 's/^/mount /'
   # runc state of the net's containerd namespace.
   ls -A "/run/containerd/runc/cloonix-$NET" 2>/dev/null | sed 's/^/runc /'
   find "$CLOONIX_WORK_ROOT/$NET" \( -name '*.sock' -o -name '*.pid' -o -name 'state.json' \
-    -o -name containerd -o -name ovs \) 2>/dev/null | sed 's/^/file /'
+    -o -name containerd -o -name ovs -o -name '*.qcow2' -o -name doorway.addr \) 2>/dev/null | sed 's/^/file /'
 }
 
 e2e_cleanup() {
   cloonix net stop >/dev/null 2>&1 || true
+  for d in $(virsh -c qemu:///system list --name 2>/dev/null | grep -F "cloonix.$NET."); do
+    virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
+  done
   # Belt and braces if the stop failed: kill what runs under our work root.
   pkill -9 -f -- "$E2E_ROOT" 2>/dev/null || true
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^cloonix_${NET}(_|$)"); do

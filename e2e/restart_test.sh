@@ -17,7 +17,7 @@ pid1="$(cnt_pid cnt1)"
 opid="$(cloonix net show -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["orchestrator_pid"])')"
 kill -9 "$opid"
 sleep 0.3
-expect_code "a dead orchestrator is reported (exit 3)" "does not answer" cloonix ls
+expect_code "a dead orchestrator is reported (exit 3)" "orchestrator is not reachable" cloonix ls
 rc=0; cloonix ls >/dev/null 2>&1 || rc=$?
 if [[ $rc -eq 3 ]]; then pass "exit code 3 when the net does not answer"; else fail "exit code 3 when the net does not answer" "got $rc"; fi
 check "containers still run without the orchestrator" in_cnt cnt1 ping -c 1 -W 2 10.20.0.2

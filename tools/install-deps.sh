@@ -12,9 +12,13 @@ PACKAGES=(
   # build
   bazel-bootstrap pkgconf g++ protobuf-compiler protobuf-compiler-grpc
   libgrpc++-dev libprotobuf-dev libabsl-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libvirt-dev
+  libslirp-dev libssl-dev
   # data plane and runtimes
   openvswitch-switch containerd runc busybox-static libdpdk-dev dpdk
+  # VMs: libvirtd + virtlogd (started by vm_runner), QEMU (TCG), images
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+  qemu-utils cpio xz-utils kmod debootstrap openssl
   # tools used by the lab and the tests
   iproute2 iputils-ping iperf3 ethtool procps psmisc util-linux bc python3
 )
@@ -32,6 +36,15 @@ if ((${#need[@]})); then
   apt-get update -q >/dev/null || apt-get update
   apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
+
+# libvirtd resolves its compiled-in QEMU user before reading qemu.conf (where
+# cloonix runs QEMU as root): create it as libvirt-daemon-system's maintainer
+# scripts would (that package pulls polkit and firewalld, not wanted here).
+getent group kvm >/dev/null || groupadd --system kvm
+getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+getent passwd libvirt-qemu >/dev/null ||
+  useradd --system --gid kvm --no-create-home --home-dir /var/lib/libvirt \
+    --shell /usr/sbin/nologin libvirt-qemu
 
 CPROTO="$ROOT/third_party/containerd/api"
 if [[ ! -f "$CPROTO/.done" ]]; then

@@ -11,13 +11,21 @@ bash tools/install-deps.sh
 echo "install: building (bazel, first build takes a few minutes on 2 cores) ..." >&2
 bazel build //cli:cloonix //services/orchestrator:cloonix-orchestrator \
   //services/lan_switch:cloonix-lan-switch //services/cnt_runner:cloonix-cnt-runner \
-  //services/a2b:cloonix-a2b \
+  //services/a2b:cloonix-a2b //services/vm_runner:cloonix-vm-runner \
+  //services/doorway:cloonix-doorway //guest_agent:cloonix-agent \
   //tools/images:busybox_oci
 install -d "$PREFIX/bin" "$BULK"
 for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
          services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner \
-         services/a2b/cloonix-a2b; do
+         services/a2b/cloonix-a2b services/vm_runner/cloonix-vm-runner \
+         services/doorway/cloonix-doorway; do
   install -m 0755 "bazel-bin/$b" "$PREFIX/bin/"
 done
 install -m 0644 bazel-bin/tools/images/busybox.tar "$BULK/busybox.tar"
-echo "install: cloonix installed in $PREFIX/bin, busybox image in $BULK" >&2
+# The static guest agent, for images built later (build-debian-guest.sh).
+install -d "$PREFIX/share/cloonix"
+install -m 0755 bazel-bin/guest_agent/cloonix-agent "$PREFIX/share/cloonix/"
+# The tiny VM guest (kernel from Debian's linux-image, cached; ~10 s).
+echo "install: building the tiny VM guest into $BULK ..." >&2
+bash tools/images/build-tiny-guest.sh "$BULK" --agent bazel-bin/guest_agent/cloonix-agent >/dev/null
+echo "install: cloonix installed in $PREFIX/bin; busybox and tiny images in $BULK" >&2

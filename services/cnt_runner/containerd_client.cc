@@ -528,4 +528,142 @@ absl::StatusOr<std::vector<ContainerInfo>> ContainerdClient::List() {
   return out;
 }
 
+absl::StatusOr<std::string> ContainerdClient::ProcessSpec(
+    const std::string& id) {
+  auto cs = ctrs::Containers::NewStub(channel_);
+  ctrs::GetContainerRequest req;
+  req.set_id(id);
+  ctrs::GetContainerResponse resp;
+  auto ctx = Ctx();
+  grpc::Status s = cs->Get(ctx.get(), req, &resp);
+  if (IsNotFound(s)) {
+    return absl::NotFoundError(
+        absl::StrCat("container ", id, " does not exist"));
+  }
+  RETURN_IF_ERROR(FromGrpcStatus(s, "get container: "));
+  auto spec = nlohmann::json::parse(resp.container().spec().value(), nullptr,
+                                    /*allow_exceptions=*/false);
+  if (spec.is_discarded() || !spec.contains("process")) {
+    return absl::InternalError(
+        absl::StrCat("container ", id, " has no readable OCI process"));
+  }
+  return spec["process"].dump();
+}
+
+absl::StatusOr<uint32_t> ContainerdClient::TaskPid(const std::string& id) {
+  auto ts = tasks::Tasks::NewStub(channel_);
+  tasks::GetRequest req;
+  req.set_container_id(id);
+  tasks::GetResponse resp;
+  auto ctx = Ctx();
+  grpc::Status s = ts->Get(ctx.get(), req, &resp);
+  if (IsNotFound(s) ||
+      (s.ok() && resp.process().status() != containerd::v1::types::RUNNING)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("container ", id, " is not running"));
+  }
+  RETURN_IF_ERROR(FromGrpcStatus(s, "get task: "));
+  return resp.process().pid();
+}
+
+absl::Status ContainerdClient::ExecStart(const std::string& id,
+                                         const std::string& exec_id,
+                                         const std::string& process_json,
+                                         bool terminal,
+                                         const std::string& stdin_path,
+                                         const std::string& stdout_path,
+                                         const std::string& stderr_path) {
+  auto ts = tasks::Tasks::NewStub(channel_);
+  tasks::ExecProcessRequest req;
+  req.set_container_id(id);
+  req.set_exec_id(exec_id);
+  req.set_terminal(terminal);
+  req.set_stdin(stdin_path);
+  req.set_stdout(stdout_path);
+  req.set_stderr(stderr_path);
+  req.mutable_spec()->set_type_url(
+      "types.containerd.io/opencontainers/runtime-spec/1/Process");
+  req.mutable_spec()->set_value(process_json);
+  google::protobuf::Empty e;
+  auto ctx = Ctx();
+  RETURN_IF_ERROR(FromGrpcStatus(ts->Exec(ctx.get(), req, &e), "exec: "));
+  tasks::StartRequest sreq;
+  sreq.set_container_id(id);
+  sreq.set_exec_id(exec_id);
+  tasks::StartResponse sresp;
+  auto sctx = Ctx();
+  grpc::Status s = ts->Start(sctx.get(), sreq, &sresp);
+  if (!s.ok()) {
+    ExecDelete(id, exec_id).IgnoreError();
+    return FromGrpcStatus(s, "start exec: ");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> ContainerdClient::ExecWait(
+    const std::string& id, const std::string& exec_id) {
+  auto ts = tasks::Tasks::NewStub(channel_);
+  tasks::WaitRequest req;
+  req.set_container_id(id);
+  req.set_exec_id(exec_id);
+  tasks::WaitResponse resp;
+  // As long as the process lives (a shell may last days).
+  auto ctx = Ctx(absl::Hours(24 * 365));
+  RETURN_IF_ERROR(FromGrpcStatus(ts->Wait(ctx.get(), req, &resp), "wait: "));
+  return resp.exit_status();
+}
+
+absl::Status ContainerdClient::ExecResize(const std::string& id,
+                                          const std::string& exec_id,
+                                          uint32_t rows, uint32_t cols) {
+  auto ts = tasks::Tasks::NewStub(channel_);
+  tasks::ResizePtyRequest req;
+  req.set_container_id(id);
+  req.set_exec_id(exec_id);
+  req.set_width(cols);
+  req.set_height(rows);
+  google::protobuf::Empty e;
+  auto ctx = Ctx();
+  return FromGrpcStatus(ts->ResizePty(ctx.get(), req, &e), "resize: ");
+}
+
+absl::Status ContainerdClient::ExecCloseStdin(const std::string& id,
+                                              const std::string& exec_id) {
+  auto ts = tasks::Tasks::NewStub(channel_);
+  tasks::CloseIORequest req;
+  req.set_container_id(id);
+  req.set_exec_id(exec_id);
+  req.set_stdin(true);
+  google::protobuf::Empty e;
+  auto ctx = Ctx();
+  return FromGrpcStatus(ts->CloseIO(ctx.get(), req, &e), "close stdin: ");
+}
+
+absl::Status ContainerdClient::ExecKill(const std::string& id,
+                                        const std::string& exec_id) {
+  auto ts = tasks::Tasks::NewStub(channel_);
+  tasks::KillRequest req;
+  req.set_container_id(id);
+  req.set_exec_id(exec_id);
+  req.set_signal(SIGKILL);
+  google::protobuf::Empty e;
+  auto ctx = Ctx();
+  grpc::Status s = ts->Kill(ctx.get(), req, &e);
+  if (IsNotFound(s)) return absl::OkStatus();
+  return FromGrpcStatus(s, "kill exec: ");
+}
+
+absl::Status ContainerdClient::ExecDelete(const std::string& id,
+                                          const std::string& exec_id) {
+  auto ts = tasks::Tasks::NewStub(channel_);
+  tasks::DeleteProcessRequest req;
+  req.set_container_id(id);
+  req.set_exec_id(exec_id);
+  tasks::DeleteResponse resp;
+  auto ctx = Ctx();
+  grpc::Status s = ts->DeleteProcess(ctx.get(), req, &resp);
+  if (IsNotFound(s)) return absl::OkStatus();
+  return FromGrpcStatus(s, "delete exec: ");
+}
+
 }  // namespace cloonix

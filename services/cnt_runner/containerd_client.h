@@ -74,6 +74,29 @@ class ContainerdClient {
   // One Containers.Get: whether a container of that id exists.
   absl::StatusOr<bool> Exists(const std::string& id);
 
+  // --- exec (guest access) ---
+  // The container's OCI process (JSON) and its task's pid: the base of an
+  // exec (same capabilities, user, rlimits). NOT_FOUND, FAILED_PRECONDITION
+  // (no running task).
+  absl::StatusOr<std::string> ProcessSpec(const std::string& id);
+  absl::StatusOr<uint32_t> TaskPid(const std::string& id);
+  // Adds and starts process `exec_id` in the container's task; its stdio are
+  // the given FIFO paths (stderr "" with a terminal).
+  absl::Status ExecStart(const std::string& id, const std::string& exec_id,
+                         const std::string& process_json, bool terminal,
+                         const std::string& stdin_path,
+                         const std::string& stdout_path,
+                         const std::string& stderr_path);
+  // Blocks until the process exits; returns its exit status.
+  absl::StatusOr<uint32_t> ExecWait(const std::string& id,
+                                    const std::string& exec_id);
+  absl::Status ExecResize(const std::string& id, const std::string& exec_id,
+                          uint32_t rows, uint32_t cols);
+  absl::Status ExecCloseStdin(const std::string& id,
+                              const std::string& exec_id);
+  absl::Status ExecKill(const std::string& id, const std::string& exec_id);
+  absl::Status ExecDelete(const std::string& id, const std::string& exec_id);
+
  private:
   std::unique_ptr<grpc::ClientContext> Ctx(
       absl::Duration timeout = absl::Seconds(30));

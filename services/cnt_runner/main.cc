@@ -14,6 +14,7 @@
 #include "common/process.h"
 #include "common/rpc_client.h"
 #include "common/server.h"
+#include "services/cnt_runner/cnt_guest_service.h"
 #include "services/cnt_runner/cnt_runner_service.h"
 #include "services/cnt_runner/containerd_client.h"
 #include "services/cnt_runner/containerd_daemon.h"
@@ -60,7 +61,8 @@ int main(int argc, char** argv) {
   cloonix::CntRunnerService service(
       {net, work_dir, absl::GetFlag(FLAGS_bulk_dir)}, &daemon, &client,
       &shutdown);
-  auto server = cloonix::StartUnixServer(socket, {&service});
+  cloonix::CntGuestService guest(work_dir, &client);
+  auto server = cloonix::StartUnixServer(socket, {&service, &guest});
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());
     return 1;

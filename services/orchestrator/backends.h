@@ -58,6 +58,24 @@ class A2bBackend {
   virtual absl::Status Teardown() = 0;
 };
 
+struct RunningVm {
+  std::string name;
+  bool running = false;
+  bool agent_up = false;
+  uint32_t pid = 0;
+};
+
+class VmBackend {
+ public:
+  virtual ~VmBackend() = default;
+  // Starts the VM of `item` (a kvm with eths set); fills kvm.pid,
+  // domain_type and console_log.
+  virtual absl::Status Create(cloonix::v1::Item* item) = 0;
+  virtual absl::Status Delete(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<RunningVm>> List() = 0;
+  virtual absl::Status Teardown() = 0;
+};
+
 }  // namespace cloonix
 
 #endif  // CLOONIX_SERVICES_ORCHESTRATOR_BACKENDS_H_

@@ -8,6 +8,7 @@ namespace cloonix {
 namespace ls = cloonix::lanswitch::v1;
 namespace cr = cloonix::cntrunner::v1;
 namespace ab = cloonix::a2b::v1;
+namespace vr = cloonix::vmrunner::v1;
 
 namespace {
 constexpr absl::Duration kShort = absl::Seconds(30);
@@ -205,6 +206,61 @@ absl::Status GrpcA2bBackend::Teardown() {
   ab::TeardownResponse resp;
   return Call(stub_.get(), &ab::A2bWorker::Stub::Teardown, req, &resp, kLong,
               "a2b: ");
+}
+
+GrpcVmBackend::GrpcVmBackend(const std::string& socket)
+    : stub_(vr::VmRunner::NewStub(UnixChannel(socket))) {}
+
+absl::Status GrpcVmBackend::Create(cloonix::v1::Item* item) {
+  vr::CreateVmRequest req;
+  req.set_name(item->name());
+  req.set_id(item->id());
+  req.set_image(item->kvm().image());
+  req.set_ram_mb(item->kvm().ram_mb());
+  req.set_cpu(item->kvm().cpu());
+  req.set_persistent(item->kvm().persistent());
+  for (const auto& e : item->eths()) {
+    auto* ve = req.add_eths();
+    ve->set_port(e.port());
+    ve->set_mac(e.mac());
+  }
+  vr::Vm resp;
+  auto s = Call(stub_.get(), &vr::VmRunner::Stub::CreateVm, req, &resp, kLong,
+                "vm_runner: ");
+  if (!s.ok()) return s;
+  item->mutable_kvm()->set_pid(resp.qemu_pid());
+  item->mutable_kvm()->set_domain_type(resp.domain_type());
+  item->mutable_kvm()->set_console_log(resp.console_log());
+  return absl::OkStatus();
+}
+
+absl::Status GrpcVmBackend::Delete(const std::string& name) {
+  vr::DeleteVmRequest req;
+  req.set_name(name);
+  vr::DeleteVmResponse resp;
+  return Call(stub_.get(), &vr::VmRunner::Stub::DeleteVm, req, &resp, kLong,
+              "vm_runner: ");
+}
+
+absl::StatusOr<std::vector<RunningVm>> GrpcVmBackend::List() {
+  vr::ListVmsRequest req;
+  vr::ListVmsResponse resp;
+  auto s = Call(stub_.get(), &vr::VmRunner::Stub::ListVms, req, &resp, kShort,
+                "vm_runner: ");
+  if (!s.ok()) return s;
+  std::vector<RunningVm> out;
+  for (const auto& v : resp.vms()) {
+    out.push_back(
+        {v.name(), v.running(), v.agent() == vr::AGENT_STATE_UP, v.qemu_pid()});
+  }
+  return out;
+}
+
+absl::Status GrpcVmBackend::Teardown() {
+  vr::TeardownRequest req;
+  vr::TeardownResponse resp;
+  return Call(stub_.get(), &vr::VmRunner::Stub::Teardown, req, &resp, kLong,
+              "vm_runner: ");
 }
 
 }  // namespace cloonix

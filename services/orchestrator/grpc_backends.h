@@ -8,6 +8,7 @@
 #include "cloonix/a2b/v1/a2b.grpc.pb.h"
 #include "cloonix/cntrunner/v1/cnt_runner.grpc.pb.h"
 #include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
+#include "cloonix/vmrunner/v1/vm_runner.grpc.pb.h"
 #include "services/orchestrator/backends.h"
 
 namespace cloonix {
@@ -53,6 +54,18 @@ class GrpcA2bBackend : public A2bBackend {
 
  private:
   std::unique_ptr<cloonix::a2b::v1::A2bWorker::Stub> stub_;
+};
+
+class GrpcVmBackend : public VmBackend {
+ public:
+  explicit GrpcVmBackend(const std::string& socket);
+  absl::Status Create(cloonix::v1::Item* item) override;
+  absl::Status Delete(const std::string& name) override;
+  absl::StatusOr<std::vector<RunningVm>> List() override;
+  absl::Status Teardown() override;
+
+ private:
+  std::unique_ptr<cloonix::vmrunner::v1::VmRunner::Stub> stub_;
 };
 
 }  // namespace cloonix

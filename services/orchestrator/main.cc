@@ -1,5 +1,6 @@
 // cloonix-orchestrator: owns the topology of one net. Starts (or adopts) and
-// supervises the net's services (lan_switch, cnt_runner), reconciles them with
+// supervises the net's services (lan_switch, cnt_runner, a2b, vm_runner,
+// doorway), reconciles them with
 // the persisted topology at start and after any restart, and serves
 // cloonix.v1.Topology and cloonix.v1.Net on <work_dir>/orchestrator.sock
 // (unix, 0600).
@@ -7,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -38,6 +40,15 @@ ABSL_FLAG(
     "cloonix-cnt-runner binary (default: next to this binary, else PATH).");
 ABSL_FLAG(std::string, a2b_bin, "",
           "cloonix-a2b binary (default: next to this binary, else PATH).");
+ABSL_FLAG(std::string, vm_runner_bin, "",
+          "cloonix-vm-runner binary (default: next to this binary, else "
+          "PATH).");
+ABSL_FLAG(std::string, doorway_bin, "",
+          "cloonix-doorway binary (default: next to this binary, else PATH).");
+ABSL_FLAG(std::string, doorway_listen, "",
+          "Let the doorway also listen on TCP host:port (mutual TLS).");
+ABSL_FLAG(std::string, libvirt_dir, "",
+          "Passed to vm_runner (default /var/lib/cloonix/libvirt).");
 ABSL_FLAG(std::string, lan_switch_socket, "",
           "Use a lan_switch already running at this unix socket instead of "
           "starting one.");
@@ -80,6 +91,28 @@ int main(int argc, char** argv) {
   const std::string cr_sock =
       ext_cr.empty() ? work_dir + "/cnt_runner.sock" : ext_cr;
   const std::string a2b_sock = work_dir + "/a2b.sock";
+  const std::string vr_sock = work_dir + "/vm_runner.sock";
+  const std::string dw_sock = work_dir + "/doorway.sock";
+  std::vector<std::string> vr_argv = {
+      FlagOrSibling(absl::GetFlag(FLAGS_vm_runner_bin), "cloonix-vm-runner"),
+      "--net=" + net,
+      "--work_dir=" + work_dir,
+      "--socket=" + vr_sock,
+      "--bulk_dir=" + bulk,
+      lvl};
+  if (!absl::GetFlag(FLAGS_libvirt_dir).empty())
+    vr_argv.push_back("--libvirt_dir=" + absl::GetFlag(FLAGS_libvirt_dir));
+  std::vector<std::string> dw_argv = {
+      FlagOrSibling(absl::GetFlag(FLAGS_doorway_bin), "cloonix-doorway"),
+      "--net=" + net,
+      "--work_dir=" + work_dir,
+      "--socket=" + dw_sock,
+      "--orchestrator_socket=" + setup->socket,
+      "--vm_runner_socket=" + vr_sock,
+      "--cnt_runner_socket=" + cr_sock,
+      lvl};
+  if (!absl::GetFlag(FLAGS_doorway_listen).empty())
+    dw_argv.push_back("--listen=" + absl::GetFlag(FLAGS_doorway_listen));
   std::vector<cloonix::ServiceSpec> specs = {
       {"lan_switch",
        {FlagOrSibling(absl::GetFlag(FLAGS_lan_switch_bin),
@@ -102,6 +135,12 @@ int main(int argc, char** argv) {
        a2b_sock,
        work_dir + "/a2b.pid",
        work_dir + "/log/a2b.log"},
+      {"vm_runner", vr_argv, vr_sock, work_dir + "/vm_runner.pid",
+       work_dir + "/log/vm_runner.log"},
+      // Last: it forwards to the others (and to this orchestrator, which
+      // serves a moment after: the doorway's calls wait for it).
+      {"doorway", dw_argv, dw_sock, work_dir + "/doorway.pid",
+       work_dir + "/log/doorway.log"},
   };
 
   specs[0].external = !ext_ls.empty();
@@ -109,8 +148,9 @@ int main(int argc, char** argv) {
   cloonix::GrpcLanBackend lans(ls_sock);
   cloonix::GrpcCntBackend cnts(cr_sock);
   cloonix::GrpcA2bBackend a2bs(a2b_sock);
+  cloonix::GrpcVmBackend vms(vr_sock);
   cloonix::NetManager manager(net, work_dir + "/state.json", &lans, &cnts,
-                              &a2bs);
+                              &a2bs, &vms);
   if (auto s = manager.Load(); !s.ok()) {
     spdlog::error("cannot load the topology: {}", s.ToString());
     return 1;
@@ -131,6 +171,12 @@ int main(int argc, char** argv) {
   supervisor.Watch();
 
   absl::Notification shutdown;
+  // Agent states (blue/red) of the VMs, every second. Only read: a silent
+  // agent never makes the orchestrator act on its VM.
+  std::thread vm_refresh([&] {
+    while (!shutdown.WaitForNotificationWithTimeout(absl::Seconds(1)))
+      manager.RefreshVms();
+  });
   absl::Notification stopping;
   absl::Mutex stop_mu;
 
@@ -149,10 +195,12 @@ int main(int argc, char** argv) {
         // runs (containerd, OVS, netns) and exit: no
         // restart from here on.
         supervisor.StopWatch();
+        result.Update(vms.Teardown());
         result.Update(a2bs.Teardown());
         result.Update(cnts.Teardown());
         result.Update(lans.Teardown());
-        supervisor.StopAll();
+        // The doorway goes last (after this call's reply went through it).
+        supervisor.StopAll("doorway");
         cloonix::DeleteNetns(cloonix::NetNetns(net)).IgnoreError();
         unlink((work_dir + "/state.json").c_str());
         stopping.Notify();
@@ -169,10 +217,13 @@ int main(int argc, char** argv) {
   spdlog::info("net {} ready, serving on {}", net, socket);
   cloonix::ServeUntilShutdown(server->get(), socket, &shutdown,
                               [&] { topology.EndWatches(); });
+  vm_refresh.join();
   if (!stopping.HasBeenNotified()) {
     // SIGTERM: leave the services and the lab running; a new orchestrator
     // adopts them.
     stopping.Notify();
+  } else {
+    supervisor.StopAll();  // the doorway, now that StopNet was answered
   }
   spdlog::info("orchestrator exits");
   return 0;

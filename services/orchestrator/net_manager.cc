@@ -13,11 +13,13 @@
 namespace cloonix {
 
 NetManager::NetManager(std::string net, std::string state_path,
-                       LanBackend* lans, CntBackend* cnts, A2bBackend* a2bs)
+                       LanBackend* lans, CntBackend* cnts, A2bBackend* a2bs,
+                       VmBackend* vms)
     : state_path_(std::move(state_path)),
       lans_(lans),
       cnts_(cnts),
       a2bs_(a2bs),
+      vms_(vms),
       topo_(std::move(net)) {}
 
 v1::Item NetManager::Present(const v1::Item& item) {
@@ -78,6 +80,8 @@ absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
     RETURN_IF_ERROR(cnts_->Create(&item));
   } else if (item.kind() == v1::ITEM_KIND_A2B) {
     RETURN_IF_ERROR(a2bs_->Create(item));
+  } else if (item.kind() == v1::ITEM_KIND_KVM) {
+    RETURN_IF_ERROR(vms_->Create(&item));
   }
   item.set_state(v1::ITEM_STATE_RUNNING);
   topo_.Commit(item);
@@ -122,6 +126,10 @@ absl::Status NetManager::DeleteLocked(const std::string& name) {
     }
     if (item.kind() == v1::ITEM_KIND_A2B) {
       absl::Status s = a2bs_->Delete(name);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+    }
+    if (item.kind() == v1::ITEM_KIND_KVM) {
+      absl::Status s = vms_->Delete(name);
       if (!s.ok() && !absl::IsNotFound(s)) return s;
     }
     for (const auto& e : item.eths()) {
@@ -325,6 +333,41 @@ absl::Status NetManager::Reconcile() {
   for (const auto& n : a2b_running) {
     if (!a2b_want.count(n)) a2bs_->Delete(n).IgnoreError();
   }
+  // kvm: running VMs are adopted as they are (their agents reconnect by
+  // themselves); a VM that is gone (host reboot, QEMU killed) is started
+  // again on its overlay, and its taps are new: re-plug them.
+  ASSIGN_OR_RETURN(std::vector<RunningVm> vms, vms_->List());
+  std::set<std::string> vm_want;
+  for (const auto& it : topo_.Items()) {
+    if (it.kind() != v1::ITEM_KIND_KVM) continue;
+    vm_want.insert(it.name());
+    bool running = false;
+    for (const auto& v : vms) running |= v.name == it.name() && v.running;
+    if (running) {
+      SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
+      continue;
+    }
+    spdlog::info("reconcile: starting VM {} again", it.name());
+    vms_->Delete(it.name()).IgnoreError();
+    v1::Item item = it;
+    absl::Status s = vms_->Create(&item);
+    if (!s.ok()) {
+      SetState(it.name(), v1::ITEM_STATE_FAILED,
+               absl::StrCat("cannot restart: ", s.message()));
+      continue;
+    }
+    *topo_.FindMutable(it.name())->mutable_kvm() = item.kvm();
+    SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
+    for (const auto& e : it.eths()) {
+      if (!e.lan().empty()) replug.push_back(e.port());
+    }
+  }
+  for (const auto& v : vms) {
+    if (!vm_want.count(v.name)) {
+      spdlog::info("reconcile: deleting unknown VM {}", v.name);
+      vms_->Delete(v.name).IgnoreError();
+    }
+  }
   for (const auto& p : replug) lans_->DeletePort(p).IgnoreError();
   ASSIGN_OR_RETURN(std::vector<std::string> missing,
                    lans_->Sync(topo_.DesiredBridges()));
@@ -333,6 +376,24 @@ absl::Status NetManager::Reconcile() {
                  absl::StrJoin(missing, ", "));
   }
   return Persist();
+}
+
+void NetManager::RefreshVms() {
+  auto vms = vms_->List();
+  if (!vms.ok()) return;  // vm_runner restarting: keep the last states
+  absl::MutexLock l(&mu_);
+  for (const auto& v : *vms) {
+    v1::Item* it = topo_.FindMutable(v.name);
+    if (it == nullptr || it->kind() != v1::ITEM_KIND_KVM) continue;
+    if (it->kvm().agent_up() == v.agent_up && it->kvm().pid() == v.pid)
+      continue;
+    if (it->kvm().agent_up() != v.agent_up) {
+      spdlog::info("kvm {}: agent {}", v.name, v.agent_up ? "up" : "down");
+    }
+    it->mutable_kvm()->set_agent_up(v.agent_up);
+    it->mutable_kvm()->set_pid(v.pid);
+    bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*it));
+  }
 }
 
 std::shared_ptr<EventBus::Subscription> NetManager::Watch(

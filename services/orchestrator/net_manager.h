@@ -21,7 +21,7 @@ namespace cloonix {
 class NetManager {
  public:
   NetManager(std::string net, std::string state_path, LanBackend* lans,
-             CntBackend* cnts, A2bBackend* a2bs);
+             CntBackend* cnts, A2bBackend* a2bs, VmBackend* vms);
 
   // Reads state.json if present. DATA_LOSS if it cannot be parsed.
   absl::Status Load();
@@ -49,6 +49,10 @@ class NetManager {
   // dead containers, deletes unknown ones, syncs bridges and ports. Items
   // that cannot be brought back become ITEM_STATE_FAILED with a reason.
   absl::Status Reconcile();
+  // Reads the VMs' agent states and publishes an UPDATED event for each kvm
+  // whose agent came up or went down (called every second). Never acts on a
+  // silent agent: a red VM keeps running.
+  void RefreshVms();
   // Deletes every item (net stop).
   absl::Status DeleteAll();
 
@@ -77,6 +81,7 @@ class NetManager {
   LanBackend* lans_;
   CntBackend* cnts_;
   A2bBackend* a2bs_;
+  VmBackend* vms_;
   EventBus bus_;
   absl::Mutex mu_;
   Topology topo_ ABSL_GUARDED_BY(mu_);

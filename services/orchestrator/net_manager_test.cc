@@ -112,14 +112,42 @@ class FakeA2bs : public A2bBackend {
   bool fail_next = false;
 };
 
+class FakeVms : public VmBackend {
+ public:
+  absl::Status Create(v1::Item* item) override {
+    if (fail_next) {
+      fail_next = false;
+      return absl::NotFoundError("image nope not found");
+    }
+    vms[item->name()] = {item->name(), true, false, 4242};
+    item->mutable_kvm()->set_pid(4242);
+    ++creates;
+    return absl::OkStatus();
+  }
+  absl::Status Delete(const std::string& name) override {
+    if (!vms.erase(name)) return absl::NotFoundError("no such VM");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<RunningVm>> List() override {
+    std::vector<RunningVm> out;
+    for (const auto& [n, v] : vms) out.push_back(v);
+    return out;
+  }
+  absl::Status Teardown() override { return absl::OkStatus(); }
+  std::map<std::string, RunningVm> vms;
+  bool fail_next = false;
+  int creates = 0;
+};
+
 class NetManagerTest : public ::testing::Test {
  protected:
   std::string state_ = std::string(std::getenv("TEST_TMPDIR")) + "/state.json";
   FakeLans lans_;
   FakeCnts cnts_;
   FakeA2bs a2bs_;
-  std::unique_ptr<NetManager> m_ =
-      std::make_unique<NetManager>("nemo", state_, &lans_, &cnts_, &a2bs_);
+  FakeVms vms_;
+  std::unique_ptr<NetManager> m_ = std::make_unique<NetManager>(
+      "nemo", state_, &lans_, &cnts_, &a2bs_, &vms_);
 
   void SetUp() override { std::remove(state_.c_str()); }
 
@@ -145,7 +173,7 @@ TEST_F(NetManagerTest, CableTwoContainersOnAutoCreatedLan) {
   EXPECT_THAT(lans_.bridges[lan->lan().bridge()],
               ::testing::UnorderedElementsAre("cx1e0", "cx2e0"));
   // Persisted: a new manager on the same file sees the same topology.
-  NetManager again("nemo", state_, &lans_, &cnts_, &a2bs_);
+  NetManager again("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_);
   ASSERT_TRUE(again.Load().ok());
   EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED).size(), 3u);
   EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED)[0].name(), "lan1");
@@ -191,7 +219,7 @@ TEST_F(NetManagerTest, PortFailureRollsBackTheNewLan) {
       return absl::OkStatus();
     }
   } lans;
-  NetManager m("nemo", state_ + "2", &lans, &cnts_, &a2bs_);
+  NetManager m("nemo", state_ + "2", &lans, &cnts_, &a2bs_, &vms_);
   ASSERT_TRUE(m.CreateItem(Cnt("cntx")).ok());
   auto r = m.ConnectEth("cntx", 0, "lan1", true);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
@@ -302,6 +330,51 @@ TEST_F(NetManagerTest, WatchGetsCurrentThenChanges) {
   EXPECT_EQ(e.type(), v1::EVENT_TYPE_DELETED);
   EXPECT_FALSE(sub->Next(&e, absl::Milliseconds(10)));
   m_->Unwatch(sub);
+}
+
+TEST_F(NetManagerTest, KvmLifeCycleAgentStateAndReconcile) {
+  v1::Item req;
+  req.set_name("vm1");
+  auto* k = req.mutable_kvm();
+  k->set_image("tiny");
+  k->set_ram_mb(256);
+  k->set_cpu(1);
+  k->set_eth_count(1);
+  vms_.fail_next = true;
+  EXPECT_EQ(m_->CreateItem(req).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->ItemCount(), 0u);
+  auto vm = m_->CreateItem(req);
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->kvm().pid(), 4242u);
+  EXPECT_FALSE(vm->kvm().agent_up());
+  ASSERT_TRUE(m_->ConnectEth("vm1", 0, "lan1", true).ok());
+
+  std::vector<v1::Item> current;
+  auto sub = m_->Watch(&current);
+  vms_.vms["vm1"].agent_up = true;
+  m_->RefreshVms();
+  m_->RefreshVms();  // no change: no second event
+  std::vector<v1::Event> events;
+  for (v1::Event e; sub->TryNext(&e);) events.push_back(e);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type(), v1::EVENT_TYPE_UPDATED);
+  EXPECT_TRUE(events[0].item().kvm().agent_up());
+  EXPECT_TRUE(m_->GetItem("vm1")->kvm().agent_up());
+  m_->Unwatch(sub);
+
+  // A running VM is adopted as is; a vanished one is started again.
+  ASSERT_TRUE(m_->Reconcile().ok());
+  EXPECT_EQ(vms_.creates, 1);
+  vms_.vms.erase("vm1");
+  vms_.vms["stray"] = {"stray", true, false, 1};
+  ASSERT_TRUE(m_->Reconcile().ok());
+  EXPECT_EQ(vms_.creates, 2);
+  EXPECT_TRUE(vms_.vms.count("vm1"));
+  EXPECT_FALSE(vms_.vms.count("stray"));
+  EXPECT_TRUE(lans_.bridges.begin()->second.count("cx1e0"));
+
+  ASSERT_TRUE(m_->DeleteItem("vm1", false).ok());
+  EXPECT_TRUE(vms_.vms.empty());
 }
 
 }  // namespace

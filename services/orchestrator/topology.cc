@@ -63,9 +63,39 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
         }
       }
       break;
-    case v1::ITEM_KIND_KVM:
-      return absl::UnimplementedError(
-          "kvm items need vm_runner (libvirt/QEMU), which is not built yet");
+    case v1::ITEM_KIND_KVM: {
+      const v1::KvmSpec& k = request.kvm();
+      if (k.image().empty()) {
+        return absl::InvalidArgumentError(
+            "kvm.image is empty: name a .qcow2 of the bulk dir or a kernel "
+            "set such as \"tiny\"");
+      }
+      if (k.image().find("..") != std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "kvm.image \"", k.image(), "\" must not contain \"..\""));
+      }
+      if (k.ram_mb() < 64 || k.ram_mb() > 65536) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "kvm.ram_mb is ", k.ram_mb(), "; it must be 64 to 65536 (MiB)"));
+      }
+      if (k.cpu() < 1 || k.cpu() > 32) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("kvm.cpu is ", k.cpu(), "; it must be 1 to 32"));
+      }
+      eth_count = k.eth_count();
+      if (eth_count < 1 || eth_count > kMaxEths) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "kvm.eth_count is ", eth_count, "; it must be 1 to ", kMaxEths));
+      }
+      for (const auto& [idx, mac] : k.macs()) {
+        if (idx >= eth_count) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "mac for eth", idx, ": the kvm has only ", eth_count, " eths"));
+        }
+        RETURN_IF_ERROR(ValidateMac(mac));
+      }
+      break;
+    }
     case v1::ITEM_KIND_NAT:
       return absl::UnimplementedError(
           "nat items need the nat service (DPDK + libslirp), not built yet");
@@ -103,6 +133,15 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
     e->set_index(i);
     e->set_port(EthPortName(item.id(), i));
     e->set_mac(DerivedMac(state_.net(), item.id(), i));
+    if (kind == v1::ITEM_KIND_KVM && item.kvm().macs().count(i))
+      e->set_mac(item.kvm().macs().at(i));
+  }
+  if (kind == v1::ITEM_KIND_KVM) {
+    v1::KvmSpec* k = item.mutable_kvm();
+    k->set_agent_up(false);
+    k->set_pid(0);
+    k->clear_domain_type();
+    k->clear_console_log();
   }
   if (kind == v1::ITEM_KIND_A2B) {
     item.mutable_a2b()->clear_counters0();

@@ -68,12 +68,44 @@ TEST(TopologyTest, CreateErrorsHaveTheRightCodes) {
   nospec.set_name("x");
   EXPECT_EQ(t.PrepareCreate(nospec).status().code(),
             absl::StatusCode::kInvalidArgument);
-  v1::Item kvm;
-  kvm.set_name("vm1");
-  kvm.mutable_kvm();
-  auto k = t.PrepareCreate(kvm);
-  EXPECT_EQ(k.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(std::string(k.status().message()), HasSubstr("vm_runner"));
+}
+
+TEST(TopologyTest, KvmValidationAndMacs) {
+  Topology t("nemo");
+  auto kvm = [](uint32_t ram, uint32_t cpu, uint32_t eths) {
+    v1::Item k;
+    k.set_name("vm1");
+    k.mutable_kvm()->set_image("tiny");
+    k.mutable_kvm()->set_ram_mb(ram);
+    k.mutable_kvm()->set_cpu(cpu);
+    k.mutable_kvm()->set_eth_count(eths);
+    return k;
+  };
+  auto ram0 = t.PrepareCreate(kvm(0, 1, 1));
+  EXPECT_EQ(ram0.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(ram0.status().message()), HasSubstr("ram_mb is 0"));
+  EXPECT_EQ(t.PrepareCreate(kvm(256, 0, 1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.PrepareCreate(kvm(256, 1, 0)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::Item noimg = kvm(256, 1, 1);
+  noimg.mutable_kvm()->clear_image();
+  EXPECT_EQ(t.PrepareCreate(noimg).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::Item badmac = kvm(256, 1, 2);
+  (*badmac.mutable_kvm()->mutable_macs())[1] = "01:00:00:00:00:01";
+  EXPECT_THAT(std::string(t.PrepareCreate(badmac).status().message()),
+              HasSubstr("multicast"));
+  v1::Item ok = kvm(256, 1, 2);
+  (*ok.mutable_kvm()->mutable_macs())[1] = "02:aa:bb:cc:dd:ee";
+  ok.mutable_kvm()->set_agent_up(true);  // output only: ignored
+  auto item = t.PrepareCreate(ok);
+  ASSERT_TRUE(item.ok()) << item.status();
+  EXPECT_EQ(item->kind(), v1::ITEM_KIND_KVM);
+  ASSERT_EQ(item->eths_size(), 2);
+  EXPECT_EQ(item->eths(1).mac(), "02:aa:bb:cc:dd:ee");
+  EXPECT_NE(item->eths(0).mac(), item->eths(1).mac());
+  EXPECT_FALSE(item->kvm().agent_up());
 }
 
 TEST(TopologyTest, ConnectChecks) {

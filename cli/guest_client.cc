@@ -1,0 +1,351 @@
+#include "cli/guest_client.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/file_tree.h"
+#include "common/guest_convert.h"
+#include "common/names.h"
+
+namespace cloonix::cli {
+
+namespace v1 = ::cloonix::v1;
+
+std::optional<GuestPath> ParseGuestPath(const std::string& arg) {
+  size_t colon = arg.find(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  if (arg.substr(0, colon).find('/') != std::string::npos) return std::nullopt;
+  return GuestPath{arg.substr(0, colon), arg.substr(colon + 1)};
+}
+
+absl::StatusOr<v1::Item> ParseAddKvm(const std::string& name,
+                                     const std::vector<std::string>& args,
+                                     bool persistent,
+                                     const std::vector<std::string>& macs) {
+  v1::Item it;
+  it.set_name(name);
+  v1::KvmSpec* k = it.mutable_kvm();
+  k->set_eth_count(1);
+  k->set_cpu(1);
+  k->set_persistent(persistent);
+  bool have_ram = false;
+  for (const auto& a : args) {
+    size_t eq = a.find('=');
+    std::string key = eq == std::string::npos ? "" : a.substr(0, eq);
+    std::string val = eq == std::string::npos ? a : a.substr(eq + 1);
+    uint32_t n = 0;
+    if (key == "ram" || key == "cpu") {
+      if (!absl::SimpleAtoi(val, &n)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(key, "=", val, ": a number is needed"));
+      }
+      if (key == "ram") {
+        k->set_ram_mb(n);
+        have_ram = true;
+      } else {
+        k->set_cpu(n);
+      }
+    } else if (key == "eth") {
+      if (absl::SimpleAtoi(val, &n)) {
+        k->set_eth_count(n);
+      } else if (!val.empty() &&
+                 val.find_first_not_of("sv") == std::string::npos) {
+        k->set_eth_count(static_cast<uint32_t>(val.size()));  // Cloonix: sss
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("eth=", val,
+                         ": give a count (eth=2) or Cloonix's letters "
+                         "(eth=ss)"));
+      }
+    } else if (key.empty()) {
+      if (!k->image().empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("two images given: ", k->image(), " and ", val));
+      }
+      k->set_image(val);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown setting ", key, "= (ram=, cpu=, eth= or the image)"));
+    }
+  }
+  if (!have_ram) {
+    return absl::InvalidArgumentError("ram=<MiB> is required, e.g. ram=256");
+  }
+  if (k->image().empty()) {
+    return absl::InvalidArgumentError(
+        "the image is required: a .qcow2 of the bulk dir, or tiny");
+  }
+  for (const auto& m : macs) {
+    // ethN:xx:xx:xx:xx:xx:xx
+    size_t colon = m.find(':');
+    uint32_t eth = 0;
+    if (colon == std::string::npos || !absl::StartsWith(m, "eth") ||
+        !absl::SimpleAtoi(m.substr(3, colon - 3), &eth)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--mac_addr=", m, ": write it ethN:xx:xx:xx:xx:xx:xx"));
+    }
+    std::string mac = m.substr(colon + 1);
+    if (auto s = ValidateMac(mac); !s.ok()) return s;
+    (*k->mutable_macs())[eth] = mac;
+  }
+  return it;
+}
+
+namespace {
+
+std::atomic<bool> g_winch{false};
+void OnWinch(int) { g_winch = true; }
+
+v1::WindowSize TermSize() {
+  v1::WindowSize w;
+  struct winsize ws = {};
+  if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+    w.set_rows(ws.ws_row);
+    w.set_cols(ws.ws_col);
+  }
+  return w;
+}
+
+bool WriteAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+class Progress {
+ public:
+  Progress(bool on, uint64_t total) : on_(on), total_(total) {}
+  void Add(uint64_t n) {
+    bytes_ += n;
+    absl::Time now = absl::Now();
+    if (on_ && now - last_ > absl::Milliseconds(500)) {
+      last_ = now;
+      Print(false);
+    }
+  }
+  void Done() {
+    if (on_) Print(true);
+  }
+  double Seconds() const { return absl::ToDoubleSeconds(absl::Now() - start_); }
+
+ private:
+  void Print(bool final) {
+    double s = Seconds();
+    double mb = bytes_ / 1e6;
+    std::string pct =
+        total_ ? absl::StrFormat(" %3.0f%%", 100.0 * bytes_ / total_) : "";
+    std::fprintf(stderr, "\r%s%.1f MB, %.1f MB/s%s", pct.c_str(), mb,
+                 s > 0 ? mb / s : 0.0, final ? "\n" : "");
+    std::fflush(stderr);
+  }
+  bool on_;
+  uint64_t total_;
+  uint64_t bytes_ = 0;
+  absl::Time start_ = absl::Now();
+  absl::Time last_ = absl::InfinitePast();
+};
+
+uint64_t TreeSize(const std::string& path) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace
+
+int RunSsh(v1::Guest::Stub* stub, const std::string& item,
+           const std::vector<std::string>& argv, bool tty,
+           grpc::Status* error) {
+  grpc::ClientContext ctx;
+  auto stream = stub->Exec(&ctx);
+  v1::ExecRequest start;
+  auto* st = start.mutable_start();
+  st->set_item(item);
+  for (const auto& a : argv) st->add_command(a);
+  st->set_tty(tty);
+  struct termios saved;
+  bool raw = false;
+  if (tty) {
+    *st->mutable_size() = TermSize();
+    const char* term = std::getenv("TERM");
+    st->set_term(term ? term : "xterm");
+    if (tcgetattr(STDIN_FILENO, &saved) == 0) {
+      struct termios r = saved;
+      cfmakeraw(&r);
+      tcsetattr(STDIN_FILENO, TCSANOW, &r);
+      raw = true;
+    }
+    signal(SIGWINCH, OnWinch);
+  }
+  std::mutex write_mu;
+  bool closed = false;
+  stream->Write(start);
+  // stdin -> guest. Detached: it may block in read() when the command ends.
+  std::thread([&stream, &write_mu, &closed, tty] {
+    char buf[32768];
+    for (;;) {
+      struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+      int r = poll(&p, 1, 200);
+      if (g_winch.exchange(false)) {
+        v1::ExecRequest rs;
+        *rs.mutable_resize() = TermSize();
+        std::lock_guard<std::mutex> l(write_mu);
+        if (closed) return;
+        stream->Write(rs);
+      }
+      if (r <= 0) continue;
+      ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+      std::lock_guard<std::mutex> l(write_mu);
+      if (closed) return;
+      v1::ExecRequest m;
+      if (n <= 0) {
+        if (!tty) {
+          m.set_stdin_eof(true);
+          stream->Write(m);
+        }
+        return;
+      }
+      m.set_stdin(std::string(buf, static_cast<size_t>(n)));
+      if (!stream->Write(m)) return;
+    }
+  }).detach();
+  int code = -1;
+  std::string remote_error;
+  v1::ExecResponse resp;
+  while (stream->Read(&resp)) {
+    if (resp.has_exit()) {
+      code = resp.exit().code();
+      remote_error = resp.exit().error();
+      break;
+    }
+    if (!resp.stdout().empty()) WriteAll(STDOUT_FILENO, resp.stdout());
+    if (!resp.stderr().empty()) WriteAll(STDERR_FILENO, resp.stderr());
+  }
+  {
+    std::lock_guard<std::mutex> l(write_mu);
+    closed = true;
+    stream->WritesDone();
+  }
+  *error = stream->Finish();
+  if (raw) tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+  if (!error->ok()) return -1;
+  if (!remote_error.empty()) {
+    *error = grpc::Status(grpc::StatusCode::UNAVAILABLE, remote_error);
+    return -1;
+  }
+  return code;
+}
+
+absl::StatusOr<CopyReport> CopyToGuest(v1::Guest::Stub* stub,
+                                       const std::string& src,
+                                       const GuestPath& dst, bool recursive,
+                                       bool progress, grpc::Status* rpc) {
+  struct stat st;
+  if (stat(src.c_str(), &st) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat(src, ": no such file or directory"));
+  }
+  if (S_ISDIR(st.st_mode) && !recursive) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(src, " is a directory (use -r)"));
+  }
+  uint64_t total = S_ISDIR(st.st_mode) ? TreeSize(src) : st.st_size;
+  Progress prog(progress, total);
+  grpc::ClientContext ctx;
+  v1::CopyToResponse resp;
+  auto w = stub->CopyTo(&ctx, &resp);
+  v1::CopyToRequest m;
+  m.mutable_start()->set_item(dst.item);
+  m.mutable_start()->set_path(dst.path);
+  bool ok = w->Write(m);
+  std::string err;
+  if (ok) {
+    err = ReadTree(
+        "", ".", src,
+        [&](const TreeEntry& e) {
+          v1::CopyToRequest r;
+          *r.mutable_entry() = ToProto(e);
+          return w->Write(r);
+        },
+        [&](const char* p, size_t n) {
+          v1::CopyToRequest r;
+          r.set_data(std::string(p, n));
+          prog.Add(n);
+          return w->Write(r);
+        },
+        256 * 1024);
+  }
+  w->WritesDone();
+  *rpc = w->Finish();
+  if (!rpc->ok()) return absl::UnknownError("rpc");
+  if (!err.empty() && err != "cancelled") return absl::InternalError(err);
+  prog.Done();
+  return CopyReport{resp.files(), resp.bytes(), prog.Seconds()};
+}
+
+absl::StatusOr<CopyReport> CopyFromGuest(v1::Guest::Stub* stub,
+                                         const GuestPath& src,
+                                         const std::string& dst, bool recursive,
+                                         bool progress, grpc::Status* rpc) {
+  TreeWriter writer("", ".");
+  if (std::string err = writer.Begin(dst); !err.empty())
+    return absl::FailedPreconditionError(err);
+  Progress prog(progress, 0);
+  grpc::ClientContext ctx;
+  v1::CopyFromRequest req;
+  req.set_item(src.item);
+  req.set_path(src.path);
+  auto r = stub->CopyFrom(&ctx, req);
+  v1::CopyFromResponse m;
+  std::string err;
+  bool first = true;
+  while (err.empty() && r->Read(&m)) {
+    if (m.has_entry()) {
+      if (first && m.entry().type() == v1::FILE_TYPE_DIR && !recursive) {
+        err = absl::StrCat(src.item, ":", src.path, " is a directory (use -r)");
+        break;
+      }
+      first = false;
+      err = writer.Entry(FromProto(m.entry()));
+    } else {
+      err = writer.Data(m.data().data(), m.data().size());
+      prog.Add(m.data().size());
+    }
+  }
+  if (!err.empty()) ctx.TryCancel();
+  *rpc = r->Finish();
+  if (!err.empty()) return absl::FailedPreconditionError(err);
+  if (!rpc->ok()) return absl::UnknownError("rpc");
+  if (std::string e = writer.End(); !e.empty()) return absl::DataLossError(e);
+  prog.Done();
+  return CopyReport{writer.files(), writer.bytes(), prog.Seconds()};
+}
+
+}  // namespace cloonix::cli

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# End-to-end: VMs (real libvirtd, real QEMU under TCG, tiny guest with the
+# real cloonix-agent) and a container on lan1, all reached through the
+# doorway: IPs set with `cloonix ssh`, ping VM<->VM and VM<->container, ssh
+# still works with the guest's eth0 down, a 20 MB scp both ways (sha256),
+# exit codes, restarts of vm_runner and of the orchestrator (VMs adopted,
+# agents reconnect), bad input, remote use over mutual TLS, and nothing left
+# after delete and net stop.
+source "$(dirname "$0")/lib.sh"
+
+# The tiny guest, built from the kernel cache with this build's agent.
+if ! bash "$RUNFILES/tools/images/build-tiny-guest.sh" "$CLOONIX_BULK_DIR" \
+    --agent "$RUNFILES/guest_agent/cloonix-agent" >"$E2E_ROOT/image.log" 2>&1; then
+  fail "build the tiny guest" "$(tail -5 "$E2E_ROOT/image.log")"
+  e2e_finish; exit 1
+fi
+pass "build the tiny guest"
+
+check "net start with a TCP listener" cloonix net start --listen 127.0.0.1:0
+W="$CLOONIX_WORK_ROOT/$NET"
+check "doorway serves Topology, Net and Guest (reflection)" bash -c \
+  "grpc_probe --socket=$W/doorway.sock | grep -qx cloonix.v1.Guest"
+check "vm_runner serves its API (reflection)" bash -c \
+  "grpc_probe --socket=$W/vm_runner.sock | grep -qx cloonix.vmrunner.v1.VmRunner"
+check "doorway and vm_runner sockets are 0600" bash -c \
+  "[[ \$(stat -c %a $W/doorway.sock) == 600 && \$(stat -c %a $W/vm_runner.sock) == 600 ]]"
+
+t0=$(date +%s.%N)
+check "add kvm vm1" cloonix add kvm vm1 ram=256 cpu=1 eth=1 tiny
+check "add kvm vm2 (Cloonix eth letters)" cloonix add kvm vm2 ram=256 cpu=1 eth=s tiny
+check "add cnt c1" cloonix add cnt c1 busybox eth=1
+for i in vm1 vm2 c1; do check "cable $i eth0 to lan1" cloonix add lan $i eth0 lan1; done
+
+up=""
+for i in $(seq 1 120); do
+  n=$(cloonix ls -f json | python3 -c 'import json,sys; print(sum(1 for i in json.load(sys.stdin)["items"] if i.get("kvm",{}).get("agent_up")))')
+  [[ "$n" == 2 ]] && { up=1; break; }
+  sleep 0.5
+done
+t1=$(date +%s.%N)
+if [[ -n "$up" ]]; then pass "both agents up (blue)"; else fail "both agents up (blue)" "$(cloonix ls)"; fi
+echo "    add kvm -> both agents up: $(echo "$t1 - $t0" | bc) s"
+
+check "set IPs through ssh" bash -c "
+  cloonix ssh vm1 'ip addr add 10.30.0.1/24 dev eth0 && ip link set eth0 up' &&
+  cloonix ssh vm2 'ip addr add 10.30.0.2/24 dev eth0 && ip link set eth0 up' &&
+  cloonix ssh c1 'ip addr add 10.30.0.3/24 dev eth0 && ip link set eth0 up'"
+check "ping vm1 -> vm2" cloonix ssh vm1 ping -c 3 -W 3 10.30.0.2
+check "ping vm2 -> c1 (VM to container)" cloonix ssh vm2 ping -c 3 -W 3 10.30.0.3
+check "ping c1 -> vm1 (container to VM)" cloonix ssh c1 ping -c 3 -W 3 10.30.0.1
+
+check "ssh vm1 false exits 1" bash -c 'cloonix ssh vm1 false; [[ $? == 1 ]]'
+check "ssh exit code 7 comes back" bash -c "cloonix ssh vm1 'exit 7'; [[ \$? == 7 ]]"
+check "ssh c1 false exits 1" bash -c 'cloonix ssh c1 false; [[ $? == 1 ]]'
+check "stdin reaches the command" bash -c '[[ "$(echo hi | cloonix ssh vm2 cat)" == hi ]]'
+check "stdout and stderr stay apart" bash -c \
+  '[[ "$(cloonix ssh vm1 "echo out; echo err >&2" 2>/dev/null)" == out ]]'
+check "a pty when asked (-t)" bash -c '[[ "$(cloonix ssh -t vm1 tty)" == /dev/pts/* ]]'
+
+check "guest network down" cloonix ssh vm1 ip link set eth0 down
+check "ssh still works with eth0 down" bash -c \
+  "cloonix ssh vm1 ip link show eth0 | grep -qv 'state UP'"
+check "and the guest is really cut off" bash -c "! cloonix ssh vm1 ping -c 1 -W 1 10.30.0.2"
+
+head -c 20000000 /dev/urandom > "$E2E_ROOT/r20"
+want="$(sha256sum < "$E2E_ROOT/r20" | cut -d' ' -f1)"
+t0=$(date +%s.%N)
+check "scp 20 MB into vm1" cloonix scp "$E2E_ROOT/r20" vm1:/tmp/
+t1=$(date +%s.%N)
+echo "    scp 20 MB in: $(echo "scale=1; 20 / ($t1 - $t0)" | bc) MB/s"
+check "sha256 in the guest matches" bash -c \
+  "[[ \"\$(cloonix ssh vm1 sha256sum /tmp/r20 | cut -d' ' -f1)\" == $want ]]"
+check "scp 20 MB out of vm1" cloonix scp vm1:/tmp/r20 "$E2E_ROOT/r20.back"
+check "sha256 back home matches" bash -c \
+  "[[ \"\$(sha256sum < $E2E_ROOT/r20.back | cut -d' ' -f1)\" == $want ]]"
+mkdir -p "$E2E_ROOT/tree/sub" && echo a > "$E2E_ROOT/tree/sub/a" && chmod 0751 "$E2E_ROOT/tree/sub/a"
+check "scp -r a tree into c1 keeps modes" bash -c "
+  cloonix scp -r $E2E_ROOT/tree c1:/tmp/ &&
+  [[ \"\$(cloonix ssh c1 stat -c %a /tmp/tree/sub/a)\" == 751 ]]"
+
+# Bad input: clear errors, nothing changes.
+before="$(cloonix ls -f json)"
+expect_code "missing image" NOT_FOUND cloonix add kvm bad1 ram=256 eth=1 nosuchimage
+expect_code "ram=0" INVALID_ARGUMENT cloonix add kvm bad2 ram=0 eth=1 tiny
+expect_code "ssh to an unknown VM" NOT_FOUND cloonix ssh nosuchvm true
+expect_code "scp to a missing dir" "no such directory" cloonix scp "$E2E_ROOT/r20" vm1:/nope/dir/
+expect_code "ssh into a lan" FAILED_PRECONDITION cloonix ssh lan1 true
+check "bad input changed nothing" bash -c "[[ '$before' == \"\$(cloonix ls -f json)\" ]]"
+check "no domain, overlay or dir for the refused VMs" bash -c \
+  "! virsh -c qemu:///system list --all --name | grep -q 'cloonix.$NET.bad' && [[ ! -e $W/vm/bad1 && ! -e $W/vm/bad2 ]]"
+
+# Restarts: VMs keep running and are adopted, agents reconnect.
+qpid="$(cloonix show vm2 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvm"]["pid"])')"
+pkill -9 -f "cloonix-vm-runner --net=$NET" 
+back=""
+for i in $(seq 1 60); do cloonix ssh vm2 true 2>/dev/null && { back=1; break; }; sleep 0.5; done
+if [[ -n "$back" ]]; then pass "vm_runner killed: restarted, agent reconnects"; else fail "vm_runner killed: restarted, agent reconnects" "$(tail -5 $W/log/vm_runner.log)"; fi
+opid="$(cloonix net show -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["orchestrator_pid"])')"
+kill -9 "$opid"
+check "orchestrator restarts (net start adopts)" cloonix net start
+check "same QEMU process after both restarts" bash -c \
+  "[[ \"\$(cloonix show vm2 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"kvm\"][\"pid\"])')\" == $qpid ]]"
+check "ping vm2 -> c1 after the restarts" cloonix ssh vm2 ping -c 2 -W 3 10.30.0.3
+
+# Remote use: the exported credentials drive the net over TCP (loopback).
+check "export client credentials" cloonix net creds "$E2E_ROOT/creds"
+addr="$(cat "$E2E_ROOT/creds/address")"
+check "remote ls over mutual TLS" bash -c \
+  "cloonix --remote $addr --creds $E2E_ROOT/creds ls | grep -q vm1"
+check "remote ssh" bash -c \
+  "[[ \"\$(cloonix --remote $addr --creds $E2E_ROOT/creds ssh vm2 hostname)\" == vm2 ]]"
+check "remote add lan and delete" bash -c \
+  "cloonix --remote $addr --creds $E2E_ROOT/creds add lan lanr && cloonix --remote $addr --creds $E2E_ROOT/creds del lanr"
+# A client with a certificate from another CA is refused.
+mkdir -p "$E2E_ROOT/evil"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=evil \
+  -keyout "$E2E_ROOT/evil/client.key" -out "$E2E_ROOT/evil/client.pem" -days 1 >/dev/null 2>&1
+cp "$E2E_ROOT/creds/ca.pem" "$E2E_ROOT/evil/ca.pem"
+expect_code "a client with a foreign certificate is refused" "does not answer" \
+  cloonix --remote "$addr" --creds "$E2E_ROOT/evil" ls
+mkdir -p "$E2E_ROOT/none" && cp "$E2E_ROOT/creds/ca.pem" "$E2E_ROOT/none/"
+expect_code "a client without certificate is refused" "does not answer" \
+  cloonix --remote "$addr" --creds "$E2E_ROOT/none" ls
+
+# Delete and stop: nothing left.
+check "delete vm1" cloonix del vm1
+check "vm1: no domain, overlay dir, socket or tap left" bash -c \
+  "! virsh -c qemu:///system list --all --name | grep -qx 'cloonix.$NET.vm1' &&
+   [[ ! -e $W/vm/vm1 ]] && ! ip netns exec cloonix_$NET ip link show cx1e0 2>/dev/null"
+check "net stop" cloonix net stop
+left="$(leftovers)"
+if [[ -z "$left" ]]; then pass "nothing left after net stop"; else fail "nothing left after net stop" "$left"; fi
+
+e2e_finish

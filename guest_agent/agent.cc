@@ -1,0 +1,559 @@
+// cloonix-agent: runs inside a guest (static binary, no dependencies), opens
+// the virtio-serial port named org.cloonix.agent.0 and serves the guest
+// channel described in common/agent_wire.h: heartbeats, command exec with or
+// without a pty, window resize, file put/get. The port is reopened whenever
+// the host side goes away (vm_runner restart, VM reboot), and every session
+// of a lost host is killed.
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/agent_wire.h"
+#include "common/file_tree.h"
+
+namespace {
+
+using cloonix::TreeEntry;
+using cloonix::TreeWriter;
+namespace wire = cloonix::wire;
+using Clock = std::chrono::steady_clock;
+
+int g_sigchld_pipe[2] = {-1, -1};
+
+void OnSigchld(int) {
+  int saved = errno;
+  char c = 1;
+  (void)!write(g_sigchld_pipe[1], &c, 1);
+  errno = saved;
+}
+
+void Log(const std::string& msg) {
+  std::fprintf(stderr, "cloonix-agent: %s\n", msg.c_str());
+}
+
+// Finds /dev/vportNpM whose port name is the agent's.
+std::string FindPort() {
+  DIR* d = opendir("/sys/class/virtio-ports");
+  if (d == nullptr) return "";
+  std::string found;
+  while (struct dirent* de = readdir(d)) {
+    if (de->d_name[0] == '.') continue;
+    std::string dir = std::string("/sys/class/virtio-ports/") + de->d_name;
+    FILE* f = std::fopen((dir + "/name").c_str(), "r");
+    if (f == nullptr) continue;
+    char buf[128] = {0};
+    if (std::fgets(buf, sizeof(buf), f) != nullptr) {
+      std::string name(buf);
+      while (!name.empty() && (name.back() == '\n')) name.pop_back();
+      if (name == wire::kAgentPortName)
+        found = std::string("/dev/") + de->d_name;
+    }
+    std::fclose(f);
+  }
+  closedir(d);
+  return found;
+}
+
+struct Session {
+  uint32_t id = 0;
+  pid_t pid = -1;
+  bool tty = false;
+  int in_fd = -1;   // child's stdin (pipe) or the pty master
+  int out_fd = -1;  // child's stdout (pipe) or the pty master
+  int err_fd = -1;  // child's stderr (pipe); -1 with a pty
+  std::string stdin_buf;
+  bool stdin_eof = false;
+  bool exited = false;
+  int status = 0;
+  Clock::time_point exit_time;
+};
+
+class Agent {
+ public:
+  explicit Agent(int fd) : fd_(fd) {}
+  ~Agent() {
+    for (auto& [id, s] : sessions_) Kill(s.get());
+  }
+  // Serves until the host goes away.
+  void Run();
+
+ private:
+  void Send(wire::Type t, uint32_t session, std::string payload);
+  // Writes the out buffer; blocks up to `wait_ms` for room. False when the
+  // host is gone.
+  bool Flush(int wait_ms);
+  void Handle(const wire::Frame& f);
+  void StartExec(uint32_t id, const std::string& payload);
+  void ReadOutput(Session* s, int fd, wire::Type t);
+  void Finish(Session* s);
+  void Kill(Session* s);
+  void Reap();
+  void Get(uint32_t id, const std::string& path);
+
+  int fd_;
+  bool gone_ = false;
+  std::string out_;
+  wire::FrameParser parser_;
+  std::map<uint32_t, std::unique_ptr<Session>> sessions_;
+  std::map<uint32_t, std::unique_ptr<TreeWriter>> puts_;
+};
+
+void Agent::Send(wire::Type t, uint32_t session, std::string payload) {
+  wire::Frame f{t, session, std::move(payload)};
+  wire::AppendFrame(f, &out_);
+}
+
+bool Agent::Flush(int wait_ms) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
+  while (!out_.empty()) {
+    ssize_t n = write(fd_, out_.data(), out_.size());
+    if (n > 0) {
+      out_.erase(0, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) {
+      gone_ = true;
+      return false;
+    }
+    int left =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             deadline - Clock::now())
+                             .count());
+    if (left <= 0) return true;
+    struct pollfd p = {fd_, POLLOUT, 0};
+    int r = poll(&p, 1, left);
+    if (r > 0 && (p.revents & (POLLHUP | POLLERR))) {
+      gone_ = true;
+      return false;
+    }
+  }
+  return true;
+}
+
+void Agent::StartExec(uint32_t id, const std::string& payload) {
+  wire::ExecStart req;
+  if (!wire::DecodeExecStart(payload, &req)) {
+    Send(wire::Type::kError, id, "malformed exec request");
+    return;
+  }
+  std::vector<std::string> argv = req.argv;
+  if (argv.empty()) {
+    const char* shell =
+        access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+    argv = {shell, "-l"};
+  }
+  auto s = std::make_unique<Session>();
+  s->id = id;
+  s->tty = req.tty;
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  int master = -1, slave = -1;
+  if (req.tty) {
+    struct winsize ws = {};
+    ws.ws_row = static_cast<unsigned short>(req.rows ? req.rows : 24);
+    ws.ws_col = static_cast<unsigned short>(req.cols ? req.cols : 80);
+    if (openpty(&master, &slave, nullptr, nullptr, &ws) != 0) {
+      Send(wire::Type::kError, id, std::string("openpty: ") + strerror(errno));
+      return;
+    }
+    fcntl(master, F_SETFD, FD_CLOEXEC);
+  } else if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+             pipe2(err, O_CLOEXEC) != 0) {
+    Send(wire::Type::kError, id, std::string("pipe: ") + strerror(errno));
+    for (int f : {in[0], in[1], out[0], out[1], err[0], err[1]})
+      if (f >= 0) close(f);
+    return;
+  }
+  std::vector<std::string> env = {
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh"};
+  if (req.tty) env.push_back("TERM=" + (req.term.empty() ? "xterm" : req.term));
+  for (const auto& e : req.env) env.push_back(e);
+  pid_t pid = fork();
+  if (pid < 0) {
+    Send(wire::Type::kError, id, std::string("fork: ") + strerror(errno));
+    for (int f : {in[0], in[1], out[0], out[1], err[0], err[1], master, slave})
+      if (f >= 0) close(f);
+    return;
+  }
+  if (pid == 0) {
+    setsid();
+    if (req.tty) {
+      ioctl(slave, TIOCSCTTY, 0);
+      dup2(slave, 0);
+      dup2(slave, 1);
+      dup2(slave, 2);
+      if (slave > 2) close(slave);
+    } else {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      dup2(err[1], 2);
+    }
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (chdir("/root") != 0 && chdir("/") != 0) _exit(126);
+    std::vector<char*> cargv, cenv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    for (auto& e : env) cenv.push_back(e.data());
+    cenv.push_back(nullptr);
+    environ = cenv.data();
+    execvp(cargv[0], cargv.data());
+    std::string msg = argv[0] + ": " + strerror(errno) + "\n";
+    (void)!write(2, msg.data(), msg.size());
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  s->pid = pid;
+  if (req.tty) {
+    close(slave);
+    s->in_fd = s->out_fd = master;
+  } else {
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    s->in_fd = in[1];
+    s->out_fd = out[0];
+    s->err_fd = err[0];
+  }
+  fcntl(s->in_fd, F_SETFL, fcntl(s->in_fd, F_GETFL) | O_NONBLOCK);
+  fcntl(s->out_fd, F_SETFL, fcntl(s->out_fd, F_GETFL) | O_NONBLOCK);
+  if (s->err_fd >= 0)
+    fcntl(s->err_fd, F_SETFL, fcntl(s->err_fd, F_GETFL) | O_NONBLOCK);
+  sessions_[id] = std::move(s);
+}
+
+void Agent::Kill(Session* s) {
+  if (s->pid > 0 && !s->exited) {
+    kill(-s->pid, SIGKILL);
+    kill(s->pid, SIGKILL);
+  }
+  if (s->in_fd >= 0 && s->in_fd != s->out_fd) close(s->in_fd);
+  if (s->out_fd >= 0) close(s->out_fd);
+  if (s->err_fd >= 0) close(s->err_fd);
+  s->in_fd = s->out_fd = s->err_fd = -1;
+}
+
+void Agent::Finish(Session* s) {
+  wire::WireWriter w;
+  int code = WIFEXITED(s->status) ? WEXITSTATUS(s->status) : 128;
+  int sig = WIFSIGNALED(s->status) ? WTERMSIG(s->status) : 0;
+  if (sig) code = 128 + sig;
+  w.I32(code).I32(sig);
+  Send(wire::Type::kExit, s->id, w.Take());
+  s->pid = -1;
+  Kill(s);
+}
+
+void Agent::ReadOutput(Session* s, int fd, wire::Type t) {
+  char buf[32768];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  if (n > 0) {
+    Send(t, s->id, std::string(buf, static_cast<size_t>(n)));
+    return;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  // EOF (pipe) or EIO (pty whose last slave closed).
+  if (fd == s->err_fd) {
+    close(s->err_fd);
+    s->err_fd = -1;
+  } else {
+    if (s->in_fd != s->out_fd && s->in_fd >= 0) {
+      // keep stdin open: the child may still read it
+    }
+    if (s->in_fd == s->out_fd) s->in_fd = -1;
+    close(s->out_fd);
+    s->out_fd = -1;
+  }
+}
+
+void Agent::Reap() {
+  char drain[64];
+  while (read(g_sigchld_pipe[0], drain, sizeof(drain)) > 0) {
+  }
+  for (;;) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    for (auto& [id, s] : sessions_) {
+      if (s->pid == pid) {
+        s->exited = true;
+        s->status = status;
+        s->exit_time = Clock::now();
+      }
+    }
+  }
+}
+
+void Agent::Get(uint32_t id, const std::string& path) {
+  std::string err = cloonix::ReadTree(
+      "", "/root", path,
+      [&](const TreeEntry& e) {
+        Send(wire::Type::kEntry, id, cloonix::EncodeEntry(e));
+        return out_.size() < (1 << 20) || Flush(60000);
+      },
+      [&](const char* p, size_t n) {
+        Send(wire::Type::kData, id, std::string(p, n));
+        if (out_.size() >= (1 << 20)) {
+          while (!out_.empty() && !gone_) Flush(1000);
+        }
+        return !gone_;
+      });
+  if (err.empty()) {
+    Send(wire::Type::kGetEnd, id, "");
+  } else {
+    Send(wire::Type::kError, id, err);
+  }
+}
+
+void Agent::Handle(const wire::Frame& f) {
+  auto it = sessions_.find(f.session);
+  Session* s = it == sessions_.end() ? nullptr : it->second.get();
+  switch (f.type) {
+    case wire::Type::kExecStart:
+      if (s != nullptr) {
+        Send(wire::Type::kError, f.session, "session id in use");
+        return;
+      }
+      StartExec(f.session, f.payload);
+      return;
+    case wire::Type::kStdin:
+      if (s != nullptr && s->in_fd >= 0) s->stdin_buf += f.payload;
+      return;
+    case wire::Type::kStdinEof:
+      if (s != nullptr) s->stdin_eof = true;
+      return;
+    case wire::Type::kResize:
+      if (s != nullptr && s->tty && s->out_fd >= 0) {
+        wire::WireReader r(f.payload);
+        struct winsize ws = {};
+        ws.ws_row = static_cast<unsigned short>(r.U32());
+        ws.ws_col = static_cast<unsigned short>(r.U32());
+        if (r.ok()) {
+          ioctl(s->out_fd, TIOCSWINSZ, &ws);
+          kill(-s->pid, SIGWINCH);
+        }
+      }
+      return;
+    case wire::Type::kKill:
+      if (s != nullptr) {
+        Kill(s);
+        sessions_.erase(it);
+      }
+      puts_.erase(f.session);
+      return;
+    case wire::Type::kPutBegin: {
+      auto w = std::make_unique<TreeWriter>("", "/root");
+      std::string err = w->Begin(f.payload);
+      if (!err.empty()) {
+        Send(wire::Type::kError, f.session, err);
+        return;
+      }
+      puts_[f.session] = std::move(w);
+      Send(wire::Type::kOk, f.session, "");
+      return;
+    }
+    case wire::Type::kEntry:
+    case wire::Type::kData:
+    case wire::Type::kPutEnd: {
+      auto p = puts_.find(f.session);
+      if (p == puts_.end()) return;  // already failed
+      std::string err;
+      if (f.type == wire::Type::kEntry) {
+        TreeEntry e;
+        err = cloonix::DecodeEntry(f.payload, &e) ? p->second->Entry(e)
+                                                  : "malformed copy entry";
+      } else if (f.type == wire::Type::kData) {
+        err = p->second->Data(f.payload.data(), f.payload.size());
+      } else {
+        err = p->second->End();
+        if (err.empty()) {
+          wire::WireWriter w;
+          w.U32(p->second->files()).U64(p->second->bytes());
+          Send(wire::Type::kOk, f.session, w.Take());
+          puts_.erase(p);
+          return;
+        }
+      }
+      if (!err.empty()) {
+        Send(wire::Type::kError, f.session, err);
+        puts_.erase(p);
+      }
+      return;
+    }
+    case wire::Type::kGetBegin:
+      Get(f.session, f.payload);
+      return;
+    default:
+      return;  // unknown frames are ignored (newer hosts)
+  }
+}
+
+void Agent::Run() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  wire::WireWriter hello;
+  hello.U32(wire::kProtocolVersion).Str(host);
+  Send(wire::Type::kHello, 0, hello.Take());
+  auto next_beat = Clock::now() + std::chrono::seconds(1);
+  std::vector<char> buf(256 * 1024);
+  while (!gone_) {
+    std::vector<struct pollfd> pfds;
+    std::vector<std::pair<Session*, int>> owners;
+    pfds.push_back(
+        {fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0});
+    owners.push_back({nullptr, 0});
+    pfds.push_back({g_sigchld_pipe[0], POLLIN, 0});
+    owners.push_back({nullptr, 1});
+    bool backlog = out_.size() > (4 << 20);
+    int timeout = 1000;
+    auto now = Clock::now();
+    for (auto& [id, s] : sessions_) {
+      if (!backlog) {
+        if (s->out_fd >= 0) {
+          pfds.push_back({s->out_fd, POLLIN, 0});
+          owners.push_back({s.get(), 1});
+        }
+        if (s->err_fd >= 0) {
+          pfds.push_back({s->err_fd, POLLIN, 0});
+          owners.push_back({s.get(), 2});
+        }
+      }
+      if (!s->stdin_buf.empty() && s->in_fd >= 0 && !s->tty) {
+        pfds.push_back({s->in_fd, POLLOUT, 0});
+        owners.push_back({s.get(), 3});
+      } else if (!s->stdin_buf.empty() && s->tty && s->out_fd >= 0) {
+        pfds.push_back({s->out_fd, POLLOUT, 0});
+        owners.push_back({s.get(), 3});
+      }
+      if (s->exited) timeout = 50;
+    }
+    int ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - now)
+            .count());
+    if (ms < 0) ms = 0;
+    if (ms < timeout) timeout = ms;
+    int r = poll(pfds.data(), pfds.size(), timeout);
+    if (r < 0 && errno != EINTR) {
+      Log(std::string("poll: ") + strerror(errno));
+      return;
+    }
+    if (pfds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) return;
+    if (pfds[0].revents & POLLIN) {
+      ssize_t n = read(fd_, buf.data(), buf.size());
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;
+      if (n > 0) {
+        parser_.Feed(buf.data(), static_cast<size_t>(n));
+        wire::Frame f;
+        std::string err;
+        while (parser_.Next(&f, &err)) Handle(f);
+        if (!err.empty()) {
+          Log("protocol error: " + err);
+          return;
+        }
+      }
+    }
+    if (pfds[1].revents & POLLIN) Reap();
+    for (size_t i = 2; i < pfds.size(); ++i) {
+      if (pfds[i].revents == 0) continue;
+      Session* s = owners[i].first;
+      int what = owners[i].second;
+      if (what == 1 && s->out_fd >= 0)
+        ReadOutput(s, s->out_fd, wire::Type::kStdout);
+      if (what == 2 && s->err_fd >= 0)
+        ReadOutput(s, s->err_fd, wire::Type::kStderr);
+      if (what == 3) {
+        int fd = s->tty ? s->out_fd : s->in_fd;
+        if (fd < 0) continue;
+        ssize_t n = write(fd, s->stdin_buf.data(), s->stdin_buf.size());
+        if (n > 0) s->stdin_buf.erase(0, static_cast<size_t>(n));
+        if (n < 0 && errno != EAGAIN && errno != EINTR) s->stdin_buf.clear();
+      }
+    }
+    // Stdin EOF once the buffered input is written (pipes only).
+    for (auto& [id, s] : sessions_) {
+      if (s->stdin_eof && s->stdin_buf.empty() && !s->tty && s->in_fd >= 0) {
+        close(s->in_fd);
+        s->in_fd = -1;
+      }
+    }
+    // A session ends when its process exited and its output is drained
+    // (or 200 ms passed: background children may hold the pipes).
+    now = Clock::now();
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      Session* s = it->second.get();
+      bool drained = s->out_fd < 0 && s->err_fd < 0;
+      if (s->exited &&
+          (drained || now - s->exit_time > std::chrono::milliseconds(200))) {
+        Finish(s);
+        it = sessions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (Clock::now() >= next_beat) {
+      Send(wire::Type::kHeartbeat, 0, "");
+      next_beat = Clock::now() + std::chrono::seconds(1);
+    }
+    if (!out_.empty()) Flush(0);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string port;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::printf(
+          "usage: cloonix-agent [--port=/dev/vportNpM]\n"
+          "Serves cloonix's guest channel on the virtio-serial port named %s\n"
+          "(found under /sys/class/virtio-ports unless --port is given).\n",
+          wire::kAgentPortName);
+      return 0;
+    }
+    if (a.rfind("--port=", 0) == 0) port = a.substr(7);
+  }
+  if (pipe2(g_sigchld_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
+  struct sigaction sa = {};
+  sa.sa_handler = OnSigchld;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  bool logged = false;
+  for (;;) {
+    std::string path = port.empty() ? FindPort() : port;
+    int fd =
+        path.empty() ? -1 : open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      if (!logged) Log("waiting for port " + std::string(wire::kAgentPortName));
+      logged = true;
+      usleep(500 * 1000);
+      continue;
+    }
+    logged = false;
+    {
+      Agent agent(fd);
+      agent.Run();
+    }
+    close(fd);
+    usleep(300 * 1000);  // host not connected: poll again shortly
+  }
+}

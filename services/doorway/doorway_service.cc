@@ -1,0 +1,277 @@
+#include "services/doorway/doorway_service.h"
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/item_kind.h"
+
+namespace cloonix {
+
+namespace v1 = ::cloonix::v1;
+
+namespace {
+
+// An upstream context carrying the caller's deadline.
+void Inherit(grpc::ServerContext* server, grpc::ClientContext* client) {
+  if (server->deadline() != std::chrono::system_clock::time_point::max())
+    client->set_deadline(server->deadline());
+}
+
+grpc::Status Upstream(grpc::Status s, const char* who) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      s.error_message().find("connect") != std::string::npos) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        absl::StrCat("the net's ", who,
+                                     " is not reachable: ", s.error_message()));
+  }
+  return s;
+}
+
+// A call that could not even connect was not delivered: retrying it is
+// safe. The channel may be in reconnect back-off just after the orchestrator
+// came back: retry for up to 3 s.
+bool NotDelivered(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         s.error_message().find("failed to connect") != std::string::npos;
+}
+
+template <typename Stub, typename Req, typename Resp>
+grpc::Status Forward(grpc::ServerContext* sc, Stub* stub,
+                     grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                  const Req&, Resp*),
+                     const Req& req, Resp* resp) {
+  absl::Time give_up = absl::Now() + absl::Seconds(3);
+  for (;;) {
+    grpc::ClientContext cc;
+    Inherit(sc, &cc);
+    grpc::Status s = (stub->*method)(&cc, req, resp);
+    if (!NotDelivered(s) || absl::Now() > give_up || sc->IsCancelled())
+      return Upstream(s, "orchestrator");
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+// Cancels `upstream` once `server` is cancelled (client gone), until
+// stopped.
+class CancelRelay {
+ public:
+  CancelRelay(grpc::ServerContext* server, grpc::ClientContext* upstream)
+      : thread_([=] {
+          while (
+              !done_.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
+            if (server->IsCancelled()) {
+              upstream->TryCancel();
+              return;
+            }
+          }
+        }) {}
+  ~CancelRelay() {
+    done_.Notify();
+    thread_.join();
+  }
+
+ private:
+  absl::Notification done_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+grpc::Status TopologyProxy::CreateItem(grpc::ServerContext* c,
+                                       const v1::CreateItemRequest* r,
+                                       v1::Item* o) {
+  return Forward(c, stub_.get(), &v1::Topology::Stub::CreateItem, *r, o);
+}
+grpc::Status TopologyProxy::GetItem(grpc::ServerContext* c,
+                                    const v1::GetItemRequest* r, v1::Item* o) {
+  return Forward(c, stub_.get(), &v1::Topology::Stub::GetItem, *r, o);
+}
+grpc::Status TopologyProxy::ListItems(grpc::ServerContext* c,
+                                      const v1::ListItemsRequest* r,
+                                      v1::ListItemsResponse* o) {
+  return Forward(c, stub_.get(), &v1::Topology::Stub::ListItems, *r, o);
+}
+grpc::Status TopologyProxy::DeleteItem(grpc::ServerContext* c,
+                                       const v1::DeleteItemRequest* r,
+                                       v1::DeleteItemResponse* o) {
+  return Forward(c, stub_.get(), &v1::Topology::Stub::DeleteItem, *r, o);
+}
+grpc::Status TopologyProxy::ConnectEth(grpc::ServerContext* c,
+                                       const v1::ConnectEthRequest* r,
+                                       v1::Item* o) {
+  return Forward(c, stub_.get(), &v1::Topology::Stub::ConnectEth, *r, o);
+}
+grpc::Status TopologyProxy::DisconnectEth(grpc::ServerContext* c,
+                                          const v1::DisconnectEthRequest* r,
+                                          v1::Item* o) {
+  return Forward(c, stub_.get(), &v1::Topology::Stub::DisconnectEth, *r, o);
+}
+grpc::Status TopologyProxy::ConfigureA2b(grpc::ServerContext* c,
+                                         const v1::ConfigureA2bRequest* r,
+                                         v1::Item* o) {
+  return Forward(c, stub_.get(), &v1::Topology::Stub::ConfigureA2b, *r, o);
+}
+
+grpc::Status TopologyProxy::WatchEvents(grpc::ServerContext* c,
+                                        const v1::WatchEventsRequest* r,
+                                        grpc::ServerWriter<v1::Event>* w) {
+  grpc::ClientContext cc;
+  Inherit(c, &cc);
+  auto reader = stub_->WatchEvents(&cc, *r);
+  CancelRelay relay(c, &cc);
+  v1::Event e;
+  while (reader->Read(&e)) {
+    if (!w->Write(e)) {
+      cc.TryCancel();
+      break;
+    }
+  }
+  return Upstream(reader->Finish(), "orchestrator");
+}
+
+grpc::Status NetProxy::GetNet(grpc::ServerContext* c,
+                              const v1::GetNetRequest* r, v1::NetInfo* o) {
+  return Forward(c, stub_.get(), &v1::Net::Stub::GetNet, *r, o);
+}
+grpc::Status NetProxy::StopNet(grpc::ServerContext* c,
+                               const v1::StopNetRequest* r,
+                               v1::StopNetResponse* o) {
+  return Forward(c, stub_.get(), &v1::Net::Stub::StopNet, *r, o);
+}
+
+GuestRouter::GuestRouter(const Upstreams& up)
+    : topology_(v1::Topology::NewStub(up.orchestrator)),
+      vms_(v1::Guest::NewStub(up.vm_runner)),
+      cnts_(v1::Guest::NewStub(up.cnt_runner)) {}
+
+grpc::Status GuestRouter::Route(grpc::ServerContext* c, const std::string& item,
+                                v1::Guest::Stub** stub) {
+  v1::GetItemRequest req;
+  req.set_name(item);
+  v1::Item it;
+  grpc::Status s =
+      Forward(c, topology_.get(), &v1::Topology::Stub::GetItem, req, &it);
+  if (!s.ok()) return s;
+  if (it.kind() == v1::ITEM_KIND_KVM) {
+    *stub = vms_.get();
+  } else if (it.kind() == v1::ITEM_KIND_CNT) {
+    *stub = cnts_.get();
+  } else {
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat(item, " is a ", KindName(it.kind()),
+                     ": only kvm and cnt items can run commands or take "
+                     "files"));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status GuestRouter::Exec(
+    grpc::ServerContext* c,
+    grpc::ServerReaderWriter<v1::ExecResponse, v1::ExecRequest>* s) {
+  v1::ExecRequest first;
+  if (!s->Read(&first) || !first.has_start()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first Exec message must be start");
+  }
+  v1::Guest::Stub* stub = nullptr;
+  if (auto st = Route(c, first.start().item(), &stub); !st.ok()) return st;
+  grpc::ClientContext cc;
+  Inherit(c, &cc);
+  auto up = stub->Exec(&cc);
+  CancelRelay relay(c, &cc);
+  absl::Mutex up_mu;  // up's writes vs its Finish
+  bool finished = false;
+  up->Write(first);
+  absl::Notification pump_done;
+  std::thread pump([&] {
+    v1::ExecRequest r;
+    while (s->Read(&r)) {
+      absl::MutexLock l(&up_mu);
+      if (finished || !up->Write(r)) break;
+    }
+    {
+      absl::MutexLock l(&up_mu);
+      if (!finished) up->WritesDone();
+    }
+    pump_done.Notify();
+  });
+  v1::ExecResponse resp;
+  bool client_gone = false, saw_exit = false;
+  while (up->Read(&resp)) {
+    saw_exit |= resp.has_exit();
+    if (!s->Write(resp)) {
+      client_gone = true;
+      cc.TryCancel();
+      break;
+    }
+  }
+  grpc::Status st;
+  {
+    absl::MutexLock l(&up_mu);
+    finished = true;
+    st = Upstream(up->Finish(), "runner");
+  }
+  if (!saw_exit && !client_gone) {
+    // The runner failed before an exit status: say why in-band, so that the
+    // client half-closes and gets the status.
+    v1::ExecResponse last;
+    last.mutable_exit()->set_code(255);
+    last.mutable_exit()->set_error(st.ok() ? "no exit status"
+                                           : st.error_message());
+    s->Write(last);
+  }
+  if (client_gone ||
+      !pump_done.WaitForNotificationWithTimeout(absl::Seconds(2))) {
+    c->TryCancel();
+  }
+  pump.join();
+  return st;
+}
+
+grpc::Status GuestRouter::CopyTo(grpc::ServerContext* c,
+                                 grpc::ServerReader<v1::CopyToRequest>* r,
+                                 v1::CopyToResponse* o) {
+  v1::CopyToRequest first;
+  if (!r->Read(&first) || !first.has_start()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first CopyTo message must be start");
+  }
+  v1::Guest::Stub* stub = nullptr;
+  if (auto st = Route(c, first.start().item(), &stub); !st.ok()) return st;
+  grpc::ClientContext cc;
+  Inherit(c, &cc);
+  auto up = stub->CopyTo(&cc, o);
+  CancelRelay relay(c, &cc);
+  bool ok = up->Write(first);
+  v1::CopyToRequest m;
+  while (ok && r->Read(&m)) ok = up->Write(m);
+  up->WritesDone();
+  return Upstream(up->Finish(), "runner");
+}
+
+grpc::Status GuestRouter::CopyFrom(
+    grpc::ServerContext* c, const v1::CopyFromRequest* r,
+    grpc::ServerWriter<v1::CopyFromResponse>* w) {
+  v1::Guest::Stub* stub = nullptr;
+  if (auto st = Route(c, r->item(), &stub); !st.ok()) return st;
+  grpc::ClientContext cc;
+  Inherit(c, &cc);
+  auto up = stub->CopyFrom(&cc, *r);
+  CancelRelay relay(c, &cc);
+  v1::CopyFromResponse m;
+  while (up->Read(&m)) {
+    if (!w->Write(m)) {
+      cc.TryCancel();
+      break;
+    }
+  }
+  return Upstream(up->Finish(), "runner");
+}
+
+}  // namespace cloonix

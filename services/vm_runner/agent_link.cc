@@ -1,0 +1,179 @@
+#include "services/vm_runner/agent_link.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace cloonix {
+
+bool AgentSession::Pop(wire::Frame* f, absl::Duration timeout) {
+  absl::MutexLock l(&mu_);
+  auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !q_.empty(); };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&ready), timeout)) return false;
+  *f = std::move(q_.front());
+  q_.pop_front();
+  return true;
+}
+
+void AgentSession::Push(wire::Frame f) {
+  absl::MutexLock l(&mu_);
+  q_.push_back(std::move(f));
+}
+
+size_t AgentSession::queued() {
+  absl::MutexLock l(&mu_);
+  return q_.size();
+}
+
+AgentLink::AgentLink(std::string name, std::string socket_path)
+    : name_(std::move(name)), path_(std::move(socket_path)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+AgentLink::~AgentLink() {
+  stop_ = true;
+  thread_.join();
+  absl::MutexLock l(&write_mu_);
+  if (fd_ >= 0) close(fd_);
+}
+
+bool AgentLink::Up() {
+  absl::MutexLock l(&mu_);
+  return absl::Now() - last_seen_ < absl::Seconds(3);
+}
+
+std::string AgentLink::Hostname() {
+  absl::MutexLock l(&mu_);
+  return hostname_;
+}
+
+std::shared_ptr<AgentSession> AgentLink::Open() {
+  absl::MutexLock l(&mu_);
+  auto s = std::make_shared<AgentSession>(next_session_++);
+  sessions_[s->id()] = s;
+  return s;
+}
+
+void AgentLink::Close(const std::shared_ptr<AgentSession>& s, bool kill) {
+  if (kill) Send(s->id(), wire::Type::kKill, "").IgnoreError();
+  absl::MutexLock l(&mu_);
+  sessions_.erase(s->id());
+}
+
+absl::Status AgentLink::Send(uint32_t session, wire::Type type,
+                             const std::string& payload) {
+  std::string buf;
+  wire::AppendFrame({type, session, payload}, &buf);
+  absl::MutexLock l(&write_mu_);
+  if (fd_ < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("the agent channel of ", name_, " is not connected"));
+  }
+  size_t off = 0;
+  while (off < buf.size()) {
+    ssize_t n = send(fd_, buf.data() + off, buf.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      struct pollfd p = {fd_, POLLOUT, 0};
+      if (poll(&p, 1, 10000) <= 0) {
+        return absl::UnavailableError(
+            absl::StrCat("the agent of ", name_, " stopped reading"));
+      }
+      continue;
+    }
+    if (n <= 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "the agent channel of ", name_, " broke: ", std::strerror(errno)));
+    }
+    off += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+void AgentLink::Drop(const std::string& why) {
+  {
+    absl::MutexLock l(&write_mu_);
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  absl::MutexLock l(&mu_);
+  last_seen_ = absl::InfinitePast();
+  for (auto& [id, s] : sessions_) s->Push({wire::Type::kError, id, why});
+  sessions_.clear();
+}
+
+void AgentLink::Loop() {
+  std::vector<char> buf(256 * 1024);
+  bool logged_down = false;
+  while (!stop_) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      close(fd);
+      if (!logged_down) {
+        spdlog::debug("agent channel {}: {} not ready: {}", name_, path_,
+                      std::strerror(errno));
+        logged_down = true;
+      }
+      usleep(300 * 1000);
+      continue;
+    }
+    logged_down = false;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    {
+      absl::MutexLock l(&write_mu_);
+      fd_ = fd;
+    }
+    spdlog::debug("agent channel {}: connected", name_);
+    wire::FrameParser parser;
+    std::string why = "the agent channel closed";
+    while (!stop_) {
+      struct pollfd p = {fd, POLLIN, 0};
+      int r = poll(&p, 1, 300);
+      if (r == 0) continue;
+      if (r < 0 && errno == EINTR) continue;
+      ssize_t n = read(fd, buf.data(), buf.size());
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n <= 0) break;
+      parser.Feed(buf.data(), static_cast<size_t>(n));
+      wire::Frame f;
+      std::string err;
+      absl::MutexLock l(&mu_);
+      last_seen_ = absl::Now();
+      while (parser.Next(&f, &err)) {
+        if (f.session == 0) {
+          if (f.type == wire::Type::kHello) {
+            wire::WireReader rd(f.payload);
+            rd.U32();
+            std::string host = rd.Str();
+            if (rd.ok()) hostname_ = host;
+            spdlog::info("agent of {} is up (guest {})", name_, hostname_);
+          }
+          continue;
+        }
+        auto it = sessions_.find(f.session);
+        if (it != sessions_.end()) it->second->Push(std::move(f));
+      }
+      if (!err.empty()) {
+        why = "agent protocol error: " + err;
+        spdlog::warn("agent channel {}: {}", name_, why);
+        break;
+      }
+    }
+    Drop(absl::StrCat(why, " (", name_, ")"));
+    usleep(300 * 1000);
+  }
+}
+
+}  // namespace cloonix

@@ -1,0 +1,76 @@
+// Host end of one VM's guest channel (common/agent_wire.h): a thread keeps a
+// connection to the VM's virtio-serial unix socket (QEMU is the server),
+// reconnecting after QEMU or the guest restarts, tracks heartbeats (agent up
+// = a frame within the last 3 s) and routes frames to sessions.
+#ifndef CLOONIX_SERVICES_VM_RUNNER_AGENT_LINK_H_
+#define CLOONIX_SERVICES_VM_RUNNER_AGENT_LINK_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/agent_wire.h"
+
+namespace cloonix {
+
+// Frames addressed to one session, in arrival order.
+class AgentSession {
+ public:
+  explicit AgentSession(uint32_t id) : id_(id) {}
+  uint32_t id() const { return id_; }
+  // Waits up to `timeout` for a frame. Returns false on timeout; a lost
+  // channel gives a kError frame.
+  bool Pop(wire::Frame* f, absl::Duration timeout);
+  void Push(wire::Frame f);
+  size_t queued();
+
+ private:
+  const uint32_t id_;
+  absl::Mutex mu_;
+  std::deque<wire::Frame> q_ ABSL_GUARDED_BY(mu_);
+};
+
+class AgentLink {
+ public:
+  AgentLink(std::string name, std::string socket_path);
+  ~AgentLink();
+  AgentLink(const AgentLink&) = delete;
+  AgentLink& operator=(const AgentLink&) = delete;
+
+  bool Up();
+  std::string Hostname();
+  // A new session; Close() it when done (sends kKill if `kill`).
+  std::shared_ptr<AgentSession> Open();
+  void Close(const std::shared_ptr<AgentSession>& s, bool kill);
+  // UNAVAILABLE when not connected.
+  absl::Status Send(uint32_t session, wire::Type type,
+                    const std::string& payload);
+
+ private:
+  void Loop();
+  void Drop(const std::string& why);
+
+  const std::string name_;
+  const std::string path_;
+  std::atomic<bool> stop_{false};
+  absl::Mutex write_mu_;
+  int fd_ ABSL_GUARDED_BY(write_mu_) = -1;
+  absl::Mutex mu_;
+  absl::Time last_seen_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::string hostname_ ABSL_GUARDED_BY(mu_);
+  uint32_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint32_t, std::shared_ptr<AgentSession>> sessions_
+      ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_VM_RUNNER_AGENT_LINK_H_

@@ -1,0 +1,84 @@
+#include "services/vm_runner/domain_xml.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/agent_wire.h"
+
+namespace cloonix {
+
+std::string XmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string DomainXml(const VmDef& d) {
+  std::string x = absl::StrCat(
+      "<domain type='", d.domain_type, "'>\n  <name>", XmlEscape(d.domain_name),
+      "</name>\n  <memory unit='MiB'>", d.ram_mb, "</memory>\n  <vcpu>", d.cpu,
+      "</vcpu>\n  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n");
+  if (!d.kernel.empty()) {
+    absl::StrAppend(&x, "    <kernel>", XmlEscape(d.kernel), "</kernel>\n");
+    if (!d.initrd.empty())
+      absl::StrAppend(&x, "    <initrd>", XmlEscape(d.initrd), "</initrd>\n");
+    absl::StrAppend(&x, "    <cmdline>", XmlEscape(d.cmdline), "</cmdline>\n");
+  } else {
+    absl::StrAppend(&x, "    <boot dev='hd'/>\n");
+  }
+  // TCG: 'maximum' (custom+max is refused); KVM: the host's CPU.
+  absl::StrAppend(&x, "  </os>\n  <features><acpi/></features>\n",
+                  d.domain_type == "kvm" ? "  <cpu mode='host-passthrough'/>\n"
+                                         : "  <cpu mode='maximum'/>\n",
+                  "  <on_poweroff>destroy</on_poweroff>\n"
+                  "  <on_reboot>restart</on_reboot>\n"
+                  "  <on_crash>destroy</on_crash>\n  <devices>\n    <emulator>",
+                  XmlEscape(d.emulator), "</emulator>\n");
+  if (!d.disk.empty()) {
+    absl::StrAppend(&x,
+                    "    <disk type='file' device='disk'>\n"
+                    "      <driver name='qemu' type='qcow2' cache='unsafe'/>\n"
+                    "      <source file='",
+                    XmlEscape(d.disk),
+                    "'/>\n      <target dev='vda' bus='virtio'/>\n"
+                    "    </disk>\n");
+  }
+  for (const auto& t : d.taps) {
+    absl::StrAppend(&x, "    <interface type='ethernet'>\n      <mac address='",
+                    XmlEscape(t.mac), "'/>\n      <target dev='",
+                    XmlEscape(t.host_name),
+                    "' managed='yes'/>\n      <model type='virtio'/>\n"
+                    "    </interface>\n");
+  }
+  absl::StrAppend(
+      &x, "    <serial type='pty'>\n      <log file='",
+      XmlEscape(d.console_log),
+      "' append='on'/>\n      <target port='0'/>\n    </serial>\n"
+      "    <console type='pty'><target type='serial' port='0'/></console>\n"
+      "    <channel type='unix'>\n      <source mode='bind' path='",
+      XmlEscape(d.agent_socket), "'/>\n      <target type='virtio' name='",
+      wire::kAgentPortName,
+      "'/>\n    </channel>\n    <memballoon model='none'/>\n"
+      "  </devices>\n</domain>\n");
+  return x;
+}
+
+}  // namespace cloonix

@@ -1,0 +1,36 @@
+// The libvirt domain XML of a cloonix VM (pure; see domain_xml_test).
+#ifndef CLOONIX_SERVICES_VM_RUNNER_DOMAIN_XML_H_
+#define CLOONIX_SERVICES_VM_RUNNER_DOMAIN_XML_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cloonix {
+
+struct VmTap {
+  std::string host_name;  // tap name libvirt creates in the host netns
+  std::string mac;
+};
+
+struct VmDef {
+  std::string domain_name;  // cloonix.<net>.<item>
+  std::string domain_type;  // "qemu" (TCG) or "kvm"
+  uint32_t ram_mb = 256;
+  uint32_t cpu = 1;
+  std::string disk;    // qcow2 path, "" for none
+  std::string kernel;  // direct kernel boot when set
+  std::string initrd;
+  std::string cmdline;
+  std::vector<VmTap> taps;
+  std::string agent_socket;  // virtio-serial port org.cloonix.agent.0
+  std::string console_log;   // serial console log file
+  std::string emulator = "/usr/bin/qemu-system-x86_64";
+};
+
+std::string XmlEscape(const std::string& s);
+std::string DomainXml(const VmDef& d);
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_VM_RUNNER_DOMAIN_XML_H_

@@ -1,0 +1,51 @@
+#include "services/vm_runner/domain_xml.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cloonix {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(DomainXmlTest, TinyGuestBootsItsKernelWithTapsAndAgentChannel) {
+  VmDef d;
+  d.domain_name = "cloonix.nemo.vm1";
+  d.domain_type = "qemu";
+  d.ram_mb = 192;
+  d.cpu = 2;
+  d.kernel = "/b/tiny-vmlinux";
+  d.initrd = "/b/tiny-initrd.img";
+  d.cmdline = "console=ttyS0 cloonix_name=vm1";
+  d.taps = {{"ct1a2b33e0", "2a:00:00:00:00:01"},
+            {"ct1a2b33e1", "2a:00:00:00:00:02"}};
+  d.agent_socket = "/w/vm/vm1/agent.sock";
+  d.console_log = "/w/vm/vm1/console.log";
+  std::string x = DomainXml(d);
+  EXPECT_THAT(x, HasSubstr("<domain type='qemu'>"));
+  EXPECT_THAT(x, HasSubstr("<memory unit='MiB'>192</memory>"));
+  EXPECT_THAT(x, HasSubstr("<vcpu>2</vcpu>"));
+  EXPECT_THAT(x, HasSubstr("machine='q35'"));
+  EXPECT_THAT(x, HasSubstr("<kernel>/b/tiny-vmlinux</kernel>"));
+  EXPECT_THAT(x, HasSubstr("<cpu mode='maximum'/>"));
+  EXPECT_THAT(x, HasSubstr("<target dev='ct1a2b33e1' managed='yes'/>"));
+  EXPECT_THAT(x, HasSubstr("<mac address='2a:00:00:00:00:02'/>"));
+  EXPECT_THAT(x, HasSubstr("name='org.cloonix.agent.0'"));
+  EXPECT_THAT(x, HasSubstr("<log file='/w/vm/vm1/console.log' append='on'/>"));
+  EXPECT_THAT(x, Not(HasSubstr("<disk")));
+}
+
+TEST(DomainXmlTest, DiskGuestAndEscaping) {
+  VmDef d;
+  d.domain_name = "cloonix.nemo.vm1";
+  d.domain_type = "kvm";
+  d.disk = "/w/a'b&c.qcow2";
+  std::string x = DomainXml(d);
+  EXPECT_THAT(x, HasSubstr("<source file='/w/a&apos;b&amp;c.qcow2'/>"));
+  EXPECT_THAT(x, HasSubstr("<boot dev='hd'/>"));
+  EXPECT_THAT(x, HasSubstr("host-passthrough"));
+}
+
+}  // namespace
+}  // namespace cloonix

@@ -1,0 +1,62 @@
+// The host's libvirt (qemu:///system) through its C API. When nothing
+// answers, starts virtlogd and libvirtd itself (no systemd here) with
+// cloonix's configuration: libvirtd.conf (unix socket 0700, root only) and a
+// qemu.conf (QEMU as root, no cgroups, no private namespaces, no security
+// driver) bind-mounted over /etc/libvirt/qemu.conf in libvirtd's own mount
+// namespace, so /etc is not edited. Those daemons are host services: they
+// outlive the net (other nets share them).
+#ifndef CLOONIX_SERVICES_VM_RUNNER_LIBVIRT_HOST_H_
+#define CLOONIX_SERVICES_VM_RUNNER_LIBVIRT_HOST_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+struct _virConnect;
+
+namespace cloonix {
+
+struct DomainInfo {
+  std::string name;
+  bool running = false;
+  uint32_t pid = 0;  // QEMU's pid
+};
+
+class LibvirtHost {
+ public:
+  // `dir` holds the generated configs and a start lock.
+  static absl::StatusOr<std::unique_ptr<LibvirtHost>> Open(
+      const std::string& uri, const std::string& dir, bool start_daemons);
+  ~LibvirtHost();
+
+  // Starts a transient domain. INVALID_ARGUMENT/UNAVAILABLE with libvirt's
+  // message.
+  absl::Status Create(const std::string& xml);
+  // Destroys the domain (QEMU killed). NOT_FOUND if there is none.
+  absl::Status Destroy(const std::string& name);
+  absl::Status Reset(const std::string& name);
+  // Domains whose name starts with `prefix`.
+  absl::StatusOr<std::vector<DomainInfo>> List(const std::string& prefix);
+
+  // "kvm" when /dev/kvm boots `kernel`+`initrd` to the tiny guest's marker
+  // within 20 s, else "qemu" (TCG). The result is cached in `dir` per host
+  // kernel release.
+  static std::string ProbeDomainType(const std::string& dir,
+                                     const std::string& kernel,
+                                     const std::string& initrd);
+
+ private:
+  LibvirtHost(std::string uri, _virConnect* conn)
+      : uri_(std::move(uri)), conn_(conn) {}
+  absl::Status Reconnect() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const std::string uri_;
+  absl::Mutex mu_;
+  _virConnect* conn_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_VM_RUNNER_LIBVIRT_HOST_H_
