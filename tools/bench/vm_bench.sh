@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Benchmarks of VMs and guest access, measured in one run on this machine
+# (root; QEMU under TCG when KVM is unusable):
+#  - time from `cloonix add kvm` to the agent up (tiny guest): one VM alone
+#    (3 runs, median) and 4 VMs added at once;
+#  - memory per VM (QEMU RSS, 256 MiB tiny guest) and of the daemons;
+#  - idle CPU of one tiny guest's QEMU over 10 s;
+#  - copy throughput through the doorway: 50 MB into and out of a VM (agent
+#    channel) and a container (/proc/<pid>/root), 3 runs each, median;
+#  - exec round trip: `cloonix ssh <item> true`, 20 runs, median (includes
+#    starting the CLI process; `cloonix ls` shows that part alone).
+# Writes the "vm" section of docs/BENCHMARKS.md.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup vbench
+trap bench_cleanup EXIT
+bazel build //guest_agent:cloonix-agent >/dev/null 2>&1
+bash tools/images/build-tiny-guest.sh "$W/bulk" --agent bazel-bin/guest_agent/cloonix-agent >/dev/null
+
+now() { date +%s.%N; }
+agents_up() {  # number of kvm items whose agent is up
+  cloonix ls -f json | python3 -c 'import json,sys; print(sum(1 for i in json.load(sys.stdin).get("items",[]) if i.get("kvm",{}).get("agent_up")))'
+}
+wait_up() {  # wait_up N: until N agents are up; prints seconds since $t0
+  for _ in $(seq 1 600); do [[ "$(agents_up)" -ge "$1" ]] && break; sleep 0.1; done
+  echo "$(now) - $t0" | bc
+}
+rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+cloonix net start >/dev/null 2>&1
+boots=()
+for r in 1 2 3; do
+  t0="$(now)"
+  cloonix add kvm vm1 ram=256 cpu=1 eth=1 tiny >/dev/null
+  boots+=("$(wait_up 1)")
+  cloonix del vm1 >/dev/null
+done
+boot_med="$(printf '%s\n' "${boots[@]}" | median)"
+t0="$(now)"
+for i in 1 2 3 4; do cloonix add kvm "vm$i" ram=256 cpu=1 eth=1 tiny >/dev/null; done
+boot4="$(wait_up 4)"
+qpid="$(cloonix show vm1 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvm"]["pid"])')"
+sleep 5
+qrss="$(rss_mib "$qpid")"
+c0="$(cpu_ticks "$qpid")"; sleep 10; c1="$(cpu_ticks "$qpid")"
+idle_cpu="$(printf '%.1f' "$(echo "scale=2; ($c1 - $c0) * 100 / $(getconf CLK_TCK) / 10" | bc)")"
+for i in 2 3 4; do cloonix del "vm$i" >/dev/null; done
+cloonix add cnt c1 busybox eth=1 >/dev/null
+
+head -c 50000000 /dev/urandom > "$W/r50"
+copy_mbs() {  # copy_mbs SRC DST -> MB/s
+  local a b; a="$(now)"; cloonix scp -q "$1" "$2"; b="$(now)"
+  echo "scale=1; 50 / ($b - $a)" | bc
+}
+runs() { local out=""; for _ in 1 2 3; do out+="$("$@") "; done; echo "$out"; }
+med() { tr ' ' '\n' | grep -v '^$' | median; }
+vm_in="$(runs copy_mbs "$W/r50" vm1:/tmp/r50)"
+vm_out="$(runs bash -c "rm -f $W/back; $(declare -f now copy_mbs); copy_mbs vm1:/tmp/r50 $W/back")"
+cnt_in="$(runs copy_mbs "$W/r50" c1:/tmp/r50)"
+cnt_out="$(runs bash -c "rm -f $W/back; $(declare -f now copy_mbs); copy_mbs c1:/tmp/r50 $W/back")"
+
+lat() {  # lat CMD... -> median ms over 20 runs
+  for _ in $(seq 1 20); do
+    local a b; a="$(now)"; "$@" >/dev/null; b="$(now)"
+    echo "($b - $a) * 1000" | bc
+  done | median | xargs printf '%.1f'
+}
+exec_vm="$(lat cloonix ssh vm1 true)"
+exec_cnt="$(lat cloonix ssh c1 true)"
+cli_only="$(lat cloonix ls)"
+
+pid_of() { cat "$CLOONIX_WORK_ROOT/$NET/$1.pid"; }
+vr_rss="$(rss_mib "$(pid_of vm_runner)")"
+dw_rss="$(rss_mib "$(pid_of doorway)")"
+lv_rss="$(rss_mib "$(cat /run/libvirtd.pid)")"
+domtype="$(cloonix show vm1 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvm"].get("domain_type","?"))')"
+
+section="$(cat <<MD
+## VMs and guest access (\`tools/bench/vm_bench.sh\`, $(date -u +%Y-%m-%dT%H:%MZ))
+
+Tiny guest (Debian 6.1 kernel as PVH vmlinux + busybox initramfs with
+cloonix-agent), 256 MiB, 1 vCPU, domain type \`$domtype\` (TCG: no usable
+KVM here), q35, through libvirt.
+
+| measure | result |
+|---|---|
+| \`add kvm\` -> agent up, one VM (3 runs) | $(printf '%.2f ' "${boots[@]}")s, median **$(printf '%.2f' "$boot_med") s** |
+| \`add kvm\` x 4 at once -> all 4 agents up | **$(printf '%.2f' "$boot4") s** (2 cores) |
+| QEMU RSS per tiny VM (256 MiB guest) | **$qrss MiB** |
+| QEMU CPU, idle tiny guest, 10 s | $idle_cpu % of a core |
+| vm_runner / doorway / libvirtd RSS | $vr_rss / $dw_rss / $lv_rss MiB |
+
+| copy through the doorway, 50 MB (3 runs) | runs (MB/s) | median (MB/s) |
+|---|---|---|
+| host -> VM (agent over virtio-serial) | $vm_in | **$(echo "$vm_in" | med)** |
+| VM -> host | $vm_out | **$(echo "$vm_out" | med)** |
+| host -> container (/proc/<pid>/root) | $cnt_in | $(echo "$cnt_in" | med) |
+| container -> host | $cnt_out | $(echo "$cnt_out" | med) |
+
+| exec round trip (20 runs, median, CLI start included) | ms |
+|---|---|
+| \`cloonix ssh vm1 true\` (agent) | **$exec_vm** |
+| \`cloonix ssh c1 true\` (containerd exec) | $exec_cnt |
+| \`cloonix ls\` (CLI start + one unary call, for reference) | $cli_only |
+MD
+)"
+echo "$section"
+echo "$section" | python3 tools/bench/update_section.py vm docs/BENCHMARKS.md
