@@ -17,8 +17,10 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/dpdk_eal.h"
 #include "common/names.h"
 #include "common/process.h"
+#include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
 namespace cloonix {
@@ -42,17 +44,6 @@ uint64_t NowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
 
-bool HugepagesFree() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  long value;
-  while (in >> key >> value) {
-    if (key == "HugePages_Free:") return value > 0;
-    in.ignore(256, '\n');
-  }
-  return false;
-}
-
 inline void AddCounter(std::atomic<uint64_t>& c, uint64_t v) {
   c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
 }
@@ -63,25 +54,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
     const WorkerOptions& opts) {
   std::unique_ptr<Worker> w(new Worker());
   w->file_prefix_ = opts.file_prefix;
-  std::vector<std::string> args = {"cloonix-a2b",
-                                   "--no-pci",
-                                   "--no-telemetry",
-                                   "-l",
-                                   "0",
-                                   "--file-prefix=" + opts.file_prefix,
-                                   "--log-level=lib.eal:warning"};
-  if (HugepagesFree()) {
-    args.insert(args.end(),
-                {"--in-memory", "--single-file-segments", "-m", "128"});
-  } else {
-    args.insert(args.end(), {"--no-huge", "--no-shconf", "-m", "128"});
-  }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("DPDK EAL init failed: ", rte_strerror(rte_errno)));
-  }
+  RETURN_IF_ERROR(InitEal("cloonix-a2b", opts.file_prefix));
   w->pool_ = rte_pktmbuf_pool_create("a2b_pool", opts.mbufs, 256, 0,
                                      RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   if (w->pool_ == nullptr) {
@@ -98,7 +71,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   if (w->wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
   w->table_.store(new Table());
   spdlog::info("DPDK EAL ready ({}), {} mbufs",
-               HugepagesFree() ? "hugepages" : "no hugepages", opts.mbufs);
+               rte_eal_has_hugepages() ? "hugepages" : "no hugepages", opts.mbufs);
   return w;
 }
 
@@ -378,8 +351,7 @@ void Worker::Cleanup() {
   pool_ = nullptr;
   if (rcu_ != nullptr) rte_free(rcu_);
   rcu_ = nullptr;
-  rte_eal_cleanup();
-  RemoveTree("/var/run/dpdk/" + file_prefix_).IgnoreError();
+  CleanupEal(file_prefix_);
 }
 
 }  // namespace cloonix

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "cloonix/a2b/v1/a2b.pb.h"
-#include "services/a2b/af_packet_port.h"
+#include "common/af_packet_port.h"
 #include "services/a2b/shaper.h"
 
 struct rte_mempool;
