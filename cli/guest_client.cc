@@ -263,6 +263,50 @@ int RunSsh(v1::Guest::Stub* stub, const std::string& item,
   return code;
 }
 
+int RunTunnel(v1::Guest::Stub* stub, const std::string& item, uint32_t port,
+              grpc::Status* error) {
+  grpc::ClientContext ctx;
+  auto stream = stub->Tunnel(&ctx);
+  v1::TunnelRequest start;
+  start.mutable_start()->set_item(item);
+  start.mutable_start()->set_port(port);
+  std::mutex write_mu;
+  bool closed = false;
+  stream->Write(start);
+  std::thread([&stream, &write_mu, &closed] {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+      std::lock_guard<std::mutex> l(write_mu);
+      if (closed) return;
+      if (n <= 0) {
+        stream->WritesDone();
+        closed = true;
+        return;
+      }
+      v1::TunnelRequest m;
+      m.set_data(std::string(buf, static_cast<size_t>(n)));
+      if (!stream->Write(m)) return;
+    }
+  }).detach();
+  v1::TunnelResponse resp;
+  bool got = false;
+  while (stream->Read(&resp)) {
+    got = true;
+    if (!WriteAll(STDOUT_FILENO, resp.data())) break;
+  }
+  {
+    std::lock_guard<std::mutex> l(write_mu);
+    if (!closed) stream->WritesDone();
+    closed = true;
+  }
+  *error = stream->Finish();
+  // The relay cancels a side that never half-closes: fine once data flowed.
+  if (!error->ok() && !(got && error->error_code() == grpc::CANCELLED))
+    return -1;
+  return 0;
+}
+
 absl::StatusOr<CopyReport> CopyToGuest(v1::Guest::Stub* stub,
                                        const std::string& src,
                                        const GuestPath& dst, bool recursive,

@@ -34,6 +34,11 @@ absl::StatusOr<cloonix::v1::Item> ParseAddKvm(
 int RunSsh(cloonix::v1::Guest::Stub* stub, const std::string& item,
            const std::vector<std::string>& argv, bool tty, grpc::Status* error);
 
+// stdin/stdout <-> a TCP port of a guest through its nat. Returns 0, or -1
+// with *error set.
+int RunTunnel(cloonix::v1::Guest::Stub* stub, const std::string& item,
+              uint32_t port, grpc::Status* error);
+
 struct CopyReport {
   uint32_t files = 0;
   uint64_t bytes = 0;

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -175,7 +177,7 @@ int NotRunning(const Globals& g) {
 
 int NetStart(const Globals& g, const std::string& bulk_dir,
              const std::string& log_level, bool may_exist, int timeout_s,
-             const std::string& listen) {
+             const std::string& listen, const std::string& resolv_conf) {
   if (!g.remote.empty())
     return Fail("net start runs on the net's own host", kExitUsage);
   // The orchestrator decides whether the net runs (a doorway alone may
@@ -198,7 +200,8 @@ int NetStart(const Globals& g, const std::string& bulk_dir,
   auto pid = cloonix::SpawnDaemon(
       {cloonix::SiblingOrPath("cloonix-orchestrator"), "--net=" + g.net,
        "--work_dir=" + g.WorkDir(), "--bulk_dir=" + bulk_dir,
-       "--log_level=" + log_level, "--doorway_listen=" + listen},
+       "--log_level=" + log_level, "--doorway_listen=" + listen,
+       "--nat_resolv_conf=" + resolv_conf},
       log);
   if (!pid.ok()) return Fail(pid.status().ToString());
   if (!g.Json()) {
@@ -613,8 +616,101 @@ int NetCreds(const Globals& g, const std::string& out) {
   return 0;
 }
 
+// ---- nat ----
+
+int WhatIp(const Globals& g, const std::string& nat, const std::string& arg) {
+  if (!absl::StartsWith(arg, "whatip=") || arg.size() == 7) {
+    return Fail("usage: cloonix cnf nat <nat> whatip=<item>", kExitUsage);
+  }
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  v1::WhatIpRequest req;
+  req.set_nat(nat);
+  req.set_item(arg.substr(7));
+  v1::WhatIpResponse resp;
+  auto ctx = c.Ctx(absl::Seconds(30));
+  grpc::Status s = c.topo()->WhatIp(ctx.get(), req, &resp);
+  if (!s.ok()) return FailRpc(g, s);
+  if (g.Json()) {
+    std::cout << ToJsonLine(resp) << std::endl;
+  } else {
+    std::cout << resp.ip() << std::endl;
+  }
+  return 0;
+}
+
+int Tunnel(const Globals& g, const std::string& name, uint32_t port) {
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  grpc::Status err;
+  if (cloonix::cli::RunTunnel(c.guest(), name, port, &err) != 0)
+    return FailRpc(g, err);
+  return 0;
+}
+
+// The global options that select this net, for a nested cloonix command.
+std::string SelfOptions(const Globals& g) {
+  std::string o = absl::StrCat(" --net ", g.net, " --work-root ", g.work_root);
+  if (!g.remote.empty())
+    absl::StrAppend(&o, " --remote ", g.remote, " --creds ", g.creds);
+  return o;
+}
+
+std::vector<std::string> SshOptions(const Globals& g, const std::string& self,
+                                    const std::string& key) {
+  std::string me = self;
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n > 0) me.assign(buf, static_cast<size_t>(n));
+  std::vector<std::string> o = {
+      "-o", absl::StrCat("ProxyCommand=", me, SelfOptions(g), " tunnel %h 22"),
+      "-o", "StrictHostKeyChecking=no",
+      "-o", "UserKnownHostsFile=/dev/null",
+      "-o", "LogLevel=ERROR"};
+  if (!key.empty()) o.insert(o.end(), {"-i", key});
+  return o;
+}
+
+int ExecTool(std::vector<std::string> argv) {
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  execvp(cargv[0], cargv.data());
+  return Fail(absl::StrCat("cannot run ", argv[0], ": ", std::strerror(errno),
+                           " (apt-get install openssh-client)"));
+}
+
+int Osh(const Globals& g, const std::string& self, const std::string& name,
+        const std::string& key, const std::vector<std::string>& cmd) {
+  std::vector<std::string> argv = {"ssh"};
+  auto o = SshOptions(g, self, key);
+  argv.insert(argv.end(), o.begin(), o.end());
+  argv.push_back("root@" + name);
+  argv.insert(argv.end(), cmd.begin(), cmd.end());
+  return ExecTool(argv);
+}
+
+int Ocp(const Globals& g, const std::string& self, const std::string& src,
+        const std::string& dst, bool recursive, const std::string& key) {
+  auto from = cloonix::cli::ParseGuestPath(src);
+  auto to = cloonix::cli::ParseGuestPath(dst);
+  if (from.has_value() == to.has_value()) {
+    return Fail("ocp copies between this host and one guest (name:path)",
+                kExitUsage);
+  }
+  std::vector<std::string> argv = {"scp", "-q"};
+  if (recursive) argv.push_back("-r");
+  auto o = SshOptions(g, self, key);
+  argv.insert(argv.end(), o.begin(), o.end());
+  argv.push_back(from ? absl::StrCat("root@", from->item, ":", from->path)
+                      : src);
+  argv.push_back(to ? absl::StrCat("root@", to->item, ":", to->path) : dst);
+  return ExecTool(argv);
+}
+
 // Removes and returns the remote command of `cloonix [global options] ssh
-// [-t|-T] <name> <command...>`; other command lines are left as they are.
+// [-t|-T] <name> <command...>` (or osh [-i key]); other command lines are left
+// as they are.
 std::vector<std::string> SplitSshCommand(std::vector<std::string>* args) {
   static const std::set<std::string> kWithValue = {
       "-n", "--net", "--work-root", "-f", "--format", "--remote", "--creds"};
@@ -623,9 +719,13 @@ std::vector<std::string> SplitSshCommand(std::vector<std::string>* args) {
     bool has_eq = (*args)[i].find('=') != std::string::npos;
     i += (!has_eq && kWithValue.count((*args)[i])) ? 2 : 1;
   }
-  if (i >= args->size() || (*args)[i] != "ssh") return {};
+  if (i >= args->size() || ((*args)[i] != "ssh" && (*args)[i] != "osh"))
+    return {};
   ++i;
-  while (i < args->size() && ((*args)[i] == "-t" || (*args)[i] == "-T")) ++i;
+  while (i < args->size() &&
+         ((*args)[i] == "-t" || (*args)[i] == "-T" || (*args)[i] == "-i")) {
+    i += (*args)[i] == "-i" ? 2 : 1;
+  }
   if (i >= args->size() || (*args)[i].rfind("-", 0) == 0) return {};
   std::vector<std::string> cmd(args->begin() + i + 1, args->end());
   args->resize(i + 1);
@@ -686,13 +786,18 @@ int main(int argc, char** argv) {
   start->add_flag("--may-exist", may_exist, "Succeed if the net already runs");
   start->add_option("--timeout", timeout_s,
                     "Seconds to wait for the net to be ready");
+  std::string resolv_conf;
+  start->add_option("--resolv-conf", resolv_conf,
+                    "resolv.conf whose nameservers the nats' DNS relay "
+                    "(172.17.0.3) uses (default: the host's)");
   std::string listen;
   start->add_option("--listen", listen,
                     "Also serve on TCP HOST:PORT (port 0 picks one), mutual "
                     "TLS only; export client credentials with net creds");
   start->callback([&] {
     action = [&] {
-      return NetStart(g, bulk_dir, log_level, may_exist, timeout_s, listen);
+      return NetStart(g, bulk_dir, log_level, may_exist, timeout_s, listen,
+                      resolv_conf);
     };
   });
   std::string creds_out;
@@ -752,6 +857,10 @@ int main(int argc, char** argv) {
   add_cnt->add_option("--eth", eth_count, "Number of eths (1..32, default 1)");
   add_cnt->add_option("--env", env,
                       "KEY=value for the container's process (repeatable)");
+  int cnt_natplug = -1;
+  add_cnt->add_option("--natplug", cnt_natplug,
+                      "Create nat-<name> and lan-<name> cabled to this eth "
+                      "(Cloonix's --natplug)");
   add_cnt->add_option("--cmd", cmd,
                       "Command run by /bin/sh -c instead of the image's");
   add_cnt->callback([&] {
@@ -776,6 +885,7 @@ int main(int argc, char** argv) {
         }
       }
       for (const auto& e : env) c->add_env(e);
+      if (cnt_natplug >= 0) c->set_natplug(static_cast<uint32_t>(cnt_natplug));
       if (!cmd.empty()) {
         c->add_command("/bin/sh");
         c->add_command("-c");
@@ -801,15 +911,39 @@ int main(int argc, char** argv) {
                     "Write the image itself, no copy-on-write overlay");
   add_kvm->add_option("--mac_addr,--mac-addr", mac_addrs,
                       "ethN:xx:xx:xx:xx:xx:xx (repeatable)");
+  std::string kvm_natplug;
+  add_kvm->add_option("--natplug", kvm_natplug,
+                      "ethN or N: create nat-<name> and lan-<name> cabled to "
+                      "that eth (for guests without agent: cloonix osh/ocp)");
   add_kvm->callback([&] {
     action = [&]() -> int {
       auto it =
           cloonix::cli::ParseAddKvm(kvm_name, kvm_args, persistent, mac_addrs);
       if (!it.ok()) return Fail(std::string(it.status().message()), kExitUsage);
+      if (!kvm_natplug.empty()) {
+        auto eth = cloonix::cli::ParseEth(kvm_natplug);
+        if (!eth.ok())
+          return Fail(std::string(eth.status().message()), kExitUsage);
+        it->mutable_kvm()->set_natplug(*eth);
+      }
       return CreateItem(g, *it);
     };
   });
-  for (const char* kind : {"nat", "tap", "phy", "c2c"}) {
+  std::string nat_name;
+  auto* add_nat = add->add_subcommand(
+      "nat",
+      "add nat <name>: the way out for a lan (cable its eth0): DHCP from "
+      "172.17.0.10, gateway 172.17.0.2 = the host's loopback, DNS 172.17.0.3");
+  add_nat->add_option("name", nat_name, "nat name")->required();
+  add_nat->callback([&] {
+    action = [&]() -> int {
+      v1::Item it;
+      it.set_name(nat_name);
+      it.mutable_nat();
+      return CreateItem(g, it);
+    };
+  });
+  for (const char* kind : {"tap", "phy", "c2c"}) {
     auto* sc = add->add_subcommand(
         kind, std::string("add ") + kind + " <name> (not built yet)");
     sc->add_option("name", other_name, "Item name")->required();
@@ -818,7 +952,6 @@ int main(int argc, char** argv) {
       action = [&, k]() -> int {
         v1::Item it;
         it.set_name(other_name);
-        if (k == "nat") it.mutable_nat();
         if (k == "tap") it.mutable_tap();
         if (k == "phy") it.mutable_phy();
         if (k == "c2c") it.mutable_c2c();
@@ -869,6 +1002,14 @@ int main(int argc, char** argv) {
   cnf_a2b->add_option("settings", cnf_tokens, "key=value settings")->required();
   cnf_a2b->callback(
       [&] { action = [&] { return ConfigureA2b(g, cnf_name, cnf_tokens); }; });
+
+  std::string cnf_nat_name, cnf_nat_arg;
+  auto* cnf_nat = cnf->add_subcommand(
+      "nat", "cnf nat <nat> whatip=<item>: the DHCP lease <item> got");
+  cnf_nat->add_option("nat", cnf_nat_name, "nat name")->required();
+  cnf_nat->add_option("query", cnf_nat_arg, "whatip=<item>")->required();
+  cnf_nat->callback(
+      [&] { action = [&] { return WhatIp(g, cnf_nat_name, cnf_nat_arg); }; });
 
   // del
   std::vector<std::string> del_args;
@@ -925,6 +1066,43 @@ int main(int argc, char** argv) {
   scp->add_option("dst", scp_dst, "Destination")->required();
   scp->callback(
       [&] { action = [&] { return Scp(g, scp_src, scp_dst, scp_r, scp_q); }; });
+
+  // osh / ocp / tunnel: guests without agent, through their nat.
+  std::string osh_name, osh_key;
+  auto* osh = app.add_subcommand(
+      "osh",
+      "osh <name> [command...]: ssh to the guest's own ssh server (as root) "
+      "through its nat, for guests without agent (Cloonix's cloonix_osh); "
+      "runs the system's ssh");
+  osh->add_option("-i", osh_key, "Identity file for ssh");
+  osh->add_option("name", osh_name, "kvm or cnt name")->required();
+  osh->footer("Everything after the name is the remote command.");
+  osh->callback([&] {
+    action = [&] { return Osh(g, argv[0], osh_name, osh_key, ssh_cmd); };
+  });
+  std::string ocp_src, ocp_dst, ocp_key;
+  bool ocp_r = false;
+  auto* ocp = app.add_subcommand(
+      "ocp",
+      "ocp [-r] <src> <dst>: scp with the guest's own ssh server through its "
+      "nat (name:path on the guest side), for guests without agent");
+  ocp->add_flag("-r", ocp_r, "Recursive");
+  ocp->add_option("-i", ocp_key, "Identity file for scp");
+  ocp->add_option("src", ocp_src, "Source")->required();
+  ocp->add_option("dst", ocp_dst, "Destination")->required();
+  ocp->callback([&] {
+    action = [&] { return Ocp(g, argv[0], ocp_src, ocp_dst, ocp_r, ocp_key); };
+  });
+  std::string tun_name;
+  uint32_t tun_port = 22;
+  auto* tun = app.add_subcommand(
+      "tunnel",
+      "tunnel <name> <port>: stdin/stdout to a TCP port of a guest through "
+      "its nat (an ssh ProxyCommand)");
+  tun->add_option("name", tun_name, "kvm or cnt name")->required();
+  tun->add_option("port", tun_port, "guest TCP port")->required();
+  tun->callback(
+      [&] { action = [&] { return Tunnel(g, tun_name, tun_port); }; });
 
   app.add_subcommand("ls", "List the items of the net")->callback([&] {
     action = [&] { return List(g); };

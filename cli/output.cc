@@ -49,6 +49,9 @@ std::string Details(const v1::Item& it) {
   if (it.kind() == v1::ITEM_KIND_CNT) {
     parts.push_back("image=" + it.cnt().image());
   }
+  if (it.kind() == v1::ITEM_KIND_NAT) {
+    parts.push_back(absl::StrCat("leases=", it.nat().leases_size()));
+  }
   if (it.kind() == v1::ITEM_KIND_KVM) {
     // Cloonix's colours: blue = agent up, red = not (yet).
     parts.push_back(it.kvm().agent_up() ? "agent=up(blue)" : "agent=down(red)");
@@ -112,6 +115,17 @@ std::string ItemDetails(const v1::Item& it) {
   if (it.kind() == v1::ITEM_KIND_CNT) {
     absl::StrAppend(&out, "image: ", it.cnt().image(),
                     "\nnetns: ", it.cnt().netns(), "\n");
+  }
+  if (it.kind() == v1::ITEM_KIND_NAT) {
+    absl::StrAppend(&out,
+                    "gateway: 172.17.0.2 (the host's loopback), DNS: "
+                    "172.17.0.3, DHCP from 172.17.0.10\n");
+    if (!it.nat().natplug_of().empty())
+      absl::StrAppend(&out, "natplug of: ", it.nat().natplug_of(), "\n");
+    for (const auto& l : it.nat().leases()) {
+      absl::StrAppend(&out, "lease: ", l.mac(), " -> ", l.ip(), " (", l.age_s(),
+                      " s ago)\n");
+    }
   }
   if (it.kind() == v1::ITEM_KIND_KVM) {
     const v1::KvmSpec& k = it.kvm();

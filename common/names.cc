@@ -27,6 +27,12 @@ absl::Status ValidateName(absl::string_view name, absl::string_view what) {
   return absl::OkStatus();
 }
 
+std::string NetTag(absl::string_view net) {
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (char c : net) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+  return absl::StrFormat("%05x", h & 0xfffff);
+}
+
 absl::Status ValidateMac(absl::string_view mac) {
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(

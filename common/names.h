@@ -30,6 +30,11 @@ std::string EthPortName(uint32_t id, uint32_t eth);
 // by c2c) get different MACs.
 std::string DerivedMac(absl::string_view net, uint32_t id, uint32_t eth);
 
+// 5 hex digits derived from the net's name, for interface names that live in
+// the host's netns (unique per net: "ct<tag><id>e<eth>" taps of VMs before
+// they move, "cn<tag><id>" nat veth ends).
+std::string NetTag(absl::string_view net);
+
 // OK for a unicast MAC written "xx:xx:xx:xx:xx:xx" (hex, any case).
 absl::Status ValidateMac(absl::string_view mac);
 

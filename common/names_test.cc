@@ -41,3 +41,22 @@ TEST(NamesTest, DerivedInterfaceNamesFitLinux) {
 
 }  // namespace
 }  // namespace cloonix
+
+namespace cloonix {
+namespace {
+
+TEST(NamesTest, NetTagAndMacs) {
+  EXPECT_EQ(NetTag("nemo").size(), 5u);
+  EXPECT_EQ(NetTag("nemo"), NetTag("nemo"));
+  EXPECT_NE(NetTag("nemo"), NetTag("nemo2"));
+  // The longest host-side names fit Linux's 15 characters.
+  EXPECT_LE(("ct" + NetTag("x") + "99999e31").size(), 15u);
+  EXPECT_TRUE(ValidateMac("02:aa:bb:cc:dd:ee").ok());
+  EXPECT_FALSE(ValidateMac("01:aa:bb:cc:dd:ee").ok());  // multicast
+  EXPECT_FALSE(ValidateMac("02:aa:bb:cc:dd").ok());
+  EXPECT_FALSE(ValidateMac("02-aa-bb-cc-dd-ee").ok());
+  EXPECT_FALSE(ValidateMac("02:aa:bb:cc:dd:eg").ok());
+}
+
+}  // namespace
+}  // namespace cloonix

@@ -16,7 +16,7 @@ mkdir -p "$E2E_BIN" "$CLOONIX_WORK_ROOT" "$CLOONIX_BULK_DIR"
 for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
          services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner \
          services/a2b/cloonix-a2b services/vm_runner/cloonix-vm-runner \
-         services/doorway/cloonix-doorway e2e/grpc_probe; do
+         services/doorway/cloonix-doorway services/nat/cloonix-nat e2e/grpc_probe; do
   cp -L "$RUNFILES/$b" "$E2E_BIN/"
 done
 cp -L "$RUNFILES/tools/images/busybox.tar" "$CLOONIX_BULK_DIR/busybox.tar"
@@ -68,8 +68,9 @@ in_cnt() { local c="$1"; shift; nsenter -t "$(cnt_pid "$c")" -m -p -n "$@"; }
 leftovers() {
   ip netns list | grep -E "^cloonix_${NET}(_| |$)" | sed 's/^/netns /'
   pgrep -af -- "$CLOONIX_WORK_ROOT/$NET" | grep -v pgrep | awk '$2 !~ /defunct/' | sed 's/^/process /'
-  ip -o link show | grep -E " (cx[0-9]+e[0-9]+|ct[0-9a-f]{5}[0-9]+e[0-9]+)[@:]" | sed 's/^/link /'
+  ip -o link show | grep -E " (cx[0-9]+e[0-9]+|ct[0-9a-f]{5}[0-9]+e[0-9]+|cn[0-9a-f]{5}[0-9]+)[@:]" | sed 's/^/link /'
   virsh -c qemu:///system list --all --name 2>/dev/null | grep -F "cloonix.$NET." | sed 's/^/domain /'
+  ls -d /var/run/dpdk/cx*-"$NET" 2>/dev/null | sed 's/^/dpdk /'
   mount | grep -F "$CLOONIX_WORK_ROOT/$NET" | sed 's/^/mount /'
   # runc state of the net's containerd namespace.
   ls -A "/run/containerd/runc/cloonix-$NET" 2>/dev/null | sed 's/^/runc /'

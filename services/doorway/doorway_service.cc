@@ -1,7 +1,14 @@
 #include "services/doorway/doorway_service.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -117,6 +124,12 @@ grpc::Status TopologyProxy::ConfigureA2b(grpc::ServerContext* c,
   return Forward(c, stub_.get(), &v1::Topology::Stub::ConfigureA2b, *r, o);
 }
 
+grpc::Status TopologyProxy::WhatIp(grpc::ServerContext* c,
+                                   const v1::WhatIpRequest* r,
+                                   v1::WhatIpResponse* o) {
+  return Forward(c, stub_.get(), &v1::Topology::Stub::WhatIp, *r, o);
+}
+
 grpc::Status TopologyProxy::WatchEvents(grpc::ServerContext* c,
                                         const v1::WatchEventsRequest* r,
                                         grpc::ServerWriter<v1::Event>* w) {
@@ -147,7 +160,8 @@ grpc::Status NetProxy::StopNet(grpc::ServerContext* c,
 GuestRouter::GuestRouter(const Upstreams& up)
     : topology_(v1::Topology::NewStub(up.orchestrator)),
       vms_(v1::Guest::NewStub(up.vm_runner)),
-      cnts_(v1::Guest::NewStub(up.cnt_runner)) {}
+      cnts_(v1::Guest::NewStub(up.cnt_runner)),
+      nat_(cloonix::nat::v1::NatWorker::NewStub(up.nat)) {}
 
 grpc::Status GuestRouter::Route(grpc::ServerContext* c, const std::string& item,
                                 v1::Guest::Stub** stub) {
@@ -272,6 +286,128 @@ grpc::Status GuestRouter::CopyFrom(
     }
   }
   return Upstream(up->Finish(), "runner");
+}
+
+grpc::Status GuestRouter::NatForward(grpc::ServerContext* c,
+                                     const std::string& item, uint32_t port,
+                                     uint32_t* host_port) {
+  v1::GetItemRequest greq;
+  greq.set_name(item);
+  v1::Item it;
+  grpc::Status s =
+      Forward(c, topology_.get(), &v1::Topology::Stub::GetItem, greq, &it);
+  if (!s.ok()) return s;
+  if (it.kind() != v1::ITEM_KIND_KVM && it.kind() != v1::ITEM_KIND_CNT) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat(item, " is a ", KindName(it.kind()),
+                                     ": only kvm and cnt items have guests"));
+  }
+  v1::ListItemsRequest lreq;
+  lreq.set_kind(v1::ITEM_KIND_NAT);
+  v1::ListItemsResponse nats;
+  s = Forward(c, topology_.get(), &v1::Topology::Stub::ListItems, lreq, &nats);
+  if (!s.ok()) return s;
+  // The natplug eth first, then any eth on a lan with a nat.
+  std::optional<uint32_t> plug;
+  if (it.has_kvm() && it.kvm().has_natplug()) plug = it.kvm().natplug();
+  if (it.has_cnt() && it.cnt().has_natplug()) plug = it.cnt().natplug();
+  std::string nat, mac;
+  for (int pass = 0; pass < 2 && nat.empty(); ++pass) {
+    for (const auto& e : it.eths()) {
+      if (e.lan().empty() || (pass == 0 && (!plug || e.index() != *plug)))
+        continue;
+      for (const auto& n : nats.items()) {
+        if (!n.eths().empty() && n.eths(0).lan() == e.lan()) {
+          nat = n.name();
+          mac = e.mac();
+          break;
+        }
+      }
+      if (!nat.empty()) break;
+    }
+  }
+  if (nat.empty()) {
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat("no nat on the lans of ", item,
+                     ": cable a nat to one of its lans, or create it with "
+                     "--natplug=<eth>"));
+  }
+  cloonix::nat::v1::AddHostForwardRequest req;
+  req.set_nat(nat);
+  req.set_mac(mac);
+  req.set_guest_port(port);
+  cloonix::nat::v1::AddHostForwardResponse resp;
+  grpc::ClientContext cc;
+  Inherit(c, &cc);
+  s = nat_->AddHostForward(&cc, req, &resp);
+  if (!s.ok()) return Upstream(s, "nat");
+  *host_port = resp.host_port();
+  return grpc::Status::OK;
+}
+
+grpc::Status GuestRouter::Tunnel(
+    grpc::ServerContext* c,
+    grpc::ServerReaderWriter<v1::TunnelResponse, v1::TunnelRequest>* s) {
+  v1::TunnelRequest first;
+  if (!s->Read(&first) || !first.has_start()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first Tunnel message must be start");
+  }
+  const uint32_t port = first.start().port();
+  if (port == 0 || port > 65535) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("port ", port, " is not a TCP port"));
+  }
+  uint32_t host_port = 0;
+  if (auto st = NatForward(c, first.start().item(), port, &host_port); !st.ok())
+    return st;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(host_port));
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    if (fd >= 0) close(fd);
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        absl::StrCat("cannot reach ", first.start().item(), ":",
+                                     port, " through its nat"));
+  }
+  absl::Notification pump_done;
+  std::thread pump([&] {
+    v1::TunnelRequest r;
+    while (s->Read(&r)) {
+      const std::string& d = r.data();
+      size_t off = 0;
+      while (off < d.size()) {
+        ssize_t n = send(fd, d.data() + off, d.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        off += static_cast<size_t>(n);
+      }
+      if (off < d.size()) break;
+    }
+    shutdown(fd, SHUT_WR);
+    pump_done.Notify();
+  });
+  char buf[65536];
+  for (;;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    int r = poll(&p, 1, 200);
+    if (r == 0) {
+      if (c->IsCancelled()) break;
+      continue;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    v1::TunnelResponse out;
+    out.set_data(std::string(buf, static_cast<size_t>(n)));
+    if (!s->Write(out)) break;
+  }
+  if (!pump_done.WaitForNotificationWithTimeout(absl::Seconds(2)))
+    c->TryCancel();
+  pump.join();
+  close(fd);
+  return grpc::Status::OK;
 }
 
 }  // namespace cloonix

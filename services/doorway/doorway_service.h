@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "cloonix/nat/v1/nat.grpc.pb.h"
 #include "cloonix/v1/guest.grpc.pb.h"
 #include "cloonix/v1/topology.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -18,6 +19,7 @@ struct Upstreams {
   std::shared_ptr<grpc::Channel> orchestrator;
   std::shared_ptr<grpc::Channel> vm_runner;
   std::shared_ptr<grpc::Channel> cnt_runner;
+  std::shared_ptr<grpc::Channel> nat;
 };
 
 class TopologyProxy final : public cloonix::v1::Topology::Service {
@@ -45,6 +47,9 @@ class TopologyProxy final : public cloonix::v1::Topology::Service {
   grpc::Status ConfigureA2b(grpc::ServerContext* c,
                             const cloonix::v1::ConfigureA2bRequest* r,
                             cloonix::v1::Item* o) override;
+  grpc::Status WhatIp(grpc::ServerContext* c,
+                      const cloonix::v1::WhatIpRequest* r,
+                      cloonix::v1::WhatIpResponse* o) override;
   grpc::Status WatchEvents(grpc::ServerContext* c,
                            const cloonix::v1::WatchEventsRequest* r,
                            grpc::ServerWriter<cloonix::v1::Event>* w) override;
@@ -81,8 +86,15 @@ class GuestRouter final : public cloonix::v1::Guest::Service {
   grpc::Status CopyFrom(
       grpc::ServerContext* c, const cloonix::v1::CopyFromRequest* r,
       grpc::ServerWriter<cloonix::v1::CopyFromResponse>* w) override;
+  grpc::Status Tunnel(
+      grpc::ServerContext* c,
+      grpc::ServerReaderWriter<cloonix::v1::TunnelResponse,
+                               cloonix::v1::TunnelRequest>* s) override;
 
  private:
+  // The loopback port the item's nat forwards to its `port`.
+  grpc::Status NatForward(grpc::ServerContext* c, const std::string& item,
+                          uint32_t port, uint32_t* host_port);
   // The Guest stub serving `item`, by its kind. NOT_FOUND,
   // FAILED_PRECONDITION (not a kvm or cnt).
   grpc::Status Route(grpc::ServerContext* c, const std::string& item,
@@ -90,6 +102,7 @@ class GuestRouter final : public cloonix::v1::Guest::Service {
   std::unique_ptr<cloonix::v1::Topology::Stub> topology_;
   std::unique_ptr<cloonix::v1::Guest::Stub> vms_;
   std::unique_ptr<cloonix::v1::Guest::Stub> cnts_;
+  std::unique_ptr<cloonix::nat::v1::NatWorker::Stub> nat_;
 };
 
 }  // namespace cloonix

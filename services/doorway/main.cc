@@ -31,6 +31,7 @@ ABSL_FLAG(std::string, vm_runner_socket, "",
           "Default <work_dir>/vm_runner.sock.");
 ABSL_FLAG(std::string, cnt_runner_socket, "",
           "Default <work_dir>/cnt_runner.sock.");
+ABSL_FLAG(std::string, nat_socket, "", "Default <work_dir>/nat.sock.");
 ABSL_FLAG(std::string, listen, "",
           "Also listen on TCP host:port (port 0 picks one), mutual TLS only. "
           "The address is written to <work_dir>/doorway.addr.");
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
           or_default(absl::GetFlag(FLAGS_vm_runner_socket), "vm_runner.sock")),
       cloonix::UnixChannel(or_default(absl::GetFlag(FLAGS_cnt_runner_socket),
                                       "cnt_runner.sock")),
+      cloonix::UnixChannel(
+          or_default(absl::GetFlag(FLAGS_nat_socket), "nat.sock")),
   };
   cloonix::TopologyProxy topology(up);
   cloonix::NetProxy net(up);

@@ -76,6 +76,25 @@ class VmBackend {
   virtual absl::Status Teardown() = 0;
 };
 
+struct NatState {
+  std::string name;
+  std::vector<cloonix::v1::NatLease> leases;
+};
+
+class NatBackend {
+ public:
+  virtual ~NatBackend() = default;
+  // Creates the nat of `item` (eth0's port).
+  virtual absl::Status Create(const cloonix::v1::Item& item) = 0;
+  virtual absl::Status Delete(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<NatState>> List() = 0;
+  // Forwards a host loopback port to `mac`'s lease, port `guest_port`.
+  virtual absl::StatusOr<uint32_t> AddHostForward(const std::string& nat,
+                                                  const std::string& mac,
+                                                  uint32_t guest_port) = 0;
+  virtual absl::Status Teardown() = 0;
+};
+
 }  // namespace cloonix
 
 #endif  // CLOONIX_SERVICES_ORCHESTRATOR_BACKENDS_H_

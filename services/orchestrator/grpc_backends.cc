@@ -9,6 +9,7 @@ namespace ls = cloonix::lanswitch::v1;
 namespace cr = cloonix::cntrunner::v1;
 namespace ab = cloonix::a2b::v1;
 namespace vr = cloonix::vmrunner::v1;
+namespace nt = cloonix::nat::v1;
 
 namespace {
 constexpr absl::Duration kShort = absl::Seconds(30);
@@ -261,6 +262,70 @@ absl::Status GrpcVmBackend::Teardown() {
   vr::TeardownResponse resp;
   return Call(stub_.get(), &vr::VmRunner::Stub::Teardown, req, &resp, kLong,
               "vm_runner: ");
+}
+
+GrpcNatBackend::GrpcNatBackend(const std::string& socket)
+    : stub_(nt::NatWorker::NewStub(UnixChannel(socket))) {}
+
+absl::Status GrpcNatBackend::Create(const cloonix::v1::Item& item) {
+  nt::CreateNatRequest req;
+  req.set_name(item.name());
+  req.set_id(item.id());
+  req.set_port(item.eths(0).port());
+  nt::Nat resp;
+  return Call(stub_.get(), &nt::NatWorker::Stub::CreateNat, req, &resp, kShort,
+              "nat: ");
+}
+
+absl::Status GrpcNatBackend::Delete(const std::string& name) {
+  nt::DeleteNatRequest req;
+  req.set_name(name);
+  nt::DeleteNatResponse resp;
+  return Call(stub_.get(), &nt::NatWorker::Stub::DeleteNat, req, &resp, kShort,
+              "nat: ");
+}
+
+absl::StatusOr<std::vector<NatState>> GrpcNatBackend::List() {
+  nt::ListNatsRequest req;
+  nt::ListNatsResponse resp;
+  auto s = Call(stub_.get(), &nt::NatWorker::Stub::ListNats, req, &resp, kShort,
+                "nat: ");
+  if (!s.ok()) return s;
+  std::vector<NatState> out;
+  for (const auto& n : resp.nats()) {
+    NatState st;
+    st.name = n.name();
+    for (const auto& l : n.leases()) {
+      cloonix::v1::NatLease pl;
+      pl.set_mac(l.mac());
+      pl.set_ip(l.ip());
+      pl.set_age_s(l.age_s());
+      st.leases.push_back(pl);
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+absl::StatusOr<uint32_t> GrpcNatBackend::AddHostForward(const std::string& nat,
+                                                        const std::string& mac,
+                                                        uint32_t guest_port) {
+  nt::AddHostForwardRequest req;
+  req.set_nat(nat);
+  req.set_mac(mac);
+  req.set_guest_port(guest_port);
+  nt::AddHostForwardResponse resp;
+  auto s = Call(stub_.get(), &nt::NatWorker::Stub::AddHostForward, req, &resp,
+                kShort, "nat: ");
+  if (!s.ok()) return s;
+  return resp.host_port();
+}
+
+absl::Status GrpcNatBackend::Teardown() {
+  nt::TeardownRequest req;
+  nt::TeardownResponse resp;
+  return Call(stub_.get(), &nt::NatWorker::Stub::Teardown, req, &resp, kLong,
+              "nat: ");
 }
 
 }  // namespace cloonix

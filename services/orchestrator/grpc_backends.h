@@ -8,6 +8,7 @@
 #include "cloonix/a2b/v1/a2b.grpc.pb.h"
 #include "cloonix/cntrunner/v1/cnt_runner.grpc.pb.h"
 #include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
+#include "cloonix/nat/v1/nat.grpc.pb.h"
 #include "cloonix/vmrunner/v1/vm_runner.grpc.pb.h"
 #include "services/orchestrator/backends.h"
 
@@ -66,6 +67,21 @@ class GrpcVmBackend : public VmBackend {
 
  private:
   std::unique_ptr<cloonix::vmrunner::v1::VmRunner::Stub> stub_;
+};
+
+class GrpcNatBackend : public NatBackend {
+ public:
+  explicit GrpcNatBackend(const std::string& socket);
+  absl::Status Create(const cloonix::v1::Item& item) override;
+  absl::Status Delete(const std::string& name) override;
+  absl::StatusOr<std::vector<NatState>> List() override;
+  absl::StatusOr<uint32_t> AddHostForward(const std::string& nat,
+                                          const std::string& mac,
+                                          uint32_t guest_port) override;
+  absl::Status Teardown() override;
+
+ private:
+  std::unique_ptr<cloonix::nat::v1::NatWorker::Stub> stub_;
 };
 
 }  // namespace cloonix

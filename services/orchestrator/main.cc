@@ -1,6 +1,6 @@
 // cloonix-orchestrator: owns the topology of one net. Starts (or adopts) and
 // supervises the net's services (lan_switch, cnt_runner, a2b, vm_runner,
-// doorway), reconciles them with
+// nat, doorway), reconciles them with
 // the persisted topology at start and after any restart, and serves
 // cloonix.v1.Topology and cloonix.v1.Net on <work_dir>/orchestrator.sock
 // (unix, 0600).
@@ -47,6 +47,10 @@ ABSL_FLAG(std::string, doorway_bin, "",
           "cloonix-doorway binary (default: next to this binary, else PATH).");
 ABSL_FLAG(std::string, doorway_listen, "",
           "Let the doorway also listen on TCP host:port (mutual TLS).");
+ABSL_FLAG(std::string, nat_bin, "",
+          "cloonix-nat binary (default: next to this binary, else PATH).");
+ABSL_FLAG(std::string, nat_resolv_conf, "",
+          "resolv.conf for the nats' DNS relay (default: the host's).");
 ABSL_FLAG(std::string, libvirt_dir, "",
           "Passed to vm_runner (default /var/lib/cloonix/libvirt).");
 ABSL_FLAG(std::string, lan_switch_socket, "",
@@ -93,6 +97,12 @@ int main(int argc, char** argv) {
   const std::string a2b_sock = work_dir + "/a2b.sock";
   const std::string vr_sock = work_dir + "/vm_runner.sock";
   const std::string dw_sock = work_dir + "/doorway.sock";
+  const std::string nat_sock = work_dir + "/nat.sock";
+  std::vector<std::string> nat_argv = {
+      FlagOrSibling(absl::GetFlag(FLAGS_nat_bin), "cloonix-nat"),
+      "--net=" + net, "--work_dir=" + work_dir, "--socket=" + nat_sock, lvl};
+  if (!absl::GetFlag(FLAGS_nat_resolv_conf).empty())
+    nat_argv.push_back("--resolv_conf=" + absl::GetFlag(FLAGS_nat_resolv_conf));
   std::vector<std::string> vr_argv = {
       FlagOrSibling(absl::GetFlag(FLAGS_vm_runner_bin), "cloonix-vm-runner"),
       "--net=" + net,
@@ -110,6 +120,7 @@ int main(int argc, char** argv) {
       "--orchestrator_socket=" + setup->socket,
       "--vm_runner_socket=" + vr_sock,
       "--cnt_runner_socket=" + cr_sock,
+      "--nat_socket=" + nat_sock,
       lvl};
   if (!absl::GetFlag(FLAGS_doorway_listen).empty())
     dw_argv.push_back("--listen=" + absl::GetFlag(FLAGS_doorway_listen));
@@ -137,6 +148,8 @@ int main(int argc, char** argv) {
        work_dir + "/log/a2b.log"},
       {"vm_runner", vr_argv, vr_sock, work_dir + "/vm_runner.pid",
        work_dir + "/log/vm_runner.log"},
+      {"nat", nat_argv, nat_sock, work_dir + "/nat.pid",
+       work_dir + "/log/nat.log"},
       // Last: it forwards to the others (and to this orchestrator, which
       // serves a moment after: the doorway's calls wait for it).
       {"doorway", dw_argv, dw_sock, work_dir + "/doorway.pid",
@@ -149,8 +162,9 @@ int main(int argc, char** argv) {
   cloonix::GrpcCntBackend cnts(cr_sock);
   cloonix::GrpcA2bBackend a2bs(a2b_sock);
   cloonix::GrpcVmBackend vms(vr_sock);
+  cloonix::GrpcNatBackend nats(nat_sock);
   cloonix::NetManager manager(net, work_dir + "/state.json", &lans, &cnts,
-                              &a2bs, &vms);
+                              &a2bs, &vms, &nats);
   if (auto s = manager.Load(); !s.ok()) {
     spdlog::error("cannot load the topology: {}", s.ToString());
     return 1;
@@ -196,6 +210,7 @@ int main(int argc, char** argv) {
         // restart from here on.
         supervisor.StopWatch();
         result.Update(vms.Teardown());
+        result.Update(nats.Teardown());
         result.Update(a2bs.Teardown());
         result.Update(cnts.Teardown());
         result.Update(lans.Teardown());

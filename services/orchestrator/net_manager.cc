@@ -1,11 +1,13 @@
 #include "services/orchestrator/net_manager.h"
 
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/a2b_settings.h"
 #include "common/atomic_file.h"
+#include "common/names.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
@@ -14,16 +16,26 @@ namespace cloonix {
 
 NetManager::NetManager(std::string net, std::string state_path,
                        LanBackend* lans, CntBackend* cnts, A2bBackend* a2bs,
-                       VmBackend* vms)
+                       VmBackend* vms, NatBackend* nats)
     : state_path_(std::move(state_path)),
       lans_(lans),
       cnts_(cnts),
       a2bs_(a2bs),
       vms_(vms),
+      nats_(nats),
       topo_(std::move(net)) {}
 
 v1::Item NetManager::Present(const v1::Item& item) {
   v1::Item out = topo_.WithEndpoints(item);
+  if (out.kind() == v1::ITEM_KIND_NAT) {
+    auto live = nats_->List();
+    if (live.ok()) {
+      for (const auto& n : *live) {
+        if (n.name != out.name()) continue;
+        for (const auto& l : n.leases) *out.mutable_nat()->add_leases() = l;
+      }
+    }
+  }
   if (out.kind() == v1::ITEM_KIND_A2B) {
     auto live = a2bs_->Get(out.name());
     if (live.ok()) {
@@ -69,8 +81,52 @@ void NetManager::SetState(const std::string& name, v1::ItemState state,
   bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*it));
 }
 
+namespace {
+
+// Cloonix's --natplug=<eth> of a kvm or cnt, if any.
+std::optional<uint32_t> Natplug(const v1::Item& it) {
+  if (it.has_kvm() && it.kvm().has_natplug()) return it.kvm().natplug();
+  if (it.has_cnt() && it.cnt().has_natplug()) return it.cnt().natplug();
+  return std::nullopt;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
   absl::MutexLock l(&mu_);
+  std::optional<uint32_t> plug = Natplug(request);
+  const std::string nat = "nat-" + request.name();
+  const std::string lan = "lan-" + request.name();
+  if (plug.has_value()) {
+    // Checked first so that nothing is created for nothing.
+    RETURN_IF_ERROR(ValidateName(nat, "natplug's nat name"));
+    for (const auto& n : {nat, lan}) {
+      if (topo_.Find(n) != nullptr) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("natplug needs the name ", n, ", which is taken"));
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(v1::Item item, CreateLocked(request));
+  if (!plug.has_value()) return item;
+  v1::Item nreq;
+  nreq.set_name(nat);
+  nreq.mutable_nat()->set_natplug_of(item.name());
+  auto undo = [&](absl::Status s) -> absl::StatusOr<v1::Item> {
+    for (const auto& n : {nat, lan, item.name()}) {
+      if (topo_.Find(n) != nullptr) DeleteLocked(n).IgnoreError();
+    }
+    return absl::Status(s.code(), absl::StrCat("natplug: ", s.message()));
+  };
+  if (auto n = CreateLocked(nreq); !n.ok()) return undo(n.status());
+  if (auto c = ConnectLocked(nat, 0, lan, true); !c.ok())
+    return undo(c.status());
+  auto c = ConnectLocked(item.name(), *plug, lan, true);
+  if (!c.ok()) return undo(c.status());
+  return *c;
+}
+
+absl::StatusOr<v1::Item> NetManager::CreateLocked(const v1::Item& request) {
   ASSIGN_OR_RETURN(v1::Item item, topo_.PrepareCreate(request));
   *item.mutable_create_time() =
       google::protobuf::util::TimeUtil::GetCurrentTime();
@@ -82,6 +138,8 @@ absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
     RETURN_IF_ERROR(a2bs_->Create(item));
   } else if (item.kind() == v1::ITEM_KIND_KVM) {
     RETURN_IF_ERROR(vms_->Create(&item));
+  } else if (item.kind() == v1::ITEM_KIND_NAT) {
+    RETURN_IF_ERROR(nats_->Create(item));
   }
   item.set_state(v1::ITEM_STATE_RUNNING);
   topo_.Commit(item);
@@ -106,14 +164,16 @@ std::vector<v1::Item> NetManager::ListItems(v1::ItemKind kind) {
   std::vector<v1::Item> lans, others;
   for (auto& it : topo_.Items()) {
     if (kind != v1::ITEM_KIND_UNSPECIFIED && it.kind() != kind) continue;
-    if (it.kind() == v1::ITEM_KIND_A2B) it = Present(it);
+    if (it.kind() == v1::ITEM_KIND_A2B || it.kind() == v1::ITEM_KIND_NAT)
+      it = Present(it);
     (it.kind() == v1::ITEM_KIND_LAN ? lans : others).push_back(std::move(it));
   }
   lans.insert(lans.end(), others.begin(), others.end());
   return lans;
 }
 
-absl::Status NetManager::DeleteLocked(const std::string& name) {
+absl::Status NetManager::DeleteLocked(const std::string& name_ref) {
+  const std::string name = name_ref;  // the caller's may live in topo_
   const v1::Item* found = topo_.Find(name);
   v1::Item item = *found;
   if (item.kind() == v1::ITEM_KIND_LAN) {
@@ -132,6 +192,10 @@ absl::Status NetManager::DeleteLocked(const std::string& name) {
       absl::Status s = vms_->Delete(name);
       if (!s.ok() && !absl::IsNotFound(s)) return s;
     }
+    if (item.kind() == v1::ITEM_KIND_NAT) {
+      absl::Status s = nats_->Delete(name);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+    }
     for (const auto& e : item.eths()) {
       if (e.lan().empty()) continue;
       absl::Status s = lans_->DeletePort(e.port());
@@ -148,6 +212,18 @@ absl::Status NetManager::DeleteLocked(const std::string& name) {
   for (const auto& t : touched)
     bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(t)));
   bus_.Publish(v1::EVENT_TYPE_DELETED, item);
+  // The nat and lan that --natplug made for this item go with it.
+  if (Natplug(item).has_value()) {
+    const std::string owner = item.name();  // `name` may point into topo_
+    const std::string nat = "nat-" + owner, lan = "lan-" + owner;
+    const v1::Item* n = topo_.Find(nat);
+    if (n != nullptr && n->nat().natplug_of() == owner) {
+      DeleteLocked(nat).IgnoreError();
+      const v1::Item* l = topo_.Find(lan);
+      if (l != nullptr && topo_.WithEndpoints(*l).lan().endpoints().empty())
+        DeleteLocked(lan).IgnoreError();
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -168,6 +244,7 @@ absl::Status NetManager::DeleteAll() {
   for (int pass = 0; pass < 2; ++pass) {
     for (const auto& it : topo_.Items()) {
       if ((it.kind() == v1::ITEM_KIND_LAN) != (pass == 1)) continue;
+      if (topo_.Find(it.name()) == nullptr) continue;  // went with its owner
       result.Update(DeleteLocked(it.name()));
     }
   }
@@ -179,6 +256,13 @@ absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item,
                                                 const std::string& lan,
                                                 bool create_lan) {
   absl::MutexLock l(&mu_);
+  return ConnectLocked(item, eth, lan, create_lan);
+}
+
+absl::StatusOr<v1::Item> NetManager::ConnectLocked(const std::string& item,
+                                                   uint32_t eth,
+                                                   const std::string& lan,
+                                                   bool create_lan) {
   ASSIGN_OR_RETURN(bool need_lan,
                    topo_.CheckConnect(item, eth, lan, create_lan));
   const v1::Item* it = topo_.Find(item);
@@ -333,6 +417,30 @@ absl::Status NetManager::Reconcile() {
   for (const auto& n : a2b_running) {
     if (!a2b_want.count(n)) a2bs_->Delete(n).IgnoreError();
   }
+  // nat: the worker holds no state across its restarts either.
+  ASSIGN_OR_RETURN(std::vector<NatState> nat_running, nats_->List());
+  std::set<std::string> nat_have, nat_want;
+  for (const auto& n : nat_running) nat_have.insert(n.name);
+  for (const auto& it : topo_.Items()) {
+    if (it.kind() != v1::ITEM_KIND_NAT) continue;
+    nat_want.insert(it.name());
+    if (nat_have.count(it.name())) {
+      SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
+      continue;
+    }
+    spdlog::info("reconcile: creating nat {}", it.name());
+    absl::Status s = nats_->Create(it);
+    if (!s.ok()) {
+      SetState(it.name(), v1::ITEM_STATE_FAILED,
+               absl::StrCat("cannot recreate: ", s.message()));
+      continue;
+    }
+    SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
+    if (!it.eths(0).lan().empty()) replug.push_back(it.eths(0).port());
+  }
+  for (const auto& n : nat_have) {
+    if (!nat_want.count(n)) nats_->Delete(n).IgnoreError();
+  }
   // kvm: running VMs are adopted as they are (their agents reconnect by
   // themselves); a VM that is gone (host reboot, QEMU killed) is started
   // again on its overlay, and its taps are new: re-plug them.
@@ -376,6 +484,49 @@ absl::Status NetManager::Reconcile() {
                  absl::StrJoin(missing, ", "));
   }
   return Persist();
+}
+
+absl::StatusOr<v1::WhatIpResponse> NetManager::WhatIp(const std::string& nat,
+                                                      const std::string& item) {
+  absl::MutexLock l(&mu_);
+  const v1::Item* n = topo_.Find(nat);
+  if (n == nullptr || n->kind() != v1::ITEM_KIND_NAT) {
+    return absl::NotFoundError(absl::StrCat("nat ", nat, " does not exist"));
+  }
+  const v1::Item* it = topo_.Find(item);
+  if (it == nullptr)
+    return absl::NotFoundError(absl::StrCat("item ", item, " does not exist"));
+  const std::string& lan = n->eths(0).lan();
+  if (lan.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("nat ", nat, " is not cabled to a lan"));
+  }
+  ASSIGN_OR_RETURN(std::vector<NatState> live, nats_->List());
+  bool on_lan = false;
+  for (const auto& e : it->eths()) {
+    if (e.lan() != lan) continue;
+    on_lan = true;
+    for (const auto& st : live) {
+      if (st.name != nat) continue;
+      for (const auto& lease : st.leases) {
+        if (lease.mac() == e.mac()) {
+          v1::WhatIpResponse r;
+          r.set_item(item);
+          r.set_eth(e.index());
+          r.set_mac(e.mac());
+          r.set_ip(lease.ip());
+          return r;
+        }
+      }
+    }
+  }
+  if (!on_lan) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        item, " has no eth on lan ", lan, ", the lan of nat ", nat));
+  }
+  return absl::NotFoundError(absl::StrCat(
+      item, " has no lease from nat ", nat,
+      " yet (is a DHCP client running on its eth on lan ", lan, "?)"));
 }
 
 void NetManager::RefreshVms() {

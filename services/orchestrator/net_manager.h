@@ -21,7 +21,8 @@ namespace cloonix {
 class NetManager {
  public:
   NetManager(std::string net, std::string state_path, LanBackend* lans,
-             CntBackend* cnts, A2bBackend* a2bs, VmBackend* vms);
+             CntBackend* cnts, A2bBackend* a2bs, VmBackend* vms,
+             NatBackend* nats);
 
   // Reads state.json if present. DATA_LOSS if it cannot be parsed.
   absl::Status Load();
@@ -44,6 +45,10 @@ class NetManager {
   absl::StatusOr<cloonix::v1::Item> ConfigureA2b(
       const std::string& name, uint32_t dir,
       const cloonix::v1::A2bSettingsPatch& patch);
+
+  // The lease that `item` got from `nat` (see Topology.WhatIp).
+  absl::StatusOr<cloonix::v1::WhatIpResponse> WhatIp(const std::string& nat,
+                                                     const std::string& item);
 
   // Brings the services in line with the topology: recreates missing or
   // dead containers, deletes unknown ones, syncs bridges and ports. Items
@@ -70,6 +75,13 @@ class NetManager {
   absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status DeleteLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<cloonix::v1::Item> CreateLocked(const cloonix::v1::Item& req)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<cloonix::v1::Item> ConnectLocked(const std::string& item,
+                                                  uint32_t eth,
+                                                  const std::string& lan,
+                                                  bool create_lan)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetState(const std::string& name, cloonix::v1::ItemState state,
                 const std::string& msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -82,6 +94,7 @@ class NetManager {
   CntBackend* cnts_;
   A2bBackend* a2bs_;
   VmBackend* vms_;
+  NatBackend* nats_;
   EventBus bus_;
   absl::Mutex mu_;
   Topology topo_ ABSL_GUARDED_BY(mu_);

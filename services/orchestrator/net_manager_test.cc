@@ -12,6 +12,7 @@ namespace {
 
 namespace v1 = cloonix::v1;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 class FakeLans : public LanBackend {
  public:
@@ -139,6 +140,30 @@ class FakeVms : public VmBackend {
   int creates = 0;
 };
 
+class FakeNats : public NatBackend {
+ public:
+  absl::Status Create(const v1::Item& item) override {
+    live[item.name()];
+    return absl::OkStatus();
+  }
+  absl::Status Delete(const std::string& name) override {
+    if (!live.erase(name)) return absl::NotFoundError("no nat");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<NatState>> List() override {
+    std::vector<NatState> out;
+    for (const auto& [n, leases] : live) out.push_back({n, leases});
+    return out;
+  }
+  absl::StatusOr<uint32_t> AddHostForward(const std::string&,
+                                          const std::string&,
+                                          uint32_t) override {
+    return 40000u;
+  }
+  absl::Status Teardown() override { return absl::OkStatus(); }
+  std::map<std::string, std::vector<v1::NatLease>> live;
+};
+
 class NetManagerTest : public ::testing::Test {
  protected:
   std::string state_ = std::string(std::getenv("TEST_TMPDIR")) + "/state.json";
@@ -146,8 +171,9 @@ class NetManagerTest : public ::testing::Test {
   FakeCnts cnts_;
   FakeA2bs a2bs_;
   FakeVms vms_;
+  FakeNats nats_;
   std::unique_ptr<NetManager> m_ = std::make_unique<NetManager>(
-      "nemo", state_, &lans_, &cnts_, &a2bs_, &vms_);
+      "nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
 
   void SetUp() override { std::remove(state_.c_str()); }
 
@@ -173,7 +199,7 @@ TEST_F(NetManagerTest, CableTwoContainersOnAutoCreatedLan) {
   EXPECT_THAT(lans_.bridges[lan->lan().bridge()],
               ::testing::UnorderedElementsAre("cx1e0", "cx2e0"));
   // Persisted: a new manager on the same file sees the same topology.
-  NetManager again("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_);
+  NetManager again("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
   ASSERT_TRUE(again.Load().ok());
   EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED).size(), 3u);
   EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED)[0].name(), "lan1");
@@ -219,7 +245,7 @@ TEST_F(NetManagerTest, PortFailureRollsBackTheNewLan) {
       return absl::OkStatus();
     }
   } lans;
-  NetManager m("nemo", state_ + "2", &lans, &cnts_, &a2bs_, &vms_);
+  NetManager m("nemo", state_ + "2", &lans, &cnts_, &a2bs_, &vms_, &nats_);
   ASSERT_TRUE(m.CreateItem(Cnt("cntx")).ok());
   auto r = m.ConnectEth("cntx", 0, "lan1", true);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
@@ -375,6 +401,58 @@ TEST_F(NetManagerTest, KvmLifeCycleAgentStateAndReconcile) {
 
   ASSERT_TRUE(m_->DeleteItem("vm1", false).ok());
   EXPECT_TRUE(vms_.vms.empty());
+}
+
+TEST_F(NetManagerTest, NatWhatIpOneNatPerLanAndNatplug) {
+  v1::Item nat;
+  nat.set_name("nat1");
+  nat.mutable_nat();
+  ASSERT_TRUE(m_->CreateItem(nat).ok());
+  ASSERT_TRUE(m_->ConnectEth("nat1", 0, "lan1", true).ok());
+  nat.set_name("nat2");
+  ASSERT_TRUE(m_->CreateItem(nat).ok());
+  auto two = m_->ConnectEth("nat2", 0, "lan1", false);
+  EXPECT_EQ(two.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(two.status().message()), HasSubstr("one nat"));
+
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1", 2)).ok());
+  EXPECT_EQ(m_->WhatIp("nat1", "cnt1").status().code(),
+            absl::StatusCode::kFailedPrecondition);  // not on lan1
+  auto cabled = m_->ConnectEth("cnt1", 1, "lan1", false);
+  ASSERT_TRUE(cabled.ok());
+  EXPECT_EQ(m_->WhatIp("nat1", "cnt1").status().code(),
+            absl::StatusCode::kNotFound);  // no lease yet
+  v1::NatLease lease;
+  lease.set_mac(cabled->eths(1).mac());
+  lease.set_ip("172.17.0.10");
+  nats_.live["nat1"].push_back(lease);
+  auto ip = m_->WhatIp("nat1", "cnt1");
+  ASSERT_TRUE(ip.ok()) << ip.status();
+  EXPECT_EQ(ip->ip(), "172.17.0.10");
+  EXPECT_EQ(ip->eth(), 1u);
+  EXPECT_EQ(m_->GetItem("nat1")->nat().leases_size(), 1);
+  EXPECT_EQ(m_->WhatIp("nope", "cnt1").status().code(),
+            absl::StatusCode::kNotFound);
+
+  // natplug: a nat and a lan made with the item, gone with it.
+  v1::Item plugged = Cnt("c2", 2);
+  plugged.mutable_cnt()->set_natplug(1);
+  auto c2 = m_->CreateItem(plugged);
+  ASSERT_TRUE(c2.ok()) << c2.status();
+  EXPECT_EQ(c2->eths(1).lan(), "lan-c2");
+  ASSERT_NE(m_->GetItem("nat-c2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->GetItem("nat-c2")->nat().natplug_of(), "c2");
+  EXPECT_TRUE(nats_.live.count("nat-c2"));
+  ASSERT_TRUE(m_->DeleteItem("c2", false).ok());
+  EXPECT_EQ(m_->GetItem("nat-c2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->GetItem("lan-c2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(nats_.live.count("nat-c2"));
+  // natplug on an eth out of range creates nothing.
+  plugged.set_name("c3");
+  plugged.mutable_cnt()->set_natplug(5);
+  EXPECT_EQ(m_->CreateItem(plugged).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m_->GetItem("nat-c3").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -69,6 +69,15 @@ grpc::Status TopologyService::ConfigureA2b(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status TopologyService::WhatIp(grpc::ServerContext*,
+                                     const v1::WhatIpRequest* req,
+                                     v1::WhatIpResponse* resp) {
+  auto r = manager_->WhatIp(req->nat(), req->item());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *resp = std::move(*r);
+  return grpc::Status::OK;
+}
+
 // One WatchEvents stream: replays the current items, a SYNCED marker, then
 // writes each event of its subscription, one write in flight at a time.
 class WatchReactor : public grpc::ServerWriteReactor<v1::Event> {

@@ -44,6 +44,8 @@ class TopologyService final
   grpc::Status ConfigureA2b(grpc::ServerContext*,
                             const v1::ConfigureA2bRequest* req,
                             v1::Item* resp) override;
+  grpc::Status WhatIp(grpc::ServerContext*, const v1::WhatIpRequest* req,
+                      v1::WhatIpResponse* resp) override;
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(
       grpc::CallbackServerContext* ctx,
       const v1::WatchEventsRequest* req) override;

@@ -56,6 +56,11 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
         return absl::InvalidArgumentError(absl::StrCat(
             "cnt.eth_count is ", eth_count, "; it must be 1 to ", kMaxEths));
       }
+      if (request.cnt().has_natplug() && request.cnt().natplug() >= eth_count) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("natplug=eth", request.cnt().natplug(),
+                         ": the cnt has only ", eth_count, " eths"));
+      }
       for (const auto& e : request.cnt().env()) {
         if (e.find('=') == std::string::npos || e[0] == '=') {
           return absl::InvalidArgumentError(
@@ -87,6 +92,11 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
         return absl::InvalidArgumentError(absl::StrCat(
             "kvm.eth_count is ", eth_count, "; it must be 1 to ", kMaxEths));
       }
+      if (k.has_natplug() && k.natplug() >= eth_count) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("natplug=eth", k.natplug(), ": the kvm has only ",
+                         eth_count, " eths"));
+      }
       for (const auto& [idx, mac] : k.macs()) {
         if (idx >= eth_count) {
           return absl::InvalidArgumentError(absl::StrCat(
@@ -97,8 +107,8 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
       break;
     }
     case v1::ITEM_KIND_NAT:
-      return absl::UnimplementedError(
-          "nat items need the nat service (DPDK + libslirp), not built yet");
+      eth_count = 1;
+      break;
     case v1::ITEM_KIND_TAP:
       return absl::UnimplementedError("tap items are not built yet");
     case v1::ITEM_KIND_PHY:
@@ -136,6 +146,7 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
     if (kind == v1::ITEM_KIND_KVM && item.kvm().macs().count(i))
       e->set_mac(item.kvm().macs().at(i));
   }
+  if (kind == v1::ITEM_KIND_NAT) item.mutable_nat()->clear_leases();
   if (kind == v1::ITEM_KIND_KVM) {
     v1::KvmSpec* k = item.mutable_kvm();
     k->set_agent_up(false);
@@ -233,6 +244,19 @@ absl::StatusOr<bool> Topology::CheckConnect(const std::string& item,
     return absl::FailedPreconditionError(
         absl::StrCat("eth", eth, " of ", item, " is cabled to lan ", e->lan(),
                      "; disconnect it first"));
+  }
+  // Two nats on one lan would both answer DHCP as 172.17.0.2.
+  if (Find(item)->kind() == v1::ITEM_KIND_NAT) {
+    for (const auto& other : state_.items()) {
+      if (other.kind() != v1::ITEM_KIND_NAT || other.name() == item) continue;
+      for (const auto& oe : other.eths()) {
+        if (oe.lan() == lan) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("lan ", lan, " already has nat ", other.name(),
+                           ": a lan takes one nat (both would be 172.17.0.2)"));
+        }
+      }
+    }
   }
   return l == nullptr;
 }

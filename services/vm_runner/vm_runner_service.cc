@@ -36,12 +36,6 @@ bool FileExists(const std::string& p) {
   return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-uint32_t Fnv(const std::string& s) {
-  uint32_t h = 2166136261u;
-  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-  return h;
-}
-
 // How an image boots: a disk (maybe with a kernel from a .boot sidecar), or
 // a kernel set without disk.
 struct BootPlan {
@@ -106,7 +100,7 @@ std::string VmRunner::VmDir(const std::string& item) const {
 
 std::string VmRunner::TapName(uint32_t id, uint32_t eth) const {
   // Host-side name until moved into the net's netns: unique per net.
-  return absl::StrFormat("ct%05x%ue%u", Fnv(config_.net) & 0xfffff, id, eth);
+  return absl::StrCat("ct", NetTag(config_.net), id, "e", eth);
 }
 
 absl::Status VmRunner::Adopt() {

@@ -26,6 +26,11 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 printf '127.0.0.1 localhost\n' > "$root/etc/hosts"
+# udhcpc's event script (as in the tiny VM guest), so that `udhcpc -i eth0`
+# configures the address, routes and DNS a nat hands out.
+mkdir -p "$root/usr/share/udhcpc" "$root/etc/udhcpc"
+install -m 0755 "$(dirname "$0")/udhcpc.script" "$root/usr/share/udhcpc/default.script"
+ln -s ../../usr/share/udhcpc/default.script "$root/etc/udhcpc/default.script"
 
 blobs="$tmp/oci/blobs/sha256"
 mkdir -p "$blobs"

@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
 # Builds a Debian bookworm guest disk (qcow2, whole-disk ext4, no partition
 # table, no kernel or bootloader inside): debootstrap minbase + systemd, udev,
-# iproute2, ping, procps, kmod, openssh-server, isc-dhcp-client; the cloonix
-# agent at /usr/local/sbin/cloonix-agent run by cloonix-agent.service
-# (Restart=always); hostname "debian"; root password empty and locked;
-# classic interface names (eth0...); the kernel modules of the kernel that
-# build-tiny-guest.sh unpacked in its cache. The filesystem is made with
-# `mkfs.ext4 -d` from a directory (no loop mount) and converted to qcow2.
+# iproute2, ping, procps, kmod, openssh-server, dbus, systemd-resolved; the
+# cloonix agent at /usr/local/sbin/cloonix-agent run by cloonix-agent.service
+# (Restart=always), or with --no-agent no agent at all; hostname "debian";
+# root password empty and locked (no password login: sshd takes keys only,
+# root included, PermitRootLogin prohibit-password); classic interface names
+# (eth0...), each eth* configured by DHCPv4 at boot by systemd-networkd
+# (/etc/systemd/network/20-eth.network), DNS from the lease via
+# systemd-resolved (/etc/resolv.conf -> /run/systemd/resolve/resolv.conf,
+# the upstream servers, not the 127.0.0.53 stub); the kernel modules of the
+# kernel that build-tiny-guest.sh unpacked in its cache. The filesystem is
+# made with `mkfs.ext4 -d` from a directory (no loop mount) and converted to
+# qcow2. Next to OUT.qcow2 it writes OUT.boot, the sidecar vm_runner reads:
+#   kernel=tiny-vmlinux
+#   initrd=tiny-initrd.img
+#   cmdline=root=/dev/vda              (+ " cloonix_noagent=1" with --no-agent)
 #
 # Boot it with build-tiny-guest.sh's kernel and initrd, which switch_root to it:
 #   qemu-system-x86_64 -M q35 -accel tcg -cpu max -m 256 -nographic \
 #     -kernel tiny-vmlinux -initrd tiny-initrd.img \
 #     -append 'console=ttyS0 root=/dev/vda cloonix_name=NAME' \
 #     -drive file=OUT.qcow2,if=virtio ...
-# (per VM: qemu-img create -f qcow2 -b OUT.qcow2 -F qcow2 vmN.qcow2).
+# (per VM: qemu-img create -f qcow2 -b OUT.qcow2 -F qcow2 vmN.qcow2). A
+# --no-agent image must be booted with cloonix_noagent=1, else the initrd
+# copies its own agent into the root filesystem (the unit is absent, so it
+# would not run, but the image would no longer be agent-free).
 # Needs root (debootstrap, chroot) and network access to the mirror
 # (apt's Acquire::http::Proxy is honoured when http_proxy is not set).
 #
-# usage: build-debian-guest.sh OUT.qcow2 --agent PATH [--mirror URL] [--size 2G]
-#                              [--cache DIR] [--kver KERNEL_VERSION]
+# usage: build-debian-guest.sh OUT.qcow2 (--agent PATH | --no-agent)
+#                              [--authorized-key FILE]... [--mirror URL]
+#                              [--size 2G] [--cache DIR] [--kver KERNEL_VERSION]
+#   --agent   the static cloonix agent to install (exactly one of --agent and
+#             --no-agent)
+#   --no-agent  no agent binary, no unit: a guest reached through its sshd
+#   --authorized-key  an ssh public key file for root
+#             (/root/.ssh/authorized_keys, 0600 in a 0700 dir); repeatable,
+#             the files are concatenated
 #   --mirror  default http://deb.debian.org/debian
 #   --size    size of the ext4 filesystem (virtual disk size), default 2G
 #   --cache   build-tiny-guest.sh's kernel cache, default /var/cache/cloonix/kernel
@@ -27,13 +46,18 @@ set -euo pipefail
 
 usage() { sed -n '/^# usage:/,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
-out="" agent="" mirror="http://deb.debian.org/debian" size="2G"
+out="" agent="" noagent="" mirror="http://deb.debian.org/debian" size="2G"
 cache="/var/cache/cloonix/kernel" kver=""
+keys=()
 SUITE=bookworm
-INCLUDE=systemd-sysv,udev,iproute2,iputils-ping,procps,kmod,openssh-server,isc-dhcp-client
+# dbus explicitly: debootstrap does not resolve systemd-resolved's dependency
+# on the virtual default-dbus-system-bus.
+INCLUDE=systemd-sysv,udev,iproute2,iputils-ping,procps,kmod,openssh-server,dbus,systemd-resolved
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --agent)  agent="${2:?--agent needs a path}"; shift 2 ;;
+    --no-agent) noagent=1; shift ;;
+    --authorized-key) keys+=("${2:?--authorized-key needs a file}"); shift 2 ;;
     --mirror) mirror="${2:?--mirror needs a URL}"; shift 2 ;;
     --size)   size="${2:?--size needs a size}"; shift 2 ;;
     --cache)  cache="${2:?--cache needs a directory}"; shift 2 ;;
@@ -43,8 +67,16 @@ while [[ $# -gt 0 ]]; do
     *) [[ -z "$out" ]] || usage; out="$1"; shift ;;
   esac
 done
-[[ -n "$out" && -n "$agent" ]] || usage
-[[ -f "$agent" ]] || { echo "agent $agent: not a file" >&2; exit 1; }
+[[ -n "$out" ]] || usage
+if [[ -n "$agent" && -n "$noagent" ]] || [[ -z "$agent" && -z "$noagent" ]]; then
+  echo "exactly one of --agent PATH and --no-agent is required" >&2; usage
+fi
+[[ "$out" == *.qcow2 ]] || { echo "$out: the image name must end in .qcow2" >&2; exit 1; }
+[[ -z "$agent" || -f "$agent" ]] || { echo "agent $agent: not a file" >&2; exit 1; }
+for k in "${keys[@]}"; do
+  [[ -f "$k" ]] || { echo "authorized key $k: not a file" >&2; exit 1; }
+  grep -qE '^(ssh-|ecdsa-|sk-)' "$k" || { echo "authorized key $k: not an ssh public key" >&2; exit 1; }
+done
 [[ "$(id -u)" == 0 ]] || { echo "must run as root (debootstrap)" >&2; exit 1; }
 for tool in debootstrap mkfs.ext4 qemu-img depmod chroot; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
@@ -86,17 +118,45 @@ debootstrap --variant=minbase --include="$INCLUDE" \
 # --- configuration -----------------------------------------------------------
 echo debian > "$rootfs/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 debian\n::1 localhost ip6-localhost ip6-loopback\n' > "$rootfs/etc/hosts"
-: > "$rootfs/etc/resolv.conf"
+# DNS: systemd-resolved takes the servers from networkd's DHCP leases and
+# lists them in /run/systemd/resolve/resolv.conf (rm first: the package's
+# postinst may have made resolv.conf an absolute symlink, which a write here
+# would follow out of the chroot).
+rm -f "$rootfs/etc/resolv.conf"
+ln -s ../run/systemd/resolve/resolv.conf "$rootfs/etc/resolv.conf"
 printf '/dev/vda / ext4 rw,errors=remount-ro 0 0\n' > "$rootfs/etc/fstab"
-# Root password: empty and locked ("!"): no password login; use the agent.
+# Root password: empty and locked ("!"): no password login; use the agent
+# or an ssh key (sshd has UsePAM yes: no locked-account check for keys).
 sed -i 's/^root:[^:]*:/root:!:/' "$rootfs/etc/shadow"
 # eth0, eth1... in the order of the virtio-net devices (as in the tiny guest).
 mkdir -p "$rootfs/etc/systemd/network"
 ln -sf /dev/null "$rootfs/etc/systemd/network/99-default.link"
+# DHCPv4 on every eth* (systemd-networkd, no agent needed).
+cat > "$rootfs/etc/systemd/network/20-eth.network" <<'EOF'
+[Match]
+Name=eth*
+
+[Network]
+DHCP=ipv4
+EOF
 # Each clone gets its own machine-id at first boot; no interactive firstboot.
 : > "$rootfs/etc/machine-id"
 rm -f "$rootfs/var/lib/dbus/machine-id"
 ln -sf /dev/null "$rootfs/etc/systemd/system/systemd-firstboot.service"
+# sshd: keys only (drop-ins come first in Debian's sshd_config, first value
+# wins); root by key (prohibit-password, Debian's default, stated here).
+cat > "$rootfs/etc/ssh/sshd_config.d/cloonix-auth.conf" <<'EOF'
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitEmptyPasswords no
+EOF
+if [[ ${#keys[@]} -gt 0 ]]; then
+  install -d -m 0700 "$rootfs/root/.ssh"
+  for k in "${keys[@]}"; do sed -e '$a\' "$k"; done > "$rootfs/root/.ssh/authorized_keys"
+  chmod 0600 "$rootfs/root/.ssh/authorized_keys"
+fi
 # Each clone gets its own ssh host keys at first boot: ed25519 and ecdsa only
 # (an RSA key takes minutes to generate under TCG).
 rm -f "$rootfs"/etc/ssh/ssh_host_*
@@ -117,6 +177,8 @@ ExecStart=/bin/sh -c 'for t in ed25519 ecdsa; do f=/etc/ssh/ssh_host_$${t}_key; 
 WantedBy=multi-user.target
 EOF2
 
+units=(cloonix-ssh-hostkeys.service)
+if [[ -n "$agent" ]]; then
 install -D -m 0755 "$agent" "$rootfs/usr/local/sbin/cloonix-agent"
 cat > "$rootfs/etc/systemd/system/cloonix-agent.service" <<'EOF'
 [Unit]
@@ -132,10 +194,25 @@ RestartSec=1
 [Install]
 WantedBy=multi-user.target
 EOF
-mkdir -p "$rootfs/etc/systemd/system/multi-user.target.wants"
-for unit in cloonix-agent.service cloonix-ssh-hostkeys.service; do
+units+=(cloonix-agent.service)
+fi
+mkdir -p "$rootfs/etc/systemd/system/multi-user.target.wants" \
+         "$rootfs/etc/systemd/system/sockets.target.wants"
+for unit in "${units[@]}"; do
   ln -sf "/etc/systemd/system/$unit" "$rootfs/etc/systemd/system/multi-user.target.wants/$unit"
 done
+# What `systemctl enable systemd-networkd systemd-resolved` links (without
+# systemd-networkd-wait-online: nothing here waits for network-online).
+ln -sf /lib/systemd/system/systemd-networkd.service \
+  "$rootfs/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+ln -sf /lib/systemd/system/systemd-networkd.socket \
+  "$rootfs/etc/systemd/system/sockets.target.wants/systemd-networkd.socket"
+ln -sf /lib/systemd/system/systemd-networkd.service \
+  "$rootfs/etc/systemd/system/dbus-org.freedesktop.network1.service"
+ln -sf /lib/systemd/system/systemd-resolved.service \
+  "$rootfs/etc/systemd/system/multi-user.target.wants/systemd-resolved.service"
+ln -sf /lib/systemd/system/systemd-resolved.service \
+  "$rootfs/etc/systemd/system/dbus-org.freedesktop.resolve1.service"
 
 # Kernel modules (the initrd loads virtio/ext4; udev loads the rest from here).
 mkdir -p "$rootfs/lib/modules"
@@ -152,5 +229,13 @@ raw="$tmp/disk.raw"
 truncate -s "$size" "$raw"
 mkfs.ext4 -q -F -L cloonix-root -d "$rootfs" "$raw"
 qemu-img convert -f raw -O qcow2 "$raw" "$out.tmp"
+# The sidecar: kernel and initrd are looked up next to the image at use time.
+boot="${out%.qcow2}.boot"
+printf 'kernel=tiny-vmlinux\ninitrd=tiny-initrd.img\ncmdline=root=/dev/vda%s\n' \
+  "${noagent:+ cloonix_noagent=1}" > "$boot.tmp"
 mv -f "$out.tmp" "$out"
-echo "built $out ($(stat -c %s "$out") bytes, virtual $size, kernel modules $kver) in $((SECONDS - start)) s" >&2
+mv -f "$boot.tmp" "$boot"
+bytes="$(stat -c %s "$out")"
+echo "built $out: $bytes bytes ($(numfmt --to=iec "$bytes")), virtual $size," \
+     "$([[ -n "$agent" ]] && echo "agent $agent" || echo "no agent"), ${#keys[@]} authorized key(s)," \
+     "kernel modules $kver, sidecar $boot, in $((SECONDS - start)) s" >&2

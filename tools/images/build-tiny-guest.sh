@@ -7,10 +7,14 @@
 #     /etc/inittab, or
 #   - with root=DEV on the kernel command line, mounts DEV (ext4 unless
 #     rootfstype=), installs the agent at /usr/local/sbin/cloonix-agent if
-#     missing and switch_roots to its /sbin/init (see build-debian-guest.sh).
+#     missing (and not cloonix_noagent=1) and switch_roots to its /sbin/init
+#     (see build-debian-guest.sh).
 # Kernel command line: cloonix_name=NAME (hostname, default "guest"),
 # root=/dev/vda|LABEL=..|UUID=.., rootfstype=, rootflags=, ro|rw,
-# cloonix_shell=1 (adds a root shell on the console, debugging only).
+# cloonix_shell=1 (adds a root shell on the console, debugging only),
+# cloonix_noagent=1 (no agent at all: not respawned by busybox init; with
+# root=, not copied into the root filesystem and cloonix-agent.service masked
+# for that boot via /run/systemd/system; for guests reached by their own sshd).
 # /init prints "cloonix-tiny: up" on the console once the modules are loaded.
 #
 # The kernel is the package linux-image-amd64 depends on, fetched with
@@ -172,39 +176,7 @@ sleep 1
 EOF
 chmod 0755 "$root/etc/cloonix-agent.run"
 
-cat > "$root/usr/share/udhcpc/default.script" <<'EOF'
-#!/bin/sh
-# udhcpc event script (busybox simple.script style): address, routes, DNS.
-[ -n "$1" ] || { echo "should be called from udhcpc" >&2; exit 1; }
-RESOLV_CONF=/etc/resolv.conf
-case "$1" in
-  deconfig)
-    ip -4 addr flush dev "$interface"
-    ip link set "$interface" up
-    ;;
-  leasefail|nak)
-    echo "udhcpc: $1 on $interface${message:+: $message}" >&2
-    ;;
-  renew|bound)
-    ip -4 addr flush dev "$interface"
-    ip addr add "$ip/${mask:-24}" ${broadcast:+broadcast "$broadcast"} dev "$interface"
-    if [ -n "$router" ]; then
-      while ip route del default dev "$interface" 2>/dev/null; do :; done
-      metric=0
-      for r in $router; do
-        ip route add default via "$r" dev "$interface" metric "$metric"
-        metric=$((metric + 1))
-      done
-    fi
-    tmp="$RESOLV_CONF.$$"
-    : > "$tmp"
-    [ -n "$domain" ] && echo "search $domain" >> "$tmp"
-    for d in $dns; do echo "nameserver $d" >> "$tmp"; done
-    mv "$tmp" "$RESOLV_CONF"
-    ;;
-esac
-exit 0
-EOF
+install -m 0755 "$(dirname "$0")/udhcpc.script" "$root/usr/share/udhcpc/default.script"
 chmod 0755 "$root/usr/share/udhcpc/default.script"
 # Debian's busybox looks for /etc/udhcpc/default.script.
 mkdir -p "$root/etc/udhcpc"
@@ -227,11 +199,12 @@ while read -r m; do
   insmod "/lib/modules/$m" || echo "cloonix-tiny: insmod $m failed"
 done < /lib/modules/load-order
 
-name=guest root= rootfstype=ext4 rootflags= mode=rw shell=
+name=guest root= rootfstype=ext4 rootflags= mode=rw shell= noagent=
 for w in $(cat /proc/cmdline); do
   case "$w" in
     cloonix_name=?*) name="${w#cloonix_name=}" ;;
     cloonix_shell=1) shell=1 ;;
+    cloonix_noagent=1) noagent=1 ;;
     root=?*) root="${w#root=}" ;;
     rootfstype=?*) rootfstype="${w#rootfstype=}" ;;
     rootflags=?*) rootflags="${w#rootflags=}" ;;
@@ -263,7 +236,11 @@ if [ -n "$root" ]; then
       while [ ! -b "$dev" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done ;;
   esac
   if [ -n "$dev" ] && mount -t "$rootfstype" -o "$mode${rootflags:+,$rootflags}" "$dev" /newroot; then
-    if [ ! -e /newroot/usr/local/sbin/cloonix-agent ]; then
+    if [ -n "$noagent" ]; then
+      # /run moves into the new root: a runtime mask systemd honours.
+      mkdir -p /run/systemd/system
+      ln -sf /dev/null /run/systemd/system/cloonix-agent.service
+    elif [ ! -e /newroot/usr/local/sbin/cloonix-agent ]; then
       [ "$mode" = ro ] && mount -o remount,rw /newroot
       mkdir -p /newroot/usr/local/sbin
       cp /sbin/cloonix-agent /newroot/usr/local/sbin/cloonix-agent
@@ -284,6 +261,7 @@ if [ -n "$root" ]; then
   fi
 fi
 
+[ -n "$noagent" ] && sed -i '/cloonix-agent\.run/d' /etc/inittab
 [ -n "$shell" ] && echo '::respawn:-/bin/cttyhack /bin/sh' >> /etc/inittab
 exec /sbin/init
 EOF

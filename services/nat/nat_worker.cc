@@ -1,0 +1,284 @@
+#include "services/nat/nat_worker.h"
+
+#include <poll.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <slirp/libslirp.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "common/dpdk_eal.h"
+#include "common/names.h"
+#include "common/status_macros.h"
+#include "spdlog/spdlog.h"
+
+namespace cloonix {
+namespace {
+
+constexpr uint16_t kBurst = 32;
+
+int64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<NatWorker>> NatWorker::Create(
+    const NatWorkerOptions& opts) {
+  std::unique_ptr<NatWorker> w(new NatWorker());
+  w->opts_ = opts;
+  RETURN_IF_ERROR(InitEal("cloonix-nat", opts.file_prefix));
+  w->pool_ = rte_pktmbuf_pool_create("nat_pool", opts.mbufs, 256, 0,
+                                     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  if (w->pool_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("mbuf pool: ", rte_strerror(rte_errno)));
+  }
+  w->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
+  spdlog::info("DPDK EAL ready ({}), libslirp {}",
+               rte_eal_has_hugepages() ? "hugepages" : "no hugepages",
+               slirp_version_string());
+  return w;
+}
+
+void NatWorker::Wake() {
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof(one));
+}
+
+void NatWorker::OnLoop(std::function<void()> f) {
+  absl::Notification done;
+  {
+    absl::MutexLock l(&mu_);
+    tasks_.push_back([&] {
+      f();
+      done.Notify();
+    });
+  }
+  Wake();
+  done.WaitForNotification();
+}
+
+void NatWorker::Send(uint16_t port_id, const uint8_t* frame, size_t len) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (m == nullptr) return;  // dropped: TCP retransmits
+  char* dst = rte_pktmbuf_append(m, static_cast<uint16_t>(len));
+  if (dst == nullptr) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  std::memcpy(dst, frame, len);
+  if (rte_eth_tx_burst(port_id, 0, &m, 1) != 1) rte_pktmbuf_free(m);
+}
+
+nat::v1::Nat NatWorker::Describe(const Entry& e) const {
+  nat::v1::Nat n;
+  n.set_name(e.name);
+  n.set_port(e.port.port_if());
+  int64_t now = NowNs();
+  for (const auto& l : e.stack->Leases()) {
+    auto* pl = n.add_leases();
+    pl->set_mac(l.mac);
+    pl->set_ip(l.ip);
+    pl->set_age_s(static_cast<uint64_t>((now - l.acked_ns) / 1000000000LL));
+  }
+  n.set_rx_frames(e.stack->rx_frames());
+  n.set_tx_frames(e.stack->tx_frames());
+  return n;
+}
+
+absl::StatusOr<nat::v1::Nat> NatWorker::CreateNat(const std::string& name,
+                                                  uint32_t id,
+                                                  const std::string& port) {
+  RETURN_IF_ERROR(ValidateName(name, "nat name"));
+  RETURN_IF_ERROR(ValidateIfname(port));
+  absl::StatusOr<nat::v1::Nat> result;
+  OnLoop([&] {
+    if (nats_.count(name)) {
+      result = absl::AlreadyExistsError(absl::StrCat("nat ", name, " exists"));
+      return;
+    }
+    // The worker end stays in the host netns: unique per net.
+    std::string worker_if = absl::StrCat("cn", NetTag(opts_.net), id);
+    auto p = AfPacketPort::Open(port, worker_if, pool_, NetNetns(opts_.net));
+    if (!p.ok()) {
+      result = p.status();
+      return;
+    }
+    auto e = std::make_unique<Entry>();
+    e->name = name;
+    e->port = *p;
+    uint16_t pid = p->port_id();
+    auto stack = SlirpStack::Create(
+        name, [this, pid](const uint8_t* f, size_t n) { Send(pid, f, n); },
+        [this] { Wake(); });
+    if (!stack.ok()) {
+      e->port.Close();
+      result = stack.status();
+      return;
+    }
+    e->stack = std::move(*stack);
+    result = Describe(*e);
+    nats_[name] = std::move(e);
+    spdlog::info("nat {} on port {} (worker end {})", name, port, worker_if);
+  });
+  return result;
+}
+
+absl::Status NatWorker::DeleteNat(const std::string& name) {
+  absl::Status result;
+  OnLoop([&] {
+    auto it = nats_.find(name);
+    if (it == nats_.end()) {
+      result = absl::NotFoundError(absl::StrCat("no nat ", name));
+      return;
+    }
+    it->second->stack.reset();
+    it->second->port.Close();
+    nats_.erase(it);
+    spdlog::info("nat {} deleted", name);
+  });
+  return result;
+}
+
+absl::Status NatWorker::DeleteAll() {
+  std::vector<std::string> names;
+  for (const auto& n : List()) names.push_back(n.name());
+  absl::Status s;
+  for (const auto& n : names) s.Update(DeleteNat(n));
+  return s;
+}
+
+std::vector<nat::v1::Nat> NatWorker::List() {
+  std::vector<nat::v1::Nat> out;
+  OnLoop([&] {
+    for (const auto& [n, e] : nats_) out.push_back(Describe(*e));
+  });
+  return out;
+}
+
+absl::StatusOr<nat::v1::AddHostForwardResponse> NatWorker::AddHostForward(
+    const nat::v1::AddHostForwardRequest& req) {
+  absl::StatusOr<nat::v1::AddHostForwardResponse> result;
+  OnLoop([&] {
+    auto it = nats_.find(req.nat());
+    if (it == nats_.end()) {
+      result = absl::NotFoundError(absl::StrCat("no nat ", req.nat()));
+      return;
+    }
+    std::string ip = req.guest_ip();
+    if (ip.empty()) {
+      for (const auto& l : it->second->stack->Leases()) {
+        if (l.mac == req.mac()) ip = l.ip;
+      }
+      if (ip.empty()) {
+        result = absl::NotFoundError(absl::StrCat(
+            "no DHCP lease of nat ", req.nat(), " for MAC ", req.mac(),
+            " (has the guest run its DHCP client on that eth?)"));
+        return;
+      }
+    }
+    auto port = it->second->stack->AddHostForward(
+        ip, static_cast<int>(req.guest_port()));
+    if (!port.ok()) {
+      result = port.status();
+      return;
+    }
+    nat::v1::AddHostForwardResponse r;
+    r.set_host_port(static_cast<uint32_t>(*port));
+    r.set_guest_ip(ip);
+    result = r;
+  });
+  return result;
+}
+
+void NatWorker::Stop() {
+  stop_ = true;
+  Wake();
+}
+
+void NatWorker::Run() {
+  running_ = true;
+  std::vector<pollfd> fds;
+  rte_mbuf* bufs[kBurst];
+  std::vector<uint8_t> linear(65536);
+  while (!stop_) {
+    fds.clear();
+    fds.push_back({wake_fd_, POLLIN, 0});
+    uint32_t timeout = 1000;
+    for (auto& [n, e] : nats_) {
+      if (e->port.poll_fd() >= 0) {
+        fds.push_back({e->port.poll_fd(), POLLIN, 0});
+      } else {
+        timeout = 1;  // no pollable socket: check the ring every ms
+      }
+    }
+    for (auto& [n, e] : nats_) {
+      timeout = std::min(timeout, e->stack->RunTimers());
+      e->stack->FillPoll(&fds, &timeout);
+    }
+    int r = poll(fds.data(), fds.size(), static_cast<int>(timeout));
+    if (fds[0].revents & POLLIN) {
+      uint64_t v;
+      (void)!read(wake_fd_, &v, sizeof(v));
+    }
+    // Frames from the lans.
+    for (auto& [n, e] : nats_) {
+      uint16_t got;
+      do {
+        got = rte_eth_rx_burst(e->port.port_id(), 0, bufs, kBurst);
+        for (uint16_t i = 0; i < got; ++i) {
+          rte_mbuf* m = bufs[i];
+          if (m->nb_segs == 1) {
+            e->stack->Input(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
+          } else if (m->pkt_len <= linear.size()) {
+            const void* p = rte_pktmbuf_read(m, 0, m->pkt_len, linear.data());
+            e->stack->Input(static_cast<const uint8_t*>(p), m->pkt_len);
+          }
+          rte_pktmbuf_free(m);
+        }
+      } while (got == kBurst);
+    }
+    for (auto& [n, e] : nats_) e->stack->Poll(&fds, r < 0);
+    std::deque<std::function<void()>> tasks;
+    {
+      absl::MutexLock l(&mu_);
+      tasks.swap(tasks_);
+    }
+    for (auto& t : tasks) t();
+  }
+  running_ = false;
+  // Control calls that raced with the stop still get an answer.
+  std::deque<std::function<void()>> tasks;
+  {
+    absl::MutexLock l(&mu_);
+    tasks.swap(tasks_);
+  }
+  for (auto& t : tasks) t();
+}
+
+void NatWorker::Cleanup() {
+  for (auto& [n, e] : nats_) {
+    e->stack.reset();
+    e->port.Close();
+  }
+  nats_.clear();
+  if (pool_ != nullptr) rte_mempool_free(pool_);
+  pool_ = nullptr;
+  if (wake_fd_ >= 0) close(wake_fd_);
+  wake_fd_ = -1;
+  CleanupEal(opts_.file_prefix);
+}
+
+}  // namespace cloonix

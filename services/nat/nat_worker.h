@@ -1,0 +1,80 @@
+// The nat data plane of one net: DPDK EAL (no hugepages unless free), one
+// net_af_packet port per nat item on a veth whose other end is the item's
+// port in netns cloonix_<net>, and one libslirp stack per item, all driven
+// by a single thread. That thread sleeps in poll() on the PMDs' sockets,
+// slirp's sockets and timers, and an eventfd for control calls: no busy
+// polling when no packet flows. The process stays in the host's netns, so
+// slirp's sockets reach the host's services.
+#ifndef CLOONIX_SERVICES_NAT_NAT_WORKER_H_
+#define CLOONIX_SERVICES_NAT_NAT_WORKER_H_
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "cloonix/nat/v1/nat.pb.h"
+#include "common/af_packet_port.h"
+#include "services/nat/slirp_stack.h"
+
+struct rte_mempool;
+
+namespace cloonix {
+
+struct NatWorkerOptions {
+  std::string net;
+  std::string file_prefix;  // DPDK runtime dir name
+  unsigned mbufs = 4095;
+};
+
+class NatWorker {
+ public:
+  static absl::StatusOr<std::unique_ptr<NatWorker>> Create(
+      const NatWorkerOptions& opts);
+  // The packet loop, in the calling thread, until Stop().
+  void Run();
+  void Stop();
+  // After Run returned: deletes every nat, frees DPDK, removes its dirs.
+  void Cleanup();
+
+  // Control calls (any thread; executed by the loop thread).
+  absl::StatusOr<nat::v1::Nat> CreateNat(const std::string& name, uint32_t id,
+                                         const std::string& port);
+  absl::Status DeleteNat(const std::string& name);
+  std::vector<nat::v1::Nat> List();
+  absl::StatusOr<nat::v1::AddHostForwardResponse> AddHostForward(
+      const nat::v1::AddHostForwardRequest& req);
+  absl::Status DeleteAll();
+
+ private:
+  struct Entry {
+    std::string name;
+    AfPacketPort port;
+    std::unique_ptr<SlirpStack> stack;
+  };
+  NatWorker() = default;
+  // Runs `f` on the loop thread and waits for it.
+  void OnLoop(std::function<void()> f);
+  void Wake();
+  nat::v1::Nat Describe(const Entry& e) const;
+  void Send(uint16_t port_id, const uint8_t* frame, size_t len);
+
+  NatWorkerOptions opts_;
+  rte_mempool* pool_ = nullptr;
+  int wake_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> running_{false};
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  // Loop thread only.
+  std::map<std::string, std::unique_ptr<Entry>> nats_;
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_NAT_NAT_WORKER_H_

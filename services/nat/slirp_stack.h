@@ -1,0 +1,98 @@
+// One nat item's user-mode network stack: a libslirp instance with Cloonix's
+// addressing (network 172.17.0.0/24, gateway 172.17.0.2 which is the host's
+// loopback, DNS relay 172.17.0.3 to the host's resolv.conf, DHCP leases from
+// 172.17.0.10), fed with Ethernet frames from the lan and sending frames back
+// through `send`. Leases are learnt from the DHCP ACKs slirp sends (libslirp
+// has no lease API). Not thread-safe: one thread (the worker's) calls
+// everything, including the poll integration.
+#ifndef CLOONIX_SERVICES_NAT_SLIRP_STACK_H_
+#define CLOONIX_SERVICES_NAT_SLIRP_STACK_H_
+
+#include <poll.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+struct Slirp;
+
+namespace cloonix {
+
+struct NatLease {
+  std::string mac;       // "aa:bb:cc:dd:ee:ff"
+  std::string ip;        // "172.17.0.10"
+  int64_t acked_ns = 0;  // CLOCK_MONOTONIC of the last ACK
+};
+
+inline constexpr char kNatNetwork[] = "172.17.0.0";
+inline constexpr char kNatGateway[] = "172.17.0.2";
+inline constexpr char kNatDns[] = "172.17.0.3";
+inline constexpr char kNatDhcpStart[] = "172.17.0.10";
+
+class SlirpStack {
+ public:
+  using SendFn = std::function<void(const uint8_t* frame, size_t len)>;
+  // `notify` is called when slirp wants the poll loop to run again.
+  static absl::StatusOr<std::unique_ptr<SlirpStack>> Create(
+      std::string name, SendFn send, std::function<void()> notify);
+  ~SlirpStack();
+  SlirpStack(const SlirpStack&) = delete;
+  SlirpStack& operator=(const SlirpStack&) = delete;
+
+  // A frame from the lan.
+  void Input(const uint8_t* frame, size_t len);
+  // Poll integration: appends slirp's fds to `fds` and lowers `timeout_ms`;
+  // after poll(), Poll() hands the results back.
+  void FillPoll(std::vector<pollfd>* fds, uint32_t* timeout_ms);
+  void Poll(std::vector<pollfd>* fds, bool poll_failed);
+  // Fires expired timers; returns ms until the next one (or UINT32_MAX).
+  uint32_t RunTimers();
+
+  std::vector<NatLease> Leases() const;
+  // Forwards 127.0.0.1:<returned port> (TCP) to guest_ip:guest_port.
+  absl::StatusOr<int> AddHostForward(const std::string& guest_ip,
+                                     int guest_port);
+  absl::Status RemoveHostForward(int host_port);
+
+  const std::string& name() const { return name_; }
+  // Frames sent to / received from the lan.
+  uint64_t tx_frames() const { return tx_; }
+  uint64_t rx_frames() const { return rx_; }
+
+  // Learns a lease if `frame` is a DHCP ACK (public for tests).
+  void SniffDhcp(const uint8_t* frame, size_t len);
+
+ private:
+  struct Timer {
+    int id;
+    void* cb_opaque;
+    int64_t expire_ms = -1;
+  };
+  explicit SlirpStack(std::string name) : name_(std::move(name)) {}
+  static ssize_t SendCb(const void* buf, size_t len, void* opaque);
+  static void* TimerNewCb(int id, void* cb_opaque, void* opaque);
+  static void TimerFreeCb(void* timer, void* opaque);
+  static void TimerModCb(void* timer, int64_t expire_ms, void* opaque);
+  static void NotifyCb(void* opaque);
+  static int AddPollCb(int fd, int events, void* opaque);
+  static int GetREventsCb(int idx, void* opaque);
+
+  std::string name_;
+  SendFn send_;
+  std::function<void()> notify_;
+  Slirp* slirp_ = nullptr;
+  std::vector<std::unique_ptr<Timer>> timers_;
+  std::vector<pollfd>* poll_fds_ = nullptr;
+  std::map<std::string, NatLease> leases_;
+  std::map<int, std::pair<std::string, int>> forwards_;  // host port -> guest
+  uint64_t tx_ = 0, rx_ = 0;
+};
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_NAT_SLIRP_STACK_H_
