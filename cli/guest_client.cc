@@ -358,7 +358,11 @@ absl::StatusOr<CopyReport> CopyFromGuest(v1::Guest::Stub* stub,
                                          const GuestPath& src,
                                          const std::string& dst, bool recursive,
                                          bool progress, grpc::Status* rpc) {
-  TreeWriter writer("", ".");
+  // No setuid/setgid/sticky bits from a guest onto this host.
+  TreeWriter writer("", ".", 0777);
+  std::string want_top = src.path;
+  while (want_top.size() > 1 && want_top.back() == '/') want_top.pop_back();
+  want_top = want_top.substr(want_top.find_last_of('/') + 1);
   if (std::string err = writer.Begin(dst); !err.empty())
     return absl::FailedPreconditionError(err);
   Progress prog(progress, 0);
@@ -372,6 +376,12 @@ absl::StatusOr<CopyReport> CopyFromGuest(v1::Guest::Stub* stub,
   bool first = true;
   while (err.empty() && r->Read(&m)) {
     if (m.has_entry()) {
+      if (first && !want_top.empty() && want_top != "." &&
+          m.entry().path() != want_top) {
+        err = absl::StrCat("the guest sent ", m.entry().path(), " for ",
+                           src.path, ": refused");
+        break;
+      }
       if (first && m.entry().type() == v1::FILE_TYPE_DIR && !recursive) {
         err = absl::StrCat(src.item, ":", src.path, " is a directory (use -r)");
         break;

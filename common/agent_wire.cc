@@ -30,13 +30,13 @@ void AppendFrame(const Frame& f, std::string* out) {
 }
 
 bool FrameParser::Next(Frame* f, std::string* error) {
-  if (buf_.size() - pos_ < kHeaderSize) {
-    if (pos_ > 0) {
-      buf_.erase(0, pos_);
-      pos_ = 0;
-    }
-    return false;
+  // Drop what was consumed once it is worth a copy (frames arrive in reads
+  // smaller than a frame: the buffer must not keep every byte ever read).
+  if (pos_ > 0 && (buf_.size() - pos_ < kHeaderSize || pos_ >= 65536)) {
+    buf_.erase(0, pos_);
+    pos_ = 0;
   }
+  if (buf_.size() - pos_ < kHeaderSize) return false;
   const char* h = buf_.data() + pos_;
   uint32_t len = GetU32(h);
   if (len > kMaxPayload) {

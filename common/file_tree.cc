@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -84,24 +86,126 @@ std::string CheckRelativePath(const std::string& rel) {
   return "";
 }
 
-TreeWriter::TreeWriter(std::string root, std::string home)
-    : root_(std::move(root)), home_(std::move(home)) {}
+RootedFs::RootedFs(const std::string& root) {
+  if (root.empty()) return;
+  root_fd_ = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd_ < 0) error_ = Errno("cannot open root", root);
+}
+
+RootedFs::~RootedFs() {
+  if (root_fd_ >= 0) close(root_fd_);
+}
+
+int RootedFs::Open(const std::string& path, int flags, unsigned mode) const {
+  if (root_fd_ < 0) return open(path.c_str(), flags | O_CLOEXEC, mode);
+  struct open_how how = {};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(
+      syscall(__NR_openat2, root_fd_, path.c_str(), &how, sizeof(how)));
+}
+
+int RootedFs::Parent(const std::string& path, std::string* base) const {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  size_t s = p.find_last_of('/');
+  *base = s == std::string::npos ? p : p.substr(s + 1);
+  std::string parent =
+      s == std::string::npos ? "." : (s == 0 ? "/" : p.substr(0, s));
+  return Open(parent, O_PATH | O_DIRECTORY);
+}
+
+int RootedFs::Mkdir(const std::string& path, unsigned mode) const {
+  if (root_fd_ < 0) return mkdir(path.c_str(), mode);
+  std::string base;
+  int pfd = Parent(path, &base);
+  if (pfd < 0) return -1;
+  int r = mkdirat(pfd, base.c_str(), mode);
+  int saved = errno;
+  close(pfd);
+  errno = saved;
+  return r;
+}
+
+int RootedFs::Symlink(const std::string& target,
+                      const std::string& path) const {
+  if (root_fd_ < 0) return symlink(target.c_str(), path.c_str());
+  std::string base;
+  int pfd = Parent(path, &base);
+  if (pfd < 0) return -1;
+  int r = symlinkat(target.c_str(), pfd, base.c_str());
+  int saved = errno;
+  close(pfd);
+  errno = saved;
+  return r;
+}
+
+int RootedFs::Unlink(const std::string& path) const {
+  if (root_fd_ < 0) return unlink(path.c_str());
+  std::string base;
+  int pfd = Parent(path, &base);
+  if (pfd < 0) return -1;
+  int r = unlinkat(pfd, base.c_str(), 0);
+  int saved = errno;
+  close(pfd);
+  errno = saved;
+  return r;
+}
+
+int RootedFs::Stat(const std::string& path, struct stat* st,
+                   bool follow) const {
+  if (root_fd_ < 0) {
+    return follow ? stat(path.c_str(), st) : lstat(path.c_str(), st);
+  }
+  if (follow) {
+    int fd = Open(path, O_PATH);
+    if (fd < 0) return -1;
+    int r = fstat(fd, st);
+    close(fd);
+    return r;
+  }
+  std::string base;
+  int pfd = Parent(path, &base);
+  if (pfd < 0) return -1;
+  int r = fstatat(pfd, base.c_str(), st, AT_SYMLINK_NOFOLLOW);
+  int saved = errno;
+  close(pfd);
+  errno = saved;
+  return r;
+}
+
+long RootedFs::Readlink(const std::string& path, char* buf, size_t n) const {
+  if (root_fd_ < 0) return readlink(path.c_str(), buf, n);
+  std::string base;
+  int pfd = Parent(path, &base);
+  if (pfd < 0) return -1;
+  long r = readlinkat(pfd, base.c_str(), buf, n);
+  int saved = errno;
+  close(pfd);
+  errno = saved;
+  return r;
+}
+
+TreeWriter::TreeWriter(std::string root, std::string home, uint32_t mode_mask)
+    : fs_(root), home_(std::move(home)), mode_mask_(mode_mask) {}
 
 TreeWriter::~TreeWriter() {
   if (fd_ >= 0) close(fd_);
 }
 
 std::string TreeWriter::Begin(const std::string& dest) {
+  if (!fs_.error().empty()) return fs_.error();
   target_ = Absolute(home_, dest);
   while (target_.size() > 1 && target_.back() == '/') target_.pop_back();
   struct stat st;
-  if (stat((root_ + target_).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+  if (fs_.Stat(target_, &st, true) == 0 && S_ISDIR(st.st_mode)) {
     into_ = true;
   } else {
     if (!dest.empty() && dest.back() == '/')
       return "no such directory: " + target_;
     std::string parent = Parent(target_);
-    if (stat((root_ + parent).c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    if (fs_.Stat(parent, &st, true) != 0 || !S_ISDIR(st.st_mode))
       return "no such directory: " + parent;
     into_ = false;
   }
@@ -125,6 +229,21 @@ std::string TreeWriter::Entry(const TreeEntry& e) {
   if (!begun_) return "copy entry before its destination";
   if (std::string err = CloseFile(); !err.empty()) return err;
   if (std::string err = CheckRelativePath(e.path); !err.empty()) return err;
+  // The stream must stay below its top and never go through a symlink it
+  // made (a hostile sender could otherwise write anywhere).
+  std::string first = e.path.substr(0, e.path.find('/'));
+  if (top_.empty()) {
+    top_ = first;
+  } else if (first != top_) {
+    return "entry outside the copy: " + e.path;
+  }
+  for (const auto& l : symlinks_) {
+    if (e.path.size() > l.size() && e.path.compare(0, l.size(), l) == 0 &&
+        e.path[l.size()] == '/') {
+      return "entry below a symlink of the copy: " + e.path;
+    }
+  }
+  const uint32_t mode = e.mode & mode_mask_;
   std::string rel = e.path;
   if (!into_) {
     // The top is renamed to the destination.
@@ -135,31 +254,35 @@ std::string TreeWriter::Entry(const TreeEntry& e) {
   }
   std::string path = target_ + rel;
   if (target_ == "/" && !rel.empty()) path = rel;
-  std::string full = root_ + path;
   switch (e.type) {
     case TreeEntry::kDir: {
       struct stat st;
-      if (mkdir(full.c_str(), 0700) != 0 &&
-          !(errno == EEXIST && stat(full.c_str(), &st) == 0 &&
+      if (fs_.Mkdir(path, 0700) != 0 &&
+          !(errno == EEXIST && fs_.Stat(path, &st, false) == 0 &&
             S_ISDIR(st.st_mode))) {
         return Errno("cannot create directory", path);
       }
-      if (chmod(full.c_str(), e.mode & 07777) != 0)
-        return Errno("cannot chmod", path);
+      int dfd = fs_.Open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      if (dfd < 0 || fchmod(dfd, mode) != 0) {
+        std::string err = Errno("cannot chmod", path);
+        if (dfd >= 0) close(dfd);
+        return err;
+      }
+      close(dfd);
       return "";
     }
     case TreeEntry::kSymlink: {
-      unlink(full.c_str());
-      if (symlink(e.link.c_str(), full.c_str()) != 0)
+      fs_.Unlink(path);
+      if (fs_.Symlink(e.link, path) != 0)
         return Errno("cannot create symlink", path);
+      symlinks_.push_back(e.path);
       ++files_;
       return "";
     }
     case TreeEntry::kFile: {
-      fd_ = open(full.c_str(),
-                 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+      fd_ = fs_.Open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
       if (fd_ < 0) return Errno("cannot create", path);
-      if (fchmod(fd_, e.mode & 07777) != 0) return Errno("cannot chmod", path);
+      if (fchmod(fd_, mode) != 0) return Errno("cannot chmod", path);
       file_path_ = path;
       expect_ = e.size;
       got_ = 0;
@@ -184,30 +307,38 @@ std::string TreeWriter::End() { return CloseFile(); }
 namespace {
 
 struct Walker {
+  const RootedFs& fs;
   const std::function<bool(const TreeEntry&)>& on_entry;
   const std::function<bool(const char*, size_t)>& on_data;
   size_t chunk;
   std::vector<char> buf;
 
-  // "" ok, "cancelled", or an error.
-  std::string Emit(const std::string& full, const std::string& rel,
-                   const struct stat& st) {
+  // "" ok, "cancelled", or an error. `path` is within fs's root; below the
+  // top nothing is followed (links are sent as links).
+  std::string Emit(const std::string& path, const std::string& rel,
+                   const struct stat& st, bool top) {
     TreeEntry e;
     e.path = rel;
     e.mode = st.st_mode & 07777;
     if (S_ISLNK(st.st_mode)) {
       char target[4096];
-      ssize_t n = readlink(full.c_str(), target, sizeof(target) - 1);
-      if (n < 0) return Errno("cannot read link", full);
+      long n = fs.Readlink(path, target, sizeof(target) - 1);
+      if (n < 0) return Errno("cannot read link", path);
       e.type = TreeEntry::kSymlink;
       e.link.assign(target, static_cast<size_t>(n));
       return on_entry(e) ? "" : "cancelled";
     }
+    const int nofollow = top ? 0 : O_NOFOLLOW;
     if (S_ISDIR(st.st_mode)) {
       e.type = TreeEntry::kDir;
       if (!on_entry(e)) return "cancelled";
-      DIR* d = opendir(full.c_str());
-      if (d == nullptr) return Errno("cannot read directory", full);
+      int dfd = fs.Open(path, O_RDONLY | O_DIRECTORY | nofollow);
+      DIR* d = dfd < 0 ? nullptr : fdopendir(dfd);
+      if (d == nullptr) {
+        std::string err = Errno("cannot read directory", path);
+        if (dfd >= 0) close(dfd);
+        return err;
+      }
       std::vector<std::string> names;
       while (struct dirent* de = readdir(d)) {
         std::string n = de->d_name;
@@ -217,19 +348,20 @@ struct Walker {
       std::sort(names.begin(), names.end());
       for (const auto& n : names) {
         struct stat cst;
-        std::string child = full + "/" + n;
-        if (lstat(child.c_str(), &cst) != 0) continue;  // vanished
+        std::string child = (path == "/" ? "" : path) + "/" + n;
+        if (fs.Stat(child, &cst, false) != 0) continue;  // vanished
         if (!S_ISDIR(cst.st_mode) && !S_ISREG(cst.st_mode) &&
             !S_ISLNK(cst.st_mode))
           continue;
-        if (std::string err = Emit(child, rel + "/" + n, cst); !err.empty())
+        if (std::string err = Emit(child, rel + "/" + n, cst, false);
+            !err.empty())
           return err;
       }
       return "";
     }
-    if (!S_ISREG(st.st_mode)) return "not a regular file: " + full;
-    int fd = open(full.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Errno("cannot open", full);
+    if (!S_ISREG(st.st_mode)) return "not a regular file: " + path;
+    int fd = fs.Open(path, O_RDONLY | nofollow);
+    if (fd < 0) return Errno("cannot open", path);
     e.type = TreeEntry::kFile;
     e.size = static_cast<uint64_t>(st.st_size);
     if (!on_entry(e)) {
@@ -242,9 +374,9 @@ struct Walker {
       ssize_t n = read(fd, buf.data(), want);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        // The file shrank while being read: pad so the stream stays sound.
-        std::string err = n < 0 ? Errno("cannot read", full)
-                                : "file shrank while copied: " + full;
+        // The receiver sees a short file and fails the copy.
+        std::string err = n < 0 ? Errno("cannot read", path)
+                                : "file shrank while copied: " + path;
         close(fd);
         return err;
       }
@@ -266,14 +398,15 @@ std::string ReadTree(const std::string& root, const std::string& home,
                      const std::function<bool(const TreeEntry&)>& on_entry,
                      const std::function<bool(const char*, size_t)>& on_data,
                      size_t chunk) {
+  RootedFs fs(root);
+  if (!fs.error().empty()) return fs.error();
   std::string abs = Absolute(home, path);
-  std::string full = root + abs;
   struct stat st;
-  if (stat(full.c_str(), &st) != 0) return Errno("cannot read", abs);
-  Walker w{on_entry, on_data, chunk, std::vector<char>(chunk)};
+  if (fs.Stat(abs, &st, true) != 0) return Errno("cannot read", abs);
+  Walker w{fs, on_entry, on_data, chunk, std::vector<char>(chunk)};
   std::string top = Base(abs);
   if (top.empty() || top == "/") top = "root";
-  return w.Emit(full, top, st);
+  return w.Emit(abs, top, st, true);
 }
 
 }  // namespace cloonix

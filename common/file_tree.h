@@ -7,9 +7,12 @@
 #ifndef CLOONIX_COMMON_FILE_TREE_H_
 #define CLOONIX_COMMON_FILE_TREE_H_
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace cloonix {
 
@@ -27,14 +30,45 @@ bool DecodeEntry(const std::string& payload, TreeEntry* e);
 // "" when `rel` is a safe relative path, else why not.
 std::string CheckRelativePath(const std::string& rel);
 
+// Paths under a root directory (e.g. "/proc/42/root", a container's root as
+// its init sees it), resolved by the kernel inside that root (openat2 with
+// RESOLVE_IN_ROOT: symlinks and ".." cannot leave it). With an empty root,
+// plain system calls (no openat2 needed: the guest agent runs on any kernel).
+class RootedFs {
+ public:
+  explicit RootedFs(const std::string& root);
+  ~RootedFs();
+  RootedFs(const RootedFs&) = delete;
+  RootedFs& operator=(const RootedFs&) = delete;
+  // "" or why the root cannot be used.
+  const std::string& error() const { return error_; }
+  // Like open(2) / mkdir(2) / ...; -1 with errno on failure. `path` is
+  // absolute within the root (relative to the cwd without root).
+  int Open(const std::string& path, int flags, unsigned mode = 0) const;
+  int Mkdir(const std::string& path, unsigned mode) const;
+  int Symlink(const std::string& target, const std::string& path) const;
+  int Unlink(const std::string& path) const;
+  int Stat(const std::string& path, struct stat* st, bool follow) const;
+  long Readlink(const std::string& path, char* buf, size_t n) const;
+
+ private:
+  // A directory fd of `path`'s parent and its last component.
+  int Parent(const std::string& path, std::string* base) const;
+  int root_fd_ = -1;
+  std::string error_;
+};
+
 // Writes a received tree. Every method returns "" on success or a message
-// for a person ("no such directory: /x").
+// for a person ("no such directory: /x"). The stream is checked: every entry
+// must be below the copy's top, never below a symlink the stream created,
+// and modes are masked with `mode_mask`.
 class TreeWriter {
  public:
-  // `root` is prefixed to every path touched (e.g. "/proc/42/root" to write
-  // into a container), "" for none; relative destinations resolve against
-  // `home`.
-  explicit TreeWriter(std::string root = "", std::string home = "/");
+  // `root` confines every path (see RootedFs), "" for none; relative
+  // destinations resolve against `home`. A receiver that is not the guest
+  // (the CLI) passes mode_mask 0777: no setuid/setgid/sticky from a guest.
+  explicit TreeWriter(std::string root = "", std::string home = "/",
+                      uint32_t mode_mask = 07777);
   ~TreeWriter();
   TreeWriter(const TreeWriter&) = delete;
   TreeWriter& operator=(const TreeWriter&) = delete;
@@ -51,7 +85,11 @@ class TreeWriter {
 
  private:
   std::string CloseFile();
-  std::string root_, home_;
+  RootedFs fs_;
+  std::string home_;
+  uint32_t mode_mask_;
+  std::string top_;                    // first component of the stream
+  std::vector<std::string> symlinks_;  // relative paths created as links
   std::string target_;  // resolved destination of the top (without root_)
   bool into_ = false;   // dest is a directory that receives the top
   bool begun_ = false;

@@ -148,6 +148,70 @@ TEST_F(FileTreeTest, RelativePathsResolveAgainstHome) {
   EXPECT_EQ(Slurp(dir_ + "/copy"), "home");
 }
 
+TEST_F(FileTreeTest, HostileStreamsAreRefused) {
+  // Entries outside the top, below a symlink the stream made, setuid bits.
+  TreeWriter w("", "/", 0777);
+  ASSERT_EQ(w.Begin(dir_), "");
+  TreeEntry top;
+  top.path = "top";
+  top.type = TreeEntry::kDir;
+  top.mode = 0755;
+  ASSERT_EQ(w.Entry(top), "");
+  TreeEntry other;
+  other.path = "elsewhere";
+  EXPECT_NE(w.Entry(other), "");
+  TreeEntry link;
+  link.path = "top/l";
+  link.type = TreeEntry::kSymlink;
+  link.link = "/";
+  ASSERT_EQ(w.Entry(link), "");
+  TreeEntry below;
+  below.path = "top/l/etc/cron.d/x";
+  EXPECT_NE(w.Entry(below).find("below a symlink"), std::string::npos);
+  TreeEntry suid;
+  suid.path = "top/s";
+  suid.mode = 04755;
+  ASSERT_EQ(w.Entry(suid), "");
+  ASSERT_EQ(w.End(), "");
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/top/s").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+}
+
+TEST_F(FileTreeTest, RootedCopiesStayInsideTheRoot) {
+  // A "container" root with a symlink to the host's / inside it.
+  std::string root = dir_ + "/rootfs";
+  mkdir(root.c_str(), 0755);
+  mkdir((root + "/root").c_str(), 0700);
+  ASSERT_EQ(symlink("/", (root + "/root/h").c_str()), 0);
+  mkdir((root + "/etc").c_str(), 0755);
+  WriteFile(root + "/etc/passwd", "container passwd", 0644);
+  // Reading through the link gets the container's file, not the host's.
+  std::string got;
+  std::string err = ReadTree(
+      root, "/root", "h/etc/passwd", [](const TreeEntry&) { return true; },
+      [&](const char* p, size_t n) {
+        got.append(p, n);
+        return true;
+      });
+  EXPECT_EQ(err, "");
+  EXPECT_EQ(got, "container passwd");
+  // Writing through it lands in the container too.
+  mkdir((root + "/tmp").c_str(), 0777);
+  TreeWriter w2(root, "/root");
+  ASSERT_EQ(w2.Begin("h/tmp/x"), "");
+  TreeEntry f;
+  f.path = "x";
+  f.size = 2;
+  ASSERT_EQ(w2.Entry(f), "");
+  ASSERT_EQ(w2.Data("ok", 2), "");
+  ASSERT_EQ(w2.End(), "");
+  EXPECT_EQ(Slurp(root + "/tmp/x"), "ok");
+  // A path that only exists on the host is missing inside the root.
+  TreeWriter w3(root, "/root");
+  EXPECT_NE(w3.Begin("h/proc/self/x"), "");
+}
+
 TEST(AgentWireTest, FramesSplitAnywhereDecode) {
   std::string stream;
   wire::AppendFrame({wire::Type::kStdout, 7, "hello"}, &stream);

@@ -110,8 +110,15 @@ echo "ocp payload $NET" > "$E2E_ROOT/ocp.txt"
 check "ocp a file in" cloonix ocp -i "$KEY" "$E2E_ROOT/ocp.txt" deb:/tmp/ocp.txt
 check "ocp it back out, same content" bash -c "
   cloonix ocp -i $KEY deb:/tmp/ocp.txt $E2E_ROOT/ocp.back && cmp $E2E_ROOT/ocp.txt $E2E_ROOT/ocp.back"
-check "the forward listens on the host's loopback only" bash -c \
-  "! ss -ltnp | grep cloonix-nat | grep -v '127.0.0.1:' | grep -q ."
+cloonix osh -i "$KEY" deb sleep 4 >/dev/null 2>&1 &
+OSH_PID=$!
+sleep 2
+check "while a tunnel is open, its forward listens on 127.0.0.1 only" bash -c "
+  ss -ltnp | grep cloonix-nat | grep -q '127.0.0.1:' &&
+  ! ss -ltnp | grep cloonix-nat | grep -v '127.0.0.1:' | grep -q ."
+wait "$OSH_PID"
+check "no forward left open once the tunnels ended" bash -c \
+  "sleep 1; ! ss -ltnp | grep -q cloonix-nat"
 check "delete deb takes nat-deb and lan-deb with it" bash -c "
   cloonix del deb && ! cloonix show nat-deb 2>/dev/null && ! cloonix show lan-deb 2>/dev/null"
 

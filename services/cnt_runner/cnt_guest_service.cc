@@ -57,7 +57,11 @@ grpc::Status CntGuestService::Exec(
   if (!pid.ok()) return ToGrpcStatus(pid.status());
   auto base = client_->ProcessSpec(id);
   if (!base.ok()) return ToGrpcStatus(base.status());
-  nlohmann::json proc = nlohmann::json::parse(*base);
+  nlohmann::json proc = nlohmann::json::parse(*base, nullptr, false);
+  if (proc.is_discarded() || !proc.is_object()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "the container's OCI process is not readable");
+  }
   std::vector<std::string> argv(st.command().begin(), st.command().end());
   std::string root = absl::StrCat("/proc/", *pid, "/root");
   if (argv.empty()) {
@@ -190,7 +194,7 @@ grpc::Status CntGuestService::Exec(
 }
 
 grpc::Status CntGuestService::CopyTo(
-    grpc::ServerContext*, grpc::ServerReader<v1::CopyToRequest>* reader,
+    grpc::ServerContext* ctx, grpc::ServerReader<v1::CopyToRequest>* reader,
     v1::CopyToResponse* resp) {
   v1::CopyToRequest req;
   if (!reader->Read(&req) || !req.has_start()) {
@@ -209,6 +213,8 @@ grpc::Status CntGuestService::CopyTo(
     if (!err.empty())
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, err);
   }
+  if (ctx->IsCancelled())
+    return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
   if (std::string err = w.End(); !err.empty())
     return grpc::Status(grpc::StatusCode::DATA_LOSS, err);
   resp->set_files(w.files());

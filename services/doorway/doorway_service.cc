@@ -265,6 +265,8 @@ grpc::Status GuestRouter::CopyTo(grpc::ServerContext* c,
   bool ok = up->Write(first);
   v1::CopyToRequest m;
   while (ok && r->Read(&m)) ok = up->Write(m);
+  // A cancelled client must not look like a complete copy upstream.
+  if (c->IsCancelled()) cc.TryCancel();
   up->WritesDone();
   return Upstream(up->Finish(), "runner");
 }
@@ -290,6 +292,7 @@ grpc::Status GuestRouter::CopyFrom(
 
 grpc::Status GuestRouter::NatForward(grpc::ServerContext* c,
                                      const std::string& item, uint32_t port,
+                                     std::string* nat_out,
                                      uint32_t* host_port) {
   v1::GetItemRequest greq;
   greq.set_name(item);
@@ -343,7 +346,20 @@ grpc::Status GuestRouter::NatForward(grpc::ServerContext* c,
   s = nat_->AddHostForward(&cc, req, &resp);
   if (!s.ok()) return Upstream(s, "nat");
   *host_port = resp.host_port();
+  *nat_out = nat;
   return grpc::Status::OK;
+}
+
+void GuestRouter::ReleaseForward(grpc::ServerContext* c, const std::string& nat,
+                                 uint32_t host_port) {
+  cloonix::nat::v1::RemoveHostForwardRequest req;
+  req.set_nat(nat);
+  req.set_host_port(host_port);
+  cloonix::nat::v1::RemoveHostForwardResponse resp;
+  grpc::ClientContext cc;
+  cc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  (void)c;
+  nat_->RemoveHostForward(&cc, req, &resp);  // best effort: logged by nat
 }
 
 grpc::Status GuestRouter::Tunnel(
@@ -360,7 +376,9 @@ grpc::Status GuestRouter::Tunnel(
                         absl::StrCat("port ", port, " is not a TCP port"));
   }
   uint32_t host_port = 0;
-  if (auto st = NatForward(c, first.start().item(), port, &host_port); !st.ok())
+  std::string nat;
+  if (auto st = NatForward(c, first.start().item(), port, &nat, &host_port);
+      !st.ok())
     return st;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_in a = {};
@@ -369,6 +387,7 @@ grpc::Status GuestRouter::Tunnel(
   a.sin_port = htons(static_cast<uint16_t>(host_port));
   if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
     if (fd >= 0) close(fd);
+    ReleaseForward(c, nat, host_port);
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         absl::StrCat("cannot reach ", first.start().item(), ":",
                                      port, " through its nat"));
@@ -403,10 +422,13 @@ grpc::Status GuestRouter::Tunnel(
     out.set_data(std::string(buf, static_cast<size_t>(n)));
     if (!s->Write(out)) break;
   }
-  if (!pump_done.WaitForNotificationWithTimeout(absl::Seconds(2)))
-    c->TryCancel();
+  if (!pump_done.WaitForNotificationWithTimeout(absl::Seconds(2))) {
+    shutdown(fd, SHUT_RDWR);  // a pump stuck in send() returns
+    c->TryCancel();           // a pump stuck in Read() returns
+  }
   pump.join();
   close(fd);
+  ReleaseForward(c, nat, host_port);
   return grpc::Status::OK;
 }
 

@@ -94,7 +94,11 @@ class GuestRouter final : public cloonix::v1::Guest::Service {
  private:
   // The loopback port the item's nat forwards to its `port`.
   grpc::Status NatForward(grpc::ServerContext* c, const std::string& item,
-                          uint32_t port, uint32_t* host_port);
+                          uint32_t port, std::string* nat, uint32_t* host_port);
+  // Drops this tunnel's hold on the forward (the nat closes the loopback
+  // port when no tunnel uses it).
+  void ReleaseForward(grpc::ServerContext* c, const std::string& nat,
+                      uint32_t host_port);
   // The Guest stub serving `item`, by its kind. NOT_FOUND,
   // FAILED_PRECONDITION (not a kvm or cnt).
   grpc::Status Route(grpc::ServerContext* c, const std::string& item,

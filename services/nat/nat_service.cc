@@ -36,6 +36,13 @@ grpc::Status NatService::AddHostForward(
   return grpc::Status::OK;
 }
 
+grpc::Status NatService::RemoveHostForward(
+    grpc::ServerContext*, const nat::v1::RemoveHostForwardRequest* req,
+    nat::v1::RemoveHostForwardResponse*) {
+  return ToGrpcStatus(worker_->RemoveHostForward(
+      req->nat(), static_cast<int>(req->host_port())));
+}
+
 grpc::Status NatService::Teardown(grpc::ServerContext*,
                                   const nat::v1::TeardownRequest*,
                                   nat::v1::TeardownResponse*) {

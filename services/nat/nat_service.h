@@ -23,6 +23,9 @@ class NatService final : public nat::v1::NatWorker::Service {
   grpc::Status AddHostForward(grpc::ServerContext*,
                               const nat::v1::AddHostForwardRequest* req,
                               nat::v1::AddHostForwardResponse* resp) override;
+  grpc::Status RemoveHostForward(grpc::ServerContext*,
+                                 const nat::v1::RemoveHostForwardRequest* req,
+                                 nat::v1::RemoveHostForwardResponse*) override;
   grpc::Status Teardown(grpc::ServerContext*, const nat::v1::TeardownRequest*,
                         nat::v1::TeardownResponse*) override;
 

@@ -203,6 +203,18 @@ absl::StatusOr<nat::v1::AddHostForwardResponse> NatWorker::AddHostForward(
   return result;
 }
 
+absl::Status NatWorker::RemoveHostForward(const std::string& nat,
+                                          int host_port) {
+  absl::Status result;
+  OnLoop([&] {
+    auto it = nats_.find(nat);
+    result = it == nats_.end()
+                 ? absl::NotFoundError(absl::StrCat("no nat ", nat))
+                 : it->second->stack->RemoveHostForward(host_port);
+  });
+  return result;
+}
+
 void NatWorker::Stop() {
   stop_ = true;
   Wake();

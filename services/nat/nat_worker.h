@@ -49,6 +49,7 @@ class NatWorker {
   std::vector<nat::v1::Nat> List();
   absl::StatusOr<nat::v1::AddHostForwardResponse> AddHostForward(
       const nat::v1::AddHostForwardRequest& req);
+  absl::Status RemoveHostForward(const std::string& nat, int host_port);
   absl::Status DeleteAll();
 
  private:

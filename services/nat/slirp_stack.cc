@@ -233,8 +233,11 @@ absl::StatusOr<int> SlirpStack::AddHostForward(const std::string& guest_ip,
     return absl::InvalidArgumentError(
         absl::StrCat("\"", guest_ip, "\" is not an IPv4 address"));
   }
-  for (const auto& [hp, g] : forwards_) {
-    if (g.first == guest_ip && g.second == guest_port) return hp;
+  for (auto& [hp, f] : forwards_) {
+    if (f.guest_ip == guest_ip && f.guest_port == guest_port) {
+      ++f.holders;
+      return hp;
+    }
   }
   // A free loopback port, then slirp binds it (loopback only: nothing is
   // exposed beyond this host).
@@ -257,20 +260,24 @@ absl::StatusOr<int> SlirpStack::AddHostForward(const std::string& guest_ip,
         absl::StrCat("libslirp cannot forward 127.0.0.1:", port, " to ",
                      guest_ip, ":", guest_port));
   }
-  forwards_[port] = {guest_ip, guest_port};
+  forwards_[port] = {guest_ip, guest_port, 1};
   spdlog::info("nat {}: 127.0.0.1:{} -> {}:{}", name_, port, guest_ip,
                guest_port);
   return port;
 }
 
 absl::Status SlirpStack::RemoveHostForward(int host_port) {
-  struct in_addr lo;
-  lo.s_addr = htonl(INADDR_LOOPBACK);
-  if (forwards_.erase(host_port) == 0 ||
-      slirp_remove_hostfwd(slirp_, 0, lo, host_port) != 0) {
+  auto it = forwards_.find(host_port);
+  if (it == forwards_.end()) {
     return absl::NotFoundError(
         absl::StrCat("no forward from port ", host_port));
   }
+  if (--it->second.holders > 0) return absl::OkStatus();
+  forwards_.erase(it);
+  struct in_addr lo;
+  lo.s_addr = htonl(INADDR_LOOPBACK);
+  slirp_remove_hostfwd(slirp_, 0, lo, host_port);
+  spdlog::info("nat {}: 127.0.0.1:{} closed", name_, host_port);
   return absl::OkStatus();
 }
 

@@ -54,9 +54,11 @@ class SlirpStack {
   uint32_t RunTimers();
 
   std::vector<NatLease> Leases() const;
-  // Forwards 127.0.0.1:<returned port> (TCP) to guest_ip:guest_port.
+  // Forwards 127.0.0.1:<returned port> (TCP) to guest_ip:guest_port. The
+  // same guest port reuses the forward and counts one more holder.
   absl::StatusOr<int> AddHostForward(const std::string& guest_ip,
                                      int guest_port);
+  // Drops one holder; the port is closed when none is left.
   absl::Status RemoveHostForward(int host_port);
 
   const std::string& name() const { return name_; }
@@ -89,7 +91,12 @@ class SlirpStack {
   std::vector<std::unique_ptr<Timer>> timers_;
   std::vector<pollfd>* poll_fds_ = nullptr;
   std::map<std::string, NatLease> leases_;
-  std::map<int, std::pair<std::string, int>> forwards_;  // host port -> guest
+  struct Forward {
+    std::string guest_ip;
+    int guest_port;
+    int holders;
+  };
+  std::map<int, Forward> forwards_;  // by host port
   uint64_t tx_ = 0, rx_ = 0;
 };
 

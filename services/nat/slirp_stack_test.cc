@@ -119,7 +119,8 @@ TEST(SlirpStackTest, HostForwardsAreLoopbackPortsAndValidated) {
   ASSERT_TRUE(port.ok()) << port.status();
   EXPECT_GT(*port, 0);
   EXPECT_EQ(*(*stack)->AddHostForward("172.17.0.10", 22), *port);  // reused
-  EXPECT_TRUE((*stack)->RemoveHostForward(*port).ok());
+  EXPECT_TRUE((*stack)->RemoveHostForward(*port).ok());  // one holder left
+  EXPECT_TRUE((*stack)->RemoveHostForward(*port).ok());  // closed
   EXPECT_FALSE((*stack)->RemoveHostForward(*port).ok());
 }
 

@@ -69,8 +69,9 @@ class VmBackend {
  public:
   virtual ~VmBackend() = default;
   // Starts the VM of `item` (a kvm with eths set); fills kvm.pid,
-  // domain_type and console_log.
-  virtual absl::Status Create(cloonix::v1::Item* item) = 0;
+  // domain_type and console_log. `restart`: its QEMU is gone, keep its
+  // overlay.
+  virtual absl::Status Create(cloonix::v1::Item* item, bool restart) = 0;
   virtual absl::Status Delete(const std::string& name) = 0;
   virtual absl::StatusOr<std::vector<RunningVm>> List() = 0;
   virtual absl::Status Teardown() = 0;

@@ -212,8 +212,9 @@ absl::Status GrpcA2bBackend::Teardown() {
 GrpcVmBackend::GrpcVmBackend(const std::string& socket)
     : stub_(vr::VmRunner::NewStub(UnixChannel(socket))) {}
 
-absl::Status GrpcVmBackend::Create(cloonix::v1::Item* item) {
+absl::Status GrpcVmBackend::Create(cloonix::v1::Item* item, bool restart) {
   vr::CreateVmRequest req;
+  req.set_restart(restart);
   req.set_name(item->name());
   req.set_id(item->id());
   req.set_image(item->kvm().image());

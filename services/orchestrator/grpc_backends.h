@@ -60,7 +60,7 @@ class GrpcA2bBackend : public A2bBackend {
 class GrpcVmBackend : public VmBackend {
  public:
   explicit GrpcVmBackend(const std::string& socket);
-  absl::Status Create(cloonix::v1::Item* item) override;
+  absl::Status Create(cloonix::v1::Item* item, bool restart) override;
   absl::Status Delete(const std::string& name) override;
   absl::StatusOr<std::vector<RunningVm>> List() override;
   absl::Status Teardown() override;

@@ -137,7 +137,7 @@ absl::StatusOr<v1::Item> NetManager::CreateLocked(const v1::Item& request) {
   } else if (item.kind() == v1::ITEM_KIND_A2B) {
     RETURN_IF_ERROR(a2bs_->Create(item));
   } else if (item.kind() == v1::ITEM_KIND_KVM) {
-    RETURN_IF_ERROR(vms_->Create(&item));
+    RETURN_IF_ERROR(vms_->Create(&item, /*restart=*/false));
   } else if (item.kind() == v1::ITEM_KIND_NAT) {
     RETURN_IF_ERROR(nats_->Create(item));
   }
@@ -456,9 +456,8 @@ absl::Status NetManager::Reconcile() {
       continue;
     }
     spdlog::info("reconcile: starting VM {} again", it.name());
-    vms_->Delete(it.name()).IgnoreError();
     v1::Item item = it;
-    absl::Status s = vms_->Create(&item);
+    absl::Status s = vms_->Create(&item, /*restart=*/true);
     if (!s.ok()) {
       SetState(it.name(), v1::ITEM_STATE_FAILED,
                absl::StrCat("cannot restart: ", s.message()));

@@ -115,11 +115,12 @@ class FakeA2bs : public A2bBackend {
 
 class FakeVms : public VmBackend {
  public:
-  absl::Status Create(v1::Item* item) override {
+  absl::Status Create(v1::Item* item, bool restart) override {
     if (fail_next) {
       fail_next = false;
       return absl::NotFoundError("image nope not found");
     }
+    if (restart) ++restarts;
     vms[item->name()] = {item->name(), true, false, 4242};
     item->mutable_kvm()->set_pid(4242);
     ++creates;
@@ -138,6 +139,7 @@ class FakeVms : public VmBackend {
   std::map<std::string, RunningVm> vms;
   bool fail_next = false;
   int creates = 0;
+  int restarts = 0;
 };
 
 class FakeNats : public NatBackend {
@@ -395,6 +397,7 @@ TEST_F(NetManagerTest, KvmLifeCycleAgentStateAndReconcile) {
   vms_.vms["stray"] = {"stray", true, false, 1};
   ASSERT_TRUE(m_->Reconcile().ok());
   EXPECT_EQ(vms_.creates, 2);
+  EXPECT_EQ(vms_.restarts, 1);  // on its overlay, not a fresh one
   EXPECT_TRUE(vms_.vms.count("vm1"));
   EXPECT_FALSE(vms_.vms.count("stray"));
   EXPECT_TRUE(lans_.bridges.begin()->second.count("cx1e0"));

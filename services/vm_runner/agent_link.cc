@@ -39,6 +39,13 @@ AgentLink::AgentLink(std::string name, std::string socket_path)
   thread_ = std::thread([this] { Loop(); });
 }
 
+void AgentLink::Stop() {
+  if (stop_.exchange(true)) return;
+  // The loop thread sees EOF, fails the open sessions and exits.
+  absl::MutexLock l(&write_mu_);
+  if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+}
+
 AgentLink::~AgentLink() {
   stop_ = true;
   thread_.join();
@@ -85,12 +92,16 @@ absl::Status AgentLink::Send(uint32_t session, wire::Type type,
     if (n < 0 && errno == EAGAIN) {
       struct pollfd p = {fd_, POLLOUT, 0};
       if (poll(&p, 1, 10000) <= 0) {
+        // A frame cut in the middle would desynchronize the stream: reset
+        // the connection (the loop reconnects, sessions fail).
+        if (off > 0) shutdown(fd_, SHUT_RDWR);
         return absl::UnavailableError(
             absl::StrCat("the agent of ", name_, " stopped reading"));
       }
       continue;
     }
     if (n <= 0) {
+      if (off > 0) shutdown(fd_, SHUT_RDWR);
       return absl::UnavailableError(absl::StrCat(
           "the agent channel of ", name_, " broke: ", std::strerror(errno)));
     }
@@ -137,6 +148,7 @@ void AgentLink::Loop() {
     }
     spdlog::debug("agent channel {}: connected", name_);
     wire::FrameParser parser;
+    bool hello_seen = false;
     std::string why = "the agent channel closed";
     while (!stop_) {
       struct pollfd p = {fd, POLLIN, 0};
@@ -149,11 +161,19 @@ void AgentLink::Loop() {
       parser.Feed(buf.data(), static_cast<size_t>(n));
       wire::Frame f;
       std::string err;
+      bool restarted = false;
       absl::MutexLock l(&mu_);
-      last_seen_ = absl::Now();
       while (parser.Next(&f, &err)) {
+        last_seen_ = absl::Now();  // a whole frame, not just bytes
         if (f.session == 0) {
           if (f.type == wire::Type::kHello) {
+            if (hello_seen) {
+              // A new agent on the same connection (guest reboot, agent
+              // restart): the old sessions are gone; reset the stream.
+              restarted = true;
+              break;
+            }
+            hello_seen = true;
             wire::WireReader rd(f.payload);
             rd.U32();
             std::string host = rd.Str();
@@ -164,6 +184,11 @@ void AgentLink::Loop() {
         }
         auto it = sessions_.find(f.session);
         if (it != sessions_.end()) it->second->Push(std::move(f));
+      }
+      if (restarted) {
+        why = "the guest's agent restarted";
+        spdlog::info("agent of {} restarted: reconnecting", name_);
+        break;
       }
       if (!err.empty()) {
         why = "agent protocol error: " + err;

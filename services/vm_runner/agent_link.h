@@ -44,6 +44,8 @@ class AgentLink {
   AgentLink(const AgentLink&) = delete;
   AgentLink& operator=(const AgentLink&) = delete;
 
+  // Ends the link: open sessions get an error, no reconnect. Idempotent.
+  void Stop();
   bool Up();
   std::string Hostname();
   // A new session; Close() it when done (sends kKill if `kill`).

@@ -90,6 +90,23 @@ TEST(AgentLinkTest, HeartbeatsSessionsAndLoss) {
   EXPECT_EQ(f.payload, "out");
   EXPECT_FALSE(s->Pop(&f, absl::Milliseconds(100)));
 
+  // A second hello on the same connection: a new agent; old sessions fail
+  // and the link reconnects.
+  auto s2 = link.Open();
+  wire::WireWriter hello2;
+  hello2.U32(wire::kProtocolVersion).Str("guest1");
+  qemu.Send(wire::Type::kHello, 0, hello2.Take());
+  ASSERT_TRUE(s2->Pop(&f, absl::Seconds(2)));
+  EXPECT_EQ(f.type, wire::Type::kError);
+  EXPECT_NE(f.payload.find("restarted"), std::string::npos) << f.payload;
+  qemu.Hangup();
+  qemu.Accept();
+  qemu.Send(wire::Type::kHeartbeat, 0, "");
+  for (int i = 0; i < 50 && !link.Up(); ++i)
+    absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(link.Up());
+  s = link.Open();
+
   // The guest side goes away: the session learns it, the agent is down.
   qemu.Hangup();
   ASSERT_TRUE(s->Pop(&f, absl::Seconds(2)));

@@ -112,7 +112,7 @@ absl::Status VmRunner::Adopt() {
     if (links_.count(item)) continue;
     spdlog::info("adopting VM {} (qemu pid {})", item, d.pid);
     links_[item] =
-        std::make_unique<AgentLink>(item, VmDir(item) + "/agent.sock");
+        std::make_shared<AgentLink>(item, VmDir(item) + "/agent.sock");
   }
   return absl::OkStatus();
 }
@@ -164,7 +164,15 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
         absl::StrCat("the agent socket path ", sock,
                      " is longer than 107 bytes: use a shorter work dir"));
   }
-  RemoveTree(dir).IgnoreError();  // a leftover of a crash
+  const bool keep_disk = req.restart() && !plan.disk_base.empty() &&
+                         !req.persistent() &&
+                         access((dir + "/disk.qcow2").c_str(), F_OK) == 0;
+  if (keep_disk) {
+    unlink(sock.c_str());  // QEMU binds it again
+    spdlog::info("VM {}: restarting on its overlay", name);
+  } else {
+    RemoveTree(dir).IgnoreError();  // a leftover of a crash
+  }
   RETURN_IF_ERROR(MakeDirs(dir, 0700));
   VmDef def;
   def.domain_name = dom;
@@ -180,13 +188,15 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
   def.console_log = dir + "/console.log";
   auto fail = [&](absl::Status s) {
     libvirt_->Destroy(dom).IgnoreError();
-    RemoveTree(dir).IgnoreError();
+    if (!keep_disk) RemoveTree(dir).IgnoreError();
     spdlog::warn("create VM {} failed: {}", name, s.ToString());
     return s;
   };
   if (!plan.disk_base.empty()) {
     if (req.persistent()) {
       def.disk = plan.disk_base;
+    } else if (keep_disk) {
+      def.disk = dir + "/disk.qcow2";
     } else {
       def.disk = dir + "/disk.qcow2";
       auto r = ExecOk({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
@@ -214,7 +224,7 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
     if (s.ok()) s = Ip({"-n", netns, "link", "set", port, "up"});
     if (!s.ok()) return fail(s);
   }
-  links_[name] = std::make_unique<AgentLink>(name, sock);
+  links_[name] = std::make_shared<AgentLink>(name, sock);
   ASSIGN_OR_RETURN(std::vector<DomainInfo> now, libvirt_->List(dom));
   const DomainInfo* info = nullptr;
   for (const auto& d : now)
@@ -226,7 +236,7 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
 
 absl::Status VmRunner::Delete(const std::string& name) {
   RETURN_IF_ERROR(ValidateName(name, "kvm name"));
-  std::unique_ptr<AgentLink> link;
+  std::shared_ptr<AgentLink> link;
   {
     absl::MutexLock l(&mu_);
     auto it = links_.find(name);
@@ -235,7 +245,8 @@ absl::Status VmRunner::Delete(const std::string& name) {
       links_.erase(it);
     }
   }
-  link.reset();  // stops its thread
+  if (link) link->Stop();  // open sessions get an error
+  link.reset();
   absl::Status s = libvirt_->Destroy(DomainName(name));
   bool existed = s.ok();
   if (!s.ok() && !absl::IsNotFound(s)) return s;
@@ -278,7 +289,8 @@ absl::Status VmRunner::DeleteAll() {
   return result;
 }
 
-absl::StatusOr<AgentLink*> VmRunner::UpLink(const std::string& name) {
+absl::StatusOr<std::shared_ptr<AgentLink>> VmRunner::UpLink(
+    const std::string& name) {
   absl::MutexLock l(&mu_);
   auto it = links_.find(name);
   if (it == links_.end())
@@ -290,7 +302,7 @@ absl::StatusOr<AgentLink*> VmRunner::UpLink(const std::string& name) {
         "console log ",
         VmDir(name), "/console.log"));
   }
-  return it->second.get();
+  return it->second;
 }
 
 // --- VmRunner gRPC ---
@@ -365,7 +377,7 @@ grpc::Status VmGuestService::Exec(
   const v1::ExecStart& st = first.start();
   auto link = runner_->UpLink(st.item());
   if (!link.ok()) return ToGrpcStatus(link.status());
-  AgentLink* agent = *link;
+  std::shared_ptr<AgentLink> agent = *link;
   auto session = agent->Open();
   wire::ExecStart es;
   es.argv.assign(st.command().begin(), st.command().end());
@@ -448,7 +460,7 @@ grpc::Status VmGuestService::Exec(
 }
 
 grpc::Status VmGuestService::CopyTo(
-    grpc::ServerContext*, grpc::ServerReader<v1::CopyToRequest>* reader,
+    grpc::ServerContext* ctx, grpc::ServerReader<v1::CopyToRequest>* reader,
     v1::CopyToResponse* resp) {
   v1::CopyToRequest req;
   if (!reader->Read(&req) || !req.has_start()) {
@@ -457,7 +469,7 @@ grpc::Status VmGuestService::CopyTo(
   }
   auto link = runner_->UpLink(req.start().item());
   if (!link.ok()) return ToGrpcStatus(link.status());
-  AgentLink* agent = *link;
+  std::shared_ptr<AgentLink> agent = *link;
   auto session = agent->Open();
   auto done = [&](absl::Status s) {
     agent->Close(session, !s.ok());
@@ -491,6 +503,8 @@ grpc::Status VmGuestService::CopyTo(
     }
     if (!s.ok()) return done(s);
   }
+  // The end of the requests is also what a cancelled client looks like.
+  if (ctx->IsCancelled()) return done(absl::CancelledError("client went away"));
   if (auto s = agent->Send(session->id(), wire::Type::kPutEnd, ""); !s.ok())
     return done(s);
   auto end = Await(session.get(), absl::Seconds(60), "the end of the copy");
@@ -508,7 +522,7 @@ grpc::Status VmGuestService::CopyFrom(
     grpc::ServerWriter<v1::CopyFromResponse>* writer) {
   auto link = runner_->UpLink(req->item());
   if (!link.ok()) return ToGrpcStatus(link.status());
-  AgentLink* agent = *link;
+  std::shared_ptr<AgentLink> agent = *link;
   auto session = agent->Open();
   auto done = [&](absl::Status s) {
     agent->Close(session, !s.ok());

@@ -45,7 +45,9 @@ class VmRunner {
   absl::StatusOr<vmrunner::v1::Vm> Reboot(const std::string& name);
   absl::Status DeleteAll();
   // The agent link of a VM. NOT_FOUND, FAILED_PRECONDITION (agent down).
-  absl::StatusOr<AgentLink*> UpLink(const std::string& name);
+  // Shared: a session keeps its link alive after the VM is deleted (it then
+  // gets an error instead of a dangling pointer).
+  absl::StatusOr<std::shared_ptr<AgentLink>> UpLink(const std::string& name);
 
  private:
   std::string DomainName(const std::string& item) const;
@@ -57,7 +59,7 @@ class VmRunner {
   VmRunnerConfig config_;
   LibvirtHost* libvirt_;
   absl::Mutex mu_;
-  std::map<std::string, std::unique_ptr<AgentLink>> links_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<AgentLink>> links_ ABSL_GUARDED_BY(mu_);
 };
 
 class VmRunnerService final : public vmrunner::v1::VmRunner::Service {
