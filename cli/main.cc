@@ -616,6 +616,31 @@ int NetCreds(const Globals& g, const std::string& out) {
   return 0;
 }
 
+int ControlKvm(const Globals& g, const std::string& name,
+               const std::string& verb) {
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  v1::ControlKvmRequest req;
+  req.set_name(name);
+  req.set_action(verb == "reboot" ? v1::KVM_ACTION_REBOOT
+                 : verb == "stop" ? v1::KVM_ACTION_STOP
+                                  : v1::KVM_ACTION_START);
+  v1::Item resp;
+  auto ctx = c.Ctx();
+  grpc::Status s = c.topo()->ControlKvm(ctx.get(), req, &resp);
+  if (!s.ok()) return FailRpc(g, s);
+  if (g.Json()) {
+    std::cout << ToJsonLine(resp) << std::endl;
+  } else {
+    std::cout << "kvm " << name << ": "
+              << (verb == "reboot" ? "rebooted"
+                  : verb == "stop" ? "stopped"
+                                   : "started")
+              << std::endl;
+  }
+  return 0;
+}
+
 // ---- nat ----
 
 int WhatIp(const Globals& g, const std::string& nat, const std::string& arg) {
@@ -1003,6 +1028,18 @@ int main(int argc, char** argv) {
   cnf_a2b->callback(
       [&] { action = [&] { return ConfigureA2b(g, cnf_name, cnf_tokens); }; });
 
+  std::string cnf_kvm_name, cnf_kvm_action;
+  auto* cnf_kvm = cnf->add_subcommand(
+      "kvm",
+      "cnf kvm <name> reboot|stop|start: hard reset; stop QEMU keeping the "
+      "overlay and cables; start it again");
+  cnf_kvm->add_option("name", cnf_kvm_name, "kvm name")->required();
+  cnf_kvm->add_option("action", cnf_kvm_action, "reboot, stop or start")
+      ->required()
+      ->check(CLI::IsMember({"reboot", "stop", "start"}));
+  cnf_kvm->callback([&] {
+    action = [&] { return ControlKvm(g, cnf_kvm_name, cnf_kvm_action); };
+  });
   std::string cnf_nat_name, cnf_nat_arg;
   auto* cnf_nat = cnf->add_subcommand(
       "nat", "cnf nat <nat> whatip=<item>: the DHCP lease <item> got");

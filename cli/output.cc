@@ -76,6 +76,8 @@ std::string StateText(const v1::Item& it) {
       return "creating";
     case v1::ITEM_STATE_RUNNING:
       return "running";
+    case v1::ITEM_STATE_STOPPED:
+      return "stopped";
     case v1::ITEM_STATE_FAILED:
       return it.state_message().empty() ? "failed"
                                         : "failed: " + it.state_message();

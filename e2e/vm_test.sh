@@ -102,6 +102,27 @@ check "same QEMU process after both restarts" bash -c \
   "[[ \"\$(cloonix show vm2 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"kvm\"][\"pid\"])')\" == $qpid ]]"
 check "ping vm2 -> c1 after the restarts" cloonix ssh vm2 ping -c 2 -W 3 10.30.0.3
 
+# Reboot, stop and start (Cloonix: cnf kvm <name> reboot).
+wait_agent() {  # wait_agent NAME: until `cloonix ssh NAME true` works
+  for _ in $(seq 1 120); do cloonix ssh "$1" true 2>/dev/null && return 0; sleep 0.5; done
+  return 1
+}
+check "cnf kvm vm1 reboot" cloonix cnf kvm vm1 reboot
+check "vm1's agent comes back after the reboot" wait_agent vm1
+check "the reboot really happened (fresh uptime)" bash -c \
+  "(( \$(cloonix ssh vm1 cut -d. -f1 /proc/uptime) < 60 ))"
+check "cnf kvm vm2 stop" cloonix cnf kvm vm2 stop
+check "vm2 is stopped: no QEMU, state stopped" bash -c "
+  cloonix ls | grep '^vm2 ' | grep -q stopped &&
+  ! virsh -c qemu:///system list --name | grep -qx 'cloonix.$NET.vm2'"
+expect_code "ssh to a stopped VM" "not running" cloonix ssh vm2 true
+expect_code "reboot a stopped VM" FAILED_PRECONDITION cloonix cnf kvm vm2 reboot
+check "cnf kvm vm2 start" cloonix cnf kvm vm2 start
+check "vm2's agent is back" wait_agent vm2
+check "vm2 is cabled again: ping c1" bash -c "
+  cloonix ssh vm2 'ip addr add 10.30.0.2/24 dev eth0; ip link set eth0 up' &&
+  cloonix ssh vm2 ping -c 2 -W 3 10.30.0.3"
+
 # Remote use: the exported credentials drive the net over TCP (loopback).
 check "export client credentials" cloonix net creds "$E2E_ROOT/creds"
 addr="$(cat "$E2E_ROOT/creds/address")"

@@ -130,6 +130,12 @@ grpc::Status TopologyProxy::WhatIp(grpc::ServerContext* c,
   return Forward(c, stub_.get(), &v1::Topology::Stub::WhatIp, *r, o);
 }
 
+grpc::Status TopologyProxy::ControlKvm(grpc::ServerContext* c,
+                                       const v1::ControlKvmRequest* r,
+                                       v1::Item* o) {
+  return Forward(c, stub_.get(), &v1::Topology::Stub::ControlKvm, *r, o);
+}
+
 grpc::Status TopologyProxy::WatchEvents(grpc::ServerContext* c,
                                         const v1::WatchEventsRequest* r,
                                         grpc::ServerWriter<v1::Event>* w) {

@@ -50,6 +50,9 @@ class TopologyProxy final : public cloonix::v1::Topology::Service {
   grpc::Status WhatIp(grpc::ServerContext* c,
                       const cloonix::v1::WhatIpRequest* r,
                       cloonix::v1::WhatIpResponse* o) override;
+  grpc::Status ControlKvm(grpc::ServerContext* c,
+                          const cloonix::v1::ControlKvmRequest* r,
+                          cloonix::v1::Item* o) override;
   grpc::Status WatchEvents(grpc::ServerContext* c,
                            const cloonix::v1::WatchEventsRequest* r,
                            grpc::ServerWriter<cloonix::v1::Event>* w) override;

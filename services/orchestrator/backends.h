@@ -73,6 +73,9 @@ class VmBackend {
   // overlay.
   virtual absl::Status Create(cloonix::v1::Item* item, bool restart) = 0;
   virtual absl::Status Delete(const std::string& name) = 0;
+  // QEMU ends; the overlay stays for Create(restart).
+  virtual absl::Status Stop(const std::string& name) = 0;
+  virtual absl::Status Reboot(const std::string& name) = 0;
   virtual absl::StatusOr<std::vector<RunningVm>> List() = 0;
   virtual absl::Status Teardown() = 0;
 };

@@ -244,6 +244,23 @@ absl::Status GrpcVmBackend::Delete(const std::string& name) {
               "vm_runner: ");
 }
 
+absl::Status GrpcVmBackend::Stop(const std::string& name) {
+  vr::DeleteVmRequest req;
+  req.set_name(name);
+  req.set_keep_disk(true);
+  vr::DeleteVmResponse resp;
+  return Call(stub_.get(), &vr::VmRunner::Stub::DeleteVm, req, &resp, kLong,
+              "vm_runner: ");
+}
+
+absl::Status GrpcVmBackend::Reboot(const std::string& name) {
+  vr::RebootVmRequest req;
+  req.set_name(name);
+  vr::Vm resp;
+  return Call(stub_.get(), &vr::VmRunner::Stub::RebootVm, req, &resp, kShort,
+              "vm_runner: ");
+}
+
 absl::StatusOr<std::vector<RunningVm>> GrpcVmBackend::List() {
   vr::ListVmsRequest req;
   vr::ListVmsResponse resp;

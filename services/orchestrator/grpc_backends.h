@@ -62,6 +62,8 @@ class GrpcVmBackend : public VmBackend {
   explicit GrpcVmBackend(const std::string& socket);
   absl::Status Create(cloonix::v1::Item* item, bool restart) override;
   absl::Status Delete(const std::string& name) override;
+  absl::Status Stop(const std::string& name) override;
+  absl::Status Reboot(const std::string& name) override;
   absl::StatusOr<std::vector<RunningVm>> List() override;
   absl::Status Teardown() override;
 

@@ -449,6 +449,7 @@ absl::Status NetManager::Reconcile() {
   for (const auto& it : topo_.Items()) {
     if (it.kind() != v1::ITEM_KIND_KVM) continue;
     vm_want.insert(it.name());
+    if (it.state() == v1::ITEM_STATE_STOPPED) continue;  // stays stopped
     bool running = false;
     for (const auto& v : vms) running |= v.name == it.name() && v.running;
     if (running) {
@@ -483,6 +484,72 @@ absl::Status NetManager::Reconcile() {
                  absl::StrJoin(missing, ", "));
   }
   return Persist();
+}
+
+absl::StatusOr<v1::Item> NetManager::ControlKvm(const std::string& name,
+                                                v1::KvmAction action) {
+  absl::MutexLock l(&mu_);
+  v1::Item* it = topo_.FindMutable(name);
+  if (it == nullptr)
+    return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
+  if (it->kind() != v1::ITEM_KIND_KVM) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " is a ", KindName(it->kind()), ", not a kvm"));
+  }
+  const bool stopped = it->state() == v1::ITEM_STATE_STOPPED;
+  switch (action) {
+    case v1::KVM_ACTION_REBOOT:
+      if (stopped) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(name, " is stopped: start it"));
+      }
+      RETURN_IF_ERROR(vms_->Reboot(name));
+      it->mutable_kvm()->set_agent_up(false);
+      spdlog::info("kvm {} rebooted", name);
+      break;
+    case v1::KVM_ACTION_STOP:
+      if (stopped) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(name, " is already stopped"));
+      }
+      RETURN_IF_ERROR(vms_->Stop(name));
+      it->set_state(v1::ITEM_STATE_STOPPED);
+      it->mutable_kvm()->set_agent_up(false);
+      it->mutable_kvm()->set_pid(0);
+      spdlog::info("kvm {} stopped", name);
+      break;
+    case v1::KVM_ACTION_START: {
+      if (!stopped) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(name, " is not stopped"));
+      }
+      v1::Item item = *it;
+      RETURN_IF_ERROR(vms_->Create(&item, /*restart=*/true));
+      // New taps: plug them again where the eths are cabled.
+      for (const auto& e : item.eths()) {
+        if (e.lan().empty()) continue;
+        const v1::Item* lan = topo_.Find(e.lan());
+        lans_->DeletePort(e.port()).IgnoreError();
+        if (lan != nullptr) {
+          absl::Status s = lans_->AddPort(lan->lan().bridge(), e.port());
+          if (!s.ok()) spdlog::warn("re-plug {}: {}", e.port(), s.ToString());
+        }
+      }
+      it = topo_.FindMutable(name);
+      *it->mutable_kvm() = item.kvm();
+      it->set_state(v1::ITEM_STATE_RUNNING);
+      spdlog::info("kvm {} started again", name);
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(
+          "action must be KVM_ACTION_REBOOT, KVM_ACTION_STOP or "
+          "KVM_ACTION_START");
+  }
+  Persist().IgnoreError();  // logged; the live state already changed
+  v1::Item out = topo_.WithEndpoints(*it);
+  bus_.Publish(v1::EVENT_TYPE_UPDATED, out);
+  return out;
 }
 
 absl::StatusOr<v1::WhatIpResponse> NetManager::WhatIp(const std::string& nat,
@@ -534,7 +601,9 @@ void NetManager::RefreshVms() {
   absl::MutexLock l(&mu_);
   for (const auto& v : *vms) {
     v1::Item* it = topo_.FindMutable(v.name);
-    if (it == nullptr || it->kind() != v1::ITEM_KIND_KVM) continue;
+    if (it == nullptr || it->kind() != v1::ITEM_KIND_KVM ||
+        it->state() == v1::ITEM_STATE_STOPPED)
+      continue;
     if (it->kvm().agent_up() == v.agent_up && it->kvm().pid() == v.pid)
       continue;
     if (it->kvm().agent_up() != v.agent_up) {

@@ -46,6 +46,10 @@ class NetManager {
       const std::string& name, uint32_t dir,
       const cloonix::v1::A2bSettingsPatch& patch);
 
+  // Reboot, stop or start a kvm (see Topology.ControlKvm).
+  absl::StatusOr<cloonix::v1::Item> ControlKvm(const std::string& name,
+                                               cloonix::v1::KvmAction action);
+
   // The lease that `item` got from `nat` (see Topology.WhatIp).
   absl::StatusOr<cloonix::v1::WhatIpResponse> WhatIp(const std::string& nat,
                                                      const std::string& item);

@@ -130,6 +130,15 @@ class FakeVms : public VmBackend {
     if (!vms.erase(name)) return absl::NotFoundError("no such VM");
     return absl::OkStatus();
   }
+  absl::Status Stop(const std::string& name) override {
+    if (!vms.erase(name)) return absl::NotFoundError("no such VM");
+    return absl::OkStatus();
+  }
+  absl::Status Reboot(const std::string& name) override {
+    if (!vms.count(name)) return absl::NotFoundError("no such VM");
+    ++reboots;
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::vector<RunningVm>> List() override {
     std::vector<RunningVm> out;
     for (const auto& [n, v] : vms) out.push_back(v);
@@ -140,6 +149,7 @@ class FakeVms : public VmBackend {
   bool fail_next = false;
   int creates = 0;
   int restarts = 0;
+  int reboots = 0;
 };
 
 class FakeNats : public NatBackend {
@@ -401,6 +411,25 @@ TEST_F(NetManagerTest, KvmLifeCycleAgentStateAndReconcile) {
   EXPECT_TRUE(vms_.vms.count("vm1"));
   EXPECT_FALSE(vms_.vms.count("stray"));
   EXPECT_TRUE(lans_.bridges.begin()->second.count("cx1e0"));
+
+  // Reboot, stop (stays stopped across reconcile), start (re-plugged).
+  ASSERT_TRUE(m_->ControlKvm("vm1", v1::KVM_ACTION_REBOOT).ok());
+  EXPECT_EQ(vms_.reboots, 1);
+  auto stopped = m_->ControlKvm("vm1", v1::KVM_ACTION_STOP);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->state(), v1::ITEM_STATE_STOPPED);
+  EXPECT_EQ(m_->ControlKvm("vm1", v1::KVM_ACTION_REBOOT).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(m_->Reconcile().ok());
+  EXPECT_FALSE(vms_.vms.count("vm1"));  // not restarted behind the user
+  auto started = m_->ControlKvm("vm1", v1::KVM_ACTION_START);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->state(), v1::ITEM_STATE_RUNNING);
+  EXPECT_EQ(vms_.restarts, 2);
+  EXPECT_EQ(m_->ControlKvm("vm1", v1::KVM_ACTION_START).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(m_->ControlKvm("lan1", v1::KVM_ACTION_STOP).status().code(),
+            absl::StatusCode::kInvalidArgument);
 
   ASSERT_TRUE(m_->DeleteItem("vm1", false).ok());
   EXPECT_TRUE(vms_.vms.empty());

@@ -78,6 +78,15 @@ grpc::Status TopologyService::WhatIp(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status TopologyService::ControlKvm(grpc::ServerContext*,
+                                         const v1::ControlKvmRequest* req,
+                                         v1::Item* resp) {
+  auto r = manager_->ControlKvm(req->name(), req->action());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *resp = std::move(*r);
+  return grpc::Status::OK;
+}
+
 // One WatchEvents stream: replays the current items, a SYNCED marker, then
 // writes each event of its subscription, one write in flight at a time.
 class WatchReactor : public grpc::ServerWriteReactor<v1::Event> {

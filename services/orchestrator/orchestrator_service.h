@@ -46,6 +46,9 @@ class TopologyService final
                             v1::Item* resp) override;
   grpc::Status WhatIp(grpc::ServerContext*, const v1::WhatIpRequest* req,
                       v1::WhatIpResponse* resp) override;
+  grpc::Status ControlKvm(grpc::ServerContext*,
+                          const v1::ControlKvmRequest* req,
+                          v1::Item* resp) override;
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(
       grpc::CallbackServerContext* ctx,
       const v1::WatchEventsRequest* req) override;

@@ -234,7 +234,7 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
   return vm;
 }
 
-absl::Status VmRunner::Delete(const std::string& name) {
+absl::Status VmRunner::Delete(const std::string& name, bool keep_disk) {
   RETURN_IF_ERROR(ValidateName(name, "kvm name"));
   std::shared_ptr<AgentLink> link;
   {
@@ -252,6 +252,12 @@ absl::Status VmRunner::Delete(const std::string& name) {
   if (!s.ok() && !absl::IsNotFound(s)) return s;
   std::string dir = VmDir(name);
   bool had_dir = access(dir.c_str(), F_OK) == 0;
+  if (keep_disk) {
+    if (!existed)
+      return absl::NotFoundError(absl::StrCat("VM ", name, " is not running"));
+    spdlog::info("VM {} stopped", name);
+    return absl::OkStatus();
+  }
   RETURN_IF_ERROR(RemoveTree(dir));
   if (!existed && !had_dir)
     return absl::NotFoundError(absl::StrCat("VM ", name, " does not exist"));
@@ -293,8 +299,10 @@ absl::StatusOr<std::shared_ptr<AgentLink>> VmRunner::UpLink(
     const std::string& name) {
   absl::MutexLock l(&mu_);
   auto it = links_.find(name);
-  if (it == links_.end())
-    return absl::NotFoundError(absl::StrCat("VM ", name, " does not exist"));
+  if (it == links_.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("VM ", name, " is not running (stopped?)"));
+  }
   if (!it->second->Up()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the agent of ", name,
@@ -319,7 +327,7 @@ grpc::Status VmRunnerService::CreateVm(grpc::ServerContext*,
 grpc::Status VmRunnerService::DeleteVm(grpc::ServerContext*,
                                        const vr::DeleteVmRequest* req,
                                        vr::DeleteVmResponse*) {
-  return ToGrpcStatus(runner_->Delete(req->name()));
+  return ToGrpcStatus(runner_->Delete(req->name(), req->keep_disk()));
 }
 
 grpc::Status VmRunnerService::ListVms(grpc::ServerContext*,

@@ -40,7 +40,7 @@ class VmRunner {
   absl::Status Adopt();
   absl::StatusOr<vmrunner::v1::Vm> Create(
       const vmrunner::v1::CreateVmRequest& req);
-  absl::Status Delete(const std::string& name);
+  absl::Status Delete(const std::string& name, bool keep_disk = false);
   absl::StatusOr<std::vector<vmrunner::v1::Vm>> List();
   absl::StatusOr<vmrunner::v1::Vm> Reboot(const std::string& name);
   absl::Status DeleteAll();
