@@ -334,7 +334,18 @@ void Agent::Handle(const wire::Frame& f) {
       StartExec(f.session, f.payload);
       return;
     case wire::Type::kStdin:
-      if (s != nullptr && s->in_fd >= 0) s->stdin_buf += f.payload;
+      if (s != nullptr && s->in_fd >= 0) {
+        s->stdin_buf += f.payload;
+        // A command that does not read its stdin must not fill the guest's
+        // memory: end the session.
+        if (s->stdin_buf.size() > (16u << 20)) {
+          Send(wire::Type::kError, s->id,
+               "more than 16 MiB of stdin waiting: the command does not read "
+               "it");
+          Kill(s);
+          sessions_.erase(it);
+        }
+      }
       return;
     case wire::Type::kStdinEof:
       if (s != nullptr) s->stdin_eof = true;

@@ -21,12 +21,31 @@ bool AgentSession::Pop(wire::Frame* f, absl::Duration timeout) {
   if (!mu_.AwaitWithTimeout(absl::Condition(&ready), timeout)) return false;
   *f = std::move(q_.front());
   q_.pop_front();
+  bytes_ -= f->payload.size();
   return true;
 }
 
 void AgentSession::Push(wire::Frame f) {
   absl::MutexLock l(&mu_);
+  bytes_ += f.payload.size();
   q_.push_back(std::move(f));
+}
+
+bool AgentSession::PushWait(wire::Frame* f, absl::Duration timeout) {
+  absl::MutexLock l(&mu_);
+  auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return closed_ || bytes_ < kHighWater;
+  };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&room), timeout)) return false;
+  if (closed_) return true;  // nobody reads it any more
+  bytes_ += f->payload.size();
+  q_.push_back(std::move(*f));
+  return true;
+}
+
+void AgentSession::Close() {
+  absl::MutexLock l(&mu_);
+  closed_ = true;
 }
 
 size_t AgentSession::queued() {
@@ -71,6 +90,7 @@ std::shared_ptr<AgentSession> AgentLink::Open() {
 }
 
 void AgentLink::Close(const std::shared_ptr<AgentSession>& s, bool kill) {
+  s->Close();
   if (kill) Send(s->id(), wire::Type::kKill, "").IgnoreError();
   absl::MutexLock l(&mu_);
   sessions_.erase(s->id());
@@ -159,14 +179,18 @@ void AgentLink::Loop() {
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
       if (n <= 0) break;
       parser.Feed(buf.data(), static_cast<size_t>(n));
+      std::vector<wire::Frame> frames;
       wire::Frame f;
       std::string err;
+      while (parser.Next(&f, &err)) frames.push_back(std::move(f));
       bool restarted = false;
-      absl::MutexLock l(&mu_);
-      while (parser.Next(&f, &err)) {
-        last_seen_ = absl::Now();  // a whole frame, not just bytes
-        if (f.session == 0) {
-          if (f.type == wire::Type::kHello) {
+      for (auto& fr : frames) {
+        std::shared_ptr<AgentSession> s;
+        {
+          absl::MutexLock l(&mu_);
+          last_seen_ = absl::Now();  // a whole frame, not just bytes
+          if (fr.session == 0) {
+            if (fr.type != wire::Type::kHello) continue;
             if (hello_seen) {
               // A new agent on the same connection (guest reboot, agent
               // restart): the old sessions are gone; reset the stream.
@@ -174,16 +198,22 @@ void AgentLink::Loop() {
               break;
             }
             hello_seen = true;
-            wire::WireReader rd(f.payload);
+            wire::WireReader rd(fr.payload);
             rd.U32();
             std::string host = rd.Str();
             if (rd.ok()) hostname_ = host;
             spdlog::info("agent of {} is up (guest {})", name_, hostname_);
+            continue;
           }
-          continue;
+          auto it = sessions_.find(fr.session);
+          if (it == sessions_.end()) continue;
+          s = it->second;
         }
-        auto it = sessions_.find(f.session);
-        if (it != sessions_.end()) it->second->Push(std::move(f));
+        // Back-pressure: wait for a slow consumer without looking dead.
+        while (!s->PushWait(&fr, absl::Milliseconds(500)) && !stop_) {
+          absl::MutexLock l(&mu_);
+          last_seen_ = absl::Now();
+        }
       }
       if (restarted) {
         why = "the guest's agent restarted";

@@ -20,21 +20,35 @@
 
 namespace cloonix {
 
-// Frames addressed to one session, in arrival order.
+// Frames addressed to one session, in arrival order. Bounded: when a
+// consumer (a slow gRPC client) lets more than kHighWater bytes wait, the
+// link stops reading the channel until it drains, so the agent's writes
+// block in the guest (back-pressure through virtio) instead of vm_runner's
+// memory growing.
 class AgentSession {
  public:
+  static constexpr size_t kHighWater = 8 << 20;
   explicit AgentSession(uint32_t id) : id_(id) {}
   uint32_t id() const { return id_; }
   // Waits up to `timeout` for a frame. Returns false on timeout; a lost
   // channel gives a kError frame.
   bool Pop(wire::Frame* f, absl::Duration timeout);
+  // Queues `f` (always: errors).
   void Push(wire::Frame f);
+  // Queues `f` unless kHighWater bytes wait; then waits up to `timeout`
+  // for room and returns false (f untouched) if there is none yet. A
+  // closed session takes (drops) everything.
+  bool PushWait(wire::Frame* f, absl::Duration timeout);
+  // The consumer is gone: stop holding the link back.
+  void Close();
   size_t queued();
 
  private:
   const uint32_t id_;
   absl::Mutex mu_;
   std::deque<wire::Frame> q_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 class AgentLink {

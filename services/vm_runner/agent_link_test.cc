@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -118,6 +119,35 @@ TEST(AgentLinkTest, HeartbeatsSessionsAndLoss) {
   for (int i = 0; i < 50 && !link.Up(); ++i)
     absl::SleepFor(absl::Milliseconds(20));
   EXPECT_TRUE(link.Up());
+}
+
+TEST(AgentLinkTest, ASlowConsumerHoldsTheChannelBackWithoutLookingDead) {
+  FakeQemu qemu;
+  AgentLink link("vm1", qemu.path());
+  qemu.Accept();
+  qemu.Send(wire::Type::kHeartbeat, 0, "");
+  for (int i = 0; i < 50 && !link.Up(); ++i)
+    absl::SleepFor(absl::Milliseconds(20));
+  auto s = link.Open();
+  // 24 MiB for the session, written by the "guest" while nobody consumes.
+  const std::string chunk(64 * 1024, 'x');
+  const int kChunks = 384;
+  std::thread guest([&] {
+    for (int i = 0; i < kChunks; ++i)
+      qemu.Send(wire::Type::kData, s->id(), chunk);
+  });
+  absl::SleepFor(absl::Seconds(2));
+  // Bounded: the link stopped reading near the high-water mark.
+  EXPECT_LE(s->queued() * chunk.size(),
+            AgentSession::kHighWater + chunk.size());
+  EXPECT_TRUE(link.Up());  // blocked on back-pressure is not dead
+  size_t got = 0;
+  wire::Frame f;
+  while (got < static_cast<size_t>(kChunks) && s->Pop(&f, absl::Seconds(5)))
+    ++got;
+  EXPECT_EQ(got, static_cast<size_t>(kChunks));
+  guest.join();
+  link.Close(s, false);
 }
 
 }  // namespace
