@@ -81,10 +81,11 @@ absl::StatusOr<AfPacketPort> AfPacketPort::Open(const std::string& port_if,
   }
   for (const auto& ifn : {port_if, worker_if}) {
     bool moved = ifn == port_if && !port_netns.empty();
-    std::vector<std::string> ethtool = {"ethtool", "-K", ifn, "tx", "off",
-                                        "tso", "off", "gso", "off", "gro",
-                                        "off"};
-    if (moved) ethtool.insert(ethtool.begin(), {"ip", "netns", "exec", port_netns});
+    std::vector<std::string> ethtool = {"ethtool", "-K",  ifn,   "tx",
+                                        "off",     "tso", "off", "gso",
+                                        "off",     "gro", "off"};
+    if (moved)
+      ethtool.insert(ethtool.begin(), {"ip", "netns", "exec", port_netns});
     auto r = ExecOk(ethtool);
     if (!r.ok()) return fail(r.status());
     absl::Status up = moved ? Ip({"-n", port_netns, "link", "set", ifn, "up"})
@@ -132,7 +133,8 @@ void AfPacketPort::Close() {
   }
   poll_fd_ = -1;
   // Deleting one end of a veth deletes the pair, wherever the peer is.
-  if (!worker_if_.empty()) Exec({"ip", "link", "del", worker_if_}).IgnoreError();
+  if (!worker_if_.empty())
+    Exec({"ip", "link", "del", worker_if_}).IgnoreError();
 }
 
 }  // namespace cloonix

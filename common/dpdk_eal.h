@@ -11,7 +11,8 @@
 
 namespace cloonix {
 
-absl::Status InitEal(const std::string& program, const std::string& file_prefix);
+absl::Status InitEal(const std::string& program,
+                     const std::string& file_prefix);
 void CleanupEal(const std::string& file_prefix);
 
 }  // namespace cloonix

@@ -71,7 +71,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   if (w->wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
   w->table_.store(new Table());
   spdlog::info("DPDK EAL ready ({}), {} mbufs",
-               rte_eal_has_hugepages() ? "hugepages" : "no hugepages", opts.mbufs);
+               rte_eal_has_hugepages() ? "hugepages" : "no hugepages",
+               opts.mbufs);
   return w;
 }
 

@@ -19,8 +19,6 @@
 
 namespace cloonix {
 
-namespace v1 = ::cloonix::v1;
-
 namespace {
 
 bool WriteAllNonblocking(int fd, const std::string& data) {

@@ -19,8 +19,6 @@
 
 namespace cloonix {
 
-namespace v1 = ::cloonix::v1;
-
 namespace {
 
 // An upstream context carrying the caller's deadline.

@@ -26,7 +26,6 @@
 
 namespace cloonix {
 
-namespace v1 = ::cloonix::v1;
 namespace vr = ::cloonix::vmrunner::v1;
 
 namespace {
