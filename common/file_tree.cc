@@ -304,109 +304,123 @@ std::string TreeWriter::Data(const char* p, size_t n) {
 
 std::string TreeWriter::End() { return CloseFile(); }
 
-namespace {
+TreeReader::TreeReader(const std::string& root, const std::string& home,
+                       const std::string& path, size_t chunk)
+    : fs_(root), chunk_(chunk) {
+  error_ = fs_.error();
+  std::string abs = Absolute(home, path);
+  std::string top = Base(abs);
+  if (top.empty() || top == "/") top = "root";
+  stack_.push_back({abs, top, true});
+}
 
-struct Walker {
-  const RootedFs& fs;
-  const std::function<bool(const TreeEntry&)>& on_entry;
-  const std::function<bool(const char*, size_t)>& on_data;
-  size_t chunk;
-  std::vector<char> buf;
+TreeReader::~TreeReader() {
+  if (fd_ >= 0) close(fd_);
+}
 
-  // "" ok, "cancelled", or an error. `path` is within fs's root; below the
-  // top nothing is followed (links are sent as links).
-  std::string Emit(const std::string& path, const std::string& rel,
-                   const struct stat& st, bool top) {
-    TreeEntry e;
-    e.path = rel;
-    e.mode = st.st_mode & 07777;
+std::string TreeReader::Next(Step* step, TreeEntry* e, std::string* data) {
+  if (!error_.empty()) return error_;
+  if (fd_ >= 0) {
+    data->resize(std::min<uint64_t>(left_, chunk_));
+    ssize_t n;
+    do {
+      n = read(fd_, data->data(), data->size());
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+      // The receiver sees a short file and fails the copy.
+      error_ = n < 0 ? Errno("cannot read", file_path_)
+                     : "file shrank while copied: " + file_path_;
+      return error_;
+    }
+    data->resize(static_cast<size_t>(n));
+    left_ -= static_cast<uint64_t>(n);
+    if (left_ == 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+    *step = Step::kData;
+    return "";
+  }
+  while (!stack_.empty()) {
+    Pending p = std::move(stack_.back());
+    stack_.pop_back();
+    struct stat st;
+    if (fs_.Stat(p.path, &st, p.top) != 0) {
+      if (p.top) return error_ = Errno("cannot read", p.path);
+      continue;  // vanished
+    }
+    *e = TreeEntry();
+    e->path = p.rel;
+    e->mode = st.st_mode & 07777;
+    const int nofollow = p.top ? 0 : O_NOFOLLOW;
     if (S_ISLNK(st.st_mode)) {
       char target[4096];
-      long n = fs.Readlink(path, target, sizeof(target) - 1);
-      if (n < 0) return Errno("cannot read link", path);
-      e.type = TreeEntry::kSymlink;
-      e.link.assign(target, static_cast<size_t>(n));
-      return on_entry(e) ? "" : "cancelled";
-    }
-    const int nofollow = top ? 0 : O_NOFOLLOW;
-    if (S_ISDIR(st.st_mode)) {
-      e.type = TreeEntry::kDir;
-      if (!on_entry(e)) return "cancelled";
-      int dfd = fs.Open(path, O_RDONLY | O_DIRECTORY | nofollow);
+      long n = fs_.Readlink(p.path, target, sizeof(target) - 1);
+      if (n < 0) return error_ = Errno("cannot read link", p.path);
+      e->type = TreeEntry::kSymlink;
+      e->link.assign(target, static_cast<size_t>(n));
+    } else if (S_ISDIR(st.st_mode)) {
+      int dfd = fs_.Open(p.path, O_RDONLY | O_DIRECTORY | nofollow);
       DIR* d = dfd < 0 ? nullptr : fdopendir(dfd);
       if (d == nullptr) {
-        std::string err = Errno("cannot read directory", path);
+        error_ = Errno("cannot read directory", p.path);
         if (dfd >= 0) close(dfd);
-        return err;
+        return error_;
       }
       std::vector<std::string> names;
       while (struct dirent* de = readdir(d)) {
         std::string n = de->d_name;
-        if (n != "." && n != "..") names.push_back(n);
+        if (n == "." || n == "..") continue;
+        if (de->d_type != DT_UNKNOWN && de->d_type != DT_DIR &&
+            de->d_type != DT_REG && de->d_type != DT_LNK)
+          continue;  // sockets, fifos, devices
+        names.push_back(n);
       }
       closedir(d);
-      std::sort(names.begin(), names.end());
-      for (const auto& n : names) {
-        struct stat cst;
-        std::string child = (path == "/" ? "" : path) + "/" + n;
-        if (fs.Stat(child, &cst, false) != 0) continue;  // vanished
-        if (!S_ISDIR(cst.st_mode) && !S_ISREG(cst.st_mode) &&
-            !S_ISLNK(cst.st_mode))
-          continue;
-        if (std::string err = Emit(child, rel + "/" + n, cst, false);
-            !err.empty())
-          return err;
+      std::sort(names.rbegin(), names.rend());  // popped in order
+      std::string base = p.path == "/" ? "" : p.path;
+      for (const auto& n : names)
+        stack_.push_back({base + "/" + n, p.rel + "/" + n, false});
+      e->type = TreeEntry::kDir;
+    } else if (S_ISREG(st.st_mode)) {
+      fd_ = fs_.Open(p.path, O_RDONLY | nofollow);
+      if (fd_ < 0) return error_ = Errno("cannot open", p.path);
+      e->type = TreeEntry::kFile;
+      e->size = static_cast<uint64_t>(st.st_size);
+      left_ = e->size;
+      file_path_ = p.path;
+      if (left_ == 0) {
+        close(fd_);
+        fd_ = -1;
       }
-      return "";
+    } else {
+      if (p.top) return error_ = "not a regular file: " + p.path;
+      continue;
     }
-    if (!S_ISREG(st.st_mode)) return "not a regular file: " + path;
-    int fd = fs.Open(path, O_RDONLY | nofollow);
-    if (fd < 0) return Errno("cannot open", path);
-    e.type = TreeEntry::kFile;
-    e.size = static_cast<uint64_t>(st.st_size);
-    if (!on_entry(e)) {
-      close(fd);
-      return "cancelled";
-    }
-    uint64_t left = e.size;
-    while (left > 0) {
-      size_t want = std::min<uint64_t>(left, chunk);
-      ssize_t n = read(fd, buf.data(), want);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        // The receiver sees a short file and fails the copy.
-        std::string err = n < 0 ? Errno("cannot read", path)
-                                : "file shrank while copied: " + path;
-        close(fd);
-        return err;
-      }
-      if (!on_data(buf.data(), static_cast<size_t>(n))) {
-        close(fd);
-        return "cancelled";
-      }
-      left -= static_cast<uint64_t>(n);
-    }
-    close(fd);
+    *step = Step::kEntry;
     return "";
   }
-};
-
-}  // namespace
+  *step = Step::kDone;
+  return "";
+}
 
 std::string ReadTree(const std::string& root, const std::string& home,
                      const std::string& path,
                      const std::function<bool(const TreeEntry&)>& on_entry,
                      const std::function<bool(const char*, size_t)>& on_data,
                      size_t chunk) {
-  RootedFs fs(root);
-  if (!fs.error().empty()) return fs.error();
-  std::string abs = Absolute(home, path);
-  struct stat st;
-  if (fs.Stat(abs, &st, true) != 0) return Errno("cannot read", abs);
-  Walker w{fs, on_entry, on_data, chunk, std::vector<char>(chunk)};
-  std::string top = Base(abs);
-  if (top.empty() || top == "/") top = "root";
-  return w.Emit(abs, top, st, true);
+  TreeReader r(root, home, path, chunk);
+  TreeEntry e;
+  std::string data;
+  for (;;) {
+    TreeReader::Step step;
+    if (std::string err = r.Next(&step, &e, &data); !err.empty()) return err;
+    if (step == TreeReader::Step::kDone) return "";
+    bool go = step == TreeReader::Step::kEntry
+                  ? on_entry(e)
+                  : on_data(data.data(), data.size());
+    if (!go) return "cancelled";
+  }
 }
 
 }  // namespace cloonix

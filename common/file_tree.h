@@ -100,6 +100,36 @@ class TreeWriter {
   uint32_t files_ = 0;
 };
 
+// Reads the tree at `path` (under `root`, relative to `home`) one step at a
+// time, for single-threaded loops (the agent): each Next() gives the next
+// entry or data chunk. Symlinks below the top are sent as links; sockets,
+// fifos and devices are skipped; entries that vanish meanwhile too.
+class TreeReader {
+ public:
+  enum class Step { kEntry, kData, kDone };
+  TreeReader(const std::string& root, const std::string& home,
+             const std::string& path, size_t chunk = 64 * 1024);
+  ~TreeReader();
+  TreeReader(const TreeReader&) = delete;
+  TreeReader& operator=(const TreeReader&) = delete;
+  // "" and *step set, or an error message (the stream is then over).
+  std::string Next(Step* step, TreeEntry* entry, std::string* data);
+
+ private:
+  struct Pending {
+    std::string path;  // within the root
+    std::string rel;   // in the stream
+    bool top;
+  };
+  RootedFs fs_;
+  size_t chunk_;
+  std::string error_;
+  std::vector<Pending> stack_;
+  int fd_ = -1;
+  uint64_t left_ = 0;
+  std::string file_path_;
+};
+
 // Reads the tree at `path` (under `root`, relative to `home`) and emits it.
 // A callback returning false stops the walk (the reader's result is then
 // "cancelled"). Symlinks below the top are sent as links; sockets, fifos and

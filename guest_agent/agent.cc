@@ -29,6 +29,7 @@
 namespace {
 
 using cloonix::TreeEntry;
+using cloonix::TreeReader;
 using cloonix::TreeWriter;
 namespace wire = cloonix::wire;
 using Clock = std::chrono::steady_clock;
@@ -103,7 +104,7 @@ class Agent {
   void Finish(Session* s);
   void Kill(Session* s);
   void Reap();
-  void Get(uint32_t id, const std::string& path);
+  void PumpGets();
 
   int fd_;
   bool gone_ = false;
@@ -111,6 +112,7 @@ class Agent {
   wire::FrameParser parser_;
   std::map<uint32_t, std::unique_ptr<Session>> sessions_;
   std::map<uint32_t, std::unique_ptr<TreeWriter>> puts_;
+  std::map<uint32_t, std::unique_ptr<TreeReader>> gets_;
 };
 
 void Agent::Send(wire::Type t, uint32_t session, std::string payload) {
@@ -301,24 +303,34 @@ void Agent::Reap() {
   }
 }
 
-void Agent::Get(uint32_t id, const std::string& path) {
-  std::string err = cloonix::ReadTree(
-      "", "/root", path,
-      [&](const TreeEntry& e) {
-        Send(wire::Type::kEntry, id, cloonix::EncodeEntry(e));
-        return out_.size() < (1 << 20) || Flush(60000);
-      },
-      [&](const char* p, size_t n) {
-        Send(wire::Type::kData, id, std::string(p, n));
-        if (out_.size() >= (1 << 20)) {
-          while (!out_.empty() && !gone_) Flush(1000);
-        }
-        return !gone_;
-      });
-  if (err.empty()) {
-    Send(wire::Type::kGetEnd, id, "");
-  } else {
-    Send(wire::Type::kError, id, err);
+// Copies out progress a chunk at a time between the loop's other work, as
+// long as the host keeps up (at most ~1 MiB waits in out_): other sessions
+// and kKill are served meanwhile.
+void Agent::PumpGets() {
+  for (auto it = gets_.begin(); it != gets_.end();) {
+    bool done = false;
+    while (out_.size() < (1u << 20)) {
+      TreeReader::Step step;
+      TreeEntry e;
+      std::string data;
+      std::string err = it->second->Next(&step, &e, &data);
+      if (!err.empty()) {
+        Send(wire::Type::kError, it->first, err);
+        done = true;
+        break;
+      }
+      if (step == TreeReader::Step::kDone) {
+        Send(wire::Type::kGetEnd, it->first, "");
+        done = true;
+        break;
+      }
+      if (step == TreeReader::Step::kEntry) {
+        Send(wire::Type::kEntry, it->first, cloonix::EncodeEntry(e));
+      } else {
+        Send(wire::Type::kData, it->first, std::move(data));
+      }
+    }
+    it = done ? gets_.erase(it) : std::next(it);
   }
 }
 
@@ -368,6 +380,7 @@ void Agent::Handle(const wire::Frame& f) {
         sessions_.erase(it);
       }
       puts_.erase(f.session);
+      gets_.erase(f.session);
       return;
     case wire::Type::kPutBegin: {
       auto w = std::make_unique<TreeWriter>("", "/root");
@@ -409,7 +422,7 @@ void Agent::Handle(const wire::Frame& f) {
       return;
     }
     case wire::Type::kGetBegin:
-      Get(f.session, f.payload);
+      gets_[f.session] = std::make_unique<TreeReader>("", "/root", f.payload);
       return;
     default:
       return;  // unknown frames are ignored (newer hosts)
@@ -518,6 +531,7 @@ void Agent::Run() {
         ++it;
       }
     }
+    PumpGets();
     if (Clock::now() >= next_beat) {
       Send(wire::Type::kHeartbeat, 0, "");
       next_beat = Clock::now() + std::chrono::seconds(1);
