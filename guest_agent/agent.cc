@@ -473,6 +473,8 @@ void Agent::Run() {
             .count());
     if (ms < 0) ms = 0;
     if (ms < timeout) timeout = ms;
+    // A copy out in progress: come back at once while there is room.
+    if (!gets_.empty() && out_.size() < (1u << 20)) timeout = 0;
     int r = poll(pfds.data(), pfds.size(), timeout);
     if (r < 0 && errno != EINTR) {
       Log(std::string("poll: ") + strerror(errno));
