@@ -77,7 +77,8 @@ std::string StateText(const v1::Item& it) {
     case v1::ITEM_STATE_RUNNING:
       return "running";
     case v1::ITEM_STATE_STOPPED:
-      return "stopped";
+      return it.state_message().empty() ? "stopped"
+                                        : "stopped: " + it.state_message();
     case v1::ITEM_STATE_FAILED:
       return it.state_message().empty() ? "failed"
                                         : "failed: " + it.state_message();

@@ -132,6 +132,19 @@ check "vm2 is cabled again: ping c1" bash -c "
   cloonix ssh vm2 'ip addr add 10.30.0.2/24 dev eth0; ip link set eth0 up' &&
   cloonix ssh vm2 ping -c 2 -W 3 10.30.0.3"
 
+# QEMU killed behind cloonix's back: shown as stopped with the reason, not
+# restarted; start brings it back.
+qpid2="$(cloonix show vm2 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvm"]["pid"])')"
+kill -9 "$qpid2"
+gone=""
+for _ in $(seq 1 30); do
+  cloonix ls | grep '^vm2 ' | grep -q 'stopped: QEMU exited' && { gone=1; break; }
+  sleep 0.2
+done
+if [[ -n "$gone" ]]; then pass "a killed QEMU shows as stopped, with the reason"; else fail "a killed QEMU shows as stopped" "$(cloonix ls)"; fi
+check "start it again" cloonix cnf kvm vm2 start
+check "and its agent is back" wait_agent vm2
+
 # Remote use: the exported credentials drive the net over TCP (loopback).
 check "export client credentials" cloonix net creds "$E2E_ROOT/creds"
 addr="$(cat "$E2E_ROOT/creds/address")"

@@ -538,6 +538,7 @@ absl::StatusOr<v1::Item> NetManager::ControlKvm(const std::string& name,
       it = topo_.FindMutable(name);
       *it->mutable_kvm() = item.kvm();
       it->set_state(v1::ITEM_STATE_RUNNING);
+      it->clear_state_message();
       spdlog::info("kvm {} started again", name);
       break;
     }
@@ -596,9 +597,29 @@ absl::StatusOr<v1::WhatIpResponse> NetManager::WhatIp(const std::string& nat,
 }
 
 void NetManager::RefreshVms() {
+  // Under the lock: a VM created or started meanwhile is not "missing".
+  absl::MutexLock l(&mu_);
   auto vms = vms_->List();
   if (!vms.ok()) return;  // vm_runner restarting: keep the last states
-  absl::MutexLock l(&mu_);
+  // A running kvm whose QEMU is gone (crashed, killed): say so, and let the
+  // user start it again; it is not restarted behind their back.
+  std::set<std::string> live;
+  for (const auto& v : *vms) live.insert(v.name);
+  for (const auto& item : topo_.Items()) {
+    if (item.kind() != v1::ITEM_KIND_KVM ||
+        item.state() != v1::ITEM_STATE_RUNNING || live.count(item.name()))
+      continue;
+    spdlog::warn("kvm {}: QEMU is gone", item.name());
+    v1::Item* it = topo_.FindMutable(item.name());
+    it->mutable_kvm()->set_agent_up(false);
+    it->mutable_kvm()->set_pid(0);
+    it->set_state(v1::ITEM_STATE_STOPPED);
+    it->set_state_message(
+        absl::StrCat("QEMU exited (crashed or killed); cloonix cnf kvm ",
+                     item.name(), " start runs it again"));
+    Persist().IgnoreError();
+    bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*it));
+  }
   for (const auto& v : *vms) {
     v1::Item* it = topo_.FindMutable(v.name);
     if (it == nullptr || it->kind() != v1::ITEM_KIND_KVM ||

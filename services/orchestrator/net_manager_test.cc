@@ -431,6 +431,15 @@ TEST_F(NetManagerTest, KvmLifeCycleAgentStateAndReconcile) {
   EXPECT_EQ(m_->ControlKvm("lan1", v1::KVM_ACTION_STOP).status().code(),
             absl::StatusCode::kInvalidArgument);
 
+  // QEMU dies: the kvm shows stopped with the reason, not running.
+  vms_.vms.erase("vm1");
+  m_->RefreshVms();
+  auto gone = m_->GetItem("vm1");
+  EXPECT_EQ(gone->state(), v1::ITEM_STATE_STOPPED);
+  EXPECT_THAT(gone->state_message(), HasSubstr("QEMU exited"));
+  ASSERT_TRUE(m_->ControlKvm("vm1", v1::KVM_ACTION_START).ok());
+  EXPECT_EQ(m_->GetItem("vm1")->state_message(), "");
+
   ASSERT_TRUE(m_->DeleteItem("vm1", false).ok());
   EXPECT_TRUE(vms_.vms.empty());
 }
