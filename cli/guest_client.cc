@@ -111,6 +111,13 @@ absl::StatusOr<v1::Item> ParseAddKvm(const std::string& name,
 namespace {
 
 std::atomic<bool> g_winch{false};
+
+// What RunSsh/RunTunnel share with their detached stdin thread: once
+// `closed` is set (under `mu`), the thread no longer touches the stream.
+struct StdinShare {
+  std::mutex mu;
+  bool closed = false;
+};
 void OnWinch(int) { g_winch = true; }
 
 v1::WindowSize TermSize() {
@@ -204,11 +211,16 @@ int RunSsh(v1::Guest::Stub* stub, const std::string& item,
     }
     signal(SIGWINCH, OnWinch);
   }
-  std::mutex write_mu;
-  bool closed = false;
+  // Shared with the stdin thread, which is detached (it may sit in read()
+  // after the command ended): it must not outlive what it touches.
+  auto shared = std::make_shared<StdinShare>();
+  auto* raw_stream = stream.get();
   stream->Write(start);
-  // stdin -> guest. Detached: it may block in read() when the command ends.
-  std::thread([&stream, &write_mu, &closed, tty] {
+  // stdin -> guest.
+  std::thread([shared, raw_stream, tty] {
+    auto& write_mu = shared->mu;
+    auto& closed = shared->closed;
+    auto* stream = raw_stream;
     char buf[32768];
     for (;;) {
       struct pollfd p = {STDIN_FILENO, POLLIN, 0};
@@ -249,8 +261,8 @@ int RunSsh(v1::Guest::Stub* stub, const std::string& item,
     if (!resp.stderr().empty()) WriteAll(STDERR_FILENO, resp.stderr());
   }
   {
-    std::lock_guard<std::mutex> l(write_mu);
-    closed = true;
+    std::lock_guard<std::mutex> l(shared->mu);
+    shared->closed = true;
     stream->WritesDone();
   }
   *error = stream->Finish();
@@ -270,10 +282,13 @@ int RunTunnel(v1::Guest::Stub* stub, const std::string& item, uint32_t port,
   v1::TunnelRequest start;
   start.mutable_start()->set_item(item);
   start.mutable_start()->set_port(port);
-  std::mutex write_mu;
-  bool closed = false;
+  auto shared = std::make_shared<StdinShare>();
+  auto* raw_stream = stream.get();
   stream->Write(start);
-  std::thread([&stream, &write_mu, &closed] {
+  std::thread([shared, raw_stream] {
+    auto& write_mu = shared->mu;
+    auto& closed = shared->closed;
+    auto* stream = raw_stream;
     char buf[65536];
     for (;;) {
       ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
@@ -296,9 +311,9 @@ int RunTunnel(v1::Guest::Stub* stub, const std::string& item, uint32_t port,
     if (!WriteAll(STDOUT_FILENO, resp.data())) break;
   }
   {
-    std::lock_guard<std::mutex> l(write_mu);
-    if (!closed) stream->WritesDone();
-    closed = true;
+    std::lock_guard<std::mutex> l(shared->mu);
+    if (!shared->closed) stream->WritesDone();
+    shared->closed = true;
   }
   *error = stream->Finish();
   // The relay cancels a side that never half-closes: fine once data flowed.

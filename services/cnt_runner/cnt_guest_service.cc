@@ -108,8 +108,12 @@ grpc::Status CntGuestService::Exec(
   }
   std::atomic<bool> exited{false};
   std::atomic<int> code{255};
+  // As long as the process lives (a shell may last days); cancellable.
+  auto wait_ctx = client_->NewContext(absl::Hours(24 * 365));
+  absl::Notification waited;
   std::thread waiter([&] {
-    auto r = client_->ExecWait(id, exec_id);
+    auto r = client_->ExecWait(id, exec_id, wait_ctx.get());
+    waited.Notify();
     code = r.ok() ? static_cast<int>(*r) : 255;
     exited = true;
   });
@@ -179,6 +183,9 @@ grpc::Status CntGuestService::Exec(
   } else {
     client_->ExecKill(id, exec_id).IgnoreError();
   }
+  // A kill that did not take must not hold this handler forever.
+  if (!waited.WaitForNotificationWithTimeout(absl::Seconds(5)))
+    wait_ctx->TryCancel();
   waiter.join();
   client_->ExecDelete(id, exec_id).IgnoreError();
   if (!reader_done.WaitForNotificationWithTimeout(absl::Seconds(2)))

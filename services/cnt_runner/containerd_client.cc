@@ -600,16 +600,15 @@ absl::Status ContainerdClient::ExecStart(const std::string& id,
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint32_t> ContainerdClient::ExecWait(
-    const std::string& id, const std::string& exec_id) {
+absl::StatusOr<uint32_t> ContainerdClient::ExecWait(const std::string& id,
+                                                    const std::string& exec_id,
+                                                    grpc::ClientContext* ctx) {
   auto ts = tasks::Tasks::NewStub(channel_);
   tasks::WaitRequest req;
   req.set_container_id(id);
   req.set_exec_id(exec_id);
   tasks::WaitResponse resp;
-  // As long as the process lives (a shell may last days).
-  auto ctx = Ctx(absl::Hours(24 * 365));
-  RETURN_IF_ERROR(FromGrpcStatus(ts->Wait(ctx.get(), req, &resp), "wait: "));
+  RETURN_IF_ERROR(FromGrpcStatus(ts->Wait(ctx, req, &resp), "wait: "));
   return resp.exit_status();
 }
 

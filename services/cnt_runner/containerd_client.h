@@ -87,9 +87,15 @@ class ContainerdClient {
                          const std::string& stdin_path,
                          const std::string& stdout_path,
                          const std::string& stderr_path);
-  // Blocks until the process exits; returns its exit status.
+  // Blocks until the process exits; returns its exit status. `ctx` (from
+  // NewContext) lets another thread cancel the wait.
   absl::StatusOr<uint32_t> ExecWait(const std::string& id,
-                                    const std::string& exec_id);
+                                    const std::string& exec_id,
+                                    grpc::ClientContext* ctx);
+  // A context carrying the containerd namespace.
+  std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) {
+    return Ctx(timeout);
+  }
   absl::Status ExecResize(const std::string& id, const std::string& exec_id,
                           uint32_t rows, uint32_t cols);
   absl::Status ExecCloseStdin(const std::string& id,
