@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -320,6 +321,69 @@ int RunTunnel(v1::Guest::Stub* stub, const std::string& item, uint32_t port,
   if (!error->ok() && !(got && error->error_code() == grpc::CANCELLED))
     return -1;
   return 0;
+}
+
+int RunConsole(v1::Guest::Stub* stub, const std::string& item, int seconds,
+               grpc::Status* error) {
+  grpc::ClientContext ctx;
+  if (seconds > 0) {
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(seconds));
+  }
+  auto stream = stub->Console(&ctx);
+  v1::ConsoleRequest first;
+  first.set_item(item);
+  stream->Write(first);
+  struct termios saved;
+  bool raw = false;
+  if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
+    struct termios r = saved;
+    cfmakeraw(&r);
+    tcsetattr(STDIN_FILENO, TCSANOW, &r);
+    raw = true;
+    std::fprintf(stderr, "connected to the console of %s (Ctrl-] detaches)\r\n",
+                 item.c_str());
+  }
+  auto shared = std::make_shared<StdinShare>();
+  auto* raw_stream = stream.get();
+  auto* raw_ctx = &ctx;
+  std::thread([shared, raw_stream, raw_ctx, raw] {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+      std::lock_guard<std::mutex> l(shared->mu);
+      if (shared->closed) return;
+      if (n <= 0) {
+        raw_stream->WritesDone();
+        return;
+      }
+      std::string data(buf, static_cast<size_t>(n));
+      size_t detach = raw ? data.find('\x1d') : std::string::npos;
+      if (detach != std::string::npos) {
+        raw_ctx->TryCancel();
+        return;
+      }
+      v1::ConsoleRequest m;
+      m.set_data(data);
+      if (!raw_stream->Write(m)) return;
+    }
+  }).detach();
+  v1::ConsoleResponse resp;
+  while (stream->Read(&resp)) WriteAll(STDOUT_FILENO, resp.data());
+  {
+    std::lock_guard<std::mutex> l(shared->mu);
+    shared->closed = true;
+  }
+  *error = stream->Finish();
+  if (raw) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::fprintf(stderr, "\ndetached\n");
+  }
+  // Detaching (Ctrl-]) and --for ending are the normal ways out.
+  if (error->error_code() == grpc::CANCELLED ||
+      error->error_code() == grpc::DEADLINE_EXCEEDED || error->ok())
+    return 0;
+  return -1;
 }
 
 absl::StatusOr<CopyReport> CopyToGuest(v1::Guest::Stub* stub,

@@ -39,6 +39,12 @@ int RunSsh(cloonix::v1::Guest::Stub* stub, const std::string& item,
 int RunTunnel(cloonix::v1::Guest::Stub* stub, const std::string& item,
               uint32_t port, grpc::Status* error);
 
+// Attaches to a kvm's serial console: a raw terminal when stdin is one,
+// Ctrl-] detaches; `seconds` > 0 detaches after that long (scripts). Returns
+// 0, or -1 with *error set.
+int RunConsole(cloonix::v1::Guest::Stub* stub, const std::string& item,
+               int seconds, grpc::Status* error);
+
 struct CopyReport {
   uint32_t files = 0;
   uint64_t bytes = 0;

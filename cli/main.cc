@@ -1130,6 +1130,26 @@ int main(int argc, char** argv) {
   ocp->callback([&] {
     action = [&] { return Ocp(g, argv[0], ocp_src, ocp_dst, ocp_r, ocp_key); };
   });
+  std::string con_name;
+  int con_for = 0;
+  auto* con = app.add_subcommand(
+      "console",
+      "console <name> [--for S]: attach to a kvm's serial console (Cloonix's "
+      "cloonix_shk); Ctrl-] detaches");
+  con->add_option("name", con_name, "kvm name")->required();
+  con->add_option("--for", con_for,
+                  "Detach after S seconds (print what the console shows; for "
+                  "scripts)");
+  con->callback([&] {
+    action = [&]() -> int {
+      Client c(g);
+      if (!c.Exists()) return NotRunning(g);
+      grpc::Status err;
+      if (cloonix::cli::RunConsole(c.guest(), con_name, con_for, &err) != 0)
+        return FailRpc(g, err);
+      return 0;
+    };
+  });
   std::string tun_name;
   uint32_t tun_port = 22;
   auto* tun = app.add_subcommand(

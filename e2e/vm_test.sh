@@ -87,6 +87,16 @@ check "scp -r a tree into c1 keeps modes" bash -c "
   cloonix scp -r $E2E_ROOT/tree c1:/tmp/ &&
   [[ \"\$(cloonix ssh c1 stat -c %a /tmp/tree/sub/a)\" == 751 ]]"
 
+# The serial console, attached through the doorway.
+cloonix console vm2 --for 5 > "$E2E_ROOT/console.out" 2>&1 < /dev/null &
+CON_PID=$!
+sleep 1.5
+cloonix ssh vm2 "echo console-check-$NET > /dev/console"
+wait "$CON_PID"
+check "console shows what the guest writes to its serial port" \
+  grep -q "console-check-$NET" "$E2E_ROOT/console.out"
+expect_code "a container has no serial console" FAILED_PRECONDITION cloonix console c1 --for 1
+
 # Bad input: clear errors, nothing changes.
 before="$(cloonix ls -f json)"
 expect_code "missing image" NOT_FOUND cloonix add kvm bad1 ram=256 eth=1 nosuchimage

@@ -436,4 +436,59 @@ grpc::Status GuestRouter::Tunnel(
   return grpc::Status::OK;
 }
 
+grpc::Status GuestRouter::Console(
+    grpc::ServerContext* c,
+    grpc::ServerReaderWriter<v1::ConsoleResponse, v1::ConsoleRequest>* s) {
+  v1::ConsoleRequest first;
+  if (!s->Read(&first) || first.item().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first Console message must name the item");
+  }
+  v1::Guest::Stub* stub = nullptr;
+  if (auto st = Route(c, first.item(), &stub); !st.ok()) return st;
+  if (stub != vms_.get()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat(first.item(),
+                                     " has no serial console: only kvm items "
+                                     "do (use cloonix ssh)"));
+  }
+  grpc::ClientContext cc;
+  Inherit(c, &cc);
+  auto up = stub->Console(&cc);
+  CancelRelay relay(c, &cc);
+  absl::Mutex up_mu;
+  bool finished = false;
+  up->Write(first);
+  absl::Notification pump_done;
+  std::thread pump([&] {
+    v1::ConsoleRequest r;
+    while (s->Read(&r)) {
+      absl::MutexLock l(&up_mu);
+      if (finished || !up->Write(r)) break;
+    }
+    {
+      absl::MutexLock l(&up_mu);
+      if (!finished) up->WritesDone();
+    }
+    pump_done.Notify();
+  });
+  v1::ConsoleResponse resp;
+  while (up->Read(&resp)) {
+    if (!s->Write(resp)) {
+      cc.TryCancel();
+      break;
+    }
+  }
+  grpc::Status st;
+  {
+    absl::MutexLock l(&up_mu);
+    finished = true;
+    st = Upstream(up->Finish(), "vm_runner");
+  }
+  if (!pump_done.WaitForNotificationWithTimeout(absl::Seconds(2)))
+    c->TryCancel();
+  pump.join();
+  return st;
+}
+
 }  // namespace cloonix

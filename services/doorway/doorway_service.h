@@ -89,6 +89,10 @@ class GuestRouter final : public cloonix::v1::Guest::Service {
   grpc::Status CopyFrom(
       grpc::ServerContext* c, const cloonix::v1::CopyFromRequest* r,
       grpc::ServerWriter<cloonix::v1::CopyFromResponse>* w) override;
+  grpc::Status Console(
+      grpc::ServerContext* c,
+      grpc::ServerReaderWriter<cloonix::v1::ConsoleResponse,
+                               cloonix::v1::ConsoleRequest>* s) override;
   grpc::Status Tunnel(
       grpc::ServerContext* c,
       grpc::ServerReaderWriter<cloonix::v1::TunnelResponse,

@@ -220,6 +220,26 @@ absl::StatusOr<std::vector<DomainInfo>> LibvirtHost::List(
   return out;
 }
 
+absl::StatusOr<virStreamPtr> LibvirtHost::OpenConsole(const std::string& name) {
+  absl::MutexLock l(&mu_);
+  if (auto s = Reconnect(); !s.ok()) return s;
+  virDomainPtr d = virDomainLookupByName(conn_, name.c_str());
+  if (d == nullptr)
+    return absl::NotFoundError(absl::StrCat("no domain ", name));
+  virStreamPtr st = virStreamNew(conn_, VIR_STREAM_NONBLOCK);
+  int r = st == nullptr
+              ? -1
+              : virDomainOpenConsole(d, nullptr, st, VIR_DOMAIN_CONSOLE_FORCE);
+  std::string err = r < 0 ? LastError() : "";
+  virDomainFree(d);
+  if (r < 0) {
+    if (st != nullptr) virStreamFree(st);
+    return absl::UnavailableError(
+        absl::StrCat("cannot open the console of ", name, ": ", err));
+  }
+  return st;
+}
+
 std::string LibvirtHost::ProbeDomainType(const std::string& dir,
                                          const std::string& kernel,
                                          const std::string& initrd) {

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 
 struct _virConnect;
+struct _virStream;
 
 namespace cloonix {
 
@@ -44,6 +45,10 @@ class LibvirtHost {
   // "kvm" when /dev/kvm boots `kernel`+`initrd` to the tiny guest's marker
   // within 20 s, else "qemu" (TCG). The result is cached in `dir` per host
   // kernel release.
+  // A non-blocking stream on the domain's serial console (forcibly taking
+  // it from another client). NOT_FOUND, UNAVAILABLE.
+  absl::StatusOr<struct _virStream*> OpenConsole(const std::string& name);
+
   static std::string ProbeDomainType(const std::string& dir,
                                      const std::string& kernel,
                                      const std::string& initrd);

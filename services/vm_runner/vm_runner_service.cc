@@ -1,5 +1,6 @@
 #include "services/vm_runner/vm_runner_service.h"
 
+#include <libvirt/libvirt.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -560,6 +561,80 @@ grpc::Status VmGuestService::CopyFrom(
     }
     if (!writer->Write(out)) return done(absl::CancelledError("client gone"));
   }
+}
+
+grpc::Status VmGuestService::Console(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<v1::ConsoleResponse, v1::ConsoleRequest>* stream) {
+  v1::ConsoleRequest first;
+  if (!stream->Read(&first) || first.item().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first Console message must name the item");
+  }
+  auto st = runner_->libvirt()->OpenConsole(runner_->DomainOf(first.item()));
+  if (!st.ok()) {
+    if (absl::IsNotFound(st.status())) {
+      return grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("VM ", first.item(), " is not running (stopped?)"));
+    }
+    return ToGrpcStatus(st.status());
+  }
+  virStreamPtr console = *st;
+  absl::Mutex mu;  // libvirt stream calls from two threads
+  bool over = false;
+  absl::Notification reader_done;
+  std::thread reader([&] {
+    v1::ConsoleRequest r;
+    while (stream->Read(&r)) {
+      const std::string& d = r.data();
+      size_t off = 0;
+      while (off < d.size()) {
+        int n;
+        {
+          absl::MutexLock l(&mu);
+          if (over) break;
+          n = virStreamSend(console, d.data() + off, d.size() - off);
+        }
+        if (n == -2) {
+          absl::SleepFor(absl::Milliseconds(10));
+          continue;
+        }
+        if (n < 0) break;
+        off += static_cast<size_t>(n);
+      }
+    }
+    reader_done.Notify();
+  });
+  char buf[16384];
+  for (;;) {
+    int n;
+    {
+      absl::MutexLock l(&mu);
+      n = virStreamRecv(console, buf, sizeof(buf));
+    }
+    if (n == -2) {  // nothing yet
+      // A client that only watches half-closes at once: keep streaming
+      // until it cancels (detach, deadline).
+      if (ctx->IsCancelled()) break;
+      absl::SleepFor(absl::Milliseconds(20));
+      continue;
+    }
+    if (n <= 0) break;  // the VM stopped, or an error
+    v1::ConsoleResponse out;
+    out.set_data(std::string(buf, static_cast<size_t>(n)));
+    if (!stream->Write(out)) break;
+  }
+  {
+    absl::MutexLock l(&mu);
+    over = true;
+    virStreamAbort(console);
+  }
+  if (!reader_done.WaitForNotificationWithTimeout(absl::Seconds(2)))
+    ctx->TryCancel();
+  reader.join();
+  virStreamFree(console);
+  return grpc::Status::OK;
 }
 
 }  // namespace cloonix

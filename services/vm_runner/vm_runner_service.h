@@ -48,6 +48,10 @@ class VmRunner {
   // Shared: a session keeps its link alive after the VM is deleted (it then
   // gets an error instead of a dangling pointer).
   absl::StatusOr<std::shared_ptr<AgentLink>> UpLink(const std::string& name);
+  LibvirtHost* libvirt() { return libvirt_; }
+  std::string DomainOf(const std::string& item) const {
+    return DomainName(item);
+  }
 
  private:
   std::string DomainName(const std::string& item) const;
@@ -101,6 +105,10 @@ class VmGuestService final : public cloonix::v1::Guest::Service {
   grpc::Status CopyFrom(
       grpc::ServerContext* ctx, const cloonix::v1::CopyFromRequest* req,
       grpc::ServerWriter<cloonix::v1::CopyFromResponse>* writer) override;
+  grpc::Status Console(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<cloonix::v1::ConsoleResponse,
+                               cloonix::v1::ConsoleRequest>* stream) override;
 
  private:
   VmRunner* runner_;
