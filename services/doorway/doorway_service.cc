@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -84,6 +85,59 @@ class CancelRelay {
   absl::Notification done_;
   std::thread thread_;
 };
+
+// Relays a bidi stream to `up` (already given `first`) and back. The client
+// half-closes once it has its last message; one that does not within 2 s,
+// or that went away, is cancelled. `before_end` runs after the upstream
+// ended, with whether the client is gone and the upstream status.
+template <typename Req, typename Resp>
+grpc::Status RelayBidi(
+    grpc::ServerContext* c, grpc::ServerReaderWriter<Resp, Req>* s,
+    grpc::ClientContext* cc, grpc::ClientReaderWriter<Req, Resp>* up,
+    const Req& first, const char* who,
+    const std::function<void(const Resp&)>& on_resp,
+    const std::function<void(bool, const grpc::Status&)>& before_end) {
+  CancelRelay relay(c, cc);
+  absl::Mutex up_mu;  // up's writes vs its Finish
+  bool finished = false;
+  up->Write(first);
+  absl::Notification pump_done;
+  std::thread pump([&] {
+    Req r;
+    while (s->Read(&r)) {
+      absl::MutexLock l(&up_mu);
+      if (finished || !up->Write(r)) break;
+    }
+    {
+      absl::MutexLock l(&up_mu);
+      if (!finished) up->WritesDone();
+    }
+    pump_done.Notify();
+  });
+  Resp resp;
+  bool client_gone = false;
+  while (up->Read(&resp)) {
+    if (on_resp) on_resp(resp);
+    if (!s->Write(resp)) {
+      client_gone = true;
+      cc->TryCancel();
+      break;
+    }
+  }
+  grpc::Status st;
+  {
+    absl::MutexLock l(&up_mu);
+    finished = true;
+    st = Upstream(up->Finish(), who);
+  }
+  if (before_end) before_end(client_gone, st);
+  if (client_gone ||
+      !pump_done.WaitForNotificationWithTimeout(absl::Seconds(2))) {
+    c->TryCancel();
+  }
+  pump.join();
+  return st;
+}
 
 }  // namespace
 
@@ -202,54 +256,20 @@ grpc::Status GuestRouter::Exec(
   grpc::ClientContext cc;
   Inherit(c, &cc);
   auto up = stub->Exec(&cc);
-  CancelRelay relay(c, &cc);
-  absl::Mutex up_mu;  // up's writes vs its Finish
-  bool finished = false;
-  up->Write(first);
-  absl::Notification pump_done;
-  std::thread pump([&] {
-    v1::ExecRequest r;
-    while (s->Read(&r)) {
-      absl::MutexLock l(&up_mu);
-      if (finished || !up->Write(r)) break;
-    }
-    {
-      absl::MutexLock l(&up_mu);
-      if (!finished) up->WritesDone();
-    }
-    pump_done.Notify();
-  });
-  v1::ExecResponse resp;
-  bool client_gone = false, saw_exit = false;
-  while (up->Read(&resp)) {
-    saw_exit |= resp.has_exit();
-    if (!s->Write(resp)) {
-      client_gone = true;
-      cc.TryCancel();
-      break;
-    }
-  }
-  grpc::Status st;
-  {
-    absl::MutexLock l(&up_mu);
-    finished = true;
-    st = Upstream(up->Finish(), "runner");
-  }
-  if (!saw_exit && !client_gone) {
-    // The runner failed before an exit status: say why in-band, so that the
-    // client half-closes and gets the status.
-    v1::ExecResponse last;
-    last.mutable_exit()->set_code(255);
-    last.mutable_exit()->set_error(st.ok() ? "no exit status"
-                                           : st.error_message());
-    s->Write(last);
-  }
-  if (client_gone ||
-      !pump_done.WaitForNotificationWithTimeout(absl::Seconds(2))) {
-    c->TryCancel();
-  }
-  pump.join();
-  return st;
+  bool saw_exit = false;
+  return RelayBidi<v1::ExecRequest, v1::ExecResponse>(
+      c, s, &cc, up.get(), first, "runner",
+      [&](const v1::ExecResponse& r) { saw_exit |= r.has_exit(); },
+      [&](bool client_gone, const grpc::Status& st) {
+        if (saw_exit || client_gone) return;
+        // The runner failed before an exit status: say why in-band, so that
+        // the client half-closes and gets the status.
+        v1::ExecResponse last;
+        last.mutable_exit()->set_code(255);
+        last.mutable_exit()->set_error(st.ok() ? "no exit status"
+                                               : st.error_message());
+        s->Write(last);
+      });
 }
 
 grpc::Status GuestRouter::CopyTo(grpc::ServerContext* c,
@@ -455,40 +475,8 @@ grpc::Status GuestRouter::Console(
   grpc::ClientContext cc;
   Inherit(c, &cc);
   auto up = stub->Console(&cc);
-  CancelRelay relay(c, &cc);
-  absl::Mutex up_mu;
-  bool finished = false;
-  up->Write(first);
-  absl::Notification pump_done;
-  std::thread pump([&] {
-    v1::ConsoleRequest r;
-    while (s->Read(&r)) {
-      absl::MutexLock l(&up_mu);
-      if (finished || !up->Write(r)) break;
-    }
-    {
-      absl::MutexLock l(&up_mu);
-      if (!finished) up->WritesDone();
-    }
-    pump_done.Notify();
-  });
-  v1::ConsoleResponse resp;
-  while (up->Read(&resp)) {
-    if (!s->Write(resp)) {
-      cc.TryCancel();
-      break;
-    }
-  }
-  grpc::Status st;
-  {
-    absl::MutexLock l(&up_mu);
-    finished = true;
-    st = Upstream(up->Finish(), "vm_runner");
-  }
-  if (!pump_done.WaitForNotificationWithTimeout(absl::Seconds(2)))
-    c->TryCancel();
-  pump.join();
-  return st;
+  return RelayBidi<v1::ConsoleRequest, v1::ConsoleResponse>(
+      c, s, &cc, up.get(), first, "vm_runner", nullptr, nullptr);
 }
 
 }  // namespace cloonix
