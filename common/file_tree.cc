@@ -413,7 +413,7 @@ std::string ReadTree(const std::string& root, const std::string& home,
   TreeEntry e;
   std::string data;
   for (;;) {
-    TreeReader::Step step;
+    TreeReader::Step step = TreeReader::Step::kDone;
     if (std::string err = r.Next(&step, &e, &data); !err.empty()) return err;
     if (step == TreeReader::Step::kDone) return "";
     bool go = step == TreeReader::Step::kEntry

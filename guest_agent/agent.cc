@@ -310,7 +310,7 @@ void Agent::PumpGets() {
   for (auto it = gets_.begin(); it != gets_.end();) {
     bool done = false;
     while (out_.size() < (1u << 20)) {
-      TreeReader::Step step;
+      TreeReader::Step step = TreeReader::Step::kDone;
       TreeEntry e;
       std::string data;
       std::string err = it->second->Next(&step, &e, &data);
