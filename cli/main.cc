@@ -770,9 +770,10 @@ int main(int argc, char** argv) {
   g.work_root = EnvOr("CLOONIX_WORK_ROOT", "/var/lib/cloonix");
   CLI::App app{
       "cloonix: virtual networks of VMs (kvm) and containers (cnt) wired by "
-      "lans, with\nper-direction impairment between lans (a2b), shells and "
-      "file copies into guests\n(ssh, scp) and remote control over mutual "
-      "TLS. NAT and links between hosts\ncome later.\n"
+      "lans, with\nper-direction impairment between lans (a2b), a way out to "
+      "the host (nat), shells,\nconsoles and file copies into guests (ssh, "
+      "console, scp; osh/ocp without agent)\nand remote control over mutual "
+      "TLS. Links between hosts (c2c) come later.\n"
       "The net is chosen by --net or $CLOONIX_NET (default nemo)."};
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   app.require_subcommand(1);
