@@ -13,16 +13,18 @@ namespace {
 
 // Unix socket paths are limited to 107 bytes: Bazel's TEST_TMPDIR is too
 // deep, so use a short private dir under /tmp, removed at exit.
+// A plain buffer: the exit handler must not read a function-local static
+// std::string, which is destroyed before it runs.
+char g_tmp_dir[32] = "/tmp/cxsup.XXXXXX";
+
 std::string TmpDir() {
-  static std::string dir = [] {
-    char tmpl[] = "/tmp/cxsup.XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    if (made == nullptr) std::abort();
-    std::string d = made;
-    std::atexit([] { RemoveTree(TmpDir()).IgnoreError(); });
-    return d;
+  static const bool made = [] {
+    if (mkdtemp(g_tmp_dir) == nullptr) std::abort();
+    std::atexit([] { RemoveTree(g_tmp_dir).IgnoreError(); });
+    return true;
   }();
-  return dir;
+  (void)made;
+  return g_tmp_dir;
 }
 
 ServiceSpec Spec(const std::string& dir) {
