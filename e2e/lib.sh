@@ -59,6 +59,12 @@ expect_code() {
   fi
 }
 
+# wait_agent NAME: until `cloonix ssh NAME true` works (60 s at most).
+wait_agent() {
+  for _ in $(seq 1 120); do cloonix ssh "$1" true 2>/dev/null && return 0; sleep 0.5; done
+  return 1
+}
+
 # The pid of a container's init, to run the container's own binaries.
 cnt_pid() { ip netns pids "cloonix_${NET}_$1" | head -1; }
 # Run a command inside a container (its mount, pid and net namespaces).

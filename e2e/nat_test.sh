@@ -41,7 +41,7 @@ check "add cnt c1 and kvm vm1 on lan1" bash -c "
 expect_code "a second nat on lan1 is refused" FAILED_PRECONDITION \
   bash -c "cloonix add nat nat2 && cloonix add lan nat2 eth0 lan1"
 check "the refused nat can be deleted" cloonix del nat2
-for _ in $(seq 1 120); do cloonix ssh vm1 true 2>/dev/null && break; sleep 0.5; done
+wait_agent vm1
 
 for g in c1 vm1; do
   t0=$(date +%s.%N)

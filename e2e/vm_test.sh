@@ -122,10 +122,6 @@ check "same QEMU process after both restarts" bash -c \
 check "ping vm2 -> c1 after the restarts" cloonix ssh vm2 ping -c 2 -W 3 10.30.0.3
 
 # Reboot, stop and start (Cloonix: cnf kvm <name> reboot).
-wait_agent() {  # wait_agent NAME: until `cloonix ssh NAME true` works
-  for _ in $(seq 1 120); do cloonix ssh "$1" true 2>/dev/null && return 0; sleep 0.5; done
-  return 1
-}
 check "cnf kvm vm1 reboot" cloonix cnf kvm vm1 reboot
 check "vm1's agent comes back after the reboot" wait_agent vm1
 check "the reboot really happened (fresh uptime)" bash -c \

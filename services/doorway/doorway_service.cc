@@ -374,15 +374,13 @@ grpc::Status GuestRouter::NatForward(grpc::ServerContext* c,
   return grpc::Status::OK;
 }
 
-void GuestRouter::ReleaseForward(grpc::ServerContext* c, const std::string& nat,
-                                 uint32_t host_port) {
+void GuestRouter::ReleaseForward(const std::string& nat, uint32_t host_port) {
   cloonix::nat::v1::RemoveHostForwardRequest req;
   req.set_nat(nat);
   req.set_host_port(host_port);
   cloonix::nat::v1::RemoveHostForwardResponse resp;
   grpc::ClientContext cc;
   cc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  (void)c;
   nat_->RemoveHostForward(&cc, req, &resp);  // best effort: logged by nat
 }
 
@@ -411,7 +409,7 @@ grpc::Status GuestRouter::Tunnel(
   a.sin_port = htons(static_cast<uint16_t>(host_port));
   if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
     if (fd >= 0) close(fd);
-    ReleaseForward(c, nat, host_port);
+    ReleaseForward(nat, host_port);
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         absl::StrCat("cannot reach ", first.start().item(), ":",
                                      port, " through its nat"));
@@ -452,7 +450,7 @@ grpc::Status GuestRouter::Tunnel(
   }
   pump.join();
   close(fd);
-  ReleaseForward(c, nat, host_port);
+  ReleaseForward(nat, host_port);
   return grpc::Status::OK;
 }
 

@@ -104,8 +104,7 @@ class GuestRouter final : public cloonix::v1::Guest::Service {
                           uint32_t port, std::string* nat, uint32_t* host_port);
   // Drops this tunnel's hold on the forward (the nat closes the loopback
   // port when no tunnel uses it).
-  void ReleaseForward(grpc::ServerContext* c, const std::string& nat,
-                      uint32_t host_port);
+  void ReleaseForward(const std::string& nat, uint32_t host_port);
   // The Guest stub serving `item`, by its kind. NOT_FOUND,
   // FAILED_PRECONDITION (not a kvm or cnt).
   grpc::Status Route(grpc::ServerContext* c, const std::string& item,

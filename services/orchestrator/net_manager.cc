@@ -25,10 +25,13 @@ NetManager::NetManager(std::string net, std::string state_path,
       nats_(nats),
       topo_(std::move(net)) {}
 
-v1::Item NetManager::Present(const v1::Item& item) {
+v1::Item NetManager::Present(const v1::Item& item,
+                             const std::vector<NatState>* nats) {
   v1::Item out = topo_.WithEndpoints(item);
   if (out.kind() == v1::ITEM_KIND_NAT) {
-    auto live = nats_->List();
+    absl::StatusOr<std::vector<NatState>> live =
+        nats != nullptr ? absl::StatusOr<std::vector<NatState>>(*nats)
+                        : nats_->List();
     if (live.ok()) {
       for (const auto& n : *live) {
         if (n.name != out.name()) continue;
@@ -162,10 +165,16 @@ absl::StatusOr<v1::Item> NetManager::GetItem(const std::string& name) {
 std::vector<v1::Item> NetManager::ListItems(v1::ItemKind kind) {
   absl::MutexLock l(&mu_);
   std::vector<v1::Item> lans, others;
+  // One list of the nat worker for all the nats, not one per nat.
+  std::optional<std::vector<NatState>> nats;
   for (auto& it : topo_.Items()) {
     if (kind != v1::ITEM_KIND_UNSPECIFIED && it.kind() != kind) continue;
+    if (it.kind() == v1::ITEM_KIND_NAT && !nats.has_value()) {
+      auto live = nats_->List();
+      nats = live.ok() ? std::move(*live) : std::vector<NatState>{};
+    }
     if (it.kind() == v1::ITEM_KIND_A2B || it.kind() == v1::ITEM_KIND_NAT)
-      it = Present(it);
+      it = Present(it, nats.has_value() ? &*nats : nullptr);
     (it.kind() == v1::ITEM_KIND_LAN ? lans : others).push_back(std::move(it));
   }
   lans.insert(lans.end(), others.begin(), others.end());

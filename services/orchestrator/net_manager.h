@@ -91,7 +91,9 @@ class NetManager {
 
   std::string state_path_;
   // The item as shown to clients: lan endpoints, a2b live counters.
-  cloonix::v1::Item Present(const cloonix::v1::Item& item)
+  // `nats`: the nat worker's list when the caller already has it.
+  cloonix::v1::Item Present(const cloonix::v1::Item& item,
+                            const std::vector<NatState>* nats = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   LanBackend* lans_;

@@ -25,8 +25,8 @@ class Topology {
 
   // Validates a create request and returns the item as it would be stored:
   // kind, id, eths with derived ports and MACs, state CREATING. Nothing is
-  // changed. INVALID_ARGUMENT, ALREADY_EXISTS or UNIMPLEMENTED (kinds not
-  // built yet).
+  // changed. INVALID_ARGUMENT, ALREADY_EXISTS or UNIMPLEMENTED (tap, phy and
+  // c2c: their services are not built; no open issue asks for them yet).
   absl::StatusOr<cloonix::v1::Item> PrepareCreate(
       const cloonix::v1::Item& request) const;
   // Stores an item returned by PrepareCreate (consumes its id).
