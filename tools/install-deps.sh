@@ -61,4 +61,24 @@ if [[ ! -f "$CPROTO/.done" ]]; then
   (cd "$src" && find . -name '*.proto' -print0 | xargs -0 cp --parents -t "$CPROTO")
   touch "$CPROTO/.done"
 fi
+# Docker's default seccomp profile (moby profiles/seccomp/default.json), from
+# Debian's golang-github-docker-docker-dev, extracted without its ~100 Go
+# dependencies. The cnt_runner build embeds it (third_party/seccomp,
+# gitignored).
+SECCOMP="$ROOT/third_party/seccomp/seccomp.json"
+if [[ ! -s "$SECCOMP" ]]; then
+  tmp2="$(mktemp -d)"
+  if ! (cd "$tmp2" && apt-get download -q golang-github-docker-docker-dev >/dev/null 2>&1); then
+    apt-get update -q >/dev/null
+    (cd "$tmp2" && apt-get download -q golang-github-docker-docker-dev >/dev/null)
+  fi
+  dpkg -x "$tmp2"/golang-github-docker-docker-dev_*.deb "$tmp2/x"
+  src2="$(find "$tmp2/x" -path '*/docker/docker/profiles/seccomp/default.json' | head -1)"
+  [[ -s "$src2" ]] ||
+    { echo "install-deps: profiles/seccomp/default.json not found in golang-github-docker-docker-dev" >&2; exit 1; }
+  cp "$src2" "$SECCOMP.tmp"
+  mv "$SECCOMP.tmp" "$SECCOMP"
+  rm -rf "$tmp2"
+fi
+
 echo "install-deps: ok" >&2

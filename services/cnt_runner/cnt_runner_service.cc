@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -114,8 +115,11 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(
 
   std::string cnt_netns = ContainerNetns(config_.net, req.name());
   if (NetnsExists(cnt_netns)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("netns ", cnt_netns, " already exists"));
+    // No container of that name (checked above, under mu_): the netns is
+    // what a create cut short (a killed cnt_runner) left; remove it with its
+    // veths, whose ports would refuse the new ones.
+    spdlog::warn("removing netns {} left by an unfinished create", cnt_netns);
+    RETURN_IF_ERROR(DeleteNetns(cnt_netns));
   }
   RETURN_IF_ERROR(CreateNetns(cnt_netns));
   auto rollback = [&](absl::Status s) -> absl::StatusOr<crv1::Container> {
@@ -139,6 +143,8 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(
   if (!image.cwd.empty()) spec.cwd = image.cwd;
   spec.netns_path = NetnsPath(cnt_netns);
   spec.cgroups_path = absl::StrCat("/cloonix/", config_.net, "/", req.name());
+  spec.proc_sys_entries = HostProcSysEntries();
+  spec.seccomp_json = config_.seccomp_json;
   if (auto s = MakeDirs(config_.work_dir + "/cnt"); !s.ok()) return rollback(s);
   ContainerParams p;
   p.id = req.name();
@@ -173,6 +179,19 @@ absl::Status CntRunnerService::Delete(const std::string& name) {
   // Deleting the netns deletes the veths, hence their peers in the net's netns.
   RETURN_IF_ERROR(DeleteNetns(cnt_netns));
   spdlog::info("container {} deleted", name);
+  return absl::OkStatus();
+}
+
+absl::Status CntRunnerService::RemoveOrphanNetns() {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(auto infos, client_->List());
+  std::set<std::string> known;
+  for (const auto& i : infos) known.insert(ContainerNetns(config_.net, i.id));
+  for (const auto& ns : ListNetns(ContainerNetnsPrefix(config_.net))) {
+    if (known.count(ns)) continue;
+    spdlog::warn("removing netns {}: no container of the net owns it", ns);
+    RETURN_IF_ERROR(DeleteNetns(ns));
+  }
   return absl::OkStatus();
 }
 
@@ -259,6 +278,10 @@ grpc::Status CntRunnerService::Teardown(grpc::ServerContext*,
       }
     } else {
       result.Update(list.status());
+    }
+    // Whatever else is named for the net (netns of creates cut short).
+    for (const auto& ns : ListNetns(ContainerNetnsPrefix(config_.net))) {
+      result.Update(DeleteNetns(ns));
     }
     result.Update(daemon_->Teardown());
   }

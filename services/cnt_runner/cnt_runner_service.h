@@ -20,6 +20,8 @@ struct CntRunnerConfig {
   std::string net;
   std::string work_dir;  // logs in <work_dir>/cnt
   std::string bulk_dir;  // image tarballs <bulk_dir>/<image>.tar
+  // The OCI linux.seccomp object of every container (seccomp.h); empty: none.
+  std::string seccomp_json;
 };
 
 class CntRunnerService final
@@ -53,6 +55,9 @@ class CntRunnerService final
       const cntrunner::v1::CreateContainerRequest& req);
   absl::Status Delete(const std::string& name);
   absl::StatusOr<std::vector<cntrunner::v1::Container>> List();
+  // Deletes the container netns of the net that no container owns (left by
+  // a create that a kill -9 cut short). Run at start-up.
+  absl::Status RemoveOrphanNetns();
 
  private:
   absl::StatusOr<ImageInfo> ResolveImage(const std::string& image);

@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/atomic_file.h"
 #include "common/daemon_setup.h"
 #include "common/logging.h"
 #include "common/names.h"
@@ -18,7 +19,10 @@
 #include "services/cnt_runner/cnt_runner_service.h"
 #include "services/cnt_runner/containerd_client.h"
 #include "services/cnt_runner/containerd_daemon.h"
+#include "services/cnt_runner/oci_spec.h"
+#include "services/cnt_runner/seccomp.h"
 #include "spdlog/spdlog.h"
+#include "third_party/seccomp/default_profile.h"
 
 ABSL_FLAG(std::string, net, "nemo", "Name of the net.");
 ABSL_FLAG(std::string, work_dir, "",
@@ -28,6 +32,9 @@ ABSL_FLAG(std::string, bulk_dir, "/var/lib/cloonix/bulk",
 ABSL_FLAG(std::string, socket, "",
           "Unix socket to serve (default <work_dir>/cnt_runner.sock).");
 ABSL_FLAG(std::string, containerd, "containerd", "containerd binary.");
+ABSL_FLAG(std::string, seccomp_profile, "",
+          "Seccomp profile of the containers, in Docker's JSON format "
+          "(default: Docker's default profile, embedded).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
 
 int main(int argc, char** argv) {
@@ -42,6 +49,23 @@ int main(int argc, char** argv) {
                                     absl::GetFlag(FLAGS_socket), "cnt_runner");
   if (!setup.ok()) {
     spdlog::error("{}", setup.status().ToString());
+    return 2;
+  }
+  // The containers' seccomp filter, computed once; a profile that does not
+  // convert stops the runner rather than run containers unfiltered.
+  std::string profile = cloonix::DefaultSeccompProfileJson();
+  if (!absl::GetFlag(FLAGS_seccomp_profile).empty()) {
+    auto text = cloonix::ReadFile(absl::GetFlag(FLAGS_seccomp_profile));
+    if (!text.ok()) {
+      spdlog::error("--seccomp_profile: {}", text.status().ToString());
+      return 2;
+    }
+    profile = *text;
+  }
+  auto seccomp = cloonix::OciSeccompFromProfile(
+      profile, cloonix::HostSeccompTarget(cloonix::ContainerCapabilities()));
+  if (!seccomp.ok()) {
+    spdlog::error("{}", seccomp.status().ToString());
     return 2;
   }
   const std::string net = setup->net;
@@ -59,8 +83,11 @@ int main(int argc, char** argv) {
                                    "cloonix-" + net);
   absl::Notification shutdown;
   cloonix::CntRunnerService service(
-      {net, work_dir, absl::GetFlag(FLAGS_bulk_dir)}, &daemon, &client,
-      &shutdown);
+      {net, work_dir, absl::GetFlag(FLAGS_bulk_dir), *seccomp}, &daemon,
+      &client, &shutdown);
+  if (auto s = service.RemoveOrphanNetns(); !s.ok()) {
+    spdlog::warn("cleaning up unfinished creates: {}", s.ToString());
+  }
   cloonix::CntGuestService guest(work_dir, &client);
   auto server = cloonix::StartUnixServer(socket, {&service, &guest});
   if (!server.ok()) {

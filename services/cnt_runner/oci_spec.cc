@@ -1,16 +1,63 @@
 #include "services/cnt_runner/oci_spec.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
 #include "nlohmann/json.hpp"
 
 namespace cloonix {
 
+std::vector<std::string> ContainerCapabilities() {
+  return {"CAP_CHOWN",
+          "CAP_DAC_OVERRIDE",
+          "CAP_FSETID",
+          "CAP_FOWNER",
+          "CAP_MKNOD",
+          "CAP_NET_RAW",
+          "CAP_SETGID",
+          "CAP_SETUID",
+          "CAP_SETFCAP",
+          "CAP_SETPCAP",
+          "CAP_NET_BIND_SERVICE",
+          "CAP_SYS_CHROOT",
+          "CAP_KILL",
+          "CAP_AUDIT_WRITE",
+          "CAP_NET_ADMIN"};
+}
+
+std::vector<std::string> HostProcSysEntries() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/sys", ec)) {
+    out.push_back(e.path().filename().string());
+  }
+  if (ec) out.clear();
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::string OciSpecJson(const OciSpecParams& p) {
   using nlohmann::json;
-  json caps = json::array(
-      {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-       "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-       "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-       "CAP_NET_ADMIN"});
+  json caps = ContainerCapabilities();
+  // Docker's (moby oci/defaults.go) masked and read-only paths; /proc/sys is
+  // read-only entry by entry so that /proc/sys/net stays writable (runc
+  // refuses a bind mount inside /proc, so a rw /proc/sys/net cannot be laid
+  // over a read-only /proc/sys).
+  json readonly = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sysrq-trigger"};
+  bool has_net = std::find(p.proc_sys_entries.begin(), p.proc_sys_entries.end(),
+                           "net") != p.proc_sys_entries.end();
+  if (p.netns_path.empty() || !has_net) {
+    readonly.push_back("/proc/sys");
+  } else {
+    for (const auto& e : p.proc_sys_entries) {
+      if (e == "net" || e.empty() || e.find('/') != std::string::npos ||
+          e == "." || e == "..") {
+        continue;
+      }
+      readonly.push_back("/proc/sys/" + e);
+    }
+  }
   json spec = {
       {"ociVersion", "1.0.2"},
       {"process",
@@ -72,12 +119,14 @@ std::string OciSpecJson(const OciSpecParams& p) {
         {"resources",
          {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}}},
         {"maskedPaths",
-         {"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-          "/sys/firmware", "/proc/scsi"}},
-        {"readonlyPaths",
-         {"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq",
-          "/proc/sysrq-trigger"}}}}};
+         {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+          "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+          "/sys/devices/virtual/powercap"}},
+        {"readonlyPaths", readonly}}}};
+  if (!p.seccomp_json.empty()) {
+    spec["linux"]["seccomp"] = json::parse(p.seccomp_json);
+  }
   return spec.dump();
 }
 

@@ -16,12 +16,29 @@ struct OciSpecParams {
   std::string cwd = "/";
   std::string netns_path;    // /run/netns/<name>
   std::string cgroups_path;  // e.g. /cloonix/<net>/<name>
+  // Entries of the host's /proc/sys (abi, debug, dev, fs, kernel, net, user,
+  // vm, ...): each one but "net" is made read-only in the container. Empty:
+  // all of /proc/sys is read-only.
+  std::vector<std::string> proc_sys_entries;
+  // The OCI linux.seccomp object (JSON, see seccomp.h); empty: no filter.
+  std::string seccomp_json;
 };
 
+// The capabilities of a lab container: Docker's default set plus NET_ADMIN
+// (a lab container configures its own interfaces, routes and net.* sysctls).
+// Never SYS_ADMIN, SYS_MODULE, SYS_PTRACE, SYS_TIME, SYS_RAWIO.
+std::vector<std::string> ContainerCapabilities();
+
 // Namespaces pid, ipc, uts, mount and the given network; /proc, /dev, /sys;
-// Docker's default capabilities plus NET_ADMIN and NET_RAW (a lab container
-// configures its own interfaces and pings).
+// ContainerCapabilities(); Docker's masked and read-only paths, except that
+// /proc/sys/net stays writable: the container has its own netns and the
+// kernel shows a process only its own netns' net.* sysctls there, so
+// `sysctl -w net.ipv4.ip_forward=1` changes the container's netns and
+// nothing of the host (kernel.*, vm.*, fs.* ... are read-only).
 std::string OciSpecJson(const OciSpecParams& p);
+
+// The entries of /proc/sys on this host (for OciSpecParams).
+std::vector<std::string> HostProcSysEntries();
 
 }  // namespace cloonix
 
