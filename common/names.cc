@@ -72,7 +72,11 @@ std::string NetNetns(absl::string_view net) {
 }
 
 std::string ContainerNetns(absl::string_view net, absl::string_view item) {
-  return absl::StrCat("cloonix_", net, "_", item);
+  return absl::StrCat(ContainerNetnsPrefix(net), item);
+}
+
+std::string ContainerNetnsPrefix(absl::string_view net) {
+  return absl::StrCat("cloonix_", net, ".");
 }
 
 std::string LanBridgeName(uint32_t id) { return absl::StrCat("cxl", id); }

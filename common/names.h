@@ -19,8 +19,13 @@ absl::Status ValidateIfname(absl::string_view name);
 
 // netns of a net: cloonix_<net>.
 std::string NetNetns(absl::string_view net);
-// netns of a container: cloonix_<net>_<item>.
+// netns of a container: cloonix_<net>.<item>. Net names never hold a '.', so
+// the first '.' splits net and item: net "a_x" and container "x" of net "a"
+// get different netns (cloonix_a_x vs cloonix_a.x), also once item names may
+// hold dots.
 std::string ContainerNetns(absl::string_view net, absl::string_view item);
+// The prefix of every container netns of a net: "cloonix_<net>.".
+std::string ContainerNetnsPrefix(absl::string_view net);
 // Bridge of the lan with numeric id `id`: "cxl<id>".
 std::string LanBridgeName(uint32_t id);
 // Port (veth end in cloonix_<net>) of eth `eth` of item `id`: "cx<id>e<eth>".

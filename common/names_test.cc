@@ -1,5 +1,6 @@
 #include "common/names.h"
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -37,6 +38,15 @@ TEST(NamesTest, DerivedInterfaceNamesFitLinux) {
   EXPECT_NE(DerivedMac("nemo", 258, 1), DerivedMac("other", 258, 1));
   EXPECT_EQ(DerivedMac("nemo", 258, 1), DerivedMac("nemo", 258, 1));
   EXPECT_EQ(NetNetns("nemo"), "cloonix_nemo");
+  EXPECT_EQ(ContainerNetns("nemo", "cnt1"), "cloonix_nemo.cnt1");
+  // Net "a_x" and container "x" of net "a" must not share a netns.
+  EXPECT_NE(NetNetns("a_x"), ContainerNetns("a", "x"));
+  EXPECT_NE(ContainerNetns("a_x", "y"), ContainerNetns("a", "x_y"));
+  EXPECT_TRUE(
+      absl::StartsWith(ContainerNetns("a", "x"), ContainerNetnsPrefix("a")));
+  EXPECT_FALSE(
+      absl::StartsWith(ContainerNetns("a_x", "y"), ContainerNetnsPrefix("a")));
+  EXPECT_FALSE(ValidateName("a.b", "net name").ok());
 }
 
 }  // namespace
@@ -47,6 +57,8 @@ namespace {
 
 TEST(NamesTest, NetTagAndMacs) {
   EXPECT_EQ(NetTag("nemo").size(), 5u);
+  // e2e/lib.sh computes the same tag to scope its leak check to its net.
+  EXPECT_EQ(NetTag("nemo"), "6c084");
   EXPECT_EQ(NetTag("nemo"), NetTag("nemo"));
   EXPECT_NE(NetTag("nemo"), NetTag("nemo2"));
   // The longest host-side names fit Linux's 15 characters.

@@ -4,7 +4,10 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
+#include <system_error>
 
 #include "common/exec.h"
 #include "common/status_macros.h"
@@ -12,6 +15,17 @@
 namespace cloonix {
 
 std::string NetnsPath(const std::string& name) { return "/run/netns/" + name; }
+
+std::vector<std::string> ListNetns(const std::string& prefix) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/run/netns", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) == 0) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 bool NetnsExists(const std::string& name) {
   return access(NetnsPath(name).c_str(), F_OK) == 0;

@@ -3,6 +3,7 @@
 #define CLOONIX_COMMON_NETNS_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -14,6 +15,8 @@ absl::Status CreateNetns(const std::string& name);
 // Deletes the netns (idempotent); interfaces in it go with it.
 absl::Status DeleteNetns(const std::string& name);
 std::string NetnsPath(const std::string& name);
+// Names of the named netns that start with `prefix`, sorted.
+std::vector<std::string> ListNetns(const std::string& prefix);
 // Moves the calling thread into netns `name` (threads it creates later
 // inherit it). Call before starting threads.
 absl::Status EnterNetns(const std::string& name);

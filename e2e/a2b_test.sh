@@ -7,14 +7,14 @@ source "$(dirname "$0")/lib.sh"
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # ping_median N INTERVAL: median RTT (ms) of N pings cnt1 -> cnt2.
 ping_median() {
-  ip netns exec "cloonix_${NET}_cnt1" ping -n -c "$1" -i "$2" -W 2 10.40.0.2 |
+  ip netns exec "cloonix_${NET}.cnt1" ping -n -c "$1" -i "$2" -W 2 10.40.0.2 |
     sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | median
 }
 # iperf_mbps SECONDS: TCP goodput cnt1 -> cnt2 measured by the receiver.
 iperf_mbps() {
-  ip netns exec "cloonix_${NET}_cnt2" iperf3 -s -1 -D
+  ip netns exec "cloonix_${NET}.cnt2" iperf3 -s -1 -D
   sleep 0.3
-  ip netns exec "cloonix_${NET}_cnt1" iperf3 -c 10.40.0.2 -t "$1" -J |
+  ip netns exec "cloonix_${NET}.cnt1" iperf3 -c 10.40.0.2 -t "$1" -J |
     python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6, 2))'
 }
 within() { python3 -c "import sys; v,lo,hi=map(float,sys.argv[1:]); sys.exit(0 if lo<=v<=hi else 1)" "$@"; }
@@ -26,8 +26,8 @@ check "reflection on the a2b worker" \
 check "build cnt1 - lan1 - a2b - lan2 - cnt2" bash -c "cloonix add cnt cnt1 && cloonix add cnt cnt2 && \
   cloonix add a2b ab1 && cloonix add lan cnt1 eth0 lan1 && cloonix add lan ab1 eth0 lan1 && \
   cloonix add lan ab1 eth1 lan2 && cloonix add lan cnt2 eth0 lan2"
-ip -n "cloonix_${NET}_cnt1" addr add 10.40.0.1/24 dev eth0
-ip -n "cloonix_${NET}_cnt2" addr add 10.40.0.2/24 dev eth0
+ip -n "cloonix_${NET}.cnt1" addr add 10.40.0.1/24 dev eth0
+ip -n "cloonix_${NET}.cnt2" addr add 10.40.0.2/24 dev eth0
 check "ping through a clean a2b" in_cnt cnt1 ping -c 3 -W 2 10.40.0.2
 
 base="$(ping_median 100 0.05)"
@@ -44,7 +44,7 @@ else fail "delay 20+20 ms adds 40 +- 1 ms to the RTT" "median $rtt, baseline $ba
 
 cnf dir=0 delay=0
 cnf dir=1 delay=0 loss=10
-loss="$(ip netns exec "cloonix_${NET}_cnt1" ping -n -q -c 2000 -i 0.002 -W 1 10.40.0.2 |
+loss="$(ip netns exec "cloonix_${NET}.cnt1" ping -n -q -c 2000 -i 0.002 -W 1 10.40.0.2 |
   sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p')"
 echo "loss 10% on dir1: 2000 paced pings lost $loss%"
 if within "$loss" 8 12; then pass "loss 10% on one direction: $loss% of 2000 pings lost"
@@ -63,9 +63,9 @@ if within "$rate" 8.5 10.2; then pass "rate 10000 kbit/s: TCP goodput $rate Mbit
 else fail "rate 10000 kbit/s" "$rate Mbit/s"; fi
 
 # Live change under traffic: 10 -> 50 Mbit/s after 3 s of a 7 s run.
-ip netns exec "cloonix_${NET}_cnt2" iperf3 -s -1 -D
+ip netns exec "cloonix_${NET}.cnt2" iperf3 -s -1 -D
 sleep 0.3
-ip netns exec "cloonix_${NET}_cnt1" iperf3 -c 10.40.0.2 -t 7 -i 0.5 -J > "$E2E_ROOT/live.json" &
+ip netns exec "cloonix_${NET}.cnt1" iperf3 -c 10.40.0.2 -t 7 -i 0.5 -J > "$E2E_ROOT/live.json" &
 IPERF=$!
 sleep 3.2
 cnf dir=0 rate=50000

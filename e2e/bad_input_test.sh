@@ -41,7 +41,7 @@ if kill -0 "$runner_pid" 2>/dev/null; then pass "cnt_runner survives a malformed
 
 after="$(snapshot)"
 if [[ "$before" == "$after" ]]; then pass "nothing changed by the bad requests"; else fail "nothing changed by the bad requests" "$(diff <(echo "$before") <(echo "$after"))"; fi
-check "no half-created container netns" bash -c "! ip netns list | grep -q cloonix_${NET}_cnt3"
+check "no half-created container netns" bash -c "! ip netns list | grep -q cloonix_${NET}.cnt3"
 
 check "delete cnt2" cloonix del cnt2
 expect_code "cabling a deleted item" NOT_FOUND cloonix add lan cnt2 eth0 lan1

@@ -44,9 +44,9 @@ check "ping cnt1 -> cnt2 (busybox in the container)" in_cnt cnt1 ping -c 3 -W 2 
 check "ping cnt2 -> cnt1 (busybox in the container)" in_cnt cnt2 ping -c 3 -W 2 10.10.0.1
 
 # iperf3 (the host's binary) in the containers' network namespaces.
-ip netns exec "cloonix_${NET}_cnt2" iperf3 -s -1 -D --logfile "$E2E_ROOT/iperf-s.log"
+ip netns exec "cloonix_${NET}.cnt2" iperf3 -s -1 -D --logfile "$E2E_ROOT/iperf-s.log"
 sleep 0.5
-if out="$(ip netns exec "cloonix_${NET}_cnt1" iperf3 -c 10.10.0.2 -t 3 -f m 2>&1)"; then
+if out="$(ip netns exec "cloonix_${NET}.cnt1" iperf3 -c 10.10.0.2 -t 3 -f m 2>&1)"; then
   echo "$out" | tail -4
   rate="$(echo "$out" | awk '/receiver/ {print $(NF-2), $(NF-1)}')"
   echo "iperf3 cnt1 -> cnt2 through the OVS lan: $rate"
@@ -67,7 +67,7 @@ assert ("EVENT_TYPE_CREATED", "lan1") in changes and ("EVENT_TYPE_CREATED", "cnt
 PY
 
 check "uncable cnt2" cloonix del lan cnt2 eth0 lan1
-check "ping fails once uncabled" bash -c "! in_cnt(){ nsenter -t \$(ip netns pids cloonix_${NET}_cnt1 | head -1) -m -p -n \"\$@\"; }; ! in_cnt ping -c 2 -W 1 10.10.0.2 >/dev/null"
+check "ping fails once uncabled" bash -c "! in_cnt(){ nsenter -t \$(ip netns pids cloonix_${NET}.cnt1 | head -1) -m -p -n \"\$@\"; }; ! in_cnt ping -c 2 -W 1 10.10.0.2 >/dev/null"
 # A container whose command exits: deletable, and its name reusable.
 check "add a container whose command exits" cloonix add cnt quick --cmd "exit 0"
 sleep 1

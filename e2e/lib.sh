@@ -12,6 +12,16 @@ export CLOONIX_WORK_ROOT="$E2E_ROOT/nets"
 export CLOONIX_BULK_DIR="$E2E_ROOT/bulk"
 export CLOONIX_NET="${E2E_NET_PREFIX:-e2e}$(tr -dc a-z0-9 </dev/urandom | head -c 6)"
 NET="$CLOONIX_NET"
+# common/names.cc NetTag: 5 hex digits of the FNV-1a hash of a net's name,
+# in the names of the host interfaces the net makes.
+net_tag() {
+  python3 -c '
+import sys
+h = 2166136261
+for c in sys.argv[1].encode():
+    h = ((h ^ c) * 16777619) & 0xffffffff
+print("%05x" % (h & 0xfffff))' "$1"
+}
 mkdir -p "$E2E_BIN" "$CLOONIX_WORK_ROOT" "$CLOONIX_BULK_DIR"
 for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
          services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner \
@@ -66,34 +76,50 @@ wait_agent() {
 }
 
 # The pid of a container's init, to run the container's own binaries.
-cnt_pid() { ip netns pids "cloonix_${NET}_$1" | head -1; }
+cnt_pid() { ip netns pids "cloonix_${NET}.$1" | head -1; }
 # Run a command inside a container (its mount, pid and net namespaces).
 in_cnt() { local c="$1"; shift; nsenter -t "$(cnt_pid "$c")" -m -p -n "$@"; }
 
-# Everything a net leaves behind, one line per object; empty when clean.
+# Everything a net (default: the test's) leaves behind, one line per object;
+# empty when clean. Only what is named for that net: other nets may run on the
+# machine beside the test.
 leftovers() {
-  ip netns list | grep -E "^cloonix_${NET}(_| |$)" | sed 's/^/netns /'
-  pgrep -af -- "$CLOONIX_WORK_ROOT/$NET" | grep -v pgrep | awk '$2 !~ /defunct/' | sed 's/^/process /'
-  ip -o link show | grep -E " (cx[0-9]+e[0-9]+|ct[0-9a-f]{5}[0-9]+e[0-9]+|cn[0-9a-f]{5}[0-9]+)[@:]" | sed 's/^/link /'
-  virsh -c qemu:///system list --all --name 2>/dev/null | grep -F "cloonix.$NET." | sed 's/^/domain /'
-  ls -d /var/run/dpdk/cx*-"$NET" 2>/dev/null | sed 's/^/dpdk /'
-  mount | grep -F "$CLOONIX_WORK_ROOT/$NET" | sed 's/^/mount /'
+  local net="${1:-$NET}" tag
+  tag="$(net_tag "$net")"
+  ip netns list | grep -E "^cloonix_${net}(\.| |$)" | sed 's/^/netns /'
+  pgrep -af -- "$CLOONIX_WORK_ROOT/$net(/| |$)" | grep -v pgrep | awk '$2 !~ /defunct/' | sed 's/^/process /'
+  # Host interfaces of the net: VM taps before they move, nat veth ends.
+  ip -o link show | grep -E " (ct${tag}[0-9]+e[0-9]+|cn${tag}[0-9]+)[@:]" | sed 's/^/link /'
+  virsh -c qemu:///system list --all --name 2>/dev/null | grep -F "cloonix.$net." | sed 's/^/domain /'
+  ls -d /var/run/dpdk/cx*-"$net" 2>/dev/null | sed 's/^/dpdk /'
+  mount | grep -F "$CLOONIX_WORK_ROOT/$net/" | sed 's/^/mount /'
   # runc state of the net's containerd namespace.
-  ls -A "/run/containerd/runc/cloonix-$NET" 2>/dev/null | sed 's/^/runc /'
-  find "$CLOONIX_WORK_ROOT/$NET" \( -name '*.sock' -o -name '*.pid' -o -name 'state.json' \
+  ls -A "/run/containerd/runc/cloonix-$net" 2>/dev/null | sed 's/^/runc /'
+  find "$CLOONIX_WORK_ROOT/$net" \( -name '*.sock' -o -name '*.pid' -o -name 'state.json' \
     -o -name containerd -o -name ovs -o -name '*.qcow2' -o -name doorway.addr \) 2>/dev/null | sed 's/^/file /'
 }
 
-e2e_cleanup() {
-  cloonix net stop >/dev/null 2>&1 || true
-  for d in $(virsh -c qemu:///system list --name 2>/dev/null | grep -F "cloonix.$NET."); do
+# Stops a net (default: the test's) and removes what a failed stop left.
+e2e_cleanup_net() {
+  local net="${1:-$NET}"
+  CLOONIX_NET="$net" cloonix net stop >/dev/null 2>&1 || true
+  for d in $(virsh -c qemu:///system list --name 2>/dev/null | grep -F "cloonix.$net."); do
     virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
   done
-  # Belt and braces if the stop failed: kill what runs under our work root.
-  pkill -9 -f -- "$E2E_ROOT" 2>/dev/null || true
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^cloonix_${NET}(_|$)"); do
+  pkill -9 -f -- "$CLOONIX_WORK_ROOT/$net(/| |$)" 2>/dev/null || true
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^cloonix_${net}(\.|$)"); do
     ip netns delete "$ns" 2>/dev/null || true
   done
+}
+
+# Extra nets a test starts (their cleanup runs with the test's own).
+E2E_EXTRA_NETS=()
+
+e2e_cleanup() {
+  local n
+  for n in "${E2E_EXTRA_NETS[@]}" "$NET"; do e2e_cleanup_net "$n"; done
+  # Belt and braces if the stop failed: kill what runs under our work root.
+  pkill -9 -f -- "$E2E_ROOT" 2>/dev/null || true
   for m in $(mount | awk '{print $3}' | grep -F "$E2E_ROOT" | sort -r); do umount -l "$m" 2>/dev/null; done
   rm -rf "$E2E_ROOT"
 }

@@ -8,8 +8,8 @@ source "$(dirname "$0")/lib.sh"
 check "net start" cloonix net start
 check "build lab" bash -c "cloonix add cnt cnt1 && cloonix add cnt cnt2 && \
   cloonix add lan cnt1 eth0 lan1 && cloonix add lan cnt2 eth0 lan1"
-check "set IPs" bash -c "nsenter -t \$(ip netns pids cloonix_${NET}_cnt1 | head -1) -n ip addr add 10.20.0.1/24 dev eth0 && \
-  nsenter -t \$(ip netns pids cloonix_${NET}_cnt2 | head -1) -n ip addr add 10.20.0.2/24 dev eth0"
+check "set IPs" bash -c "nsenter -t \$(ip netns pids cloonix_${NET}.cnt1 | head -1) -n ip addr add 10.20.0.1/24 dev eth0 && \
+  nsenter -t \$(ip netns pids cloonix_${NET}.cnt2 | head -1) -n ip addr add 10.20.0.2/24 dev eth0"
 check "ping before the crash" in_cnt cnt1 ping -c 2 -W 2 10.20.0.2
 before="$(cloonix ls -f json)"
 pid1="$(cnt_pid cnt1)"

@@ -18,18 +18,18 @@ cloonix add a2b ab1 >/dev/null
 cloonix add lan cnt1 eth0 lan1 >/dev/null; cloonix add lan cnt3 eth0 lan1 >/dev/null
 cloonix add lan ab1 eth0 lan1 >/dev/null; cloonix add lan ab1 eth1 lan2 >/dev/null
 cloonix add lan cnt2 eth0 lan2 >/dev/null
-ip -n "cloonix_${NET}_cnt1" addr add 10.60.0.1/24 dev eth0
-ip -n "cloonix_${NET}_cnt2" addr add 10.60.0.2/24 dev eth0
-ip -n "cloonix_${NET}_cnt3" addr add 10.60.0.3/24 dev eth0
+ip -n "cloonix_${NET}.cnt1" addr add 10.60.0.1/24 dev eth0
+ip -n "cloonix_${NET}.cnt2" addr add 10.60.0.2/24 dev eth0
+ip -n "cloonix_${NET}.cnt3" addr add 10.60.0.3/24 dev eth0
 sleep 1
 
-rtt() { ip netns exec "cloonix_${NET}_cnt1" ping -n -c "$1" -i 0.05 -W 2 10.60.0.2 |
+rtt() { ip netns exec "cloonix_${NET}.cnt1" ping -n -c "$1" -i 0.05 -W 2 10.60.0.2 |
         sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | median; }
-lossp() { ip netns exec "cloonix_${NET}_cnt1" ping -n -q -c 2000 -i 0.002 -W 1 10.60.0.2 |
+lossp() { ip netns exec "cloonix_${NET}.cnt1" ping -n -q -c 2000 -i 0.002 -W 1 10.60.0.2 |
           sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p'; }
 tput() {  # tput DST_CNT DST_IP SECONDS -> Mbit/s
-  ip netns exec "cloonix_${NET}_$1" iperf3 -s -1 -D; sleep 0.3
-  ip netns exec "cloonix_${NET}_cnt1" iperf3 -c "$2" -t "$3" -J |
+  ip netns exec "cloonix_${NET}.$1" iperf3 -s -1 -D; sleep 0.3
+  ip netns exec "cloonix_${NET}.cnt1" iperf3 -c "$2" -t "$3" -J |
     python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6, 1))'
 }
 cnf() { cloonix cnf a2b ab1 "$@" >/dev/null; }

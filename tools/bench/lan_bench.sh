@@ -50,9 +50,9 @@ echo "== cloonix OVS lan, cnt <-> cnt"
 cloonix net start >/dev/null 2>&1
 cloonix add cnt cnt1 >/dev/null && cloonix add cnt cnt2 >/dev/null
 cloonix add lan cnt1 eth0 lan1 >/dev/null && cloonix add lan cnt2 eth0 lan1 >/dev/null
-ip -n "cloonix_${NET}_cnt1" addr add 10.30.0.1/16 dev eth0
-ip -n "cloonix_${NET}_cnt2" addr add 10.30.0.2/16 dev eth0
-ovs_runs="$(iperf_runs "cloonix_${NET}_cnt2" "cloonix_${NET}_cnt1" 10.30.0.2 | tr '\n' ' ')"
+ip -n "cloonix_${NET}.cnt1" addr add 10.30.0.1/16 dev eth0
+ip -n "cloonix_${NET}.cnt2" addr add 10.30.0.2/16 dev eth0
+ovs_runs="$(iperf_runs "cloonix_${NET}.cnt2" "cloonix_${NET}.cnt1" 10.30.0.2 | tr '\n' ' ')"
 ovs_med="$(echo "$ovs_runs" | tr ' ' '\n' | grep . | median)"
 echo "cloonix lan: $ovs_runs-> median $ovs_med Gbit/s"
 
@@ -62,7 +62,7 @@ t0="$(date +%s.%N)"
 for i in $(seq 2 $((N + 1))); do
   cloonix add cnt "d$i" >/dev/null
   cloonix add lan "d$i" eth0 lan1 >/dev/null
-  ip -n "cloonix_${NET}_d$i" addr add "10.30.1.$i/16" dev eth0
+  ip -n "cloonix_${NET}.d$i" addr add "10.30.1.$i/16" dev eth0
 done
 t1="$(date +%s.%N)"
 pending="$(seq 2 $((N + 1)))"
@@ -71,7 +71,7 @@ while [[ -n "$pending" ]]; do
   if ((SECONDS > deadline)); then echo "containers $pending never answered" >&2; exit 1; fi
   next=""
   for i in $pending; do
-    ip netns exec "cloonix_${NET}_cnt1" ping -c 1 -W 1 "10.30.1.$i" >/dev/null 2>&1 || next+=" $i"
+    ip netns exec "cloonix_${NET}.cnt1" ping -c 1 -W 1 "10.30.1.$i" >/dev/null 2>&1 || next+=" $i"
   done
   pending="$next"
 done

@@ -35,7 +35,7 @@ iperf3 -s -B 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
 IPERF_PID=$!
 sleep 0.5
 tput() {  # tput [-R] -> Mbit/s
-  ip netns exec "cloonix_${NET}_c1" iperf3 -c 172.17.0.2 -p "$PORT" -t 5 -J "$@" |
+  ip netns exec "cloonix_${NET}.c1" iperf3 -c 172.17.0.2 -p "$PORT" -t 5 -J "$@" |
     python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6, 1))'
 }
 up=""; down=""

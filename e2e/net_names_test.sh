@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# End-to-end: host-visible names are unambiguous per net and per item. Net
+# "<n>_x" beside container "x" of net "<n>" (which once shared the netns
+# cloonix_<n>_x: one net's switch ran inside another net's container): both
+# run, each in its own netns, and stopping one leaves the other intact.
+source "$(dirname "$0")/lib.sh"
+
+NET2="${NET}_x"
+E2E_EXTRA_NETS+=("$NET2")
+
+check "net start $NET" cloonix net start
+check "add cnt x in $NET" cloonix add cnt x busybox eth=1
+check "cable x" cloonix add lan x eth0 lan1
+check "net start $NET2" env CLOONIX_NET="$NET2" cloonix net start
+check "add lan in $NET2" env CLOONIX_NET="$NET2" cloonix add lan lan9
+check "add cnt in $NET2" env CLOONIX_NET="$NET2" cloonix add cnt y busybox eth=1
+check "cable y in $NET2" env CLOONIX_NET="$NET2" cloonix add lan y eth0 lan9
+
+check "container x and net $NET2 have different netns" bash -c "
+  a=\$(stat -L -c %i /run/netns/cloonix_${NET}.x) && b=\$(stat -L -c %i /run/netns/cloonix_${NET2}) && [[ \$a != \$b ]]"
+check "x's netns holds only its own eth (no switch of $NET2 inside)" bash -c "
+  [[ \$(ip -n cloonix_${NET}.x -o link show | awk -F': ' '{print \$2}' | cut -d@ -f1 | sort | tr '\n' ' ') == 'eth0 lo ' ]]"
+check "$NET2's bridge lives in its own netns" bash -c "ip -n cloonix_${NET2} link show | grep -q cxl"
+check "ip in x" cloonix ssh x ip addr add 10.91.0.1/24 dev eth0
+check "containers of both nets run" bash -c "cloonix ssh x true && CLOONIX_NET=$NET2 cloonix ssh y true"
+
+check "net stop $NET2" env CLOONIX_NET="$NET2" cloonix net stop
+check "x still runs in $NET after $NET2 stopped" bash -c "cloonix ssh x ip addr show eth0 | grep -q 10.91.0.1"
+left2="$(leftovers "$NET2")"
+if [[ -z "$left2" ]]; then pass "nothing of $NET2 left"; else fail "nothing of $NET2 left" "$left2"; fi
+check "net stop $NET" cloonix net stop
+left="$(leftovers)"
+if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+e2e_finish
