@@ -35,6 +35,7 @@
 #include "common/daemon_setup.h"
 #include "common/item_kind.h"
 #include "common/names.h"
+#include "common/netns.h"
 #include "common/pki.h"
 #include "common/process.h"
 #include "common/rpc_client.h"
@@ -177,7 +178,8 @@ int NotRunning(const Globals& g) {
 
 int NetStart(const Globals& g, const std::string& bulk_dir,
              const std::string& log_level, bool may_exist, int timeout_s,
-             const std::string& listen, const std::string& resolv_conf) {
+             const std::string& listen, const std::string& resolv_conf,
+             bool reset) {
   if (!g.remote.empty())
     return Fail("net start runs on the net's own host", kExitUsage);
   // The orchestrator decides whether the net runs (a doorway alone may
@@ -201,7 +203,8 @@ int NetStart(const Globals& g, const std::string& bulk_dir,
       {cloonix::SiblingOrPath("cloonix-orchestrator"), "--net=" + g.net,
        "--work_dir=" + g.WorkDir(), "--bulk_dir=" + bulk_dir,
        "--log_level=" + log_level, "--doorway_listen=" + listen,
-       "--nat_resolv_conf=" + resolv_conf},
+       "--nat_resolv_conf=" + resolv_conf,
+       std::string("--on_lost_state=") + (reset ? "reset" : "refuse")},
       log);
   if (!pid.ok()) return Fail(pid.status().ToString());
   if (!g.Json()) {
@@ -241,13 +244,83 @@ int NetStart(const Globals& g, const std::string& bulk_dir,
               kExitNotRunning);
 }
 
+// Whether anything of the net is left on this host: its netns, a daemon's
+// pid file, its state.
+bool NetHasTraces(const Globals& g) {
+  if (cloonix::NetnsExists(cloonix::NetNetns(g.net))) return true;
+  for (const char* f : {"state.json", "state.json.prev", "orchestrator.pid",
+                        "lan_switch.pid", "cnt_runner.pid", "a2b.pid",
+                        "vm_runner.pid", "nat.pid", "doorway.pid"}) {
+    if (access(absl::StrCat(g.WorkDir(), "/", f).c_str(), F_OK) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// net stop without a working orchestrator (killed, or refusing to start on a
+// lost state): a one-shot `cloonix-orchestrator --stop` adopts or starts the
+// services, deletes every item and tears the services down.
+int NetStopOffline(const Globals& g) {
+  if (!NetHasTraces(g)) return NotRunning(g);
+  std::string log = g.WorkDir() + "/log/orchestrator.log";
+  if (auto s = cloonix::MakeDirs(g.WorkDir() + "/log"); !s.ok()) {
+    return Fail(s.ToString());
+  }
+  if (!g.Json()) {
+    std::cerr << "stopping net " << g.net
+              << " (its orchestrator does not answer: stopping offline) ..."
+              << std::flush;
+  }
+  auto pid = cloonix::SpawnDaemon(
+      {cloonix::SiblingOrPath("cloonix-orchestrator"), "--net=" + g.net,
+       "--work_dir=" + g.WorkDir(), "--stop"},
+      log);
+  if (!pid.ok()) return Fail(pid.status().ToString());
+  absl::Time deadline = absl::Now() + absl::Minutes(5);
+  int rc = -1;
+  while (absl::Now() < deadline) {
+    if (auto code = cloonix::ReapExitCode(*pid); code.has_value()) {
+      rc = *code;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (!g.Json()) std::cerr << std::endl;
+  for (const char* svc : {"lan_switch", "cnt_runner", "a2b", "vm_runner", "nat",
+                          "doorway", "orchestrator"}) {
+    unlink(absl::StrCat(g.WorkDir(), "/", svc, ".pid").c_str());
+    unlink(absl::StrCat(g.WorkDir(), "/", svc, ".sock").c_str());
+  }
+  unlink((g.WorkDir() + "/doorway.addr").c_str());
+  if (rc != 0) {
+    std::string tail = cloonix::ReadFile(log).value_or("");
+    if (tail.size() > 2000) tail = tail.substr(tail.size() - 2000);
+    return Fail(absl::StrCat("net ", g.net, " stop failed (",
+                             rc < 0 ? "timeout" : absl::StrCat("exit ", rc),
+                             "); end of ", log, ":\n", tail));
+  }
+  if (g.Json()) {
+    std::cout << "{\"net\":\"" << g.net << "\",\"stopped\":true}" << std::endl;
+  } else {
+    std::cout << "net " << g.net << " stopped" << std::endl;
+  }
+  return 0;
+}
+
 int NetStop(const Globals& g) {
   Client c(g);
-  if (!c.Exists()) return NotRunning(g);
+  if (!c.Exists()) {
+    return g.remote.empty() ? NetStopOffline(g) : NotRunning(g);
+  }
   v1::GetNetRequest greq;
   v1::NetInfo info;
   auto gctx = c.Ctx(absl::Seconds(10));
   grpc::Status s = c.net()->GetNet(gctx.get(), greq, &info);
+  if (!s.ok() && g.remote.empty() &&
+      s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return NetStopOffline(g);
+  }
   if (!s.ok()) return FailRpc(g, s);
   if (!g.Json()) {
     std::cerr << "stopping net " << g.net << " (" << info.item_count()
@@ -299,7 +372,8 @@ int NetShow(const Globals& g) {
   std::cout << "net:      " << info.name() << "\nwork dir: " << info.work_dir()
             << "\nnetns:    " << info.netns()
             << "\nitems:    " << info.item_count()
-            << "\norchestrator pid: " << info.orchestrator_pid() << "\n";
+            << "\norchestrator pid: " << info.orchestrator_pid()
+            << ", restarts " << info.orchestrator_restarts() << "\n";
   for (const auto& sv : info.services()) {
     std::cout << "service " << sv.name() << ": pid " << sv.pid() << ", "
               << (sv.healthy() ? "healthy" : "NOT healthy") << ", restarts "
@@ -816,6 +890,11 @@ int main(int argc, char** argv) {
   start->add_option("--resolv-conf", resolv_conf,
                     "resolv.conf whose nameservers the nats' DNS relay "
                     "(172.17.0.3) uses (default: the host's)");
+  bool reset = false;
+  start->add_flag("--reset", reset,
+                  "If state.json was lost and guests run that the state left "
+                  "does not hold, delete them (without it the start refuses "
+                  "and changes nothing)");
   std::string listen;
   start->add_option("--listen", listen,
                     "Also serve on TCP HOST:PORT (port 0 picks one), mutual "
@@ -823,7 +902,7 @@ int main(int argc, char** argv) {
   start->callback([&] {
     action = [&] {
       return NetStart(g, bulk_dir, log_level, may_exist, timeout_s, listen,
-                      resolv_conf);
+                      resolv_conf, reset);
     };
   });
   std::string creds_out;

@@ -77,6 +77,18 @@ bool ReapIfExited(pid_t pid) {
   return false;
 }
 
+std::optional<int> ReapExitCode(pid_t pid) {
+  int st;
+  pid_t r = waitpid(pid, &st, WNOHANG);
+  if (r == pid) {
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return 1;
+  }
+  if (r < 0 && errno == ECHILD && !ProcessAlive(pid)) return 1;
+  return std::nullopt;
+}
+
 void TerminateProcess(pid_t pid, absl::Duration grace) {
   if (pid <= 0 || !ProcessAlive(pid)) {
     ReapIfExited(pid);

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ bool ProcessAlive(pid_t pid, absl::string_view comm_substr = "");
 
 // Reaps `pid` if it is our exited child; returns true if it has exited.
 bool ReapIfExited(pid_t pid);
+
+// Reaps `pid` (our child) if it has exited: its exit code, 128 + the signal
+// that killed it, or nullopt while it runs.
+std::optional<int> ReapExitCode(pid_t pid);
 
 // SIGTERM, then SIGKILL after `grace`; waits until the process is gone.
 void TerminateProcess(pid_t pid, absl::Duration grace = absl::Seconds(3));

@@ -75,6 +75,18 @@ wait_agent() {
   return 1
 }
 
+# wait_orchestrator_back OLD_PID: until the net answers with another
+# orchestrator (the keeper restarts a killed one), 30 s at most.
+wait_orchestrator_back() {
+  for _ in $(seq 1 300); do
+    local p
+    p="$(cloonix net show -f json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["orchestrator_pid"])' 2>/dev/null)"
+    [[ -n "$p" && "$p" != "$1" ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # The pid of a container's init, to run the container's own binaries.
 cnt_pid() { ip netns pids "cloonix_${NET}.$1" | head -1; }
 # Run a command inside a container (its mount, pid and net namespaces).
@@ -95,7 +107,7 @@ leftovers() {
   mount | grep -F "$CLOONIX_WORK_ROOT/$net/" | sed 's/^/mount /'
   # runc state of the net's containerd namespace.
   ls -A "/run/containerd/runc/cloonix-$net" 2>/dev/null | sed 's/^/runc /'
-  find "$CLOONIX_WORK_ROOT/$net" \( -name '*.sock' -o -name '*.pid' -o -name 'state.json' \
+  find "$CLOONIX_WORK_ROOT/$net" \( -name '*.sock' -o -name '*.pid' -o -name 'state.json*' \
     -o -name containerd -o -name ovs -o -name '*.qcow2' -o -name doorway.addr \) 2>/dev/null | sed 's/^/file /'
 }
 

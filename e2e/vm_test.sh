@@ -116,7 +116,7 @@ for i in $(seq 1 60); do cloonix ssh vm2 true 2>/dev/null && { back=1; break; };
 if [[ -n "$back" ]]; then pass "vm_runner killed: restarted, agent reconnects"; else fail "vm_runner killed: restarted, agent reconnects" "$(tail -5 $W/log/vm_runner.log)"; fi
 opid="$(cloonix net show -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["orchestrator_pid"])')"
 kill -9 "$opid"
-check "orchestrator restarts (net start adopts)" cloonix net start
+check "orchestrator restarted by its keeper (adopts the services)" wait_orchestrator_back "$opid"
 check "same QEMU process after both restarts" bash -c \
   "[[ \"\$(cloonix show vm2 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"kvm\"][\"pid\"])')\" == $qpid ]]"
 check "ping vm2 -> c1 after the restarts" cloonix ssh vm2 ping -c 2 -W 3 10.30.0.3

@@ -14,6 +14,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/daemon_setup.h"
 #include "common/logging.h"
 #include "common/names.h"
@@ -23,6 +24,7 @@
 #include "common/server.h"
 #include "common/supervisor.h"
 #include "services/orchestrator/grpc_backends.h"
+#include "services/orchestrator/keeper.h"
 #include "services/orchestrator/net_manager.h"
 #include "services/orchestrator/orchestrator_service.h"
 #include "spdlog/spdlog.h"
@@ -59,6 +61,18 @@ ABSL_FLAG(std::string, lan_switch_socket, "",
 ABSL_FLAG(std::string, cnt_runner_socket, "",
           "Use a cnt_runner already running at this unix socket instead of "
           "starting one.");
+ABSL_FLAG(std::string, on_lost_state, "refuse",
+          "When state.json is missing or unreadable and guests run that the "
+          "state left does not know: 'refuse' (exit with code 4, the guests "
+          "untouched) or 'reset' (delete them: net start --reset).");
+ABSL_FLAG(bool, stop, false,
+          "Stop the net and exit: adopt or start its services, delete every "
+          "item, tear the services down (what `net stop` runs when the net's "
+          "orchestrator is gone or cannot load its state).");
+ABSL_FLAG(bool, keeper, false,
+          "Run as the net's keeper: restart the orchestrator (the same "
+          "command line without --keeper) when it dies without a deliberate "
+          "exit. Started by the orchestrator itself.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
 
 namespace {
@@ -67,6 +81,9 @@ std::string FlagOrSibling(const std::string& flag, const std::string& name) {
   return flag.empty() ? cloonix::SiblingOrPath(name) : flag;
 }
 
+// Exit code when the state is lost and guests run (--on_lost_state=refuse).
+constexpr int kExitStateLost = 4;
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,7 +91,25 @@ int main(int argc, char** argv) {
       "cloonix-orchestrator --net=<net> [--work_dir=DIR] [--bulk_dir=DIR]\n"
       "Owns one net's topology and serves cloonix.v1.Topology and "
       "cloonix.v1.Net.");
+  std::vector<std::string> orch_argv;
+  for (int i = 0; i < argc; ++i) {
+    if (std::string(argv[i]) != "--keeper") orch_argv.push_back(argv[i]);
+  }
+  std::vector<std::string> keeper_argv = orch_argv;
+  keeper_argv.insert(keeper_argv.begin() + 1, "--keeper");
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_keeper)) {
+    cloonix::InitLogging("keeper", absl::GetFlag(FLAGS_log_level));
+    auto setup =
+        cloonix::SetUpDaemon(absl::GetFlag(FLAGS_net),
+                             absl::GetFlag(FLAGS_work_dir), "", "orchestrator");
+    if (!setup.ok()) {
+      spdlog::error("{}", setup.status().ToString());
+      return 2;
+    }
+    return cloonix::RunKeeper({setup->work_dir, orch_argv,
+                               setup->work_dir + "/log/orchestrator.log"});
+  }
   cloonix::BlockShutdownSignals();
   cloonix::InitLogging("orchestrator", absl::GetFlag(FLAGS_log_level));
   auto setup =
@@ -165,9 +200,37 @@ int main(int argc, char** argv) {
   cloonix::GrpcNatBackend nats(nat_sock);
   cloonix::NetManager manager(net, work_dir + "/state.json", &lans, &cnts,
                               &a2bs, &vms, &nats);
-  if (auto s = manager.Load(); !s.ok()) {
-    spdlog::error("cannot load the topology: {}", s.ToString());
+  const bool stop_only = absl::GetFlag(FLAGS_stop);
+  const std::string on_lost = absl::GetFlag(FLAGS_on_lost_state);
+  if (on_lost != "refuse" && on_lost != "reset") {
+    spdlog::error("--on_lost_state must be refuse or reset, not \"{}\"",
+                  on_lost);
+    return 2;
+  }
+  const std::string orch_pid_file = work_dir + "/orchestrator.pid";
+  auto deliberate_exit = [&](const char* reason) {
+    cloonix::MarkDeliberateExit(work_dir, reason, /*stop_keeper=*/true);
+    if (cloonix::ReadPidFile(orch_pid_file) == getpid()) {
+      unlink(orch_pid_file.c_str());
+    }
+  };
+  if (stop_only) {
+    deliberate_exit("stopped");  // no keeper restarts an orchestrator now
+  } else {
+    cloonix::ClearDeliberateExit(work_dir);
+    if (auto s = cloonix::WritePidFile(orch_pid_file, getpid()); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
+  }
+  auto loaded = manager.Load();
+  if (!loaded.ok() && !stop_only) {
+    spdlog::error("cannot load the topology: {}", loaded.status().ToString());
     return 1;
+  }
+  if (!loaded.ok()) {
+    spdlog::warn("stopping with an empty topology: {}",
+                 loaded.status().ToString());
   }
   cloonix::Supervisor supervisor(specs, [&](const std::string& service) {
     spdlog::info("{} restarted: reconciling", service);
@@ -179,6 +242,60 @@ int main(int argc, char** argv) {
     supervisor.StopAll();
     return 1;
   }
+  // Tears the net down: items, then each service removes what it runs
+  // (containerd, OVS, netns) and exits: no restart from here on. The doorway
+  // goes last (StopNet's reply goes through it).
+  auto teardown = [&]() -> absl::Status {
+    absl::Status result = manager.DeleteAll();
+    if (!result.ok()) spdlog::warn("deleting items: {}", result.ToString());
+    supervisor.StopWatch();
+    result.Update(vms.Teardown());
+    result.Update(nats.Teardown());
+    result.Update(a2bs.Teardown());
+    result.Update(cnts.Teardown());
+    result.Update(lans.Teardown());
+    cloonix::DeleteNetns(cloonix::NetNetns(net)).IgnoreError();
+    unlink((work_dir + "/state.json").c_str());
+    unlink((work_dir + "/state.json.prev").c_str());
+    return result;
+  };
+  if (stop_only) {
+    spdlog::info("stopping net {} (--stop)", net);
+    absl::Status s = teardown();
+    supervisor.StopAll();
+    if (!s.ok()) spdlog::error("net stop: {}", s.ToString());
+    spdlog::info("net {} stopped", net);
+    return s.ok() ? 0 : 1;
+  }
+  // Never delete running guests only because the state was lost.
+  if (loaded->source != cloonix::LoadReport::kCurrent) {
+    auto unknown = manager.UnknownGuests();
+    if (!unknown.ok()) {
+      spdlog::error("cannot list the running guests: {}",
+                    unknown.status().ToString());
+      return 1;
+    }
+    if (!unknown->empty()) {
+      std::string what = absl::StrJoin(*unknown, ", ");
+      if (on_lost == "reset") {
+        spdlog::warn("state.json is {}; --on_lost_state=reset: deleting {}",
+                     loaded->problem, what);
+      } else {
+        spdlog::error(
+            "state.json of net {} is {} ({}) and guests run that it does not "
+            "hold: {}. Nothing was changed. Choose: `cloonix net start "
+            "--reset` deletes them and keeps what the state holds; `cloonix "
+            "net stop` removes the whole net.",
+            net, loaded->problem,
+            loaded->source == cloonix::LoadReport::kPrevious
+                ? "state.json.prev was loaded"
+                : "no state.json.prev either",
+            what);
+        deliberate_exit("refused");
+        return kExitStateLost;  // the services and guests keep running
+      }
+    }
+  }
   if (auto s = manager.Reconcile(); !s.ok()) {
     spdlog::error("initial reconcile failed: {}", s.ToString());
   }
@@ -187,42 +304,35 @@ int main(int argc, char** argv) {
   absl::Notification shutdown;
   // Agent states (blue/red) of the VMs, every second. Only read: a silent
   // agent never makes the orchestrator act on its VM.
+  // Also: a keeper restarts this orchestrator if it dies (kill -9, a
+  // crash); a dead keeper is started again.
   std::thread vm_refresh([&] {
-    while (!shutdown.WaitForNotificationWithTimeout(absl::Seconds(1)))
+    while (!shutdown.WaitForNotificationWithTimeout(absl::Seconds(1))) {
       manager.RefreshVms();
+      if (!shutdown.HasBeenNotified()) {
+        cloonix::EnsureKeeper(work_dir, keeper_argv,
+                              work_dir + "/log/orchestrator.log");
+      }
+    }
   });
   absl::Notification stopping;
   absl::Mutex stop_mu;
 
   cloonix::TopologyService topology(&manager);
-  cloonix::NetService net_service(
-      {net, work_dir, cloonix::NetNetns(net)}, &manager, &supervisor,
-      [&]() -> absl::Status {
-        absl::MutexLock l(&stop_mu);
-        if (stopping.HasBeenNotified()) return absl::OkStatus();
-        spdlog::info("stopping net {}", net);
-        absl::Status result = manager.DeleteAll();
-        if (!result.ok()) {
-          spdlog::warn("deleting items: {}", result.ToString());
-        }
-        // Teardown makes each service remove what it
-        // runs (containerd, OVS, netns) and exit: no
-        // restart from here on.
-        supervisor.StopWatch();
-        result.Update(vms.Teardown());
-        result.Update(nats.Teardown());
-        result.Update(a2bs.Teardown());
-        result.Update(cnts.Teardown());
-        result.Update(lans.Teardown());
-        // The doorway goes last (after this call's reply went through it).
-        supervisor.StopAll("doorway");
-        cloonix::DeleteNetns(cloonix::NetNetns(net)).IgnoreError();
-        unlink((work_dir + "/state.json").c_str());
-        stopping.Notify();
-        topology.EndWatches();
-        cloonix::NotifyOnce(&shutdown);
-        return result;
-      });
+  cloonix::NetService net_service({net, work_dir, cloonix::NetNetns(net)},
+                                  &manager, &supervisor, [&]() -> absl::Status {
+                                    absl::MutexLock l(&stop_mu);
+                                    if (stopping.HasBeenNotified())
+                                      return absl::OkStatus();
+                                    spdlog::info("stopping net {}", net);
+                                    absl::Status result = teardown();
+                                    supervisor.StopAll("doorway");
+                                    deliberate_exit("stopped");
+                                    stopping.Notify();
+                                    topology.EndWatches();
+                                    cloonix::NotifyOnce(&shutdown);
+                                    return result;
+                                  });
   const std::string socket = setup->socket;
   auto server = cloonix::StartUnixServer(socket, {&topology, &net_service});
   if (!server.ok()) {
@@ -236,6 +346,7 @@ int main(int argc, char** argv) {
   if (!stopping.HasBeenNotified()) {
     // SIGTERM: leave the services and the lab running; a new orchestrator
     // adopts them.
+    deliberate_exit("sigterm");
     stopping.Notify();
   } else {
     supervisor.StopAll();  // the doorway, now that StopNet was answered

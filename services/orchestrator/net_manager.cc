@@ -1,5 +1,10 @@
 #include "services/orchestrator/net_manager.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <optional>
 #include <set>
 
@@ -49,28 +54,97 @@ v1::Item NetManager::Present(const v1::Item& item,
   return out;
 }
 
-absl::Status NetManager::Load() {
-  absl::MutexLock l(&mu_);
-  auto text = ReadFile(state_path_);
-  if (absl::IsNotFound(text.status())) return absl::OkStatus();
-  if (!text.ok()) return text.status();
-  std::string net = topo_.net();
-  ASSIGN_OR_RETURN(Topology t, Topology::FromJson(*text));
-  if (t.net() != net) {
+namespace {
+
+// The topology in `path`; NOT_FOUND if there is no such file, DATA_LOSS or
+// INVALID_ARGUMENT if it cannot be read or parsed.
+absl::StatusOr<Topology> ReadTopology(const std::string& path,
+                                      const std::string& net) {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  auto t = Topology::FromJson(text);
+  if (!t.ok()) return absl::DataLossError(std::string(t.status().message()));
+  if (t->net() != net) {
     return absl::FailedPreconditionError(
-        absl::StrCat(state_path_, " belongs to net ", t.net(), ", not ", net));
+        absl::StrCat(path, " belongs to net ", t->net(), ", not ", net));
   }
-  topo_ = std::move(t);
-  spdlog::info("loaded {} items from {}", topo_.Items().size(), state_path_);
-  return absl::OkStatus();
+  return t;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadReport> NetManager::Load() {
+  absl::MutexLock l(&mu_);
+  LoadReport report;
+  const std::string net = topo_.net();
+  auto cur = ReadTopology(state_path_, net);
+  if (cur.ok()) {
+    topo_ = *std::move(cur);
+    state_file_good_ = true;
+    report.source = LoadReport::kCurrent;
+    spdlog::info("loaded {} items from {}", topo_.Items().size(), state_path_);
+    return report;
+  }
+  if (absl::IsFailedPrecondition(cur.status())) return cur.status();
+  report.problem =
+      absl::IsNotFound(cur.status())
+          ? "missing"
+          : absl::StrCat("unreadable (", cur.status().message(), ")");
+  const std::string prev_path = state_path_ + ".prev";
+  auto prev = ReadTopology(prev_path, net);
+  if (prev.ok()) {
+    topo_ = *std::move(prev);
+    report.source = LoadReport::kPrevious;
+    spdlog::warn(
+        "{} is {}: loaded {} items from {} (the state before the last change)",
+        state_path_, report.problem, topo_.Items().size(), prev_path);
+    return report;
+  }
+  if (absl::IsFailedPrecondition(prev.status())) return prev.status();
+  if (!absl::IsNotFound(cur.status()) || !absl::IsNotFound(prev.status())) {
+    spdlog::warn("{} is {} and {} is {}: starting from an empty topology",
+                 state_path_, report.problem, prev_path,
+                 prev.status().ToString());
+  }
+  report.source = LoadReport::kNone;
+  return report;
+}
+
+absl::StatusOr<std::vector<std::string>> NetManager::UnknownGuests() {
+  absl::MutexLock l(&mu_);
+  std::vector<std::string> out;
+  ASSIGN_OR_RETURN(std::vector<RunningCnt> cnts, cnts_->List());
+  for (const auto& c : cnts) {
+    if (topo_.Find(c.name) == nullptr) out.push_back("cnt " + c.name);
+  }
+  ASSIGN_OR_RETURN(std::vector<RunningVm> vms, vms_->List());
+  for (const auto& v : vms) {
+    if (topo_.Find(v.name) == nullptr) out.push_back("kvm " + v.name);
+  }
+  return out;
 }
 
 // A failure here is logged and not returned: the services already applied
 // the change, so reporting failure would make the client's view wrong; the
-// next successful write persists the state.
+// next successful write persists the state. The state it replaces is kept
+// as state.json.prev (a hard link swapped in atomically, so state.json is
+// never absent), for a state.json that a crash or a disk problem damages.
 absl::Status NetManager::Persist() {
+  if (state_file_good_) {
+    const std::string prev = state_path_ + ".prev";
+    const std::string tmp = prev + ".tmp";
+    unlink(tmp.c_str());
+    if (link(state_path_.c_str(), tmp.c_str()) != 0 ||
+        rename(tmp.c_str(), prev.c_str()) != 0) {
+      spdlog::warn("cannot keep {}: {}", prev, strerror(errno));
+      unlink(tmp.c_str());
+    }
+  }
   auto s = WriteFileAtomic(state_path_, topo_.ToJson());
-  if (!s.ok()) spdlog::error("cannot persist the topology: {}", s.ToString());
+  if (!s.ok()) {
+    spdlog::error("cannot persist the topology: {}", s.ToString());
+  } else {
+    state_file_good_ = true;
+  }
   return s;
 }
 

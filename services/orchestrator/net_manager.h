@@ -18,14 +18,36 @@
 
 namespace cloonix {
 
+// Where the topology came from at start-up (NetManager::Load).
+struct LoadReport {
+  enum Source {
+    kCurrent,   // state.json
+    kPrevious,  // state.json.prev: state.json was missing or unreadable
+    kNone,      // neither: a new net, or a lost state
+  };
+  Source source = kNone;
+  // Why state.json was not used ("missing", "unreadable: ..."); empty when
+  // source is kCurrent.
+  std::string problem;
+};
+
 class NetManager {
  public:
   NetManager(std::string net, std::string state_path, LanBackend* lans,
              CntBackend* cnts, A2bBackend* a2bs, VmBackend* vms,
              NatBackend* nats);
 
-  // Reads state.json if present. DATA_LOSS if it cannot be parsed.
-  absl::Status Load();
+  // Reads state.json; if it is missing or cannot be parsed (a crash, a disk
+  // problem, a hand edit), state.json.prev: the state before the last
+  // committed change, which Persist keeps. FAILED_PRECONDITION if the file
+  // belongs to another net.
+  absl::StatusOr<LoadReport> Load();
+
+  // Guests (cnt and kvm items) that run in the services but that the
+  // topology does not hold: what Reconcile would delete. Called after a Load
+  // that did not read state.json, so that guests are never deleted only
+  // because the state was lost.
+  absl::StatusOr<std::vector<std::string>> UnknownGuests();
 
   absl::StatusOr<cloonix::v1::Item> CreateItem(
       const cloonix::v1::Item& request);
@@ -90,6 +112,9 @@ class NetManager {
                 const std::string& msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::string state_path_;
+  // state.json is a file this process read or wrote (Persist keeps it as
+  // state.json.prev before replacing it; never an unreadable one).
+  bool state_file_good_ ABSL_GUARDED_BY(mu_) = false;
   // The item as shown to clients: lan endpoints, a2b live counters.
   // `nats`: the nat worker's list when the caller already has it.
   cloonix::v1::Item Present(const cloonix::v1::Item& item,

@@ -187,7 +187,10 @@ class NetManagerTest : public ::testing::Test {
   std::unique_ptr<NetManager> m_ = std::make_unique<NetManager>(
       "nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
 
-  void SetUp() override { std::remove(state_.c_str()); }
+  void SetUp() override {
+    std::remove(state_.c_str());
+    std::remove((state_ + ".prev").c_str());
+  }
 
   v1::Item Cnt(const std::string& name, uint32_t eths = 1) {
     v1::Item i;
@@ -215,6 +218,67 @@ TEST_F(NetManagerTest, CableTwoContainersOnAutoCreatedLan) {
   ASSERT_TRUE(again.Load().ok());
   EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED).size(), 3u);
   EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED)[0].name(), "lan1");
+}
+
+TEST_F(NetManagerTest, KeepsThePreviousStateAndFallsBackToIt) {
+  auto fresh = m_->Load();
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->source, LoadReport::kNone);
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt2")).ok());
+  // state.json.prev is the state before the last change (cnt1 only).
+  auto prev = ReadFile(state_ + ".prev");
+  ASSERT_TRUE(prev.ok());
+  EXPECT_NE(prev->find("cnt1"), std::string::npos);
+  EXPECT_EQ(prev->find("cnt2"), std::string::npos);
+
+  // A truncated state.json (a crash, a full disk): the previous one is used.
+  std::string cur = ReadFile(state_).value();
+  ASSERT_TRUE(WriteFileAtomic(state_, cur.substr(0, cur.size() / 2)).ok());
+  NetManager again("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
+  auto r = again.Load();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->source, LoadReport::kPrevious);
+  EXPECT_THAT(r->problem, ::testing::HasSubstr("unreadable"));
+  EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED).size(), 1u);
+  // cnt2 runs but the recovered state does not know it: reported, so that
+  // the caller does not let Reconcile delete it.
+  auto unknown = again.UnknownGuests();
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_THAT(*unknown, ::testing::ElementsAre("cnt cnt2"));
+  // The next change writes a good state.json without copying the damaged
+  // one over state.json.prev.
+  ASSERT_TRUE(again.CreateItem(Cnt("cnt3")).ok());
+  EXPECT_EQ(ReadFile(state_ + ".prev").value(), *prev);
+  NetManager third("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
+  auto r3 = third.Load();
+  ASSERT_TRUE(r3.ok());
+  EXPECT_EQ(r3->source, LoadReport::kCurrent);
+  EXPECT_EQ(third.ListItems(v1::ITEM_KIND_UNSPECIFIED).size(), 2u);
+
+  // state.json missing: also the previous one; both gone: empty, and every
+  // running guest is unknown.
+  std::remove(state_.c_str());
+  NetManager fourth("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
+  auto r4 = fourth.Load();
+  ASSERT_TRUE(r4.ok());
+  EXPECT_EQ(r4->source, LoadReport::kPrevious);
+  EXPECT_EQ(r4->problem, "missing");
+  std::remove((state_ + ".prev").c_str());
+  NetManager fifth("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
+  auto r5 = fifth.Load();
+  ASSERT_TRUE(r5.ok());
+  EXPECT_EQ(r5->source, LoadReport::kNone);
+  EXPECT_THAT(
+      fifth.UnknownGuests().value(),
+      ::testing::UnorderedElementsAre("cnt cnt1", "cnt cnt2", "cnt cnt3"));
+}
+
+TEST_F(NetManagerTest, StateOfAnotherNetIsRefused) {
+  NetManager other("other", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
+  ASSERT_TRUE(other.Load().ok());
+  ASSERT_TRUE(other.CreateItem(Cnt("cnt1")).ok());
+  EXPECT_EQ(m_->Load().status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(NetManagerTest, FailedRequestsChangeNothing) {

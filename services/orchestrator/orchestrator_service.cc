@@ -6,6 +6,7 @@
 
 #include "common/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/orchestrator/keeper.h"
 
 namespace cloonix {
 
@@ -219,6 +220,7 @@ grpc::Status NetService::GetNet(grpc::ServerContext*, const v1::GetNetRequest*,
   resp->set_netns(id_.netns);
   resp->set_item_count(manager_->ItemCount());
   resp->set_orchestrator_pid(getpid());
+  resp->set_orchestrator_restarts(OrchestratorRestarts(id_.work_dir));
   for (const auto& s : supervisor_->Status()) {
     auto* si = resp->add_services();
     si->set_name(s.name);
