@@ -1,5 +1,7 @@
 #include "cli/a2b_args.h"
 
+#include <cstdint>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -32,6 +34,9 @@ absl::Status Set(const std::string& key, const std::string& value,
   } else if (key == "rate" || key == "burst" || key == "qsize" ||
              key == "bsize") {
     if (!absl::SimpleAtoi(value, &u)) return bad("expects a whole number");
+    if (key != "rate" && u > UINT32_MAX) {
+      return bad("is too large (at most 4294967295)");
+    }
     if (key == "rate") p.set_rate_kbps(u);
     if (key == "burst") p.set_burst_bytes(static_cast<uint32_t>(u));
     if (key == "qsize") p.set_queue_packets(static_cast<uint32_t>(u));

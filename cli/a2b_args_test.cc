@@ -20,6 +20,21 @@ TEST(A2bArgsTest, KeyValueTokens) {
   EXPECT_FALSE(a->patch.has_jitter_ms());
 }
 
+TEST(A2bArgsTest, ValuesPast32BitsAreRefusedNotWrapped) {
+  for (const char* t :
+       {"qsize=4294967296", "burst=4294967297", "bsize=99999999999"}) {
+    auto a = ParseA2bArgs({t});
+    EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument) << t;
+    EXPECT_THAT(std::string(a.status().message()), HasSubstr("too large"));
+  }
+  auto ok = ParseA2bArgs({"qsize=4294967295"});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->patch.queue_packets(), 4294967295u);
+  auto rate = ParseA2bArgs({"rate=10000000000"});  // 10 Tbit/s: 64-bit field
+  ASSERT_TRUE(rate.ok());
+  EXPECT_EQ(rate->patch.rate_kbps(), 10000000000u);
+}
+
 TEST(A2bArgsTest, CloonixFormUsesItsLossUnit) {
   auto a = ParseA2bArgs({"dir=0 cmd=loss val=1000"});
   ASSERT_TRUE(a.ok()) << a.status();

@@ -60,6 +60,10 @@ struct Globals {
   // The net's front door (the doorway).
   std::string Socket() const { return WorkDir() + "/doorway.sock"; }
   std::string Where() const { return remote.empty() ? Socket() : remote; }
+  // How messages name the net: with --remote the local --net means nothing.
+  std::string NetLabel() const {
+    return remote.empty() ? "net " + net : "the net at " + remote;
+  }
 };
 
 const char* CodeName(grpc::StatusCode c) {
@@ -116,7 +120,9 @@ int FailRpc(const Globals& g, const grpc::Status& s) {
   if (s.error_code() == grpc::UNAVAILABLE &&
       absl::StrContains(s.error_message(), "connect")) {
     return Fail(
-        absl::StrCat("net ", g.net, " does not answer on ", g.Where(),
+        absl::StrCat(g.remote.empty()
+                         ? g.NetLabel() + " does not answer on " + g.Where()
+                         : g.NetLabel() + " does not answer",
                      g.remote.empty() ? " (start it with: cloonix net start)"
                                       : absl::StrCat(": ", s.error_message())),
         kExitNotRunning);
@@ -323,7 +329,7 @@ int NetStop(const Globals& g) {
   }
   if (!s.ok()) return FailRpc(g, s);
   if (!g.Json()) {
-    std::cerr << "stopping net " << g.net << " (" << info.item_count()
+    std::cerr << "stopping net " << info.name() << " (" << info.item_count()
               << " items) ..." << std::flush;
   }
   v1::StopNetRequest req;
@@ -350,9 +356,10 @@ int NetStop(const Globals& g) {
   }
   if (!s.ok()) return FailRpc(g, s);
   if (g.Json()) {
-    std::cout << "{\"net\":\"" << g.net << "\",\"stopped\":true}" << std::endl;
+    std::cout << "{\"net\":\"" << info.name() << "\",\"stopped\":true}"
+              << std::endl;
   } else {
-    std::cout << "net " << g.net << " stopped" << std::endl;
+    std::cout << "net " << info.name() << " stopped" << std::endl;
   }
   return 0;
 }
@@ -495,9 +502,15 @@ int Delete(const Globals& g, const std::string& name, bool if_exists) {
   grpc::Status s = c.topo()->DeleteItem(ctx.get(), req, &resp);
   if (!s.ok()) return FailRpc(g, s);
   if (g.Json()) {
-    std::cout << "{\"deleted\":\"" << name << "\"}" << std::endl;
-  } else {
+    std::cout << (resp.deleted()
+                      ? absl::StrCat("{\"deleted\":\"", name, "\"}")
+                      : absl::StrCat("{\"deleted\":null,\"missing\":\"", name,
+                                     "\"}"))
+              << std::endl;
+  } else if (resp.deleted()) {
     std::cout << "deleted " << name << std::endl;
+  } else {
+    std::cout << "no item " << name << " (nothing deleted)" << std::endl;
   }
   return 0;
 }
@@ -513,7 +526,7 @@ int List(const Globals& g) {
   if (g.Json()) {
     std::cout << ToJsonLine(resp) << std::endl;
   } else if (resp.items().empty()) {
-    std::cout << "net " << g.net << " has no item" << std::endl;
+    std::cout << g.NetLabel() << " has no item" << std::endl;
   } else {
     std::cout << cloonix::cli::ItemsTable(
         {resp.items().begin(), resp.items().end()});
@@ -962,7 +975,7 @@ int main(int argc, char** argv) {
   add_cnt->add_option("--eth", eth_count, "Number of eths (1..32, default 1)");
   add_cnt->add_option("--env", env,
                       "KEY=value for the container's process (repeatable)");
-  int cnt_natplug = -1;
+  std::string cnt_natplug;
   add_cnt->add_option("--natplug", cnt_natplug,
                       "Create nat-<name> and lan-<name> cabled to this eth "
                       "(Cloonix's --natplug)");
@@ -990,7 +1003,12 @@ int main(int argc, char** argv) {
         }
       }
       for (const auto& e : env) c->add_env(e);
-      if (cnt_natplug >= 0) c->set_natplug(static_cast<uint32_t>(cnt_natplug));
+      if (!cnt_natplug.empty()) {
+        auto eth = cloonix::cli::ParseEth(cnt_natplug);
+        if (!eth.ok())
+          return Fail(std::string(eth.status().message()), kExitUsage);
+        c->set_natplug(*eth);
+      }
       if (!cmd.empty()) {
         c->add_command("/bin/sh");
         c->add_command("-c");

@@ -320,6 +320,17 @@ TreeReader::~TreeReader() {
 
 std::string TreeReader::Next(Step* step, TreeEntry* e, std::string* data) {
   if (!error_.empty()) return error_;
+  if (buffered_off_ < buffered_.size()) {
+    size_t n = std::min(chunk_, buffered_.size() - buffered_off_);
+    data->assign(buffered_, buffered_off_, n);
+    buffered_off_ += n;
+    if (buffered_off_ == buffered_.size()) {
+      buffered_.clear();
+      buffered_off_ = 0;
+    }
+    *step = Step::kData;
+    return "";
+  }
   if (fd_ >= 0) {
     data->resize(std::min<uint64_t>(left_, chunk_));
     ssize_t n;
@@ -390,8 +401,31 @@ std::string TreeReader::Next(Step* step, TreeEntry* e, std::string* data) {
       left_ = e->size;
       file_path_ = p.path;
       if (left_ == 0) {
+        // Pseudo files stat as empty but have content: read it now.
+        buffered_.clear();
+        buffered_off_ = 0;
+        char buf[65536];
+        for (;;) {
+          ssize_t n = read(fd_, buf, sizeof(buf));
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) {
+            error_ = Errno("cannot read", p.path);
+            close(fd_);
+            fd_ = -1;
+            return error_;
+          }
+          if (n == 0) break;
+          buffered_.append(buf, static_cast<size_t>(n));
+          if (buffered_.size() > kMaxUnsizedFile) {
+            error_ = "file without a size grows past 16 MiB: " + p.path;
+            close(fd_);
+            fd_ = -1;
+            return error_;
+          }
+        }
         close(fd_);
         fd_ = -1;
+        e->size = buffered_.size();
       }
     } else {
       if (p.top) return error_ = "not a regular file: " + p.path;

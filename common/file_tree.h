@@ -103,10 +103,13 @@ class TreeWriter {
 // Reads the tree at `path` (under `root`, relative to `home`) one step at a
 // time, for single-threaded loops (the agent): each Next() gives the next
 // entry or data chunk. Symlinks below the top are sent as links; sockets,
-// fifos and devices are skipped; entries that vanish meanwhile too.
+// fifos and devices are skipped; entries that vanish meanwhile too. A
+// regular file that stats as empty (procfs, sysfs: /proc/cpuinfo) is read
+// whole first, up to kMaxUnsizedFile bytes, and sent with the size read.
 class TreeReader {
  public:
   enum class Step { kEntry, kData, kDone };
+  static constexpr uint64_t kMaxUnsizedFile = 16 << 20;
   TreeReader(const std::string& root, const std::string& home,
              const std::string& path, size_t chunk = 64 * 1024);
   ~TreeReader();
@@ -128,6 +131,9 @@ class TreeReader {
   int fd_ = -1;
   uint64_t left_ = 0;
   std::string file_path_;
+  // The content of a file whose size was not known from stat.
+  std::string buffered_;
+  size_t buffered_off_ = 0;
 };
 
 // Reads the tree at `path` (under `root`, relative to `home`) and emits it.

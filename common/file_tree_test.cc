@@ -82,6 +82,16 @@ TEST_F(FileTreeTest, FileToNewNameAndEmptyFile) {
   EXPECT_EQ(Slurp(dir_ + "/b"), "");
 }
 
+TEST_F(FileTreeTest, ProcFilesThatStatAsEmptyAreCopiedWhole) {
+  // /proc/self/status has st_size 0 but about 1 KiB of text.
+  ASSERT_EQ(Copy("/proc/self/status", dir_ + "/status"), "");
+  std::string got = Slurp(dir_ + "/status");
+  EXPECT_GT(got.size(), 100u);
+  EXPECT_NE(got.find("Name:"), std::string::npos);
+  ASSERT_EQ(Copy("/proc/cpuinfo", dir_ + "/cpuinfo"), "");
+  EXPECT_NE(Slurp(dir_ + "/cpuinfo").find("processor"), std::string::npos);
+}
+
 TEST_F(FileTreeTest, DirectoryRecursiveWithSymlink) {
   mkdir((dir_ + "/src").c_str(), 0755);
   mkdir((dir_ + "/src/sub").c_str(), 0700);

@@ -22,5 +22,14 @@ TEST(GrpcStatusTest, RoundTripKeepsCodeAndMessage) {
   EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
 }
 
+TEST(GrpcStatusTest, HugeMessagesAreCapped) {
+  std::string name(3 << 20, 'x');  // a 3 MB input quoted in an error
+  grpc::Status g = ToGrpcStatus(absl::InvalidArgumentError("bad " + name));
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(g.error_message().size(), kMaxStatusMessage + 64);
+  EXPECT_NE(g.error_message().find("more bytes cut"), std::string::npos);
+  EXPECT_EQ(CapMessage("short"), "short");
+}
+
 }  // namespace
 }  // namespace cloonix

@@ -10,8 +10,12 @@ namespace cloonix {
 
 absl::Status ValidateName(absl::string_view name, absl::string_view what) {
   auto bad = [&](absl::string_view why) {
+    // A name is quoted back cut to 40 bytes: the input may be megabytes.
+    std::string shown = name.size() > 40
+                            ? absl::StrCat(name.substr(0, 40), "...")
+                            : std::string(name);
     return absl::InvalidArgumentError(absl::StrCat(
-        what, " \"", name, "\" is invalid: ", why,
+        what, " \"", shown, "\" is invalid: ", why,
         " (use a lowercase letter, then up to 30 of a-z, 0-9, '_' or '-')"));
   };
   if (name.empty()) return bad("it is empty");

@@ -24,6 +24,9 @@ TEST(NamesTest, RejectsWithActionableMessage) {
     EXPECT_THAT(std::string(s.message()), HasSubstr("use a lowercase letter"));
   }
   EXPECT_FALSE(ValidateName(std::string(32, 'a'), "x").ok());
+  // A huge name is quoted cut, not whole.
+  absl::Status huge = ValidateName(std::string(3 << 20, 'a'), "item name");
+  EXPECT_LT(huge.message().size(), 300u);
 }
 
 TEST(NamesTest, DerivedInterfaceNamesFitLinux) {

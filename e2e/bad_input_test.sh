@@ -24,6 +24,23 @@ expect_code "kvm without its settings is a usage error" "ram=" cloonix add kvm v
 expect_code "uncable an uncabled eth" FAILED_PRECONDITION cloonix del lan cnt2 eth0 lan1
 expect_code "delete a missing item" NOT_FOUND cloonix del cnt9
 check "delete a missing item with --if-exists" cloonix del --if-exists cnt9
+check "--if-exists on a missing item does not claim a deletion" bash -c \
+  "out=\$(cloonix del --if-exists cnt9) && [[ \$out != deleted* && \$out == *'nothing deleted'* ]] &&
+   [[ \$(cloonix -f json del --if-exists cnt9) == *'\"deleted\":null'* ]]"
+check "a negative --natplug is a usage error" bash -c "cloonix add cnt cnt3 --natplug=-3 >/dev/null 2>&1; [[ \$? -eq 2 ]]"
+check "a2b qsize past 32 bits is refused, not wrapped" bash -c \
+  "out=\$(cloonix add a2b ab9 qsize=4294967296 2>&1); [[ \$? -eq 2 && \$out == *'too large'* ]]"
+big="$(head -c 100000 /dev/zero | tr '\0' a)"
+out="$(cloonix add lan "$big" 2>&1)"; rc=$?
+if [[ $rc -eq 1 && "$out" == *INVALID_ARGUMENT* && ${#out} -lt 400 ]]; then
+  pass "a 100 KB name gets a short INVALID_ARGUMENT"
+else
+  fail "a 100 KB name gets a short INVALID_ARGUMENT" "exit $rc, ${#out} bytes: ${out:0:300}"
+fi
+check "copying a /proc file out of a container gives its content" bash -c \
+  "cloonix scp cnt1:/proc/cpuinfo $E2E_ROOT/cpuinfo >/dev/null && grep -q processor $E2E_ROOT/cpuinfo"
+check "--remote messages name the remote, not the local --net" bash -c \
+  "out=\$(cloonix --remote 127.0.0.1:1 --creds $E2E_ROOT ls 2>&1); [[ \$out == *'127.0.0.1:1'* && \$out != *'net $NET'* ]]"
 check "usage error exits 2" bash -c "cloonix add lan a b >/dev/null 2>&1; [[ \$? -eq 2 ]]"
 check "bad eth syntax exits 2" bash -c "cloonix add lan cnt2 ethX lan1 >/dev/null 2>&1; [[ \$? -eq 2 ]]"
 

@@ -105,6 +105,9 @@ leftovers() {
   virsh -c qemu:///system list --all --name 2>/dev/null | grep -F "cloonix.$net." | sed 's/^/domain /'
   ls -d /var/run/dpdk/cx*-"$net" 2>/dev/null | sed 's/^/dpdk /'
   mount | grep -F "$CLOONIX_WORK_ROOT/$net/" | sed 's/^/mount /'
+  # cgroups runc made for the net, container logs.
+  ls -d /sys/fs/cgroup/*/cloonix/"$net" 2>/dev/null | sed 's/^/cgroup /'
+  find "$CLOONIX_WORK_ROOT/$net/cnt" -name '*.log' 2>/dev/null | sed 's/^/file /'
   # runc state of the net's containerd namespace.
   ls -A "/run/containerd/runc/cloonix-$net" 2>/dev/null | sed 's/^/runc /'
   find "$CLOONIX_WORK_ROOT/$net" \( -name '*.sock' -o -name '*.pid' -o -name 'state.json*' \

@@ -1,5 +1,7 @@
 #include "services/cnt_runner/cnt_runner_service.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -23,6 +25,27 @@ namespace crv1 = cloonix::cntrunner::v1;
 
 namespace {
 constexpr char kLabelNet[] = "cloonix.net";
+
+// The cgroup dirs runc made for the net (cgroupsPath /cloonix/<net>/<name>)
+// in every hierarchy (v1 controllers and the v2 "unified" mount). rmdir only:
+// a cgroup that still holds a process stays.
+void RemoveCgroupDirs(const std::string& net, const std::string& name) {
+  std::error_code ec;
+  for (const auto& h :
+       std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    std::filesystem::path net_dir = h.path() / "cloonix" / net;
+    if (!name.empty()) {
+      rmdir((net_dir / name).c_str());
+      continue;
+    }
+    std::error_code ec2;
+    for (const auto& c : std::filesystem::directory_iterator(net_dir, ec2)) {
+      if (c.is_directory(ec2)) rmdir(c.path().c_str());
+    }
+    rmdir(net_dir.c_str());
+  }
+}
+
 constexpr char kLabelEths[] = "cloonix.eths";
 
 absl::Status ValidateMac(const std::string& mac) {
@@ -178,6 +201,8 @@ absl::Status CntRunnerService::Delete(const std::string& name) {
   if (found) RETURN_IF_ERROR(client_->Delete(name));
   // Deleting the netns deletes the veths, hence their peers in the net's netns.
   RETURN_IF_ERROR(DeleteNetns(cnt_netns));
+  unlink(absl::StrCat(config_.work_dir, "/cnt/", name, ".log").c_str());
+  RemoveCgroupDirs(config_.net, name);
   spdlog::info("container {} deleted", name);
   return absl::OkStatus();
 }
@@ -284,6 +309,9 @@ grpc::Status CntRunnerService::Teardown(grpc::ServerContext*,
       result.Update(DeleteNetns(ns));
     }
     result.Update(daemon_->Teardown());
+    RemoveCgroupDirs(config_.net, "");
+    std::error_code ec;
+    std::filesystem::remove_all(config_.work_dir + "/cnt", ec);
   }
   NotifyOnce(shutdown_);
   return ToGrpcStatus(result);

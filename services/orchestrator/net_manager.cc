@@ -310,14 +310,17 @@ absl::Status NetManager::DeleteLocked(const std::string& name_ref) {
   return absl::OkStatus();
 }
 
-absl::Status NetManager::DeleteItem(const std::string& name,
-                                    bool allow_missing) {
+absl::Status NetManager::DeleteItem(const std::string& name, bool allow_missing,
+                                    bool* deleted) {
   absl::MutexLock l(&mu_);
+  if (deleted != nullptr) *deleted = false;
   if (topo_.Find(name) == nullptr) {
     if (allow_missing) return absl::OkStatus();
     return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
   }
-  return DeleteLocked(name);
+  RETURN_IF_ERROR(DeleteLocked(name));
+  if (deleted != nullptr) *deleted = true;
+  return absl::OkStatus();
 }
 
 absl::Status NetManager::DeleteAll() {

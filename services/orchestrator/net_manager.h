@@ -53,7 +53,10 @@ class NetManager {
       const cloonix::v1::Item& request);
   absl::StatusOr<cloonix::v1::Item> GetItem(const std::string& name);
   std::vector<cloonix::v1::Item> ListItems(cloonix::v1::ItemKind kind);
-  absl::Status DeleteItem(const std::string& name, bool allow_missing);
+  // `deleted` (optional) tells whether an item was deleted: false when
+  // allow_missing and there was none.
+  absl::Status DeleteItem(const std::string& name, bool allow_missing,
+                          bool* deleted = nullptr);
   absl::StatusOr<cloonix::v1::Item> ConnectEth(const std::string& item,
                                                uint32_t eth,
                                                const std::string& lan,

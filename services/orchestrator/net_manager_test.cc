@@ -306,7 +306,9 @@ TEST_F(NetManagerTest, FailedRequestsChangeNothing) {
   EXPECT_EQ(m_->CreateItem(Cnt("cnt1")).status().code(),
             absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(m_->DeleteItem("ghost", false).code(), absl::StatusCode::kNotFound);
-  EXPECT_TRUE(m_->DeleteItem("ghost", true).ok());
+  bool deleted = true;
+  EXPECT_TRUE(m_->DeleteItem("ghost", true, &deleted).ok());
+  EXPECT_FALSE(deleted);
   EXPECT_EQ(ReadFile(state_).value(), before);
   EXPECT_EQ(lans_.bridges, bridges_before);
 }

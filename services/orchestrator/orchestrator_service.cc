@@ -38,8 +38,12 @@ grpc::Status TopologyService::ListItems(grpc::ServerContext*,
 
 grpc::Status TopologyService::DeleteItem(grpc::ServerContext*,
                                          const v1::DeleteItemRequest* req,
-                                         v1::DeleteItemResponse*) {
-  return ToGrpcStatus(manager_->DeleteItem(req->name(), req->allow_missing()));
+                                         v1::DeleteItemResponse* resp) {
+  bool deleted = false;
+  absl::Status s =
+      manager_->DeleteItem(req->name(), req->allow_missing(), &deleted);
+  resp->set_deleted(deleted);
+  return ToGrpcStatus(s);
 }
 
 grpc::Status TopologyService::ConnectEth(grpc::ServerContext*,

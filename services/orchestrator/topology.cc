@@ -1,5 +1,6 @@
 #include "services/orchestrator/topology.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/a2b_settings.h"
 #include "common/names.h"
@@ -134,6 +135,13 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
   }
   v1::Item item = request;
   item.set_kind(kind);
+  // MACs are stored lowercase whatever the case given (whatip, osh and the
+  // runners compare them as text).
+  if (kind == v1::ITEM_KIND_KVM) {
+    for (auto& [idx, mac] : *item.mutable_kvm()->mutable_macs()) {
+      mac = absl::AsciiStrToLower(mac);
+    }
+  }
   item.set_id(state_.next_id() == 0 ? 1 : state_.next_id());
   item.set_state(v1::ITEM_STATE_CREATING);
   item.clear_state_message();

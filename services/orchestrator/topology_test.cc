@@ -97,13 +97,14 @@ TEST(TopologyTest, KvmValidationAndMacs) {
   EXPECT_THAT(std::string(t.PrepareCreate(badmac).status().message()),
               HasSubstr("multicast"));
   v1::Item ok = kvm(256, 1, 2);
-  (*ok.mutable_kvm()->mutable_macs())[1] = "02:aa:bb:cc:dd:ee";
+  (*ok.mutable_kvm()->mutable_macs())[1] = "02:AA:bb:Cc:DD:ee";  // any case
   ok.mutable_kvm()->set_agent_up(true);  // output only: ignored
   auto item = t.PrepareCreate(ok);
   ASSERT_TRUE(item.ok()) << item.status();
   EXPECT_EQ(item->kind(), v1::ITEM_KIND_KVM);
   ASSERT_EQ(item->eths_size(), 2);
-  EXPECT_EQ(item->eths(1).mac(), "02:aa:bb:cc:dd:ee");
+  EXPECT_EQ(item->eths(1).mac(), "02:aa:bb:cc:dd:ee");  // stored lowercase
+  EXPECT_EQ(item->kvm().macs().at(1), "02:aa:bb:cc:dd:ee");
   EXPECT_NE(item->eths(0).mac(), item->eths(1).mac());
   EXPECT_FALSE(item->kvm().agent_up());
 }
