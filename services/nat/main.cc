@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
     spdlog::error("{}", setup.status().ToString());
     return 2;
   }
-  auto worker =
-      cloonix::NatWorker::Create({setup->net, "cxnat-" + setup->net, 4095});
+  auto worker = cloonix::NatWorker::Create(
+      {setup->net, "cxnat-" + setup->net, 4095, setup->work_dir + "/nat"});
   if (!worker.ok()) {
     spdlog::error("{}", worker.status().ToString());
     return 1;

@@ -15,9 +15,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "common/atomic_file.h"
 #include "common/dpdk_eal.h"
 #include "common/names.h"
+#include "common/process.h"
 #include "common/status_macros.h"
+#include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
 namespace cloonix {
@@ -82,6 +85,48 @@ void NatWorker::Send(uint16_t port_id, const uint8_t* frame, size_t len) {
   if (rte_eth_tx_burst(port_id, 0, &m, 1) != 1) rte_pktmbuf_free(m);
 }
 
+std::string NatWorker::LeaseFile(const std::string& nat) const {
+  return absl::StrCat(opts_.lease_dir, "/", nat, ".leases.json");
+}
+
+void NatWorker::SaveLeases(const std::string& nat, const SlirpStack& stack) {
+  if (opts_.lease_dir.empty()) return;
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& l : stack.Leases()) {
+    j.push_back({{"mac", l.mac}, {"ip", l.ip}});
+  }
+  if (auto s = MakeDirs(opts_.lease_dir); !s.ok()) {
+    spdlog::warn("nat {}: cannot keep its leases: {}", nat, s.ToString());
+    return;
+  }
+  if (auto s = WriteFileAtomic(LeaseFile(nat), j.dump()); !s.ok()) {
+    spdlog::warn("nat {}: cannot keep its leases: {}", nat, s.ToString());
+  }
+}
+
+void NatWorker::RestoreLeases(const std::string& nat, SlirpStack* stack) {
+  if (opts_.lease_dir.empty()) return;
+  auto text = ReadFile(LeaseFile(nat));
+  if (!text.ok()) return;  // a new nat
+  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) {
+    spdlog::warn("nat {}: {} is not a lease list; leases start empty", nat,
+                 LeaseFile(nat));
+    return;
+  }
+  int n = 0;
+  for (const auto& l : j) {
+    if (!l.is_object()) continue;
+    auto s = stack->RestoreLease(l.value("mac", ""), l.value("ip", ""));
+    if (s.ok()) {
+      ++n;
+    } else {
+      spdlog::warn("nat {}: lease not restored: {}", nat, s.ToString());
+    }
+  }
+  spdlog::info("nat {}: {} leases restored from {}", nat, n, LeaseFile(nat));
+}
+
 nat::v1::Nat NatWorker::Describe(const Entry& e) const {
   nat::v1::Nat n;
   n.set_name(e.name);
@@ -129,6 +174,9 @@ absl::StatusOr<nat::v1::Nat> NatWorker::CreateNat(const std::string& name,
       return;
     }
     e->stack = std::move(*stack);
+    RestoreLeases(name, e->stack.get());
+    SlirpStack* raw = e->stack.get();
+    e->stack->SetLeaseListener([this, name, raw] { SaveLeases(name, *raw); });
     result = Describe(*e);
     nats_[name] = std::move(e);
     spdlog::info("nat {} on port {} (worker end {})", name, port, worker_if);
@@ -147,6 +195,7 @@ absl::Status NatWorker::DeleteNat(const std::string& name) {
     it->second->stack.reset();
     it->second->port.Close();
     nats_.erase(it);
+    if (!opts_.lease_dir.empty()) unlink(LeaseFile(name).c_str());
     spdlog::info("nat {} deleted", name);
   });
   return result;

@@ -30,6 +30,10 @@ struct NatWorkerOptions {
   std::string net;
   std::string file_prefix;  // DPDK runtime dir name
   unsigned mbufs = 4095;
+  // Where each nat's DHCP leases are kept (<lease_dir>/<nat>.leases.json):
+  // written when a lease changes, replayed when the nat is created again
+  // (a restarted worker), removed when the nat is deleted. Empty: not kept.
+  std::string lease_dir;
 };
 
 class NatWorker {
@@ -58,6 +62,9 @@ class NatWorker {
     AfPacketPort port;
     std::unique_ptr<SlirpStack> stack;
   };
+  std::string LeaseFile(const std::string& nat) const;
+  void SaveLeases(const std::string& nat, const SlirpStack& stack);
+  void RestoreLeases(const std::string& nat, SlirpStack* stack);
   NatWorker() = default;
   // Runs `f` on the loop thread and waits for it.
   void OnLoop(std::function<void()> f);

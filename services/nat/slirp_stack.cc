@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
 namespace cloonix {
@@ -38,7 +40,95 @@ struct in_addr Addr(const char* s) {
   return a;
 }
 
+bool ParseMac(const std::string& s, uint8_t out[6]) {
+  unsigned v[6];
+  char extra;
+  if (s.size() != 17 ||
+      std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2],
+                  &v[3], &v[4], &v[5], &extra) != 6) {
+    return false;
+  }
+  for (int i = 0; i < 6; ++i) out[i] = static_cast<uint8_t>(v[i]);
+  return true;
+}
+
+uint16_t IpChecksum(const uint8_t* p, size_t n) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < n; i += 2) sum += (p[i] << 8) | p[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<uint8_t>> DhcpClientFrame(const std::string& mac,
+                                                     uint8_t type,
+                                                     const std::string& want_ip,
+                                                     uint32_t xid) {
+  uint8_t m[6];
+  if (!ParseMac(mac, m)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad MAC \"", mac, "\""));
+  }
+  uint8_t want[4];
+  if (!want_ip.empty() && inet_pton(AF_INET, want_ip.c_str(), want) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad address \"", want_ip, "\""));
+  }
+  // BOOTP: fixed part, magic cookie, options; padded to the 548 bytes of a
+  // full BOOTP message (slirp reads the whole options area).
+  std::vector<uint8_t> bootp(240, 0);
+  bootp[0] = 1;  // BOOTREQUEST
+  bootp[1] = 1;  // Ethernet
+  bootp[2] = 6;
+  for (int i = 0; i < 4; ++i)
+    bootp[4 + i] = static_cast<uint8_t>(xid >> (24 - 8 * i));
+  bootp[10] = 0x80;  // broadcast flag
+  std::copy(m, m + 6, bootp.begin() + 28);
+  bootp[236] = 99;
+  bootp[237] = 130;
+  bootp[238] = 83;
+  bootp[239] = 99;
+  bootp.insert(bootp.end(), {53, 1, type});
+  if (!want_ip.empty()) {
+    bootp.insert(bootp.end(), {50, 4, want[0], want[1], want[2], want[3]});
+    bootp.insert(bootp.end(), {54, 4, 172, 17, 0, 2});
+  }
+  bootp.push_back(255);
+  bootp.resize(548, 0);
+  std::vector<uint8_t> f(6, 0xff);
+  f.insert(f.end(), m, m + 6);
+  f.insert(f.end(), {0x08, 0x00});
+  size_t udp_len = 8 + bootp.size();
+  size_t ip_len = 20 + udp_len;
+  std::vector<uint8_t> ip = {0x45,
+                             0,
+                             static_cast<uint8_t>(ip_len >> 8),
+                             static_cast<uint8_t>(ip_len),
+                             0,
+                             1,
+                             0,
+                             0,
+                             64,
+                             17,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             255,
+                             255,
+                             255,
+                             255};
+  uint16_t c = IpChecksum(ip.data(), ip.size());
+  ip[10] = static_cast<uint8_t>(c >> 8);
+  ip[11] = static_cast<uint8_t>(c);
+  f.insert(f.end(), ip.begin(), ip.end());
+  f.insert(f.end(), {0, 68, 0, 67, static_cast<uint8_t>(udp_len >> 8),
+                     static_cast<uint8_t>(udp_len), 0, 0});
+  f.insert(f.end(), bootp.begin(), bootp.end());
+  return f;
+}
 
 absl::StatusOr<std::unique_ptr<SlirpStack>> SlirpStack::Create(
     std::string name, SendFn send, std::function<void()> notify) {
@@ -89,6 +179,7 @@ SlirpStack::~SlirpStack() {
 ssize_t SlirpStack::SendCb(const void* buf, size_t len, void* opaque) {
   auto* self = static_cast<SlirpStack*>(opaque);
   self->SniffDhcp(static_cast<const uint8_t*>(buf), len);
+  if (self->muted_) return static_cast<ssize_t>(len);
   ++self->tx_;
   self->send_(static_cast<const uint8_t*>(buf), len);
   return static_cast<ssize_t>(len);
@@ -141,8 +232,41 @@ int SlirpStack::GetREventsCb(int idx, void* opaque) {
 }
 
 void SlirpStack::Input(const uint8_t* frame, size_t len) {
+  if (len < 14) return;
+  // Broadcast and multicast pass; unicast only to 52:55:ac:11:00:xx, the
+  // MACs slirp gives the addresses it owns in 172.17.0.0/24.
+  static const uint8_t kOwn[5] = {0x52, 0x55, 172, 17, 0};
+  if ((frame[0] & 1) == 0 && std::memcmp(frame, kOwn, sizeof(kOwn)) != 0) {
+    ++foreign_;
+    return;
+  }
   ++rx_;
   slirp_input(slirp_, frame, static_cast<int>(len));
+}
+
+absl::Status SlirpStack::RestoreLease(const std::string& mac,
+                                      const std::string& ip) {
+  struct in_addr a, start;
+  if (inet_pton(AF_INET, ip.c_str(), &a) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("bad lease address ", ip));
+  }
+  inet_pton(AF_INET, kNatDhcpStart, &start);
+  uint32_t off = ntohl(a.s_addr) - ntohl(start.s_addr);
+  if (ntohl(a.s_addr) < ntohl(start.s_addr) || off >= 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ip, " is outside the lease range (", kNatDhcpStart,
+                     " and the 15 after it)"));
+  }
+  ASSIGN_OR_RETURN(auto frame, DhcpClientFrame(mac, 3, ip, 0xc10017));
+  muted_ = true;
+  slirp_input(slirp_, frame.data(), static_cast<int>(frame.size()));
+  muted_ = false;
+  auto it = leases_.find(mac);
+  if (it == leases_.end() || it->second.ip != ip) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "nat ", name_, ": lease ", ip, " for ", mac, " was refused"));
+  }
+  return absl::OkStatus();
 }
 
 void SlirpStack::FillPoll(std::vector<pollfd>* fds, uint32_t* timeout_ms) {
@@ -215,9 +339,10 @@ void SlirpStack::SniffDhcp(const uint8_t* f, size_t len) {
   l.ip = buf;
   l.acked_ns = NowNs();
   auto it = leases_.find(l.mac);
-  if (it == leases_.end() || it->second.ip != l.ip)
-    spdlog::info("nat {}: lease {} -> {}", name_, l.mac, l.ip);
+  bool changed = it == leases_.end() || it->second.ip != l.ip;
+  if (changed) spdlog::info("nat {}: lease {} -> {}", name_, l.mac, l.ip);
   leases_[l.mac] = l;
+  if (changed && on_lease_) on_lease_();
 }
 
 std::vector<NatLease> SlirpStack::Leases() const {

@@ -34,6 +34,15 @@ inline constexpr char kNatGateway[] = "172.17.0.2";
 inline constexpr char kNatDns[] = "172.17.0.3";
 inline constexpr char kNatDhcpStart[] = "172.17.0.10";
 
+// A DHCP client frame (Ethernet broadcast, IPv4 0.0.0.0 -> 255.255.255.255,
+// UDP 68 -> 67) from `mac` of message type `type` (1 discover, 3 request),
+// requesting `want_ip` (option 50) when not empty. INVALID_ARGUMENT for a
+// malformed MAC or address.
+absl::StatusOr<std::vector<uint8_t>> DhcpClientFrame(const std::string& mac,
+                                                     uint8_t type,
+                                                     const std::string& want_ip,
+                                                     uint32_t xid);
+
 class SlirpStack {
  public:
   using SendFn = std::function<void(const uint8_t* frame, size_t len)>;
@@ -44,8 +53,22 @@ class SlirpStack {
   SlirpStack(const SlirpStack&) = delete;
   SlirpStack& operator=(const SlirpStack&) = delete;
 
-  // A frame from the lan.
+  // A frame from the lan. Unicast frames not addressed to one of slirp's
+  // own MACs (52:55:<an address of 172.17.0.0/24>) are dropped: on a lan
+  // that floods unknown unicast, slirp must not answer for other hosts.
   void Input(const uint8_t* frame, size_t len);
+  // Frames dropped by that filter.
+  uint64_t foreign_frames() const { return foreign_; }
+
+  // Gives `mac` the lease `ip` again (after a restart of the nat): a DHCP
+  // request is played into slirp, whose lease table then holds the address
+  // for that MAC and never hands it to another guest; the ACK is not sent
+  // to the lan. INVALID_ARGUMENT for a bad MAC or an address outside the
+  // lease range; FAILED_PRECONDITION if slirp refuses (taken).
+  absl::Status RestoreLease(const std::string& mac, const std::string& ip);
+
+  // Called (in the worker's thread) when a lease is learnt or changes.
+  void SetLeaseListener(std::function<void()> fn) { on_lease_ = std::move(fn); }
   // Poll integration: appends slirp's fds to `fds` and lowers `timeout_ms`;
   // after poll(), Poll() hands the results back.
   void FillPoll(std::vector<pollfd>* fds, uint32_t* timeout_ms);
@@ -91,6 +114,9 @@ class SlirpStack {
   std::vector<std::unique_ptr<Timer>> timers_;
   std::vector<pollfd>* poll_fds_ = nullptr;
   std::map<std::string, NatLease> leases_;
+  std::function<void()> on_lease_;
+  bool muted_ = false;  // RestoreLease: replies stay off the lan
+  uint64_t foreign_ = 0;
   struct Forward {
     std::string guest_ip;
     int guest_port;

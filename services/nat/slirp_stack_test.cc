@@ -11,71 +11,12 @@ namespace {
 
 const uint8_t kMac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
 
-uint16_t IpChecksum(const uint8_t* p, size_t n) {
-  uint32_t sum = 0;
-  for (size_t i = 0; i + 1 < n; i += 2) sum += (p[i] << 8) | p[i + 1];
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
-
-// A DHCP client frame (broadcast) of message type `type` (1 discover, 3
-// request), optionally requesting `want_ip`.
-std::vector<uint8_t> DhcpFrame(uint8_t type, const std::string& want_ip) {
-  std::vector<uint8_t> bootp(240, 0);
-  bootp[0] = 1;  // BOOTREQUEST
-  bootp[1] = 1;
-  bootp[2] = 6;
-  bootp[4] = 0x12;  // xid
-  bootp[5] = 0x34;
-  bootp[10] = 0x80;  // broadcast flag
-  std::copy(kMac, kMac + 6, bootp.begin() + 28);
-  bootp[236] = 99;
-  bootp[237] = 130;
-  bootp[238] = 83;
-  bootp[239] = 99;
-  bootp.insert(bootp.end(), {53, 1, type});
-  if (!want_ip.empty()) {
-    uint8_t a[4];
-    inet_pton(AF_INET, want_ip.c_str(), a);
-    bootp.insert(bootp.end(), {50, 4, a[0], a[1], a[2], a[3]});
-    bootp.insert(bootp.end(), {54, 4, 172, 17, 0, 2});
-  }
-  bootp.push_back(255);
-  while (bootp.size() < 300) bootp.push_back(0);
-  std::vector<uint8_t> f(14, 0xff);
-  std::copy(kMac, kMac + 6, f.begin() + 6);
-  f[12] = 0x08;
-  f[13] = 0x00;
-  size_t udp_len = 8 + bootp.size();
-  size_t ip_len = 20 + udp_len;
-  std::vector<uint8_t> ip = {0x45,
-                             0,
-                             static_cast<uint8_t>(ip_len >> 8),
-                             static_cast<uint8_t>(ip_len),
-                             0,
-                             1,
-                             0,
-                             0,
-                             64,
-                             17,
-                             0,
-                             0,
-                             0,
-                             0,
-                             0,
-                             0,
-                             255,
-                             255,
-                             255,
-                             255};
-  uint16_t c = IpChecksum(ip.data(), ip.size());
-  ip[10] = static_cast<uint8_t>(c >> 8);
-  ip[11] = static_cast<uint8_t>(c);
-  f.insert(f.end(), ip.begin(), ip.end());
-  f.insert(f.end(), {0, 68, 0, 67, static_cast<uint8_t>(udp_len >> 8),
-                     static_cast<uint8_t>(udp_len), 0, 0});
-  f.insert(f.end(), bootp.begin(), bootp.end());
-  return f;
+// A DHCP client frame from kMac (see DhcpClientFrame).
+std::vector<uint8_t> DhcpFrame(uint8_t type, const std::string& want_ip,
+                               const std::string& mac = "02:11:22:33:44:55") {
+  auto f = DhcpClientFrame(mac, type, want_ip, 0x1234);
+  EXPECT_TRUE(f.ok()) << f.status();
+  return f.ok() ? *f : std::vector<uint8_t>();
 }
 
 // yiaddr of a BOOTREPLY frame, "" if not one.
@@ -122,6 +63,60 @@ TEST(SlirpStackTest, HostForwardsAreLoopbackPortsAndValidated) {
   EXPECT_TRUE((*stack)->RemoveHostForward(*port).ok());  // one holder left
   EXPECT_TRUE((*stack)->RemoveHostForward(*port).ok());  // closed
   EXPECT_FALSE((*stack)->RemoveHostForward(*port).ok());
+}
+
+TEST(SlirpStackTest, RestoredLeasesAreKeptFromNewGuests) {
+  std::vector<std::vector<uint8_t>> sent;
+  auto stack = SlirpStack::Create(
+      "nat1", [&](const uint8_t* p, size_t n) { sent.emplace_back(p, p + n); },
+      nullptr);
+  ASSERT_TRUE(stack.ok());
+  int changes = 0;
+  (*stack)->SetLeaseListener([&] { ++changes; });
+  // What a restarted nat replays from its lease file.
+  ASSERT_TRUE((*stack)->RestoreLease("02:11:22:33:44:55", "172.17.0.10").ok());
+  ASSERT_TRUE((*stack)->RestoreLease("02:aa:bb:cc:dd:ee", "172.17.0.12").ok());
+  EXPECT_TRUE(sent.empty()) << "restoring sent frames to the lan";
+  EXPECT_EQ((*stack)->Leases().size(), 2u);
+  EXPECT_EQ(changes, 2);
+  // A new guest gets neither restored address.
+  auto discover = DhcpFrame(1, "", "02:00:00:00:00:77");
+  (*stack)->Input(discover.data(), discover.size());
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(Yiaddr(sent.back()), "172.17.0.11");
+  // The old guest renewing keeps its address.
+  auto renew = DhcpFrame(3, "172.17.0.10");
+  (*stack)->Input(renew.data(), renew.size());
+  EXPECT_EQ(Yiaddr(sent.back()), "172.17.0.10");
+  // Another MAC cannot take a restored address.
+  EXPECT_EQ((*stack)->RestoreLease("02:00:00:00:00:99", "172.17.0.12").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*stack)->RestoreLease("02:00:00:00:00:99", "172.17.0.200").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*stack)->RestoreLease("nope", "172.17.0.13").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SlirpStackTest, UnicastForOtherHostsIsIgnored) {
+  std::vector<std::vector<uint8_t>> sent;
+  auto stack = SlirpStack::Create(
+      "nat1", [&](const uint8_t* p, size_t n) { sent.emplace_back(p, p + n); },
+      nullptr);
+  ASSERT_TRUE(stack.ok());
+  // A DHCP discover re-addressed to another host's MAC (a flooded frame).
+  auto f = DhcpFrame(1, "");
+  const uint8_t other[6] = {0x02, 0x99, 0x99, 0x99, 0x99, 0x99};
+  std::copy(other, other + 6, f.begin());
+  (*stack)->Input(f.data(), f.size());
+  EXPECT_TRUE(sent.empty());
+  EXPECT_EQ((*stack)->foreign_frames(), 1u);
+  EXPECT_EQ((*stack)->rx_frames(), 0u);
+  // To the gateway's MAC (52:55 + 172.17.0.2): taken.
+  const uint8_t gw[6] = {0x52, 0x55, 172, 17, 0, 2};
+  std::copy(gw, gw + 6, f.begin());
+  (*stack)->Input(f.data(), f.size());
+  EXPECT_EQ((*stack)->rx_frames(), 1u);
+  EXPECT_FALSE(sent.empty());
 }
 
 TEST(SlirpStackTest, SniffIgnoresGarbage) {
