@@ -44,6 +44,19 @@ check "--remote messages name the remote, not the local --net" bash -c \
 check "usage error exits 2" bash -c "cloonix add lan a b >/dev/null 2>&1; [[ \$? -eq 2 ]]"
 check "bad eth syntax exits 2" bash -c "cloonix add lan cnt2 ethX lan1 >/dev/null 2>&1; [[ \$? -eq 2 ]]"
 
+# Images that are not regular files are refused at once (no read for ever,
+# no lock held): a device, a FIFO.
+t0=$(date +%s%N)
+expect_code "a device as image" INVALID_ARGUMENT cloonix add cnt cnt3 /dev/urandom
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if (( ms < 5000 )); then pass "the device is refused in ${ms} ms"; else fail "the device is refused at once" "${ms} ms"; fi
+mkfifo "$E2E_ROOT/fifo.tar"
+expect_code "a FIFO as image" INVALID_ARGUMENT cloonix add cnt cnt3 "$E2E_ROOT/fifo.tar"
+expect_code "a directory that is no OCI layout" INVALID_ARGUMENT cloonix add cnt cnt3 "$E2E_ROOT"
+mkdir -p "$E2E_ROOT/layout" && tar -C "$E2E_ROOT/layout" -xf "$CLOONIX_BULK_DIR/busybox.tar"
+check "an OCI layout directory as image" cloonix add cnt cnt4 "$E2E_ROOT/layout"
+check "delete cnt4" cloonix del cnt4
+
 # A malformed image (a manifest without config): INVALID_ARGUMENT, runner alive.
 bad="$E2E_ROOT/badimg"
 mkdir -p "$bad/blobs/sha256"

@@ -127,14 +127,21 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(
         absl::StrCat("netns ", NetNetns(config_.net),
                      " does not exist: is the net's lan_switch running?"));
   }
+  // The image first, outside mu_: a long import (or a bad path) must not
+  // hold up the net's other containers, lists and deletes. Imports are
+  // serialized among themselves only.
+  ImageInfo image;
+  {
+    absl::MutexLock il(&image_mu_);
+    ASSIGN_OR_RETURN(image, ResolveImage(req.image()));
+    RETURN_IF_ERROR(client_->Unpack(image));
+  }
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(bool exists, client_->Exists(req.name()));
   if (exists) {
     return absl::AlreadyExistsError(
         absl::StrCat("container ", req.name(), " already exists"));
   }
-  ASSIGN_OR_RETURN(ImageInfo image, ResolveImage(req.image()));
-  RETURN_IF_ERROR(client_->Unpack(image));
 
   std::string cnt_netns = ContainerNetns(config_.net, req.name());
   if (NetnsExists(cnt_netns)) {
@@ -281,7 +288,7 @@ grpc::Status CntRunnerService::ImportImage(grpc::ServerContext*,
   if (req->path().empty() || req->path()[0] != '/') {
     return ToGrpcStatus(absl::InvalidArgumentError("path must be absolute"));
   }
-  absl::MutexLock l(&mu_);
+  absl::MutexLock l(&image_mu_);
   auto name = client_->ImportOciTarball(req->path());
   if (!name.ok()) return ToGrpcStatus(name.status());
   resp->set_name(*name);

@@ -68,7 +68,8 @@ class CntRunnerService final
   ContainerdDaemon* daemon_;
   ContainerdClient* client_;
   absl::Notification* shutdown_;
-  absl::Mutex mu_;
+  absl::Mutex mu_;        // containers, netns and veths
+  absl::Mutex image_mu_;  // image imports and unpacks (taken before mu_)
 };
 
 }  // namespace cloonix
