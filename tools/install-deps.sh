@@ -19,6 +19,8 @@ PACKAGES=(
   # VMs: libvirtd + virtlogd (started by vm_runner), QEMU (TCG), images
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   qemu-utils cpio xz-utils kmod debootstrap openssl
+  # fuzzing (libFuzzer) and sanitizer runs
+  clang libclang-rt-14-dev
   # tools used by the lab and the tests
   iproute2 iputils-ping iperf3 ethtool procps psmisc util-linux bc python3
 )

@@ -16,22 +16,20 @@ if [[ $(id -u) -ne 0 ]]; then
   args+=(--test_tag_filters=-e2e)
 fi
 
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-bazel test --config=ci //... "${args[@]}" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
 
-# Count test cases from the JUnit files of the targets that ran, plus one
-# failure per target that did not build or produced no result.
-python3 - "$ROOT" "$log" <<'PY'
-import glob, os, re, sys
+# count LOG TESTLOGS: "P F", test cases from the JUnit files of the targets
+# that ran, plus one failure per target that did not build or gave no result.
+count() {
+  python3 - "$1" "$2" <<'PY'
+import os, re, sys
 import xml.etree.ElementTree as ET
-root, log = sys.argv[1], sys.argv[2]
+log, testlogs = sys.argv[1], sys.argv[2]
 text = open(log, errors="replace").read()
 targets = re.findall(r"^(//\S+)\s+(?:\(cached\) )?(PASSED|FAILED|FAILED TO BUILD|NO STATUS|TIMEOUT|FLAKY)",
                      text, re.M)
 passed = failed = 0
-testlogs = os.path.join(root, "bazel-testlogs")
 for target, status in targets:
     path = os.path.join(testlogs, target[2:].replace(":", "/"), "test.xml")
     cases = []
@@ -55,7 +53,39 @@ for target, status in targets:
             passed += 1
     if status in ("FAILED", "TIMEOUT") and all(c.find("failure") is None for c in cases):
         failed += 1  # the target failed outside its test cases
-print(f"{passed} passed, {failed} failed")
+if not targets and re.search(r"^(ERROR|FAILED):", text, re.M):
+    failed += 1  # nothing ran: the build failed
+print(passed, failed)
 PY
+}
+
+# 1. Every test: unit tests and, as root, the end-to-end tests.
+bazel test --config=ci //... "${args[@]}" 2>&1 | tee "$tmp/main.log"
+rc=${PIPESTATUS[0]}
+read -r P F < <(count "$tmp/main.log" "$(bazel info bazel-testlogs 2>/dev/null)")
+
+# 2. The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+#    (own output dir), and 3. each libFuzzer target for 10 s on its corpus.
+#    CLOONIX_TEST_QUICK=1 skips both.
+if [[ "${CLOONIX_TEST_QUICK:-0}" != 1 ]]; then
+  echo "== unit tests under ASan + UBSan (--config=asan)"
+  bazel test --config=ci --config=asan --build_tests_only --test_tag_filters=-e2e \
+    //... 2>&1 | tee "$tmp/asan.log"
+  arc=${PIPESTATUS[0]}
+  read -r ap af < <(count "$tmp/asan.log" "$(bazel info --config=asan bazel-testlogs 2>/dev/null)")
+  echo "asan: $ap passed, $af failed"
+  P=$((P + ap)); F=$((F + af))
+  ((arc == 0)) || rc=$arc
+  echo "== libFuzzer targets, 10 s each (tools/fuzz/run.sh)"
+  bash tools/fuzz/run.sh --seconds 10 2>&1 | tee "$tmp/fuzz.log"
+  frc=${PIPESTATUS[0]}
+  if read -r fp ff < <(sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$tmp/fuzz.log" | tail -1); then
+    P=$((P + fp)); F=$((F + ff))
+  else
+    F=$((F + 1))
+  fi
+  ((frc == 0)) || rc=$frc
+fi
+echo "$P passed, $F failed"
 bazel shutdown >/dev/null 2>&1 || true
 exit "$rc"

@@ -75,7 +75,13 @@ grpc::Status CntGuestService::Exec(
   } else {
     proc.erase("consoleSize");
   }
-  std::vector<std::string> env = proc.value("env", std::vector<std::string>{});
+  // value() throws on a type mismatch: keep only the strings of a list.
+  std::vector<std::string> env;
+  if (proc.contains("env") && proc["env"].is_array()) {
+    for (const auto& e : proc["env"]) {
+      if (e.is_string()) env.push_back(e.get<std::string>());
+    }
+  }
   env.push_back("HOME=/root");
   if (st.tty())
     env.push_back("TERM=" + (st.term().empty() ? "xterm" : st.term()));

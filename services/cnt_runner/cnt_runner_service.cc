@@ -244,11 +244,17 @@ absl::StatusOr<std::vector<crv1::Container>> CntRunnerService::List() {
     if (eths != i.labels.end()) {
       auto j = nlohmann::json::parse(eths->second, nullptr, false);
       if (j.is_array()) {
+        // A label edited by hand must not throw (value() does on a type
+        // mismatch): fields of the wrong type are skipped.
         for (const auto& e : j) {
+          if (!e.is_object()) continue;
           auto* ce = c.add_eths();
-          ce->set_index(e.value("index", 0u));
-          ce->set_port(e.value("port", ""));
-          ce->set_mac(e.value("mac", ""));
+          if (e.contains("index") && e["index"].is_number_unsigned())
+            ce->set_index(e["index"].get<uint32_t>());
+          if (e.contains("port") && e["port"].is_string())
+            ce->set_port(e["port"].get<std::string>());
+          if (e.contains("mac") && e["mac"].is_string())
+            ce->set_mac(e["mac"].get<std::string>());
         }
       }
     }

@@ -26,6 +26,17 @@ std::vector<std::string> Strings(const json& j, const char* key) {
   return out;
 }
 
+// Field `key` of object `j` when it has the wanted type, else `dflt`
+// (nlohmann's value() throws on a type mismatch: profiles are user input).
+std::string Str(const json& j, const char* key, const std::string& dflt = "") {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : dflt;
+}
+uint64_t U64(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
 // libseccomp's name of a Go architecture, as moby maps them.
 std::string ScmpArch(const std::string& go_arch) {
   static const std::pair<const char*, const char*> kMap[] = {
@@ -98,7 +109,7 @@ absl::StatusOr<std::string> OciSeccompFromProfile(
   json arches = json::array();
   if (p.contains("archMap") && p["archMap"].is_array()) {
     for (const auto& a : p["archMap"]) {
-      if (!a.is_object() || a.value("architecture", "") != scmp) continue;
+      if (!a.is_object() || Str(a, "architecture") != scmp) continue;
       arches.push_back(scmp);
       for (const auto& sub : Strings(a, "subArchitectures")) {
         arches.push_back(sub);
@@ -134,10 +145,15 @@ absl::StatusOr<std::string> OciSeccompFromProfile(
       c["args"] = json::array();
       for (const auto& a : r["args"]) {
         if (!a.is_object()) continue;
-        c["args"].push_back({{"index", a.value("index", 0)},
-                             {"value", a.value("value", uint64_t{0})},
-                             {"valueTwo", a.value("valueTwo", uint64_t{0})},
-                             {"op", a.value("op", "")}});
+        std::string op = Str(a, "op");
+        if (op.empty()) {
+          return absl::InvalidArgumentError(
+              "seccomp profile: an argument rule without op");
+        }
+        c["args"].push_back({{"index", U64(a, "index")},
+                             {"value", U64(a, "value")},
+                             {"valueTwo", U64(a, "valueTwo")},
+                             {"op", op}});
       }
     }
     calls.push_back(std::move(c));

@@ -116,8 +116,12 @@ void NatWorker::RestoreLeases(const std::string& nat, SlirpStack* stack) {
   }
   int n = 0;
   for (const auto& l : j) {
-    if (!l.is_object()) continue;
-    auto s = stack->RestoreLease(l.value("mac", ""), l.value("ip", ""));
+    if (!l.is_object() || !l.contains("mac") || !l["mac"].is_string() ||
+        !l.contains("ip") || !l["ip"].is_string()) {
+      continue;
+    }
+    auto s = stack->RestoreLease(l["mac"].get<std::string>(),
+                                 l["ip"].get<std::string>());
     if (s.ok()) {
       ++n;
     } else {
