@@ -77,6 +77,5 @@ check "delete cnt2" cloonix del cnt2
 expect_code "cabling a deleted item" NOT_FOUND cloonix add lan cnt2 eth0 lan1
 check "net stop" cloonix net stop
 expect_code "a stopped net is reported" "not running" cloonix ls
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+check_clean "nothing left after stop"
 e2e_finish

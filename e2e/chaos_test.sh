@@ -77,6 +77,5 @@ for f in ping2 ping3; do
 done
 check "orchestrator restarts counted (2)" bash -c "[[ \$(cloonix net show -f json | python3 -c 'import json,sys; print(json.load(sys.stdin).get(\"orchestrator_restarts\", 0))') == 2 ]]"
 check "net stop" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+check_clean "nothing left after stop"
 e2e_finish

@@ -59,6 +59,5 @@ check "ls and the host agree" bash -c "
   [[ \"\$names\" == \"\$ns\" ]] || { echo \"ls: \$names netns: \$ns\"; exit 1; }"
 ip netns add "cloonix_${NET}.ghost2"
 check "net stop" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after stop (orphan netns included)"; else fail "nothing left after stop" "$left"; fi
+check_clean "nothing left after stop (orphan netns included)"
 e2e_finish

@@ -54,6 +54,5 @@ check "host net.* sysctls unchanged (scoped to the container's netns)" \
 check "c2's netns unchanged" bash -c "[[ \$(cloonix ssh c2 cat /proc/sys/net/ipv4/ip_default_ttl) != 99 ]]"
 
 check "net stop" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+check_clean "nothing left after stop"
 e2e_finish

@@ -81,6 +81,5 @@ s = json.load(sys.stdin)
 assert all(x.get(\"restarts\", 0) == 0 for x in s[\"services\"]), s[\"services\"]
 assert s.get(\"orchestrator_restarts\", 0) == 0'"
 check "net stop" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+check_clean "nothing left after stop"
 e2e_finish

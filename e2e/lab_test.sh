@@ -85,7 +85,6 @@ check "net stop" cloonix net stop
 ok=0
 for _ in $(seq 1 50); do kill -0 "$WATCH_PID" 2>/dev/null || { ok=1; break; }; sleep 0.1; done
 if [[ $ok -eq 1 ]] && wait "$WATCH_PID"; then pass "events stream ends cleanly when the net stops"; else fail "events stream ends cleanly when the net stops" "$(cat "$E2E_ROOT/events2.txt")"; kill "$WATCH_PID" 2>/dev/null; fi
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+check_clean "nothing left after stop"
 check "no containerd shim of the net" bash -c "! pgrep -a containerd-shim | grep -F -- '$CLOONIX_WORK_ROOT/$NET'"
 e2e_finish

@@ -139,6 +139,14 @@ e2e_cleanup() {
   rm -rf "$E2E_ROOT"
 }
 
+# check_clean NAME [NET]: pass NAME if nothing of NET (default: the test's)
+# is left, else fail it with the list.
+check_clean() {
+  local left
+  left="$(leftovers "${2:-$NET}")"
+  if [[ -z "$left" ]]; then pass "$1"; else fail "$1" "$left"; fi
+}
+
 e2e_finish() {
   local total=$((E2E_PASSED + E2E_FAILED))
   if [[ -n "${XML_OUTPUT_FILE:-}" ]]; then

@@ -45,6 +45,5 @@ check "frames for another MAC get no answer from the nat" bash -c "! cloonix ssh
 
 check "delete nat1 removes its lease file" bash -c "cloonix del nat1 && ! ls $CLOONIX_WORK_ROOT/$NET/nat/nat1.leases.json 2>/dev/null"
 check "net stop" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+check_clean "nothing left after stop"
 e2e_finish

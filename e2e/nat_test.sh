@@ -125,6 +125,5 @@ check "delete deb takes nat-deb and lan-deb with it" bash -c "
 check "delete nat1" cloonix del nat1
 check "no nat veth left after delete" bash -c "! ip -o link | grep -qE ' cn[0-9a-f]{5}1[@:]'"
 check "net stop" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after net stop (process, veth, DPDK dir, socket)"; else fail "nothing left after net stop" "$left"; fi
+check_clean "nothing left after net stop (process, veth, DPDK dir, socket)"
 e2e_finish

@@ -26,9 +26,7 @@ check "containers of both nets run" bash -c "cloonix ssh x true && CLOONIX_NET=$
 
 check "net stop $NET2" env CLOONIX_NET="$NET2" cloonix net stop
 check "x still runs in $NET after $NET2 stopped" bash -c "cloonix ssh x ip addr show eth0 | grep -q 10.91.0.1"
-left2="$(leftovers "$NET2")"
-if [[ -z "$left2" ]]; then pass "nothing of $NET2 left"; else fail "nothing of $NET2 left" "$left2"; fi
+check_clean "nothing of $NET2 left" "$NET2"
 check "net stop $NET" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+check_clean "nothing left after stop"
 e2e_finish

@@ -67,6 +67,5 @@ check "ping after the SIGTERM and start" in_cnt cnt1 ping -c 2 -W 2 10.20.0.2
 check "topology unchanged after the services' restart" bash -c "[[ \"\$(cloonix ls -f json)\" == '$after' ]]"
 
 check "net stop" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+check_clean "nothing left after stop"
 e2e_finish

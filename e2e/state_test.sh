@@ -67,8 +67,7 @@ check "no orchestrator or keeper left by the refused start" bash -c "! pgrep -f 
 # 3. net stop without a working orchestrator, with a damaged state.
 echo '{"net": "trunc' > "$W/state.json"
 check "net stop without an orchestrator and with a damaged state" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after the offline stop"; else fail "nothing left after the offline stop" "$left"; fi
+check_clean "nothing left after the offline stop"
 
 # 4. net start --reset: guests the state does not hold are deleted.
 check "net start again" cloonix net start
@@ -79,6 +78,5 @@ check "net start --reset" cloonix net start --reset
 check "ls is empty after --reset" bash -c "cloonix ls -f json | python3 -c 'import json,sys; assert json.load(sys.stdin).get(\"items\", []) == []'"
 check "the containers were deleted" bash -c "! ip netns list | grep -qE '^cloonix_${NET}\.c[12]( |$)'"
 check "net stop" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after stop"; else fail "nothing left after stop" "$left"; fi
+check_clean "nothing left after stop"
 e2e_finish

@@ -177,7 +177,6 @@ check "vm1: no domain, overlay dir, socket or tap left" bash -c \
   "! virsh -c qemu:///system list --all --name | grep -qx 'cloonix.$NET.vm1' &&
    [[ ! -e $W/vm/vm1 ]] && ! ip netns exec cloonix_$NET ip link show cx1e0 2>/dev/null"
 check "net stop" cloonix net stop
-left="$(leftovers)"
-if [[ -z "$left" ]]; then pass "nothing left after net stop"; else fail "nothing left after net stop" "$left"; fi
+check_clean "nothing left after net stop"
 
 e2e_finish

@@ -98,26 +98,20 @@ int main(int argc, char** argv) {
   std::vector<std::string> keeper_argv = orch_argv;
   keeper_argv.insert(keeper_argv.begin() + 1, "--keeper");
   absl::ParseCommandLine(argc, argv);
-  if (absl::GetFlag(FLAGS_keeper)) {
-    cloonix::InitLogging("keeper", absl::GetFlag(FLAGS_log_level));
-    auto setup =
-        cloonix::SetUpDaemon(absl::GetFlag(FLAGS_net),
-                             absl::GetFlag(FLAGS_work_dir), "", "orchestrator");
-    if (!setup.ok()) {
-      spdlog::error("{}", setup.status().ToString());
-      return 2;
-    }
-    return cloonix::RunKeeper({setup->work_dir, orch_argv,
-                               setup->work_dir + "/log/orchestrator.log"});
-  }
-  cloonix::BlockShutdownSignals();
-  cloonix::InitLogging("orchestrator", absl::GetFlag(FLAGS_log_level));
+  const bool keeper = absl::GetFlag(FLAGS_keeper);
+  if (!keeper) cloonix::BlockShutdownSignals();  // the keeper blocks its own
+  cloonix::InitLogging(keeper ? "keeper" : "orchestrator",
+                       absl::GetFlag(FLAGS_log_level));
   auto setup =
       cloonix::SetUpDaemon(absl::GetFlag(FLAGS_net),
                            absl::GetFlag(FLAGS_work_dir), "", "orchestrator");
   if (!setup.ok()) {
     spdlog::error("{}", setup.status().ToString());
     return 2;
+  }
+  if (keeper) {
+    return cloonix::RunKeeper({setup->work_dir, orch_argv,
+                               setup->work_dir + "/log/orchestrator.log"});
   }
   const std::string net = setup->net;
   const std::string work_dir = setup->work_dir;
