@@ -185,7 +185,7 @@ int NotRunning(const Globals& g) {
 int NetStart(const Globals& g, const std::string& bulk_dir,
              const std::string& log_level, bool may_exist, int timeout_s,
              const std::string& listen, const std::string& resolv_conf,
-             bool reset) {
+             bool reset, bool adopt) {
   if (!g.remote.empty())
     return Fail("net start runs on the net's own host", kExitUsage);
   // The orchestrator decides whether the net runs (a doorway alone may
@@ -210,7 +210,9 @@ int NetStart(const Globals& g, const std::string& bulk_dir,
        "--work_dir=" + g.WorkDir(), "--bulk_dir=" + bulk_dir,
        "--log_level=" + log_level, "--doorway_listen=" + listen,
        "--nat_resolv_conf=" + resolv_conf,
-       std::string("--on_lost_state=") + (reset ? "reset" : "refuse")},
+       std::string("--on_lost_state=") + (reset   ? "reset"
+                                          : adopt ? "adopt"
+                                                  : "refuse")},
       log);
   if (!pid.ok()) return Fail(pid.status().ToString());
   if (!g.Json()) {
@@ -908,6 +910,13 @@ int main(int argc, char** argv) {
                   "If state.json was lost and guests run that the state left "
                   "does not hold, delete them (without it the start refuses "
                   "and changes nothing)");
+  bool adopt = false;
+  start
+      ->add_flag("--adopt", adopt,
+                 "If state.json was lost and containers run that the state "
+                 "left does not hold, take them into the net with their "
+                 "eths and cables (VMs cannot be adopted yet)")
+      ->excludes(start->get_option("--reset"));
   std::string listen;
   start->add_option("--listen", listen,
                     "Also serve on TCP HOST:PORT (port 0 picks one), mutual "
@@ -915,7 +924,7 @@ int main(int argc, char** argv) {
   start->callback([&] {
     action = [&] {
       return NetStart(g, bulk_dir, log_level, may_exist, timeout_s, listen,
-                      resolv_conf, reset);
+                      resolv_conf, reset, adopt);
     };
   });
   std::string creds_out;

@@ -5,6 +5,7 @@
 # - state.json and .prev both gone while guests run: net start refuses with a
 #   message naming `net start --reset` and `net stop`, and changes nothing;
 # - net stop cleans everything up without a working orchestrator;
+# - net start --adopt takes running containers back with their cables;
 # - net start --reset deletes the guests the state does not hold.
 source "$(dirname "$0")/lib.sh"
 
@@ -69,7 +70,31 @@ echo '{"net": "trunc' > "$W/state.json"
 check "net stop without an orchestrator and with a damaged state" cloonix net stop
 check_clean "nothing left after the offline stop"
 
-# 4. net start --reset: guests the state does not hold are deleted.
+# 4. net start --adopt: the running containers come back into the net with
+#    their eths and cables; their processes are untouched.
+check "net start again" cloonix net start
+check "build the lab again" build_lab
+check "ping c1 -> c2" bash -c "cloonix ssh c1 ip addr add 10.61.0.1/24 dev eth0 && cloonix ssh c2 ip addr add 10.61.0.2/24 dev eth0 && cloonix ssh c1 ping -c 1 -W 2 10.61.0.2"
+pid1="$(cnt_pid c1)"; pid2="$(cnt_pid c2)"
+kill_orchestrator
+rm -f "$W/state.json" "$W/state.json.prev"
+check "net start --adopt" cloonix net start --adopt
+check "ls holds both containers, cabled to one lan" bash -c "cloonix ls -f json | python3 -c '
+import json, sys
+items = {i[\"name\"]: i for i in json.load(sys.stdin)[\"items\"]}
+assert {\"c1\", \"c2\"} <= set(items), items.keys()
+lans = {items[c][\"eths\"][0].get(\"lan\") for c in (\"c1\", \"c2\")}
+assert len(lans) == 1 and None not in lans and list(lans)[0] in items, lans'"
+if [[ "$(cnt_pid c1)" == "$pid1" && "$(cnt_pid c2)" == "$pid2" ]]; then
+  pass "adopted containers kept their processes"
+else
+  fail "adopted containers kept their processes" "c1 $pid1 -> $(cnt_pid c1), c2 $pid2 -> $(cnt_pid c2)"
+fi
+check "ping c1 -> c2 after the adoption" cloonix ssh c1 ping -c 2 -W 2 10.61.0.2
+check "adopted containers can be deleted" bash -c "cloonix del c1 && cloonix del c2"
+check "net stop" cloonix net stop
+
+# 5. net start --reset: guests the state does not hold are deleted.
 check "net start again" cloonix net start
 check "build the lab again" build_lab
 kill_orchestrator

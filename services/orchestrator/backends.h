@@ -24,13 +24,24 @@ class LanBackend {
   // their interface is missing.
   virtual absl::StatusOr<std::vector<std::string>> Sync(
       const std::map<std::string, std::vector<std::string>>& bridges) = 0;
+  // The bridges the switch holds and their ports.
+  virtual absl::StatusOr<std::map<std::string, std::vector<std::string>>>
+  ListBridges() = 0;
   virtual absl::Status Teardown() = 0;
+};
+
+struct RunningEth {
+  uint32_t index = 0;
+  std::string port;  // its end in the net's netns
+  std::string mac;
 };
 
 struct RunningCnt {
   std::string name;
   bool running = false;
   uint32_t pid = 0;
+  std::string image;
+  std::vector<RunningEth> eths;
 };
 
 class CntBackend {

@@ -81,6 +81,20 @@ absl::StatusOr<std::vector<std::string>> GrpcLanBackend::Sync(
                                   resp.missing_ports().end());
 }
 
+absl::StatusOr<std::map<std::string, std::vector<std::string>>>
+GrpcLanBackend::ListBridges() {
+  ls::ListBridgesRequest req;
+  ls::ListBridgesResponse resp;
+  auto s = Call(stub_.get(), &ls::LanSwitch::Stub::ListBridges, req, &resp,
+                kShort, "lan_switch: ");
+  if (!s.ok()) return s;
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& b : resp.bridges()) {
+    out[b.name()].assign(b.ports().begin(), b.ports().end());
+  }
+  return out;
+}
+
 absl::Status GrpcLanBackend::Teardown() {
   ls::TeardownRequest req;
   ls::TeardownResponse resp;
@@ -128,8 +142,14 @@ absl::StatusOr<std::vector<RunningCnt>> GrpcCntBackend::List() {
   if (!s.ok()) return s;
   std::vector<RunningCnt> out;
   for (const auto& c : resp.containers()) {
-    out.push_back(
-        {c.name(), c.state() == cr::CONTAINER_STATE_RUNNING, c.pid()});
+    RunningCnt r{c.name(),
+                 c.state() == cr::CONTAINER_STATE_RUNNING,
+                 c.pid(),
+                 c.image(),
+                 {}};
+    for (const auto& e : c.eths())
+      r.eths.push_back({e.index(), e.port(), e.mac()});
+    out.push_back(std::move(r));
   }
   return out;
 }

@@ -24,6 +24,8 @@ class GrpcLanBackend : public LanBackend {
   absl::Status DeletePort(const std::string& port) override;
   absl::StatusOr<std::vector<std::string>> Sync(
       const std::map<std::string, std::vector<std::string>>& bridges) override;
+  absl::StatusOr<std::map<std::string, std::vector<std::string>>> ListBridges()
+      override;
   absl::Status Teardown() override;
 
  private:

@@ -64,7 +64,8 @@ ABSL_FLAG(std::string, cnt_runner_socket, "",
 ABSL_FLAG(std::string, on_lost_state, "refuse",
           "When state.json is missing or unreadable and guests run that the "
           "state left does not know: 'refuse' (exit with code 4, the guests "
-          "untouched) or 'reset' (delete them: net start --reset).");
+          "untouched), 'reset' (delete them: net start --reset) or 'adopt' "
+          "(take the containers into the topology: net start --adopt).");
 ABSL_FLAG(bool, stop, false,
           "Stop the net and exit: adopt or start its services, delete every "
           "item, tear the services down (what `net stop` runs when the net's "
@@ -196,8 +197,8 @@ int main(int argc, char** argv) {
                               &a2bs, &vms, &nats);
   const bool stop_only = absl::GetFlag(FLAGS_stop);
   const std::string on_lost = absl::GetFlag(FLAGS_on_lost_state);
-  if (on_lost != "refuse" && on_lost != "reset") {
-    spdlog::error("--on_lost_state must be refuse or reset, not \"{}\"",
+  if (on_lost != "refuse" && on_lost != "reset" && on_lost != "adopt") {
+    spdlog::error("--on_lost_state must be refuse, reset or adopt, not \"{}\"",
                   on_lost);
     return 2;
   }
@@ -274,12 +275,22 @@ int main(int argc, char** argv) {
       if (on_lost == "reset") {
         spdlog::warn("state.json is {}; --on_lost_state=reset: deleting {}",
                      loaded->problem, what);
+      } else if (on_lost == "adopt") {
+        spdlog::warn("state.json is {}; --on_lost_state=adopt: adopting {}",
+                     loaded->problem, what);
+        if (auto s = manager.AdoptGuests(); !s.ok()) {
+          spdlog::error("net start --adopt: {}. Nothing was changed.",
+                        std::string(s.message()));
+          deliberate_exit("refused");
+          return kExitStateLost;
+        }
       } else {
         spdlog::error(
             "state.json of net {} is {} ({}) and guests run that it does not "
             "hold: {}. Nothing was changed. Choose: `cloonix net start "
-            "--reset` deletes them and keeps what the state holds; `cloonix "
-            "net stop` removes the whole net.",
+            "--adopt` takes the containers into the net (with their eths and "
+            "cables); `cloonix net start --reset` deletes them and keeps what "
+            "the state holds; `cloonix net stop` removes the whole net.",
             net, loaded->problem,
             loaded->source == cloonix::LoadReport::kPrevious
                 ? "state.json.prev was loaded"

@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -121,6 +124,108 @@ absl::StatusOr<std::vector<std::string>> NetManager::UnknownGuests() {
     if (topo_.Find(v.name) == nullptr) out.push_back("kvm " + v.name);
   }
   return out;
+}
+
+namespace {
+
+// The id in a cloonix interface name "<prefix><id>[e<eth>]" ("cx12e0",
+// "cxl3"); 0 if it is not one.
+uint32_t IdOf(const std::string& name, const std::string& prefix) {
+  if (name.compare(0, prefix.size(), prefix) != 0) return 0;
+  uint32_t id = 0;
+  size_t i = prefix.size();
+  for (; i < name.size() && isdigit(static_cast<unsigned char>(name[i])); ++i) {
+    id = id * 10 + static_cast<uint32_t>(name[i] - '0');
+  }
+  return i > prefix.size() ? id : 0;
+}
+
+}  // namespace
+
+absl::Status NetManager::AdoptGuests() {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(std::vector<RunningCnt> cnts, cnts_->List());
+  ASSIGN_OR_RETURN(std::vector<RunningVm> vms, vms_->List());
+  ASSIGN_OR_RETURN(auto bridges, lans_->ListBridges());
+  for (const auto& v : vms) {
+    if (topo_.Find(v.name) == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "kvm ", v.name,
+          " runs but cannot be adopted (its settings are not read back from "
+          "the hypervisor yet): use net start --reset or net stop"));
+    }
+  }
+  Topology next = topo_;  // all or nothing
+  std::map<std::string, std::string> lan_of_bridge;
+  for (const auto& it : next.Items()) {
+    if (it.kind() == v1::ITEM_KIND_LAN)
+      lan_of_bridge[it.lan().bridge()] = it.name();
+  }
+  std::map<std::string, std::string> bridge_of_port;
+  for (const auto& [b, ports] : bridges) {
+    for (const auto& p : ports) bridge_of_port[p] = b;
+  }
+  std::vector<std::string> adopted;
+  for (const auto& c : cnts) {
+    if (next.Find(c.name) != nullptr) continue;
+    v1::Item item;
+    item.set_name(c.name);
+    item.set_kind(v1::ITEM_KIND_CNT);
+    item.mutable_cnt()->set_image(c.image);
+    uint32_t eth_count = 0;
+    for (const auto& e : c.eths) eth_count = std::max(eth_count, e.index + 1);
+    if (eth_count == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "container ", c.name, " has no eth cloonix knows: cannot adopt it"));
+    }
+    item.mutable_cnt()->set_eth_count(eth_count);
+    item.set_id(IdOf(c.eths.front().port, "cx"));
+    if (item.id() == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("container ", c.name, ": port ", c.eths.front().port,
+                       " is not a cloonix port name: cannot adopt it"));
+    }
+    item.set_state(c.running ? v1::ITEM_STATE_RUNNING : v1::ITEM_STATE_FAILED);
+    if (!c.running) item.set_state_message("adopted stopped");
+    for (uint32_t i = 0; i < eth_count; ++i) item.add_eths()->set_index(i);
+    for (const auto& e : c.eths) {
+      auto* eth = item.mutable_eths(static_cast<int>(e.index));
+      eth->set_port(e.port);
+      eth->set_mac(e.mac);
+      auto b = bridge_of_port.find(e.port);
+      if (b == bridge_of_port.end()) continue;
+      auto lan = lan_of_bridge.find(b->second);
+      if (lan == lan_of_bridge.end()) {
+        v1::Item l;
+        uint32_t lid = IdOf(b->second, "cxl");
+        l.set_name(absl::StrCat("lan", lid));
+        l.set_kind(v1::ITEM_KIND_LAN);
+        l.set_id(lid);
+        l.set_state(v1::ITEM_STATE_RUNNING);
+        l.mutable_lan()->set_bridge(b->second);
+        if (lid == 0) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "bridge ", b->second, " is not a cloonix bridge name"));
+        }
+        RETURN_IF_ERROR(next.Adopt(l));
+        lan = lan_of_bridge.emplace(b->second, l.name()).first;
+        adopted.push_back("lan " + l.name());
+      }
+      eth->set_lan(lan->second);
+    }
+    RETURN_IF_ERROR(next.Adopt(item));
+    adopted.push_back("cnt " + c.name);
+  }
+  topo_ = std::move(next);
+  for (const auto& it : topo_.Items()) {
+    for (const auto& a : adopted) {
+      if (a.substr(a.find(' ') + 1) == it.name()) {
+        bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(it));
+      }
+    }
+  }
+  spdlog::warn("adopted {}", absl::StrJoin(adopted, ", "));
+  return Persist();
 }
 
 // A failure here is logged and not returned: the services already applied

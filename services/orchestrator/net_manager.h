@@ -49,6 +49,15 @@ class NetManager {
   // because the state was lost.
   absl::StatusOr<std::vector<std::string>> UnknownGuests();
 
+  // `net start --adopt`: takes the running containers that the topology
+  // does not hold into it, as cnt items with the image, eths, ports and MACs
+  // they run with, cabled to the lans whose bridges hold their ports (a
+  // bridge no lan holds becomes lan "lan<id>" of its id). Their processes are
+  // untouched. FAILED_PRECONDITION, adopting nothing, if a VM the topology
+  // does not hold runs (its settings cannot be read back yet) or a port
+  // name is not cloonix's.
+  absl::Status AdoptGuests();
+
   absl::StatusOr<cloonix::v1::Item> CreateItem(
       const cloonix::v1::Item& request);
   absl::StatusOr<cloonix::v1::Item> GetItem(const std::string& name);

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -42,6 +43,14 @@ class FakeLans : public LanBackend {
       bridges[b].insert(ports.begin(), ports.end());
     return std::vector<std::string>{};
   }
+  absl::StatusOr<std::map<std::string, std::vector<std::string>>> ListBridges()
+      override {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& [b, ports] : bridges) {
+      out[b].assign(ports.begin(), ports.end());
+    }
+    return out;
+  }
   absl::Status Teardown() override { return absl::OkStatus(); }
   absl::Status Fail() {
     fail_next = false;
@@ -61,6 +70,11 @@ class FakeCnts : public CntBackend {
     }
     running[item->name()] = true;
     item->mutable_cnt()->set_netns("ns_" + item->name());
+    std::vector<RunningEth> eths;
+    for (const auto& e : item->eths()) {
+      eths.push_back({e.index(), e.port(), e.mac()});
+    }
+    details[item->name()] = {item->cnt().image(), eths};
     return absl::OkStatus();
   }
   absl::Status Delete(const std::string& name) override {
@@ -69,11 +83,21 @@ class FakeCnts : public CntBackend {
   }
   absl::StatusOr<std::vector<RunningCnt>> List() override {
     std::vector<RunningCnt> out;
-    for (const auto& [n, r] : running) out.push_back({n, r, 1});
+    for (const auto& [n, r] : running) {
+      RunningCnt c{n, r, 1, "", {}};
+      auto d = details.find(n);
+      if (d != details.end()) {
+        c.image = d->second.first;
+        c.eths = d->second.second;
+      }
+      out.push_back(c);
+    }
     return out;
   }
   absl::Status Teardown() override { return absl::OkStatus(); }
   std::map<std::string, bool> running;
+  std::map<std::string, std::pair<std::string, std::vector<RunningEth>>>
+      details;
   bool fail_next = false;
 };
 
@@ -272,6 +296,63 @@ TEST_F(NetManagerTest, KeepsThePreviousStateAndFallsBackToIt) {
   EXPECT_THAT(
       fifth.UnknownGuests().value(),
       ::testing::UnorderedElementsAre("cnt cnt1", "cnt cnt2", "cnt cnt3"));
+}
+
+TEST_F(NetManagerTest, AdoptTakesRunningContainersWithTheirCables) {
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1", 2)).ok());
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt2")).ok());
+  ASSERT_TRUE(m_->ConnectEth("cnt1", 1, "lan1", true).ok());
+  ASSERT_TRUE(m_->ConnectEth("cnt2", 0, "lan1", true).ok());
+  auto before = m_->GetItem("cnt1").value();
+  std::string bridge = m_->GetItem("lan1").value().lan().bridge();
+  // The state is lost; the containers and the switch still run.
+  std::remove(state_.c_str());
+  std::remove((state_ + ".prev").c_str());
+  NetManager lost("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
+  ASSERT_TRUE(lost.Load().ok());
+  ASSERT_TRUE(lost.AdoptGuests().ok());
+  EXPECT_TRUE(lost.UnknownGuests().value().empty());
+  auto c1 = lost.GetItem("cnt1");
+  ASSERT_TRUE(c1.ok());
+  EXPECT_EQ(c1->id(), before.id());
+  EXPECT_EQ(c1->cnt().image(), "busybox");
+  ASSERT_EQ(c1->eths_size(), 2);
+  EXPECT_EQ(c1->eths(1).port(), before.eths(1).port());
+  EXPECT_EQ(c1->eths(1).mac(), before.eths(1).mac());
+  EXPECT_EQ(c1->eths(0).lan(), "");
+  // lan1's name was lost with the state: the lan is named after its id.
+  std::string lan = c1->eths(1).lan();
+  EXPECT_EQ(lan, absl::StrCat("lan", bridge.substr(3)));
+  auto l = lost.GetItem(lan);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->lan().bridge(), bridge);
+  EXPECT_EQ(l->lan().endpoints_size(), 2);
+  // Adopted, then persisted: a new item gets a fresh id and ports.
+  auto c3 = lost.CreateItem(Cnt("cnt3"));
+  ASSERT_TRUE(c3.ok());
+  EXPECT_GT(c3->id(), before.id());
+  NetManager again("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
+  EXPECT_EQ(again.Load().value().source, LoadReport::kCurrent);
+  EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED).size(), 4u);
+}
+
+TEST_F(NetManagerTest, AdoptRefusesUnknownVmsAndChangesNothing) {
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
+  v1::Item vm;
+  vm.set_name("vm1");
+  vm.mutable_kvm()->set_image("tiny");
+  vm.mutable_kvm()->set_ram_mb(128);
+  vm.mutable_kvm()->set_cpu(1);
+  vm.mutable_kvm()->set_eth_count(1);
+  ASSERT_TRUE(m_->CreateItem(vm).ok());
+  std::remove(state_.c_str());
+  std::remove((state_ + ".prev").c_str());
+  NetManager lost("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
+  ASSERT_TRUE(lost.Load().ok());
+  absl::Status s = lost.AdoptGuests();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("vm1"));
+  EXPECT_TRUE(lost.ListItems(v1::ITEM_KIND_UNSPECIFIED).empty());
 }
 
 TEST_F(NetManagerTest, StateOfAnotherNetIsRefused) {

@@ -178,6 +178,23 @@ void Topology::Commit(v1::Item item) {
   *state_.add_items() = std::move(item);
 }
 
+absl::Status Topology::Adopt(v1::Item item) {
+  for (const auto& it : state_.items()) {
+    if (it.name() == item.name() || it.id() == item.id()) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "cannot adopt ", item.name(), " (id ", item.id(), "): ", it.name(),
+          " (id ", it.id(), ") holds that name or id"));
+    }
+  }
+  if (item.id() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot adopt ", item.name(), ": no id"));
+  }
+  if (item.id() + 1 > state_.next_id()) state_.set_next_id(item.id() + 1);
+  *state_.add_items() = std::move(item);
+  return absl::OkStatus();
+}
+
 std::vector<std::string> Topology::Remove(const std::string& name) {
   std::vector<std::string> touched;
   auto* items = state_.mutable_items();

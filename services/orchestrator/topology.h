@@ -31,6 +31,10 @@ class Topology {
       const cloonix::v1::Item& request) const;
   // Stores an item returned by PrepareCreate (consumes its id).
   void Commit(cloonix::v1::Item item);
+  // Stores an item found running (NetManager::AdoptGuests) with the id and
+  // ports it already has; the next ids stay above it. ALREADY_EXISTS for a
+  // name or id in use.
+  absl::Status Adopt(cloonix::v1::Item item);
   // Removes an item; uncables the eths cabled to it if it is a lan.
   // Returns the names of the items whose eths were uncabled.
   std::vector<std::string> Remove(const std::string& name);
