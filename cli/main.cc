@@ -252,13 +252,27 @@ int NetStart(const Globals& g, const std::string& bulk_dir,
               kExitNotRunning);
 }
 
+// The daemons of a net, by the names of their pid files and sockets.
+constexpr const char* kDaemons[] = {"lan_switch",  "cnt_runner", "a2b",
+                                    "vm_runner",   "nat",        "doorway",
+                                    "orchestrator"};
+
+// Sockets and pid files that killed daemons could not remove.
+void RemoveDaemonFiles(const Globals& g) {
+  for (const char* d : kDaemons) {
+    unlink(absl::StrCat(g.WorkDir(), "/", d, ".pid").c_str());
+    unlink(absl::StrCat(g.WorkDir(), "/", d, ".sock").c_str());
+  }
+  unlink((g.WorkDir() + "/doorway.addr").c_str());
+}
+
 // Whether anything of the net is left on this host: its netns, a daemon's
 // pid file, its state.
 bool NetHasTraces(const Globals& g) {
   if (cloonix::NetnsExists(cloonix::NetNetns(g.net))) return true;
-  for (const char* f : {"state.json", "state.json.prev", "orchestrator.pid",
-                        "lan_switch.pid", "cnt_runner.pid", "a2b.pid",
-                        "vm_runner.pid", "nat.pid", "doorway.pid"}) {
+  std::vector<std::string> files = {"state.json", "state.json.prev"};
+  for (const char* d : kDaemons) files.push_back(absl::StrCat(d, ".pid"));
+  for (const auto& f : files) {
     if (access(absl::StrCat(g.WorkDir(), "/", f).c_str(), F_OK) == 0) {
       return true;
     }
@@ -295,12 +309,7 @@ int NetStopOffline(const Globals& g) {
     absl::SleepFor(absl::Milliseconds(100));
   }
   if (!g.Json()) std::cerr << std::endl;
-  for (const char* svc : {"lan_switch", "cnt_runner", "a2b", "vm_runner", "nat",
-                          "doorway", "orchestrator"}) {
-    unlink(absl::StrCat(g.WorkDir(), "/", svc, ".pid").c_str());
-    unlink(absl::StrCat(g.WorkDir(), "/", svc, ".sock").c_str());
-  }
-  unlink((g.WorkDir() + "/doorway.addr").c_str());
+  RemoveDaemonFiles(g);
   if (rc != 0) {
     std::string tail = cloonix::ReadFile(log).value_or("");
     if (tail.size() > 2000) tail = tail.substr(tail.size() - 2000);
@@ -348,13 +357,7 @@ int NetStop(const Globals& g) {
   }
   if (g.remote.empty() &&
       !cloonix::ProcessAlive(info.orchestrator_pid(), "cloonix-orchestrator")) {
-    // Sockets and pid files a killed daemon could not remove.
-    for (const char* svc : {"lan_switch", "cnt_runner", "a2b", "vm_runner",
-                            "doorway", "orchestrator"}) {
-      unlink(absl::StrCat(g.WorkDir(), "/", svc, ".pid").c_str());
-      unlink(absl::StrCat(g.WorkDir(), "/", svc, ".sock").c_str());
-    }
-    unlink((g.WorkDir() + "/doorway.addr").c_str());
+    RemoveDaemonFiles(g);
   }
   if (!s.ok()) return FailRpc(g, s);
   if (g.Json()) {

@@ -3,6 +3,9 @@
 #include <cctype>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -84,6 +87,35 @@ std::string ContainerNetnsPrefix(absl::string_view net) {
 }
 
 std::string LanBridgeName(uint32_t id) { return absl::StrCat("cxl", id); }
+
+namespace {
+
+// The decimal id after `prefix` in `name`, followed by `rest_prefix` (or
+// the end when it is empty); 0 otherwise.
+uint32_t IdAfter(absl::string_view name, absl::string_view prefix,
+                 absl::string_view rest_prefix) {
+  if (!absl::StartsWith(name, prefix)) return 0;
+  name.remove_prefix(prefix.size());
+  size_t n = 0;
+  while (n < name.size() && absl::ascii_isdigit(name[n])) ++n;
+  uint32_t id = 0;
+  if (n == 0 || !absl::SimpleAtoi(name.substr(0, n), &id)) return 0;
+  name.remove_prefix(n);
+  if (rest_prefix.empty() ? !name.empty()
+                          : !absl::StartsWith(name, rest_prefix))
+    return 0;
+  return id;
+}
+
+}  // namespace
+
+uint32_t ItemIdOfPort(absl::string_view port) {
+  return IdAfter(port, "cx", "e");
+}
+
+uint32_t LanIdOfBridge(absl::string_view bridge) {
+  return IdAfter(bridge, "cxl", "");
+}
 
 std::string EthPortName(uint32_t id, uint32_t eth) {
   return absl::StrCat("cx", id, "e", eth);

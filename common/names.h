@@ -30,6 +30,10 @@ std::string ContainerNetnsPrefix(absl::string_view net);
 std::string LanBridgeName(uint32_t id);
 // Port (veth end in cloonix_<net>) of eth `eth` of item `id`: "cx<id>e<eth>".
 std::string EthPortName(uint32_t id, uint32_t eth);
+// The inverses: the item id of a port "cx<id>e<eth>", the lan id of a
+// bridge "cxl<id>"; 0 for a name of another shape.
+uint32_t ItemIdOfPort(absl::string_view port);
+uint32_t LanIdOfBridge(absl::string_view bridge);
 // Locally administered unicast MAC from the net name, item id and eth:
 // 02:<hash of net>:<id, 3 bytes>:<eth>. Items of different nets (joined later
 // by c2c) get different MACs.

@@ -35,6 +35,11 @@ TEST(NamesTest, DerivedInterfaceNamesFitLinux) {
   EXPECT_FALSE(ValidateIfname("sixteen_chars_xx").ok());
   EXPECT_FALSE(ValidateIfname("a/b").ok());
   EXPECT_EQ(EthPortName(3, 1), "cx3e1");
+  EXPECT_EQ(ItemIdOfPort(EthPortName(4294967295u, 31)), 4294967295u);
+  EXPECT_EQ(LanIdOfBridge(LanBridgeName(12)), 12u);
+  EXPECT_EQ(ItemIdOfPort("cxl3"), 0u);
+  EXPECT_EQ(ItemIdOfPort("eth0"), 0u);
+  EXPECT_EQ(LanIdOfBridge("cxl3x"), 0u);
   std::string mac = DerivedMac("nemo", 258, 1);
   EXPECT_EQ(mac.substr(0, 3), "02:");
   EXPECT_EQ(mac.substr(5), ":00:01:02:01");

@@ -173,7 +173,7 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(
   if (!image.cwd.empty()) spec.cwd = image.cwd;
   spec.netns_path = NetnsPath(cnt_netns);
   spec.cgroups_path = absl::StrCat("/cloonix/", config_.net, "/", req.name());
-  spec.proc_sys_entries = HostProcSysEntries();
+  spec.proc_sys_entries = config_.proc_sys_entries;
   spec.seccomp_json = config_.seccomp_json;
   if (auto s = MakeDirs(config_.work_dir + "/cnt"); !s.ok()) return rollback(s);
   ContainerParams p;

@@ -7,6 +7,7 @@
 #define CLOONIX_SERVICES_CNT_RUNNER_CNT_RUNNER_SERVICE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -22,6 +23,8 @@ struct CntRunnerConfig {
   std::string bulk_dir;  // image tarballs <bulk_dir>/<image>.tar
   // The OCI linux.seccomp object of every container (seccomp.h); empty: none.
   std::string seccomp_json;
+  // The host's /proc/sys entries (HostProcSysEntries), read once.
+  std::vector<std::string> proc_sys_entries;
 };
 
 class CntRunnerService final

@@ -83,8 +83,9 @@ int main(int argc, char** argv) {
                                    "cloonix-" + net);
   absl::Notification shutdown;
   cloonix::CntRunnerService service(
-      {net, work_dir, absl::GetFlag(FLAGS_bulk_dir), *seccomp}, &daemon,
-      &client, &shutdown);
+      {net, work_dir, absl::GetFlag(FLAGS_bulk_dir), *seccomp,
+       cloonix::HostProcSysEntries()},
+      &daemon, &client, &shutdown);
   if (auto s = service.RemoveOrphanNetns(); !s.ok()) {
     spdlog::warn("cleaning up unfinished creates: {}", s.ToString());
   }

@@ -126,22 +126,6 @@ absl::StatusOr<std::vector<std::string>> NetManager::UnknownGuests() {
   return out;
 }
 
-namespace {
-
-// The id in a cloonix interface name "<prefix><id>[e<eth>]" ("cx12e0",
-// "cxl3"); 0 if it is not one.
-uint32_t IdOf(const std::string& name, const std::string& prefix) {
-  if (name.compare(0, prefix.size(), prefix) != 0) return 0;
-  uint32_t id = 0;
-  size_t i = prefix.size();
-  for (; i < name.size() && isdigit(static_cast<unsigned char>(name[i])); ++i) {
-    id = id * 10 + static_cast<uint32_t>(name[i] - '0');
-  }
-  return i > prefix.size() ? id : 0;
-}
-
-}  // namespace
-
 absl::Status NetManager::AdoptGuests() {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(std::vector<RunningCnt> cnts, cnts_->List());
@@ -165,7 +149,8 @@ absl::Status NetManager::AdoptGuests() {
   for (const auto& [b, ports] : bridges) {
     for (const auto& p : ports) bridge_of_port[p] = b;
   }
-  std::vector<std::string> adopted;
+  std::vector<std::string> adopted;        // "cnt c1", for the log
+  std::vector<std::string> adopted_names;  // "c1", for the events
   for (const auto& c : cnts) {
     if (next.Find(c.name) != nullptr) continue;
     v1::Item item;
@@ -179,7 +164,7 @@ absl::Status NetManager::AdoptGuests() {
           "container ", c.name, " has no eth cloonix knows: cannot adopt it"));
     }
     item.mutable_cnt()->set_eth_count(eth_count);
-    item.set_id(IdOf(c.eths.front().port, "cx"));
+    item.set_id(ItemIdOfPort(c.eths.front().port));
     if (item.id() == 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("container ", c.name, ": port ", c.eths.front().port,
@@ -197,7 +182,7 @@ absl::Status NetManager::AdoptGuests() {
       auto lan = lan_of_bridge.find(b->second);
       if (lan == lan_of_bridge.end()) {
         v1::Item l;
-        uint32_t lid = IdOf(b->second, "cxl");
+        uint32_t lid = LanIdOfBridge(b->second);
         l.set_name(absl::StrCat("lan", lid));
         l.set_kind(v1::ITEM_KIND_LAN);
         l.set_id(lid);
@@ -210,19 +195,18 @@ absl::Status NetManager::AdoptGuests() {
         RETURN_IF_ERROR(next.Adopt(l));
         lan = lan_of_bridge.emplace(b->second, l.name()).first;
         adopted.push_back("lan " + l.name());
+        adopted_names.push_back(l.name());
       }
       eth->set_lan(lan->second);
     }
     RETURN_IF_ERROR(next.Adopt(item));
     adopted.push_back("cnt " + c.name);
+    adopted_names.push_back(c.name);
   }
   topo_ = std::move(next);
-  for (const auto& it : topo_.Items()) {
-    for (const auto& a : adopted) {
-      if (a.substr(a.find(' ') + 1) == it.name()) {
-        bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(it));
-      }
-    }
+  for (const auto& name : adopted_names) {
+    bus_.Publish(v1::EVENT_TYPE_CREATED,
+                 topo_.WithEndpoints(*topo_.Find(name)));
   }
   spdlog::warn("adopted {}", absl::StrJoin(adopted, ", "));
   return Persist();
