@@ -76,6 +76,8 @@ std::string StateText(const v1::Item& it) {
       return "creating";
     case v1::ITEM_STATE_RUNNING:
       return "running";
+    case v1::ITEM_STATE_DELETING:
+      return "deleting";
     case v1::ITEM_STATE_STOPPED:
       return it.state_message().empty() ? "stopped"
                                         : "stopped: " + it.state_message();

@@ -147,6 +147,24 @@ check_clean() {
   if [[ -z "$left" ]]; then pass "$1"; else fail "$1" "$left"; fi
 }
 
+# build_tiny_guest: the tiny guest in the bulk dir, built from the kernel
+# cache with this build's agent; on failure the test ends.
+build_tiny_guest() {
+  if ! bash "$RUNFILES/tools/images/build-tiny-guest.sh" "$CLOONIX_BULK_DIR" \
+      --agent "$RUNFILES/guest_agent/cloonix-agent" >"$E2E_ROOT/image.log" 2>&1; then
+    fail "build the tiny guest" "$(tail -5 "$E2E_ROOT/image.log")"
+    e2e_finish; exit 1
+  fi
+  pass "build the tiny guest"
+}
+
+# check_agree NAME: pass NAME if the net's topology (ls) and what runs (OVS
+# bridges and ports, container netns, containerd, libvirt) agree, with no
+# item left creating or deleting (e2e/agree.py).
+check_agree() {
+  check "$1" python3 "$RUNFILES/e2e/agree.py" "$NET" "$CLOONIX_WORK_ROOT/$NET"
+}
+
 e2e_finish() {
   local total=$((E2E_PASSED + E2E_FAILED))
   if [[ -n "${XML_OUTPUT_FILE:-}" ]]; then

@@ -9,11 +9,7 @@
 # after delete and net stop.
 source "$(dirname "$0")/lib.sh"
 
-if ! bash "$RUNFILES/tools/images/build-tiny-guest.sh" "$CLOONIX_BULK_DIR" \
-    --agent "$RUNFILES/guest_agent/cloonix-agent" >"$E2E_ROOT/image.log" 2>&1; then
-  fail "build the tiny guest" "$(tail -5 "$E2E_ROOT/image.log")"; e2e_finish; exit 1
-fi
-pass "build the tiny guest"
+build_tiny_guest
 
 # Host services on loopback: HTTP and DNS (on a free port pair).
 mkdir -p "$E2E_ROOT/www" && echo "hello from the host $NET" > "$E2E_ROOT/www/hello.txt"

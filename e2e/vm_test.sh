@@ -9,12 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 
 # The tiny guest, built from the kernel cache with this build's agent.
-if ! bash "$RUNFILES/tools/images/build-tiny-guest.sh" "$CLOONIX_BULK_DIR" \
-    --agent "$RUNFILES/guest_agent/cloonix-agent" >"$E2E_ROOT/image.log" 2>&1; then
-  fail "build the tiny guest" "$(tail -5 "$E2E_ROOT/image.log")"
-  e2e_finish; exit 1
-fi
-pass "build the tiny guest"
+build_tiny_guest
 
 check "net start with a TCP listener" cloonix net start --listen 127.0.0.1:0
 W="$CLOONIX_WORK_ROOT/$NET"

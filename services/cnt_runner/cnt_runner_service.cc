@@ -136,7 +136,8 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(
     ASSIGN_OR_RETURN(image, ResolveImage(req.image()));
     RETURN_IF_ERROR(client_->Unpack(image));
   }
-  absl::MutexLock l(&mu_);
+  absl::ReaderMutexLock l(&mu_);
+  NameLocks::Hold hold = names_.Lock(req.name());
   ASSIGN_OR_RETURN(bool exists, client_->Exists(req.name()));
   if (exists) {
     return absl::AlreadyExistsError(
@@ -145,8 +146,8 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(
 
   std::string cnt_netns = ContainerNetns(config_.net, req.name());
   if (NetnsExists(cnt_netns)) {
-    // No container of that name (checked above, under mu_): the netns is
-    // what a create cut short (a killed cnt_runner) left; remove it with its
+    // No container of that name (checked above, holding its name): the netns
+    // is what a create cut short (a killed cnt_runner) left; remove it with its
     // veths, whose ports would refuse the new ones.
     spdlog::warn("removing netns {} left by an unfinished create", cnt_netns);
     RETURN_IF_ERROR(DeleteNetns(cnt_netns));
@@ -199,7 +200,8 @@ absl::StatusOr<crv1::Container> CntRunnerService::Create(
 
 absl::Status CntRunnerService::Delete(const std::string& name) {
   RETURN_IF_ERROR(ValidateName(name, "container name"));
-  absl::MutexLock l(&mu_);
+  absl::ReaderMutexLock l(&mu_);
+  NameLocks::Hold hold = names_.Lock(name);
   ASSIGN_OR_RETURN(bool found, client_->Exists(name));
   std::string cnt_netns = ContainerNetns(config_.net, name);
   if (!found && !NetnsExists(cnt_netns)) {
@@ -281,7 +283,7 @@ grpc::Status CntRunnerService::DeleteContainer(
 grpc::Status CntRunnerService::ListContainers(
     grpc::ServerContext*, const crv1::ListContainersRequest*,
     crv1::ListContainersResponse* resp) {
-  absl::MutexLock l(&mu_);
+  absl::ReaderMutexLock l(&mu_);
   auto list = List();
   if (!list.ok()) return ToGrpcStatus(list.status());
   for (auto& c : *list) *resp->add_containers() = std::move(c);

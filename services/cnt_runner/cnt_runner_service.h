@@ -6,12 +6,14 @@
 #ifndef CLOONIX_SERVICES_CNT_RUNNER_CNT_RUNNER_SERVICE_H_
 #define CLOONIX_SERVICES_CNT_RUNNER_CNT_RUNNER_SERVICE_H_
 
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "cloonix/cntrunner/v1/cnt_runner.grpc.pb.h"
+#include "common/name_locks.h"
 #include "services/cnt_runner/containerd_client.h"
 #include "services/cnt_runner/containerd_daemon.h"
 
@@ -71,8 +73,13 @@ class CntRunnerService final
   ContainerdDaemon* daemon_;
   ContainerdClient* client_;
   absl::Notification* shutdown_;
-  absl::Mutex mu_;        // containers, netns and veths
+  // Readers: creates, deletes, lists. Writer: what looks at every netns of
+  // the net at once (RemoveOrphanNetns, Teardown).
+  absl::Mutex mu_;
   absl::Mutex image_mu_;  // image imports and unpacks (taken before mu_)
+  // A create or delete holds its container's name: those of different
+  // names run in parallel (each under mu_'s reader lock).
+  NameLocks names_;
 };
 
 }  // namespace cloonix

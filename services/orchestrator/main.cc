@@ -313,7 +313,7 @@ int main(int argc, char** argv) {
   // crash); a dead keeper is started again.
   std::thread vm_refresh([&] {
     while (!shutdown.WaitForNotificationWithTimeout(absl::Seconds(1))) {
-      manager.RefreshVms();
+      manager.Refresh();
       if (!shutdown.HasBeenNotified()) {
         cloonix::EnsureKeeper(work_dir, keeper_argv,
                               work_dir + "/log/orchestrator.log");

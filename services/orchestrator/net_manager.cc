@@ -3,13 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -17,6 +15,7 @@
 #include "common/atomic_file.h"
 #include "common/names.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
 
@@ -26,35 +25,15 @@ NetManager::NetManager(std::string net, std::string state_path,
                        LanBackend* lans, CntBackend* cnts, A2bBackend* a2bs,
                        VmBackend* vms, NatBackend* nats)
     : state_path_(std::move(state_path)),
-      lans_(lans),
-      cnts_(cnts),
-      a2bs_(a2bs),
-      vms_(vms),
-      nats_(nats),
+      backends_{lans, cnts, a2bs, vms, nats},
+      drivers_(MakeDrivers(backends_)),
       topo_(std::move(net)) {}
 
-v1::Item NetManager::Present(const v1::Item& item,
-                             const std::vector<NatState>* nats) {
-  v1::Item out = topo_.WithEndpoints(item);
-  if (out.kind() == v1::ITEM_KIND_NAT) {
-    absl::StatusOr<std::vector<NatState>> live =
-        nats != nullptr ? absl::StatusOr<std::vector<NatState>>(*nats)
-                        : nats_->List();
-    if (live.ok()) {
-      for (const auto& n : *live) {
-        if (n.name != out.name()) continue;
-        for (const auto& l : n.leases) *out.mutable_nat()->add_leases() = l;
-      }
-    }
+KindDriver* NetManager::Driver(v1::ItemKind kind) const {
+  for (const auto& d : drivers_) {
+    if (d->kind() == kind) return d.get();
   }
-  if (out.kind() == v1::ITEM_KIND_A2B) {
-    auto live = a2bs_->Get(out.name());
-    if (live.ok()) {
-      *out.mutable_a2b()->mutable_counters0() = live->counters0();
-      *out.mutable_a2b()->mutable_counters1() = live->counters1();
-    }
-  }
-  return out;
+  return nullptr;
 }
 
 namespace {
@@ -113,24 +92,32 @@ absl::StatusOr<LoadReport> NetManager::Load() {
 }
 
 absl::StatusOr<std::vector<std::string>> NetManager::UnknownGuests() {
-  absl::MutexLock l(&mu_);
   std::vector<std::string> out;
-  ASSIGN_OR_RETURN(std::vector<RunningCnt> cnts, cnts_->List());
-  for (const auto& c : cnts) {
-    if (topo_.Find(c.name) == nullptr) out.push_back("cnt " + c.name);
-  }
-  ASSIGN_OR_RETURN(std::vector<RunningVm> vms, vms_->List());
-  for (const auto& v : vms) {
-    if (topo_.Find(v.name) == nullptr) out.push_back("kvm " + v.name);
+  for (const auto& d : drivers_) {
+    if (!d->is_guest()) continue;
+    std::vector<v1::Item> desired;
+    {
+      absl::MutexLock l(&mu_);
+      for (auto& it : topo_.Items()) {
+        if (it.kind() == d->kind()) desired.push_back(std::move(it));
+      }
+    }
+    ASSIGN_OR_RETURN(auto observed, d->Observe(desired));
+    absl::MutexLock l(&mu_);
+    for (const auto& [name, running] : observed) {
+      if (topo_.Find(name) == nullptr)
+        out.push_back(absl::StrCat(KindName(d->kind()), " ", name));
+    }
   }
   return out;
 }
 
 absl::Status NetManager::AdoptGuests() {
+  // At start, before requests are served; the lists without the lock.
+  ASSIGN_OR_RETURN(std::vector<RunningCnt> cnts, backends_.cnts->List());
+  ASSIGN_OR_RETURN(std::vector<RunningVm> vms, backends_.vms->List());
+  ASSIGN_OR_RETURN(auto bridges, backends_.lans->ListBridges());
   absl::MutexLock l(&mu_);
-  ASSIGN_OR_RETURN(std::vector<RunningCnt> cnts, cnts_->List());
-  ASSIGN_OR_RETURN(std::vector<RunningVm> vms, vms_->List());
-  ASSIGN_OR_RETURN(auto bridges, lans_->ListBridges());
   for (const auto& v : vms) {
     if (topo_.Find(v.name) == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -214,11 +201,12 @@ absl::Status NetManager::AdoptGuests() {
 
 // A failure here is logged and not returned: the services already applied
 // the change, so reporting failure would make the client's view wrong; the
-// next successful write persists the state. The state it replaces is kept
-// as state.json.prev (a hard link swapped in atomically, so state.json is
-// never absent), for a state.json that a crash or a disk problem damages.
+// next successful write persists the state. The last state.json with no
+// operation in flight (no CREATING or DELETING item) is kept as
+// state.json.prev (a hard link swapped in atomically, so state.json is never
+// absent), for a state.json that a crash or a disk problem damages.
 absl::Status NetManager::Persist() {
-  if (state_file_good_) {
+  if (state_file_good_ && state_file_settled_) {
     const std::string prev = state_path_ + ".prev";
     const std::string tmp = prev + ".tmp";
     unlink(tmp.c_str());
@@ -233,6 +221,12 @@ absl::Status NetManager::Persist() {
     spdlog::error("cannot persist the topology: {}", s.ToString());
   } else {
     state_file_good_ = true;
+    state_file_settled_ = true;
+    for (const auto& it : topo_.Items()) {
+      if (it.state() == v1::ITEM_STATE_CREATING ||
+          it.state() == v1::ITEM_STATE_DELETING)
+        state_file_settled_ = false;
+    }
   }
   return s;
 }
@@ -247,6 +241,69 @@ void NetManager::SetState(const std::string& name, v1::ItemState state,
   bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*it));
 }
 
+// ---------------------------------------------------------------------------
+// Reservations.
+
+absl::Status NetManager::Reserve(const std::vector<std::string>& names,
+                                 absl::Time deadline) {
+  auto free = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (exclusive_) return false;
+    for (const auto& n : names) {
+      if (busy_.count(n)) return false;
+    }
+    return true;
+  };
+  const absl::Time start = absl::Now();
+  while (!free()) {
+    if (changed_.WaitWithDeadline(&mu_, deadline) && !free()) {
+      std::string why =
+          exclusive_ ? "the net is being reconciled or stopped" : "";
+      for (const auto& n : names) {
+        if (!busy_.count(n)) continue;
+        const v1::Item* it = topo_.Find(n);
+        std::string what = it == nullptr ? "held by another request"
+                           : it->state() == v1::ITEM_STATE_CREATING
+                               ? "still being created"
+                           : it->state() == v1::ITEM_STATE_DELETING
+                               ? "being deleted"
+                               : "held by another request";
+        why = absl::StrCat(n, " is ", what);
+        break;
+      }
+      return absl::DeadlineExceededError(absl::StrCat(
+          why, " after ", absl::FormatDuration(absl::Now() - start),
+          "; try again when `cloonix ls` shows it running"));
+    }
+  }
+  for (const auto& n : names) busy_.insert(n);
+  return absl::OkStatus();
+}
+
+void NetManager::Release(const std::vector<std::string>& names) {
+  for (const auto& n : names) busy_.erase(n);
+  changed_.SignalAll();
+}
+
+void NetManager::ReserveAll() {
+  while (exclusive_) changed_.Wait(&mu_);
+  exclusive_ = true;  // new operations wait from here on
+  while (!busy_.empty()) changed_.Wait(&mu_);
+}
+
+void NetManager::ReleaseAll() {
+  exclusive_ = false;
+  changed_.SignalAll();
+}
+
+void NetManager::AwaitExists(const std::string& name, absl::Time until) {
+  while (topo_.Find(name) == nullptr) {
+    if (changed_.WaitWithDeadline(&mu_, until)) return;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Create, delete, cable.
+
 namespace {
 
 // Cloonix's --natplug=<eth> of a kvm or cnt, if any.
@@ -256,222 +313,322 @@ std::optional<uint32_t> Natplug(const v1::Item& it) {
   return std::nullopt;
 }
 
+v1::Item& Stamp(v1::Item& item) {
+  *item.mutable_create_time() =
+      google::protobuf::util::TimeUtil::GetCurrentTime();
+  return item;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
-  absl::MutexLock l(&mu_);
   std::optional<uint32_t> plug = Natplug(request);
+  std::vector<std::string> free;
   const std::string nat = "nat-" + request.name();
   const std::string lan = "lan-" + request.name();
   if (plug.has_value()) {
     // Checked first so that nothing is created for nothing.
     RETURN_IF_ERROR(ValidateName(nat, "natplug's nat name"));
-    for (const auto& n : {nat, lan}) {
-      if (topo_.Find(n) != nullptr) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("natplug needs the name ", n, ", which is taken"));
-      }
-    }
+    free = {nat, lan};
   }
-  ASSIGN_OR_RETURN(v1::Item item, CreateLocked(request));
+  ASSIGN_OR_RETURN(v1::Item item, CreateOne(request, free));
   if (!plug.has_value()) return item;
   v1::Item nreq;
   nreq.set_name(nat);
   nreq.mutable_nat()->set_natplug_of(item.name());
   auto undo = [&](absl::Status s) -> absl::StatusOr<v1::Item> {
-    for (const auto& n : {nat, lan, item.name()}) {
-      if (topo_.Find(n) != nullptr) DeleteLocked(n).IgnoreError();
+    for (const auto& n : {item.name(), nat, lan}) {
+      DeleteItem(n, /*allow_missing=*/true).IgnoreError();
     }
     return absl::Status(s.code(), absl::StrCat("natplug: ", s.message()));
   };
-  if (auto n = CreateLocked(nreq); !n.ok()) return undo(n.status());
-  if (auto c = ConnectLocked(nat, 0, lan, true); !c.ok())
-    return undo(c.status());
-  auto c = ConnectLocked(item.name(), *plug, lan, true);
+  if (auto n = CreateOne(nreq, {}); !n.ok()) return undo(n.status());
+  if (auto c = ConnectEth(nat, 0, lan, true); !c.ok()) return undo(c.status());
+  auto c = ConnectEth(item.name(), *plug, lan, true);
   if (!c.ok()) return undo(c.status());
   return *c;
 }
 
-absl::StatusOr<v1::Item> NetManager::CreateLocked(const v1::Item& request) {
-  ASSIGN_OR_RETURN(v1::Item item, topo_.PrepareCreate(request));
-  *item.mutable_create_time() =
-      google::protobuf::util::TimeUtil::GetCurrentTime();
-  if (item.kind() == v1::ITEM_KIND_LAN) {
-    RETURN_IF_ERROR(lans_->CreateBridge(item.lan().bridge()));
-  } else if (item.kind() == v1::ITEM_KIND_CNT) {
-    RETURN_IF_ERROR(cnts_->Create(&item));
-  } else if (item.kind() == v1::ITEM_KIND_A2B) {
-    RETURN_IF_ERROR(a2bs_->Create(item));
-  } else if (item.kind() == v1::ITEM_KIND_KVM) {
-    RETURN_IF_ERROR(vms_->Create(&item, /*restart=*/false));
-  } else if (item.kind() == v1::ITEM_KIND_NAT) {
-    RETURN_IF_ERROR(nats_->Create(item));
+absl::StatusOr<v1::Item> NetManager::CreateOne(
+    const v1::Item& request, const std::vector<std::string>& free) {
+  v1::Item item;
+  KindDriver* driver = nullptr;
+  {
+    absl::MutexLock l(&mu_);
+    RETURN_IF_ERROR(Reserve({}, absl::Now() + kMaxWait));  // not during
+                                                           // reconcile/stop
+    for (const auto& n : free) {
+      if (topo_.Find(n) != nullptr || busy_.count(n)) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("natplug needs the name ", n, ", which is taken"));
+      }
+    }
+    ASSIGN_OR_RETURN(item, topo_.PrepareCreate(request));
+    driver = Driver(item.kind());
+    if (driver == nullptr) {
+      return absl::UnimplementedError(
+          absl::StrCat(KindName(item.kind()), " items are not built yet"));
+    }
+    // Reserved and visible while its service creates it.
+    topo_.Commit(Stamp(item));
+    busy_.insert(item.name());
+    Persist().IgnoreError();
+    bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(item));
+    changed_.SignalAll();
+  }
+  absl::Status s = driver->Create(&item);
+  absl::MutexLock l(&mu_);
+  Release({item.name()});
+  if (!s.ok()) {
+    topo_.Remove(item.name());
+    topo_.ReleaseId(item.id());
+    Persist().IgnoreError();
+    spdlog::warn("create {} {} failed: {}", KindName(item.kind()), item.name(),
+                 s.ToString());
+    item.set_state_message(absl::StrCat("creation failed: ", s.message()));
+    bus_.Publish(v1::EVENT_TYPE_DELETED, item);
+    return s;
   }
   item.set_state(v1::ITEM_STATE_RUNNING);
-  topo_.Commit(item);
+  *topo_.FindMutable(item.name()) = item;
   Persist().IgnoreError();  // logged; the live state already changed
   spdlog::info("created {} {} (id {})", KindName(item.kind()), item.name(),
                item.id());
   v1::Item out = topo_.WithEndpoints(item);
-  bus_.Publish(v1::EVENT_TYPE_CREATED, out);
+  bus_.Publish(v1::EVENT_TYPE_UPDATED, out);
   return out;
 }
 
 absl::StatusOr<v1::Item> NetManager::GetItem(const std::string& name) {
-  absl::MutexLock l(&mu_);
-  const v1::Item* it = topo_.Find(name);
-  if (it == nullptr)
-    return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
-  return Present(*it);
+  std::vector<v1::Item> one;
+  {
+    absl::MutexLock l(&mu_);
+    const v1::Item* it = topo_.Find(name);
+    if (it == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("item ", name, " does not exist"));
+    }
+    one.push_back(topo_.WithEndpoints(*it));
+  }
+  Present(&one);
+  return one.front();
+}
+
+void NetManager::Present(std::vector<v1::Item>* items) {
+  for (const auto& d : drivers_) {
+    std::vector<v1::Item*> mine;
+    for (auto& it : *items) {
+      if (it.kind() == d->kind() && it.state() == v1::ITEM_STATE_RUNNING)
+        mine.push_back(&it);
+    }
+    if (!mine.empty()) d->Present(mine);
+  }
 }
 
 std::vector<v1::Item> NetManager::ListItems(v1::ItemKind kind) {
-  absl::MutexLock l(&mu_);
   std::vector<v1::Item> lans, others;
-  // One list of the nat worker for all the nats, not one per nat.
-  std::optional<std::vector<NatState>> nats;
-  for (auto& it : topo_.Items()) {
-    if (kind != v1::ITEM_KIND_UNSPECIFIED && it.kind() != kind) continue;
-    if (it.kind() == v1::ITEM_KIND_NAT && !nats.has_value()) {
-      auto live = nats_->List();
-      nats = live.ok() ? std::move(*live) : std::vector<NatState>{};
+  {
+    absl::MutexLock l(&mu_);
+    for (auto& it : topo_.Items()) {
+      if (kind != v1::ITEM_KIND_UNSPECIFIED && it.kind() != kind) continue;
+      (it.kind() == v1::ITEM_KIND_LAN ? lans : others).push_back(std::move(it));
     }
-    if (it.kind() == v1::ITEM_KIND_A2B || it.kind() == v1::ITEM_KIND_NAT)
-      it = Present(it, nats.has_value() ? &*nats : nullptr);
-    (it.kind() == v1::ITEM_KIND_LAN ? lans : others).push_back(std::move(it));
   }
+  Present(&others);
   lans.insert(lans.end(), others.begin(), others.end());
   return lans;
 }
 
-absl::Status NetManager::DeleteLocked(const std::string& name_ref) {
-  const std::string name = name_ref;  // the caller's may live in topo_
-  const v1::Item* found = topo_.Find(name);
-  v1::Item item = *found;
-  if (item.kind() == v1::ITEM_KIND_LAN) {
-    RETURN_IF_ERROR(lans_->DeleteBridge(item.lan().bridge()));
-  } else {
-    // The runtime first: if it refuses, the item keeps running, cabled.
-    if (item.kind() == v1::ITEM_KIND_CNT) {
-      absl::Status s = cnts_->Delete(name);
-      if (!s.ok() && !absl::IsNotFound(s)) return s;
-    }
-    if (item.kind() == v1::ITEM_KIND_A2B) {
-      absl::Status s = a2bs_->Delete(name);
-      if (!s.ok() && !absl::IsNotFound(s)) return s;
-    }
-    if (item.kind() == v1::ITEM_KIND_KVM) {
-      absl::Status s = vms_->Delete(name);
-      if (!s.ok() && !absl::IsNotFound(s)) return s;
-    }
-    if (item.kind() == v1::ITEM_KIND_NAT) {
-      absl::Status s = nats_->Delete(name);
-      if (!s.ok() && !absl::IsNotFound(s)) return s;
-    }
-    for (const auto& e : item.eths()) {
-      if (e.lan().empty()) continue;
-      absl::Status s = lans_->DeletePort(e.port());
-      if (!s.ok()) spdlog::warn("delete port {}: {}", e.port(), s.ToString());
-    }
+absl::Status NetManager::DeleteRuntime(const v1::Item& item) {
+  KindDriver* d = Driver(item.kind());
+  // The runtime first: if it refuses, the item keeps running, cabled.
+  if (d != nullptr) RETURN_IF_ERROR(d->Delete(item));
+  if (item.kind() == v1::ITEM_KIND_LAN) return absl::OkStatus();
+  for (const auto& e : item.eths()) {
+    if (e.lan().empty()) continue;
+    absl::Status s = backends_.lans->DeletePort(e.port());
+    if (!s.ok()) spdlog::warn("delete port {}: {}", e.port(), s.ToString());
   }
-  std::vector<std::string> touched = topo_.Remove(name);
+  return absl::OkStatus();
+}
+
+void NetManager::CommitDelete(const v1::Item& item) {
+  std::vector<std::string> touched = topo_.Remove(item.name());
   for (const auto& e : item.eths()) {
     if (!e.lan().empty() && topo_.Find(e.lan()) != nullptr)
       touched.push_back(e.lan());
   }
   Persist().IgnoreError();  // logged; the live state already changed
-  spdlog::info("deleted {} {}", KindName(item.kind()), name);
-  for (const auto& t : touched)
-    bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(t)));
-  bus_.Publish(v1::EVENT_TYPE_DELETED, item);
-  // The nat and lan that --natplug made for this item go with it.
-  if (Natplug(item).has_value()) {
-    const std::string owner = item.name();  // `name` may point into topo_
-    const std::string nat = "nat-" + owner, lan = "lan-" + owner;
-    const v1::Item* n = topo_.Find(nat);
-    if (n != nullptr && n->nat().natplug_of() == owner) {
-      DeleteLocked(nat).IgnoreError();
-      const v1::Item* l = topo_.Find(lan);
-      if (l != nullptr && topo_.WithEndpoints(*l).lan().endpoints().empty())
-        DeleteLocked(lan).IgnoreError();
-    }
+  spdlog::info("deleted {} {}", KindName(item.kind()), item.name());
+  for (const auto& t : touched) {
+    if (const v1::Item* it = topo_.Find(t))
+      bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*it));
   }
-  return absl::OkStatus();
+  bus_.Publish(v1::EVENT_TYPE_DELETED, item);
+  changed_.SignalAll();
 }
 
 absl::Status NetManager::DeleteItem(const std::string& name, bool allow_missing,
-                                    bool* deleted) {
-  absl::MutexLock l(&mu_);
+                                    bool* deleted, absl::Duration max_wait) {
   if (deleted != nullptr) *deleted = false;
-  if (topo_.Find(name) == nullptr) {
-    if (allow_missing) return absl::OkStatus();
-    return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
+  v1::Item item;
+  {
+    absl::MutexLock l(&mu_);
+    auto missing = [&]() -> absl::Status {
+      if (allow_missing) return absl::OkStatus();
+      return absl::NotFoundError(
+          absl::StrCat("item ", name, " does not exist"));
+    };
+    if (topo_.Find(name) == nullptr) return missing();
+    // An item being created is deleted once created.
+    RETURN_IF_ERROR(Reserve({name}, absl::Now() + max_wait));
+    v1::Item* it = topo_.FindMutable(name);
+    if (it == nullptr) {  // its creation failed, or another delete won
+      Release({name});
+      return missing();
+    }
+    item = topo_.WithEndpoints(*it);
+    it->set_state(v1::ITEM_STATE_DELETING);
+    it->clear_state_message();
+    Persist().IgnoreError();
+    bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*it));
   }
-  RETURN_IF_ERROR(DeleteLocked(name));
+  absl::Status s = DeleteRuntime(item);
+  {
+    absl::MutexLock l(&mu_);
+    Release({name});
+    if (!s.ok()) {
+      SetState(name, item.state(), item.state_message());
+      Persist().IgnoreError();
+      return s;
+    }
+    CommitDelete(item);
+  }
   if (deleted != nullptr) *deleted = true;
+  if (Natplug(item).has_value()) DeleteNatplugParts(item.name());
   return absl::OkStatus();
 }
 
+void NetManager::DeleteNatplugParts(const std::string& owner) {
+  const std::string nat = "nat-" + owner, lan = "lan-" + owner;
+  {
+    absl::MutexLock l(&mu_);
+    const v1::Item* n = topo_.Find(nat);
+    if (n == nullptr || n->nat().natplug_of() != owner) return;
+  }
+  DeleteItem(nat, /*allow_missing=*/true).IgnoreError();
+  {
+    absl::MutexLock l(&mu_);
+    const v1::Item* lp = topo_.Find(lan);
+    if (lp == nullptr || !topo_.WithEndpoints(*lp).lan().endpoints().empty())
+      return;
+  }
+  DeleteItem(lan, /*allow_missing=*/true).IgnoreError();
+}
+
 absl::Status NetManager::DeleteAll() {
-  absl::MutexLock l(&mu_);
+  std::vector<v1::Item> items;
+  {
+    absl::MutexLock l(&mu_);
+    ReserveAll();
+    items = topo_.Items();
+  }
   absl::Status result;
   // Endpoints first, lans last.
   for (int pass = 0; pass < 2; ++pass) {
-    for (const auto& it : topo_.Items()) {
+    for (const auto& it : items) {
       if ((it.kind() == v1::ITEM_KIND_LAN) != (pass == 1)) continue;
-      if (topo_.Find(it.name()) == nullptr) continue;  // went with its owner
-      result.Update(DeleteLocked(it.name()));
+      v1::Item item;
+      {
+        absl::MutexLock l(&mu_);
+        const v1::Item* cur = topo_.Find(it.name());
+        if (cur == nullptr) continue;
+        item = topo_.WithEndpoints(*cur);
+        SetState(it.name(), v1::ITEM_STATE_DELETING, "");
+      }
+      absl::Status s = DeleteRuntime(item);
+      absl::MutexLock l(&mu_);
+      if (!s.ok()) {
+        SetState(it.name(), item.state(), item.state_message());
+        result.Update(s);
+        continue;
+      }
+      CommitDelete(item);
     }
   }
+  absl::MutexLock l(&mu_);
+  Persist().IgnoreError();
+  ReleaseAll();
   return result;
 }
 
 absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item,
                                                 uint32_t eth,
                                                 const std::string& lan,
-                                                bool create_lan) {
-  absl::MutexLock l(&mu_);
-  return ConnectLocked(item, eth, lan, create_lan);
-}
-
-absl::StatusOr<v1::Item> NetManager::ConnectLocked(const std::string& item,
-                                                   uint32_t eth,
-                                                   const std::string& lan,
-                                                   bool create_lan) {
-  ASSIGN_OR_RETURN(bool need_lan,
-                   topo_.CheckConnect(item, eth, lan, create_lan));
-  const v1::Item* it = topo_.Find(item);
-  if (!need_lan && it->eths(eth).lan() == lan)
-    return topo_.WithEndpoints(*it);  // already
-  std::string port = it->eths(eth).port();
+                                                bool create_lan,
+                                                absl::Duration max_wait) {
+  KindDriver* lan_driver = Driver(v1::ITEM_KIND_LAN);
+  std::string port, bridge;
   v1::Item lan_item;
-  if (need_lan) {
-    v1::Item req;
-    req.set_name(lan);
-    req.mutable_lan();
-    ASSIGN_OR_RETURN(lan_item, topo_.PrepareCreate(req));
-    *lan_item.mutable_create_time() =
-        google::protobuf::util::TimeUtil::GetCurrentTime();
-    RETURN_IF_ERROR(lans_->CreateBridge(lan_item.lan().bridge()));
-  } else {
-    lan_item = *topo_.Find(lan);
+  bool need_lan = false;
+  {
+    absl::MutexLock l(&mu_);
+    const absl::Time now = absl::Now();
+    const absl::Time deadline = now + max_wait;
+    const absl::Time grace = std::min(deadline, now + kAppearGrace);
+    AwaitExists(item, grace);
+    if (!create_lan) AwaitExists(lan, grace);
+    RETURN_IF_ERROR(Reserve({item, lan}, deadline));
+    auto fail = [&](absl::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      Release({item, lan});
+      return s;
+    };
+    auto need = topo_.CheckConnect(item, eth, lan, create_lan);
+    if (!need.ok()) return fail(need.status());
+    need_lan = *need;
+    const v1::Item* it = topo_.Find(item);
+    if (!need_lan && it->eths(eth).lan() == lan) {
+      Release({item, lan});
+      return topo_.WithEndpoints(*it);  // already
+    }
+    port = it->eths(eth).port();
+    if (need_lan) {
+      v1::Item req;
+      req.set_name(lan);
+      req.mutable_lan();
+      auto prepared = topo_.PrepareCreate(req);
+      if (!prepared.ok()) return fail(prepared.status());
+      lan_item = *std::move(prepared);
+      topo_.Commit(Stamp(lan_item));
+      Persist().IgnoreError();
+      bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(lan_item));
+    }
+    bridge = topo_.Find(lan)->lan().bridge();
   }
-  absl::Status s = lans_->AddPort(lan_item.lan().bridge(), port);
+  absl::Status s;
+  if (need_lan) s = lan_driver->Create(&lan_item);
+  if (s.ok()) {
+    s = backends_.lans->AddPort(bridge, port);
+    if (!s.ok() && need_lan) lan_driver->Delete(lan_item).IgnoreError();
+  }
+  absl::MutexLock l(&mu_);
+  Release({item, lan});
   if (!s.ok()) {
-    if (need_lan) lans_->DeleteBridge(lan_item.lan().bridge()).IgnoreError();
+    if (need_lan) {
+      topo_.Remove(lan);
+      topo_.ReleaseId(lan_item.id());
+      Persist().IgnoreError();
+      lan_item.set_state_message(
+          absl::StrCat("creation failed: ", s.message()));
+      bus_.Publish(v1::EVENT_TYPE_DELETED, lan_item);
+    }
     return s;
   }
-  if (need_lan) {
-    lan_item.set_state(v1::ITEM_STATE_RUNNING);
-    topo_.Commit(lan_item);
-  }
+  if (need_lan) topo_.FindMutable(lan)->set_state(v1::ITEM_STATE_RUNNING);
   topo_.SetCable(item, eth, lan);
   Persist().IgnoreError();  // logged; the live state already changed
   spdlog::info("cabled {} eth{} to lan {}", item, eth, lan);
-  if (need_lan)
-    bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(*topo_.Find(lan)));
-  else
-    bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(lan)));
+  bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(lan)));
   v1::Item out = topo_.WithEndpoints(*topo_.Find(item));
   bus_.Publish(v1::EVENT_TYPE_UPDATED, out);
   return out;
@@ -480,11 +637,23 @@ absl::StatusOr<v1::Item> NetManager::ConnectLocked(const std::string& item,
 absl::StatusOr<v1::Item> NetManager::DisconnectEth(const std::string& item,
                                                    uint32_t eth,
                                                    const std::string& lan) {
+  std::string port, cabled_lan;
+  {
+    absl::MutexLock l(&mu_);
+    RETURN_IF_ERROR(topo_.CheckDisconnect(item, eth, lan));
+    cabled_lan = topo_.Find(item)->eths(eth).lan();
+    RETURN_IF_ERROR(Reserve({item, cabled_lan}, absl::Now() + kMaxWait));
+    // Checked again: the eth may have changed while we waited.
+    if (auto s = topo_.CheckDisconnect(item, eth, cabled_lan); !s.ok()) {
+      Release({item, cabled_lan});
+      return s;
+    }
+    port = topo_.Find(item)->eths(eth).port();
+  }
+  absl::Status s = backends_.lans->DeletePort(port);
   absl::MutexLock l(&mu_);
-  RETURN_IF_ERROR(topo_.CheckDisconnect(item, eth, lan));
-  const v1::Item* it = topo_.Find(item);
-  std::string cabled_lan = it->eths(eth).lan();
-  RETURN_IF_ERROR(lans_->DeletePort(it->eths(eth).port()));
+  Release({item, cabled_lan});
+  RETURN_IF_ERROR(s);
   topo_.SetCable(item, eth, "");
   Persist().IgnoreError();  // logged; the live state already changed
   spdlog::info("uncabled {} eth{} from lan {}", item, eth, cabled_lan);
@@ -496,231 +665,158 @@ absl::StatusOr<v1::Item> NetManager::DisconnectEth(const std::string& item,
   return out;
 }
 
-absl::StatusOr<v1::Item> NetManager::ConfigureA2b(
-    const std::string& name, uint32_t dir, const v1::A2bSettingsPatch& patch) {
-  absl::MutexLock l(&mu_);
-  v1::Item* it = topo_.FindMutable(name);
-  if (it == nullptr) {
+// ---------------------------------------------------------------------------
+// Kind verbs.
+
+namespace {
+
+// The item `name` of `kind`: NOT_FOUND, or INVALID_ARGUMENT for another kind.
+absl::StatusOr<v1::Item*> FindKind(Topology* topo, const std::string& name,
+                                   v1::ItemKind kind, const char* article) {
+  v1::Item* it = topo->FindMutable(name);
+  if (it == nullptr)
     return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
-  }
-  if (it->kind() != v1::ITEM_KIND_A2B) {
+  if (it->kind() != kind) {
     return absl::InvalidArgumentError(
-        absl::StrCat(name, " is a ", KindName(it->kind()), ", not an a2b"));
+        absl::StrCat(name, " is a ", KindName(it->kind()), ", not ", article,
+                     " ", KindName(kind)));
   }
-  if (dir > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dir is ", dir,
-                     "; it must be 0 (end 0 to end 1) or 1 (end 1 to end 0)"));
-  }
-  v1::A2bSettings next = dir == 0 ? it->a2b().dir0() : it->a2b().dir1();
-  ApplyA2bPatch(patch, &next);
-  if (auto s = ValidateA2bSettings(next); !s.ok()) return s;
-  RETURN_IF_ERROR(a2bs_->Set(name, dir, next));
-  *(dir == 0 ? it->mutable_a2b()->mutable_dir0()
-             : it->mutable_a2b()->mutable_dir1()) = next;
-  Persist().IgnoreError();  // logged; the live state already changed
-  spdlog::info("a2b {} dir {}: {}", name, dir, A2bSettingsText(next));
-  v1::Item out = Present(*it);
-  bus_.Publish(v1::EVENT_TYPE_UPDATED, out);
-  return out;
+  return it;
 }
 
-absl::Status NetManager::Reconcile() {
-  absl::MutexLock l(&mu_);
-  ASSIGN_OR_RETURN(std::vector<RunningCnt> running, cnts_->List());
-  std::set<std::string> wanted;
-  for (const auto& it : topo_.Items()) {
-    if (it.kind() == v1::ITEM_KIND_CNT) wanted.insert(it.name());
-  }
-  for (const auto& r : running) {
-    if (!wanted.count(r.name)) {
-      spdlog::info("reconcile: deleting unknown container {}", r.name);
-      cnts_->Delete(r.name).IgnoreError();
+}  // namespace
+
+absl::StatusOr<v1::Item> NetManager::ConfigureA2b(
+    const std::string& name, uint32_t dir, const v1::A2bSettingsPatch& patch) {
+  v1::A2bSettings next;
+  {
+    absl::MutexLock l(&mu_);
+    RETURN_IF_ERROR(FindKind(&topo_, name, v1::ITEM_KIND_A2B, "an").status());
+    if (dir > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dir is ", dir,
+          "; it must be 0 (end 0 to end 1) or 1 (end 1 to end 0)"));
+    }
+    RETURN_IF_ERROR(Reserve({name}, absl::Now() + kMaxWait));
+    const v1::Item* it = topo_.Find(name);
+    if (it == nullptr) {
+      Release({name});
+      return absl::NotFoundError(absl::StrCat("item ", name, " was deleted"));
+    }
+    next = dir == 0 ? it->a2b().dir0() : it->a2b().dir1();
+    ApplyA2bPatch(patch, &next);
+    if (auto s = ValidateA2bSettings(next); !s.ok()) {
+      Release({name});
+      return s;
     }
   }
-  for (const auto& name : wanted) {
-    bool ok = false;
-    for (const auto& r : running) {
-      if (r.name == name) {
-        ok = r.running;
-        if (!ok) {
-          spdlog::info("reconcile: container {} is stopped, recreating", name);
-          cnts_->Delete(name).IgnoreError();
-        }
-      }
-    }
-    if (ok) {
-      SetState(name, v1::ITEM_STATE_RUNNING, "");
-      continue;
-    }
-    v1::Item item = *topo_.Find(name);
-    spdlog::info("reconcile: creating container {}", name);
-    absl::Status s = cnts_->Create(&item);
-    if (s.ok()) {
-      *topo_.FindMutable(name)->mutable_cnt() = item.cnt();
-      SetState(name, v1::ITEM_STATE_RUNNING, "");
-    } else {
-      SetState(name, v1::ITEM_STATE_FAILED,
-               absl::StrCat("cannot recreate: ", s.message()));
-    }
+  absl::Status s = backends_.a2bs->Set(name, dir, next);
+  v1::Item out;
+  {
+    absl::MutexLock l(&mu_);
+    Release({name});
+    RETURN_IF_ERROR(s);
+    v1::Item* it = topo_.FindMutable(name);
+    *(dir == 0 ? it->mutable_a2b()->mutable_dir0()
+               : it->mutable_a2b()->mutable_dir1()) = next;
+    Persist().IgnoreError();  // logged; the live state already changed
+    spdlog::info("a2b {} dir {}: {}", name, dir, A2bSettingsText(next));
+    out = topo_.WithEndpoints(*it);
   }
-  // a2b: the worker holds no state across its restarts; recreate what is
-  // missing and re-plug its ports (their veths are new).
-  ASSIGN_OR_RETURN(std::vector<std::string> a2b_running, a2bs_->List());
-  std::set<std::string> a2b_have(a2b_running.begin(), a2b_running.end());
-  std::set<std::string> a2b_want;
-  std::vector<std::string> replug;
-  for (const auto& it : topo_.Items()) {
-    if (it.kind() != v1::ITEM_KIND_A2B) continue;
-    a2b_want.insert(it.name());
-    if (a2b_have.count(it.name())) {
-      SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
-      continue;
-    }
-    spdlog::info("reconcile: creating a2b {}", it.name());
-    absl::Status s = a2bs_->Create(it);
-    if (!s.ok()) {
-      SetState(it.name(), v1::ITEM_STATE_FAILED,
-               absl::StrCat("cannot recreate: ", s.message()));
-      continue;
-    }
-    SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
-    for (const auto& e : it.eths()) {
-      if (!e.lan().empty()) replug.push_back(e.port());
-    }
-  }
-  for (const auto& n : a2b_running) {
-    if (!a2b_want.count(n)) a2bs_->Delete(n).IgnoreError();
-  }
-  // nat: the worker holds no state across its restarts either.
-  ASSIGN_OR_RETURN(std::vector<NatState> nat_running, nats_->List());
-  std::set<std::string> nat_have, nat_want;
-  for (const auto& n : nat_running) nat_have.insert(n.name);
-  for (const auto& it : topo_.Items()) {
-    if (it.kind() != v1::ITEM_KIND_NAT) continue;
-    nat_want.insert(it.name());
-    if (nat_have.count(it.name())) {
-      SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
-      continue;
-    }
-    spdlog::info("reconcile: creating nat {}", it.name());
-    absl::Status s = nats_->Create(it);
-    if (!s.ok()) {
-      SetState(it.name(), v1::ITEM_STATE_FAILED,
-               absl::StrCat("cannot recreate: ", s.message()));
-      continue;
-    }
-    SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
-    if (!it.eths(0).lan().empty()) replug.push_back(it.eths(0).port());
-  }
-  for (const auto& n : nat_have) {
-    if (!nat_want.count(n)) nats_->Delete(n).IgnoreError();
-  }
-  // kvm: running VMs are adopted as they are (their agents reconnect by
-  // themselves); a VM that is gone (host reboot, QEMU killed) is started
-  // again on its overlay, and its taps are new: re-plug them.
-  ASSIGN_OR_RETURN(std::vector<RunningVm> vms, vms_->List());
-  std::set<std::string> vm_want;
-  for (const auto& it : topo_.Items()) {
-    if (it.kind() != v1::ITEM_KIND_KVM) continue;
-    vm_want.insert(it.name());
-    if (it.state() == v1::ITEM_STATE_STOPPED) continue;  // stays stopped
-    bool running = false;
-    for (const auto& v : vms) running |= v.name == it.name() && v.running;
-    if (running) {
-      SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
-      continue;
-    }
-    spdlog::info("reconcile: starting VM {} again", it.name());
-    v1::Item item = it;
-    absl::Status s = vms_->Create(&item, /*restart=*/true);
-    if (!s.ok()) {
-      SetState(it.name(), v1::ITEM_STATE_FAILED,
-               absl::StrCat("cannot restart: ", s.message()));
-      continue;
-    }
-    *topo_.FindMutable(it.name())->mutable_kvm() = item.kvm();
-    SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
-    for (const auto& e : it.eths()) {
-      if (!e.lan().empty()) replug.push_back(e.port());
-    }
-  }
-  for (const auto& v : vms) {
-    if (!vm_want.count(v.name)) {
-      spdlog::info("reconcile: deleting unknown VM {}", v.name);
-      vms_->Delete(v.name).IgnoreError();
-    }
-  }
-  for (const auto& p : replug) lans_->DeletePort(p).IgnoreError();
-  ASSIGN_OR_RETURN(std::vector<std::string> missing,
-                   lans_->Sync(topo_.DesiredBridges()));
-  if (!missing.empty()) {
-    spdlog::warn("reconcile: ports missing from the net: {}",
-                 absl::StrJoin(missing, ", "));
-  }
-  return Persist();
+  std::vector<v1::Item> one{out};
+  Present(&one);
+  bus_.Publish(v1::EVENT_TYPE_UPDATED, one.front());
+  return one.front();
 }
 
 absl::StatusOr<v1::Item> NetManager::ControlKvm(const std::string& name,
                                                 v1::KvmAction action) {
-  absl::MutexLock l(&mu_);
-  v1::Item* it = topo_.FindMutable(name);
-  if (it == nullptr)
-    return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
-  if (it->kind() != v1::ITEM_KIND_KVM) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, " is a ", KindName(it->kind()), ", not a kvm"));
+  VmBackend* vms = backends_.vms;
+  v1::Item item;
+  std::map<std::string, std::string> bridge_of_lan;  // for START's re-plug
+  {
+    absl::MutexLock l(&mu_);
+    RETURN_IF_ERROR(FindKind(&topo_, name, v1::ITEM_KIND_KVM, "a").status());
+    RETURN_IF_ERROR(Reserve({name}, absl::Now() + kMaxWait));
+    const v1::Item* it = topo_.Find(name);
+    auto fail = [&](absl::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      Release({name});
+      return s;
+    };
+    if (it == nullptr)
+      return fail(absl::NotFoundError(absl::StrCat(name, " was deleted")));
+    item = *it;
+    const bool stopped = it->state() == v1::ITEM_STATE_STOPPED;
+    switch (action) {
+      case v1::KVM_ACTION_REBOOT:
+        if (stopped) {
+          return fail(absl::FailedPreconditionError(
+              absl::StrCat(name, " is stopped: start it")));
+        }
+        break;
+      case v1::KVM_ACTION_STOP:
+        if (stopped) {
+          return fail(absl::FailedPreconditionError(
+              absl::StrCat(name, " is already stopped")));
+        }
+        break;
+      case v1::KVM_ACTION_START:
+        if (!stopped) {
+          return fail(absl::FailedPreconditionError(
+              absl::StrCat(name, " is not stopped")));
+        }
+        for (const auto& e : item.eths()) {
+          const v1::Item* lan = topo_.Find(e.lan());
+          if (lan != nullptr) bridge_of_lan[e.lan()] = lan->lan().bridge();
+        }
+        break;
+      default:
+        return fail(absl::InvalidArgumentError(
+            "action must be KVM_ACTION_REBOOT, KVM_ACTION_STOP or "
+            "KVM_ACTION_START"));
+    }
   }
-  const bool stopped = it->state() == v1::ITEM_STATE_STOPPED;
+  absl::Status s;
   switch (action) {
     case v1::KVM_ACTION_REBOOT:
-      if (stopped) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(name, " is stopped: start it"));
+      s = vms->Reboot(name);
+      break;
+    case v1::KVM_ACTION_STOP:
+      s = vms->Stop(name);
+      break;
+    default:
+      s = vms->Create(&item, /*restart=*/true);
+      if (!s.ok()) break;
+      // New taps: plug them again where the eths are cabled.
+      for (const auto& e : item.eths()) {
+        if (e.lan().empty()) continue;
+        backends_.lans->DeletePort(e.port()).IgnoreError();
+        auto b = bridge_of_lan.find(e.lan());
+        if (b == bridge_of_lan.end()) continue;
+        absl::Status p = backends_.lans->AddPort(b->second, e.port());
+        if (!p.ok()) spdlog::warn("re-plug {}: {}", e.port(), p.ToString());
       }
-      RETURN_IF_ERROR(vms_->Reboot(name));
+  }
+  absl::MutexLock l(&mu_);
+  Release({name});
+  RETURN_IF_ERROR(s);
+  v1::Item* it = topo_.FindMutable(name);
+  switch (action) {
+    case v1::KVM_ACTION_REBOOT:
       it->mutable_kvm()->set_agent_up(false);
       spdlog::info("kvm {} rebooted", name);
       break;
     case v1::KVM_ACTION_STOP:
-      if (stopped) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(name, " is already stopped"));
-      }
-      RETURN_IF_ERROR(vms_->Stop(name));
       it->set_state(v1::ITEM_STATE_STOPPED);
       it->mutable_kvm()->set_agent_up(false);
       it->mutable_kvm()->set_pid(0);
       spdlog::info("kvm {} stopped", name);
       break;
-    case v1::KVM_ACTION_START: {
-      if (!stopped) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(name, " is not stopped"));
-      }
-      v1::Item item = *it;
-      RETURN_IF_ERROR(vms_->Create(&item, /*restart=*/true));
-      // New taps: plug them again where the eths are cabled.
-      for (const auto& e : item.eths()) {
-        if (e.lan().empty()) continue;
-        const v1::Item* lan = topo_.Find(e.lan());
-        lans_->DeletePort(e.port()).IgnoreError();
-        if (lan != nullptr) {
-          absl::Status s = lans_->AddPort(lan->lan().bridge(), e.port());
-          if (!s.ok()) spdlog::warn("re-plug {}: {}", e.port(), s.ToString());
-        }
-      }
-      it = topo_.FindMutable(name);
+    default:
       *it->mutable_kvm() = item.kvm();
       it->set_state(v1::ITEM_STATE_RUNNING);
       it->clear_state_message();
       spdlog::info("kvm {} started again", name);
-      break;
-    }
-    default:
-      return absl::InvalidArgumentError(
-          "action must be KVM_ACTION_REBOOT, KVM_ACTION_STOP or "
-          "KVM_ACTION_START");
   }
   Persist().IgnoreError();  // logged; the live state already changed
   v1::Item out = topo_.WithEndpoints(*it);
@@ -730,22 +826,29 @@ absl::StatusOr<v1::Item> NetManager::ControlKvm(const std::string& name,
 
 absl::StatusOr<v1::WhatIpResponse> NetManager::WhatIp(const std::string& nat,
                                                       const std::string& item) {
-  absl::MutexLock l(&mu_);
-  const v1::Item* n = topo_.Find(nat);
-  if (n == nullptr || n->kind() != v1::ITEM_KIND_NAT) {
-    return absl::NotFoundError(absl::StrCat("nat ", nat, " does not exist"));
+  v1::Item it;
+  std::string lan;
+  {
+    absl::MutexLock l(&mu_);
+    const v1::Item* n = topo_.Find(nat);
+    if (n == nullptr || n->kind() != v1::ITEM_KIND_NAT) {
+      return absl::NotFoundError(absl::StrCat("nat ", nat, " does not exist"));
+    }
+    const v1::Item* found = topo_.Find(item);
+    if (found == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("item ", item, " does not exist"));
+    }
+    it = *found;
+    lan = n->eths(0).lan();
   }
-  const v1::Item* it = topo_.Find(item);
-  if (it == nullptr)
-    return absl::NotFoundError(absl::StrCat("item ", item, " does not exist"));
-  const std::string& lan = n->eths(0).lan();
   if (lan.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("nat ", nat, " is not cabled to a lan"));
   }
-  ASSIGN_OR_RETURN(std::vector<NatState> live, nats_->List());
+  ASSIGN_OR_RETURN(std::vector<NatState> live, backends_.nats->List());
   bool on_lan = false;
-  for (const auto& e : it->eths()) {
+  for (const auto& e : it.eths()) {
     if (e.lan() != lan) continue;
     on_lan = true;
     for (const auto& st : live) {
@@ -771,43 +874,154 @@ absl::StatusOr<v1::WhatIpResponse> NetManager::WhatIp(const std::string& nat,
       " yet (is a DHCP client running on its eth on lan ", lan, "?)"));
 }
 
-void NetManager::RefreshVms() {
-  // Under the lock: a VM created or started meanwhile is not "missing".
-  absl::MutexLock l(&mu_);
-  auto vms = vms_->List();
-  if (!vms.ok()) return;  // vm_runner restarting: keep the last states
-  // A running kvm whose QEMU is gone (crashed, killed): say so, and let the
-  // user start it again; it is not restarted behind their back.
-  std::set<std::string> live;
-  for (const auto& v : *vms) live.insert(v.name);
-  for (const auto& item : topo_.Items()) {
-    if (item.kind() != v1::ITEM_KIND_KVM ||
-        item.state() != v1::ITEM_STATE_RUNNING || live.count(item.name()))
-      continue;
-    spdlog::warn("kvm {}: QEMU is gone", item.name());
-    v1::Item* it = topo_.FindMutable(item.name());
-    it->mutable_kvm()->set_agent_up(false);
-    it->mutable_kvm()->set_pid(0);
-    it->set_state(v1::ITEM_STATE_STOPPED);
-    it->set_state_message(
-        absl::StrCat("QEMU exited (crashed or killed); cloonix cnf kvm ",
-                     item.name(), " start runs it again"));
-    Persist().IgnoreError();
-    bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*it));
+// ---------------------------------------------------------------------------
+// Reconcile and refresh: one loop for every kind.
+
+absl::Status NetManager::Reconcile() {
+  std::vector<v1::Item> items;
+  {
+    absl::MutexLock l(&mu_);
+    ReserveAll();
+    items = topo_.Items();
   }
-  for (const auto& v : *vms) {
-    v1::Item* it = topo_.FindMutable(v.name);
-    if (it == nullptr || it->kind() != v1::ITEM_KIND_KVM ||
-        it->state() == v1::ITEM_STATE_STOPPED)
+  absl::Status result;
+  // Operations a crash cut short: a create is rolled back, a delete
+  // finished, so that each item is fully there or absent.
+  std::vector<v1::Item> desired;
+  for (const auto& it : items) {
+    if (it.state() != v1::ITEM_STATE_CREATING &&
+        it.state() != v1::ITEM_STATE_DELETING) {
+      desired.push_back(it);
       continue;
-    if (it->kvm().agent_up() == v.agent_up && it->kvm().pid() == v.pid)
-      continue;
-    if (it->kvm().agent_up() != v.agent_up) {
-      spdlog::info("kvm {}: agent {}", v.name, v.agent_up ? "up" : "down");
     }
-    it->mutable_kvm()->set_agent_up(v.agent_up);
-    it->mutable_kvm()->set_pid(v.pid);
-    bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*it));
+    spdlog::warn(
+        "reconcile: {} {} was being {} when the orchestrator "
+        "stopped: deleting it",
+        KindName(it.kind()), it.name(),
+        it.state() == v1::ITEM_STATE_CREATING ? "created" : "deleted");
+    absl::Status s = DeleteRuntime(it);
+    absl::MutexLock l(&mu_);
+    if (!s.ok()) {
+      spdlog::warn("reconcile: delete {}: {}", it.name(), s.ToString());
+    }
+    CommitDelete(it);
+  }
+  std::vector<std::string> replug;
+  for (const auto& d : drivers_) {
+    const std::string kind = KindName(d->kind());
+    std::vector<v1::Item> mine;
+    for (const auto& it : desired) {
+      if (it.kind() == d->kind()) mine.push_back(it);
+    }
+    auto observed = d->Observe(mine);
+    if (!observed.ok()) {
+      spdlog::error("reconcile: cannot list the {} items: {}", kind,
+                    observed.status().ToString());
+      result.Update(observed.status());
+      continue;
+    }
+    std::set<std::string> wanted;
+    for (const auto& it : mine) wanted.insert(it.name());
+    for (const auto& [name, running] : *observed) {
+      if (wanted.count(name)) continue;
+      spdlog::info("reconcile: deleting unknown {} {}", kind, name);
+      v1::Item unknown;
+      unknown.set_name(name);
+      unknown.set_kind(d->kind());
+      d->Delete(unknown).IgnoreError();
+    }
+    for (const auto& it : mine) {
+      if (it.state() == v1::ITEM_STATE_STOPPED) continue;  // stays stopped
+      auto o = observed->find(it.name());
+      if (o != observed->end() && o->second) {
+        absl::MutexLock l(&mu_);
+        SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
+        continue;
+      }
+      if (o != observed->end()) {
+        spdlog::info("reconcile: {} {} is stopped, recreating", kind,
+                     it.name());
+        d->Delete(it).IgnoreError();
+      } else {
+        spdlog::info("reconcile: {} {} is missing, recreating", kind,
+                     it.name());
+      }
+      v1::Item again = it;
+      absl::Status s = d->Recreate(&again);
+      absl::MutexLock l(&mu_);
+      if (!s.ok()) {
+        SetState(it.name(), v1::ITEM_STATE_FAILED,
+                 absl::StrCat("cannot recreate: ", s.message()));
+        continue;
+      }
+      if (v1::Item* stored = topo_.FindMutable(it.name())) {
+        *stored = again;
+        stored->set_state(it.state());  // SetState publishes the change
+      }
+      SetState(it.name(), v1::ITEM_STATE_RUNNING, "");
+      if (d->ports_survive_recreate()) continue;
+      for (const auto& e : it.eths()) {
+        if (!e.lan().empty()) replug.push_back(e.port());
+      }
+    }
+  }
+  // New ports (recreated veths and taps) are plugged by Sync.
+  for (const auto& p : replug) backends_.lans->DeletePort(p).IgnoreError();
+  std::map<std::string, std::vector<std::string>> bridges;
+  {
+    absl::MutexLock l(&mu_);
+    bridges = topo_.DesiredBridges();
+  }
+  auto missing = backends_.lans->Sync(bridges);
+  if (!missing.ok()) {
+    result.Update(missing.status());
+  } else if (!missing->empty()) {
+    spdlog::warn("reconcile: ports missing from the net: {}",
+                 absl::StrJoin(*missing, ", "));
+  }
+  absl::MutexLock l(&mu_);
+  result.Update(Persist());
+  ReleaseAll();
+  return result;
+}
+
+void NetManager::Refresh() {
+  for (const auto& d : drivers_) {
+    std::vector<v1::Item> running;
+    {
+      absl::MutexLock l(&mu_);
+      if (exclusive_) return;
+      for (auto& it : topo_.Items()) {
+        if (it.kind() == d->kind() && it.state() == v1::ITEM_STATE_RUNNING &&
+            !busy_.count(it.name()))
+          running.push_back(std::move(it));
+      }
+    }
+    if (running.empty()) continue;
+    std::vector<v1::Item> changed = d->Refresh(running);
+    if (changed.empty()) continue;
+    absl::MutexLock l(&mu_);
+    if (exclusive_) return;
+    bool persist = false;
+    for (const auto& next : changed) {
+      v1::Item* cur = topo_.FindMutable(next.name());
+      if (cur == nullptr || busy_.count(next.name())) continue;
+      // Stored only if nothing changed the item since it was read.
+      const v1::Item* before = nullptr;
+      for (const auto& r : running) {
+        if (r.name() == next.name()) before = &r;
+      }
+      if (before == nullptr ||
+          !google::protobuf::util::MessageDifferencer::Equals(
+              topo_.WithEndpoints(*cur), *before))
+        continue;
+      persist |= cur->state() != next.state();
+      v1::Item eths_kept = next;
+      *eths_kept.mutable_eths() = cur->eths();
+      *cur = eths_kept;
+      bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*cur));
+    }
+    if (persist) Persist().IgnoreError();
   }
 }
 

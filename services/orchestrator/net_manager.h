@@ -1,19 +1,42 @@
-// The orchestrator's core: applies topology requests to the net's services,
-// persists the topology after every change (atomic write of state.json),
-// publishes an event per change, and reconciles the services with the
-// topology after any restart. Requests are serialized; a failed request
-// changes nothing (what a service did is undone).
+// The orchestrator's core: applies topology requests to the net's services
+// through the kind drivers (kind_driver.h), persists the topology after every
+// change (atomic write of state.json), publishes an event per change, and
+// reconciles the services with the topology after any restart (one generic
+// desired-vs-running loop). A failed request changes nothing (what a service
+// did is undone).
+//
+// Concurrency (docs/ARCHITECTURE.md, "Concurrency rules"):
+// - mu_ guards the topology and is never held across a backend RPC: it is
+//   taken to check and reserve, released for the RPCs, taken again to
+//   commit, persist and publish.
+// - An operation reserves the names it works on (busy_): the item, and the
+//   lan it cables. Operations on different names run in parallel; one on a
+//   busy name waits for it, up to a bound, then fails with
+//   DEADLINE_EXCEEDED and a message that says what holds it.
+// - An item being created is in the topology in ITEM_STATE_CREATING (shown
+//   by ls and events); being deleted, ITEM_STATE_DELETING.
+// - Reads (GetItem, ListItems, Watch) copy the topology under mu_ and never
+//   wait for a backend or for another request.
+// - Reconcile and DeleteAll are exclusive: they wait for the operations in
+//   flight and hold new ones back, still without mu_ across RPCs.
+// - Every committed change is persisted under mu_ before it is published; a
+//   crash leaves CREATING items (rolled back) and DELETING items (deleted)
+//   that the next Reconcile finishes, so each item is fully there or
+//   absent.
 #ifndef CLOONIX_SERVICES_ORCHESTRATOR_NET_MANAGER_H_
 #define CLOONIX_SERVICES_ORCHESTRATOR_NET_MANAGER_H_
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "services/orchestrator/backends.h"
 #include "services/orchestrator/event_bus.h"
+#include "services/orchestrator/kind_driver.h"
 #include "services/orchestrator/topology.h"
 
 namespace cloonix {
@@ -58,6 +81,14 @@ class NetManager {
   // name is not cloonix's.
   absl::Status AdoptGuests();
 
+  // How long a request waits for the items it needs (an item being created
+  // or held by another request), unless the caller gives less.
+  static constexpr absl::Duration kMaxWait = absl::Minutes(5);
+  // How long ConnectEth waits for an item or lan that does not exist yet:
+  // a script that starts `add kvm` in the background and cables it right
+  // after may reach us before its create.
+  static constexpr absl::Duration kAppearGrace = absl::Seconds(2);
+
   absl::StatusOr<cloonix::v1::Item> CreateItem(
       const cloonix::v1::Item& request);
   absl::StatusOr<cloonix::v1::Item> GetItem(const std::string& name);
@@ -65,11 +96,12 @@ class NetManager {
   // `deleted` (optional) tells whether an item was deleted: false when
   // allow_missing and there was none.
   absl::Status DeleteItem(const std::string& name, bool allow_missing,
-                          bool* deleted = nullptr);
-  absl::StatusOr<cloonix::v1::Item> ConnectEth(const std::string& item,
-                                               uint32_t eth,
-                                               const std::string& lan,
-                                               bool create_lan);
+                          bool* deleted = nullptr,
+                          absl::Duration max_wait = kMaxWait);
+  // Waits for an item (or lan) being created, then cables.
+  absl::StatusOr<cloonix::v1::Item> ConnectEth(
+      const std::string& item, uint32_t eth, const std::string& lan,
+      bool create_lan, absl::Duration max_wait = kMaxWait);
   absl::StatusOr<cloonix::v1::Item> DisconnectEth(const std::string& item,
                                                   uint32_t eth,
                                                   const std::string& lan);
@@ -92,10 +124,11 @@ class NetManager {
   // dead containers, deletes unknown ones, syncs bridges and ports. Items
   // that cannot be brought back become ITEM_STATE_FAILED with a reason.
   absl::Status Reconcile();
-  // Reads the VMs' agent states and publishes an UPDATED event for each kvm
-  // whose agent came up or went down (called every second). Never acts on a
-  // silent agent: a red VM keeps running.
-  void RefreshVms();
+  // Asks each driver for the live state of its running items (a kvm's agent
+  // up or down, its QEMU gone) and stores and publishes what changed
+  // (called every second). Never acts on a silent agent: a red VM keeps
+  // running.
+  void Refresh();
   // Deletes every item (net stop).
   absl::Status DeleteAll();
 
@@ -110,37 +143,53 @@ class NetManager {
   size_t ItemCount();
 
  private:
+  KindDriver* Driver(cloonix::v1::ItemKind kind) const;
   absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status DeleteLocked(const std::string& name)
+  // Waits until no exclusive operation runs and none of `names` is busy,
+  // then marks them busy. DEADLINE_EXCEEDED at `deadline`.
+  absl::Status Reserve(const std::vector<std::string>& names,
+                       absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Release(const std::vector<std::string>& names)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<cloonix::v1::Item> CreateLocked(const cloonix::v1::Item& req)
+  // Waits for the operations in flight and holds new ones back.
+  void ReserveAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits up to `until` for `name` to exist (see kAppearGrace).
+  void AwaitExists(const std::string& name, absl::Time until)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<cloonix::v1::Item> ConnectLocked(const std::string& item,
-                                                  uint32_t eth,
-                                                  const std::string& lan,
-                                                  bool create_lan)
+  // Creates one item (no natplug); `free` are names that must not exist.
+  absl::StatusOr<cloonix::v1::Item> CreateOne(
+      const cloonix::v1::Item& request, const std::vector<std::string>& free);
+  // Removes `item` from its service and its ports from their lans; no lock.
+  absl::Status DeleteRuntime(const cloonix::v1::Item& item);
+  // Takes a deleted item out of the topology; persists and publishes.
+  void CommitDelete(const cloonix::v1::Item& item)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The nat and lan that --natplug made for `owner` go with it.
+  void DeleteNatplugParts(const std::string& owner);
   void SetState(const std::string& name, cloonix::v1::ItemState state,
                 const std::string& msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Live details from the drivers (nat leases, a2b counters); no lock.
+  void Present(std::vector<cloonix::v1::Item>* items);
 
   std::string state_path_;
+  Backends backends_;
+  std::vector<std::unique_ptr<KindDriver>> drivers_;
+  EventBus bus_;
+  absl::Mutex mu_;
+  // Signalled when busy_, exclusive_ or the items change.
+  absl::CondVar changed_;
+  Topology topo_ ABSL_GUARDED_BY(mu_);
   // state.json is a file this process read or wrote (Persist keeps it as
   // state.json.prev before replacing it; never an unreadable one).
   bool state_file_good_ ABSL_GUARDED_BY(mu_) = false;
-  // The item as shown to clients: lan endpoints, a2b live counters.
-  // `nats`: the nat worker's list when the caller already has it.
-  cloonix::v1::Item Present(const cloonix::v1::Item& item,
-                            const std::vector<NatState>* nats = nullptr)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  LanBackend* lans_;
-  CntBackend* cnts_;
-  A2bBackend* a2bs_;
-  VmBackend* vms_;
-  NatBackend* nats_;
-  EventBus bus_;
-  absl::Mutex mu_;
-  Topology topo_ ABSL_GUARDED_BY(mu_);
+  // state.json holds no operation in flight (Persist keeps only such a file
+  // as state.json.prev).
+  bool state_file_settled_ ABSL_GUARDED_BY(mu_) = true;
+  // Names an operation holds.
+  std::set<std::string> busy_ ABSL_GUARDED_BY(mu_);
+  // Reconcile or DeleteAll runs.
+  bool exclusive_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace cloonix

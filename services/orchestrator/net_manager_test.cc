@@ -505,10 +505,19 @@ TEST_F(NetManagerTest, WatchGetsCurrentThenChanges) {
   ASSERT_TRUE(sub->Next(&e, absl::Seconds(1)));
   EXPECT_EQ(e.type(), v1::EVENT_TYPE_CREATED);
   EXPECT_EQ(e.item().name(), "lan1");
+  EXPECT_EQ(e.item().state(), v1::ITEM_STATE_CREATING);
+  ASSERT_TRUE(sub->Next(&e, absl::Seconds(1)));
+  EXPECT_EQ(e.type(), v1::EVENT_TYPE_UPDATED);
+  EXPECT_EQ(e.item().name(), "lan1");
+  EXPECT_EQ(e.item().state(), v1::ITEM_STATE_RUNNING);
+  EXPECT_EQ(e.item().lan().endpoints_size(), 1);
   ASSERT_TRUE(sub->Next(&e, absl::Seconds(1)));
   EXPECT_EQ(e.type(), v1::EVENT_TYPE_UPDATED);
   EXPECT_EQ(e.item().name(), "cnt1");
   ASSERT_TRUE(m_->DeleteItem("cnt1", false).ok());
+  ASSERT_TRUE(sub->Next(&e, absl::Seconds(1)));
+  EXPECT_EQ(e.item().name(), "cnt1");
+  EXPECT_EQ(e.item().state(), v1::ITEM_STATE_DELETING);
   ASSERT_TRUE(sub->Next(&e, absl::Seconds(1)));
   EXPECT_EQ(e.item().name(), "lan1");  // lost its endpoint
   ASSERT_TRUE(sub->Next(&e, absl::Seconds(1)));
@@ -537,8 +546,8 @@ TEST_F(NetManagerTest, KvmLifeCycleAgentStateAndReconcile) {
   std::vector<v1::Item> current;
   auto sub = m_->Watch(&current);
   vms_.vms["vm1"].agent_up = true;
-  m_->RefreshVms();
-  m_->RefreshVms();  // no change: no second event
+  m_->Refresh();
+  m_->Refresh();  // no change: no second event
   std::vector<v1::Event> events;
   for (v1::Event e; sub->TryNext(&e);) events.push_back(e);
   ASSERT_EQ(events.size(), 1u);
@@ -580,7 +589,7 @@ TEST_F(NetManagerTest, KvmLifeCycleAgentStateAndReconcile) {
 
   // QEMU dies: the kvm shows stopped with the reason, not running.
   vms_.vms.erase("vm1");
-  m_->RefreshVms();
+  m_->Refresh();
   auto gone = m_->GetItem("vm1");
   EXPECT_EQ(gone->state(), v1::ITEM_STATE_STOPPED);
   EXPECT_THAT(gone->state_message(), HasSubstr("QEMU exited"));

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <deque>
 
 #include "common/grpc_status.h"
@@ -36,21 +38,34 @@ grpc::Status TopologyService::ListItems(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status TopologyService::DeleteItem(grpc::ServerContext*,
+namespace {
+
+// How long a request may wait for the items it needs: the client's deadline
+// less a second for the answer to reach it, at most NetManager::kMaxWait.
+absl::Duration MaxWait(const grpc::ServerContext* ctx) {
+  absl::Duration left =
+      absl::FromChrono(ctx->deadline() - std::chrono::system_clock::now()) -
+      absl::Seconds(1);
+  return std::clamp(left, absl::ZeroDuration(), NetManager::kMaxWait);
+}
+
+}  // namespace
+
+grpc::Status TopologyService::DeleteItem(grpc::ServerContext* ctx,
                                          const v1::DeleteItemRequest* req,
                                          v1::DeleteItemResponse* resp) {
   bool deleted = false;
-  absl::Status s =
-      manager_->DeleteItem(req->name(), req->allow_missing(), &deleted);
+  absl::Status s = manager_->DeleteItem(req->name(), req->allow_missing(),
+                                        &deleted, MaxWait(ctx));
   resp->set_deleted(deleted);
   return ToGrpcStatus(s);
 }
 
-grpc::Status TopologyService::ConnectEth(grpc::ServerContext*,
+grpc::Status TopologyService::ConnectEth(grpc::ServerContext* ctx,
                                          const v1::ConnectEthRequest* req,
                                          v1::Item* resp) {
   auto item = manager_->ConnectEth(req->item(), req->eth(), req->lan(),
-                                   req->create_lan());
+                                   req->create_lan(), MaxWait(ctx));
   if (!item.ok()) return ToGrpcStatus(item.status());
   *resp = std::move(*item);
   return grpc::Status::OK;

@@ -1,8 +1,6 @@
 #include "services/orchestrator/topology.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/a2b_settings.h"
 #include "common/names.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
@@ -43,105 +41,19 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
                      "); names are unique in a net"));
   }
   v1::ItemKind kind = KindOf(request);
-  uint32_t eth_count = 0;
-  switch (kind) {
-    case v1::ITEM_KIND_LAN:
-      break;
-    case v1::ITEM_KIND_CNT:
-      if (request.cnt().image().empty()) {
-        return absl::InvalidArgumentError(
-            "cnt.image is required (e.g. \"busybox\")");
-      }
-      eth_count = request.cnt().eth_count();
-      if (eth_count < 1 || eth_count > kMaxEths) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cnt.eth_count is ", eth_count, "; it must be 1 to ", kMaxEths));
-      }
-      if (request.cnt().has_natplug() && request.cnt().natplug() >= eth_count) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("natplug=eth", request.cnt().natplug(),
-                         ": the cnt has only ", eth_count, " eths"));
-      }
-      for (const auto& e : request.cnt().env()) {
-        if (e.find('=') == std::string::npos || e[0] == '=') {
-          return absl::InvalidArgumentError(
-              absl::StrCat("env \"", e, "\" must be KEY=value"));
-        }
-      }
-      break;
-    case v1::ITEM_KIND_KVM: {
-      const v1::KvmSpec& k = request.kvm();
-      if (k.image().empty()) {
-        return absl::InvalidArgumentError(
-            "kvm.image is empty: name a .qcow2 of the bulk dir or a kernel "
-            "set such as \"tiny\"");
-      }
-      if (k.image().find("..") != std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "kvm.image \"", k.image(), "\" must not contain \"..\""));
-      }
-      if (k.ram_mb() < 64 || k.ram_mb() > 65536) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "kvm.ram_mb is ", k.ram_mb(), "; it must be 64 to 65536 (MiB)"));
-      }
-      if (k.cpu() < 1 || k.cpu() > 32) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("kvm.cpu is ", k.cpu(), "; it must be 1 to 32"));
-      }
-      eth_count = k.eth_count();
-      if (eth_count < 1 || eth_count > kMaxEths) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "kvm.eth_count is ", eth_count, "; it must be 1 to ", kMaxEths));
-      }
-      if (k.has_natplug() && k.natplug() >= eth_count) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("natplug=eth", k.natplug(), ": the kvm has only ",
-                         eth_count, " eths"));
-      }
-      for (const auto& [idx, mac] : k.macs()) {
-        if (idx >= eth_count) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "mac for eth", idx, ": the kvm has only ", eth_count, " eths"));
-        }
-        RETURN_IF_ERROR(ValidateMac(mac));
-      }
-      break;
-    }
-    case v1::ITEM_KIND_NAT:
-      eth_count = 1;
-      break;
-    case v1::ITEM_KIND_TAP:
-      return absl::UnimplementedError("tap items are not built yet");
-    case v1::ITEM_KIND_PHY:
-      return absl::UnimplementedError("phy items are not built yet");
-    case v1::ITEM_KIND_A2B:
-      if (auto st = ValidateA2bSettings(request.a2b().dir0()); !st.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("a2b.dir0: ", st.message()));
-      }
-      if (auto st = ValidateA2bSettings(request.a2b().dir1()); !st.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("a2b.dir1: ", st.message()));
-      }
-      eth_count = 2;  // eth0 = end 0, eth1 = end 1
-      break;
-    case v1::ITEM_KIND_C2C:
-      return absl::UnimplementedError(
-          "c2c items need the c2c service, not built yet");
-    default:
-      return absl::InvalidArgumentError(
-          "the item has no spec: set one of lan, cnt, kvm, nat, tap, phy, a2b, "
-          "c2c");
+  if (kind == v1::ITEM_KIND_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "the item has no spec: set one of lan, cnt, kvm, nat, tap, phy, a2b, "
+        "c2c");
   }
+  const KindDriver* driver = ValidationDriver(kind);
+  if (driver == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat(KindName(kind), " items are not built yet"));
+  }
+  ASSIGN_OR_RETURN(uint32_t eth_count, driver->Validate(request));
   v1::Item item = request;
   item.set_kind(kind);
-  // MACs are stored lowercase whatever the case given (whatip, osh and the
-  // runners compare them as text).
-  if (kind == v1::ITEM_KIND_KVM) {
-    for (auto& [idx, mac] : *item.mutable_kvm()->mutable_macs()) {
-      mac = absl::AsciiStrToLower(mac);
-    }
-  }
   item.set_id(state_.next_id() == 0 ? 1 : state_.next_id());
   item.set_state(v1::ITEM_STATE_CREATING);
   item.clear_state_message();
@@ -151,25 +63,8 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
     e->set_index(i);
     e->set_port(EthPortName(item.id(), i));
     e->set_mac(DerivedMac(state_.net(), item.id(), i));
-    if (kind == v1::ITEM_KIND_KVM && item.kvm().macs().count(i))
-      e->set_mac(item.kvm().macs().at(i));
   }
-  if (kind == v1::ITEM_KIND_NAT) item.mutable_nat()->clear_leases();
-  if (kind == v1::ITEM_KIND_KVM) {
-    v1::KvmSpec* k = item.mutable_kvm();
-    k->set_agent_up(false);
-    k->set_pid(0);
-    k->clear_domain_type();
-    k->clear_console_log();
-  }
-  if (kind == v1::ITEM_KIND_A2B) {
-    item.mutable_a2b()->clear_counters0();
-    item.mutable_a2b()->clear_counters1();
-  }
-  if (kind == v1::ITEM_KIND_LAN) {
-    item.mutable_lan()->set_bridge(LanBridgeName(item.id()));
-    item.mutable_lan()->clear_endpoints();
-  }
+  driver->Prepare(&item);
   return item;
 }
 

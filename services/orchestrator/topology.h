@@ -12,10 +12,9 @@
 #include "cloonix/v1/internal/net_state.pb.h"
 #include "cloonix/v1/topology.pb.h"
 #include "common/item_kind.h"
+#include "services/orchestrator/kind_driver.h"
 
 namespace cloonix {
-
-constexpr uint32_t kMaxEths = 32;
 
 cloonix::v1::ItemKind KindOf(const cloonix::v1::Item& item);
 
@@ -25,12 +24,18 @@ class Topology {
 
   // Validates a create request and returns the item as it would be stored:
   // kind, id, eths with derived ports and MACs, state CREATING. Nothing is
-  // changed. INVALID_ARGUMENT, ALREADY_EXISTS or UNIMPLEMENTED (tap, phy and
-  // c2c: their services are not built; no open issue asks for them yet).
+  // changed. The kind's checks are its driver's (kind_driver.h).
+  // INVALID_ARGUMENT, ALREADY_EXISTS or UNIMPLEMENTED (a kind with no driver
+  // in the table).
   absl::StatusOr<cloonix::v1::Item> PrepareCreate(
       const cloonix::v1::Item& request) const;
   // Stores an item returned by PrepareCreate (consumes its id).
   void Commit(cloonix::v1::Item item);
+  // Gives back the id of an item whose creation failed, if no id was taken
+  // after it (ids stay dense for the common case).
+  void ReleaseId(uint32_t id) {
+    if (state_.next_id() == id + 1) state_.set_next_id(id);
+  }
   // Stores an item found running (NetManager::AdoptGuests) with the id and
   // ports it already has; the next ids stay above it. ALREADY_EXISTS for a
   // name or id in use.

@@ -146,8 +146,10 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
     RETURN_IF_ERROR(ValidateIfname(e.port()));
     RETURN_IF_ERROR(ValidateMac(e.mac()));
   }
-  absl::MutexLock l(&mu_);
+  // Creates of different VMs run in parallel; one VM's create and delete
+  // one after the other.
   const std::string name = req.name();
+  NameLocks::Hold hold = names_.Lock(name);
   const std::string dom = DomainName(name);
   ASSIGN_OR_RETURN(std::vector<DomainInfo> doms, libvirt_->List(dom));
   for (const auto& d : doms) {
@@ -224,11 +226,15 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
     if (s.ok()) s = Ip({"-n", netns, "link", "set", port, "up"});
     if (!s.ok()) return fail(s);
   }
-  links_[name] = std::make_shared<AgentLink>(name, sock);
+  {
+    absl::MutexLock l(&mu_);
+    links_[name] = std::make_shared<AgentLink>(name, sock);
+  }
   ASSIGN_OR_RETURN(std::vector<DomainInfo> now, libvirt_->List(dom));
   const DomainInfo* info = nullptr;
   for (const auto& d : now)
     if (d.name == dom) info = &d;
+  absl::MutexLock l(&mu_);
   vr::Vm vm = Describe(name, info);
   vm.set_disk(def.disk);
   return vm;
@@ -236,6 +242,7 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
 
 absl::Status VmRunner::Delete(const std::string& name, bool keep_disk) {
   RETURN_IF_ERROR(ValidateName(name, "kvm name"));
+  NameLocks::Hold hold = names_.Lock(name);
   std::shared_ptr<AgentLink> link;
   {
     absl::MutexLock l(&mu_);

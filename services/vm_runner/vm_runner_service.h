@@ -19,6 +19,7 @@
 #include "absl/synchronization/notification.h"
 #include "cloonix/v1/guest.grpc.pb.h"
 #include "cloonix/vmrunner/v1/vm_runner.grpc.pb.h"
+#include "common/name_locks.h"
 #include "services/vm_runner/agent_link.h"
 #include "services/vm_runner/libvirt_host.h"
 
@@ -62,6 +63,7 @@ class VmRunner {
 
   VmRunnerConfig config_;
   LibvirtHost* libvirt_;
+  NameLocks names_;  // one create or delete per VM at a time
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<AgentLink>> links_ ABSL_GUARDED_BY(mu_);
 };
