@@ -21,7 +21,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/error_reasons.h"
 #include "common/file_tree.h"
+#include "common/grpc_status.h"
 #include "common/guest_convert.h"
 #include "common/names.h"
 
@@ -270,7 +272,8 @@ int RunSsh(v1::Guest::Stub* stub, const std::string& item,
   if (raw) tcsetattr(STDIN_FILENO, TCSANOW, &saved);
   if (!error->ok()) return -1;
   if (!remote_error.empty()) {
-    *error = grpc::Status(grpc::StatusCode::UNAVAILABLE, remote_error);
+    *error = cloonix::ToGrpcStatus(cloonix::WithReason(
+        absl::UnavailableError(remote_error), cloonix::reason::kGuestError));
     return -1;
   }
   return code;

@@ -1,5 +1,6 @@
 #include "common/grpc_status.h"
 
+#include "common/error_reasons.h"
 #include "gtest/gtest.h"
 
 namespace cloonix {
@@ -20,6 +21,24 @@ TEST(GrpcStatusTest, RoundTripKeepsCodeAndMessage) {
   }
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
   EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
+}
+
+TEST(GrpcStatusTest, ReasonsTravelAsErrorInfo) {
+  absl::Status in = WithReason(absl::NotFoundError("item vm1 does not exist"),
+                               reason::kItemNotFound, {{"item", "vm1"}});
+  grpc::Status g = ToGrpcStatus(in);
+  EXPECT_EQ(ReasonOf(g), "ITEM_NOT_FOUND");
+  EXPECT_EQ(ReasonDetail(g, "item"), "vm1");
+  EXPECT_EQ(ReasonDetail(g, "nope"), "");
+  // Through a service that maps it in and out again (the doorway, a client).
+  absl::Status back = FromGrpcStatus(g, "orchestrator: ");
+  EXPECT_EQ(ReasonOf(back), "ITEM_NOT_FOUND");
+  EXPECT_EQ(ReasonOf(ToGrpcStatus(back)), "ITEM_NOT_FOUND");
+  // No explicit reason: the code's name.
+  EXPECT_EQ(ReasonOf(ToGrpcStatus(absl::InvalidArgumentError("x"))),
+            "INVALID_ARGUMENT");
+  EXPECT_EQ(ReasonOf(grpc::Status(grpc::StatusCode::UNAVAILABLE, "x")), "");
+  EXPECT_TRUE(WithReason(absl::OkStatus(), reason::kItemBusy).ok());
 }
 
 TEST(GrpcStatusTest, HugeMessagesAreCapped) {

@@ -14,42 +14,11 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "services/cnt_runner/container_runtime.h"
 
 namespace cloonix {
 
-struct ImageLayer {
-  std::string digest, media_type;
-  int64_t size = 0;
-};
-
-struct ImageInfo {
-  std::string name;
-  std::vector<ImageLayer> layers;      // from the manifest, bottom first
-  std::vector<std::string> chain_ids;  // snapshot name of each layer
-  std::string chain_id;                // top snapshot name
-  std::vector<std::string> args;       // Entrypoint + Cmd
-  std::vector<std::string> env;
-  std::string cwd;
-};
-
-struct ContainerParams {
-  std::string id;
-  std::string image;      // image name (already unpacked)
-  std::string chain_id;   // parent snapshot
-  std::string spec_json;  // OCI runtime spec
-  std::map<std::string, std::string> labels;
-  std::string log_path;  // stdout+stderr of the container's process
-};
-
-struct ContainerInfo {
-  std::string id;
-  std::string image;
-  std::map<std::string, std::string> labels;
-  uint32_t pid = 0;
-  bool running = false;
-};
-
-class ContainerdClient {
+class ContainerdClient : public ContainerRuntime {
  public:
   ContainerdClient(std::shared_ptr<grpc::Channel> channel,
                    std::string ns = "cloonix");
@@ -63,22 +32,23 @@ class ContainerdClient {
   // else org.opencontainers.image.ref.name). INVALID_ARGUMENT if it is not
   // an OCI layout, not a regular file or directory (a device, a FIFO), or
   // too large; NOT_FOUND if missing.
-  absl::StatusOr<std::string> ImportOciTarball(const std::string& path);
+  absl::StatusOr<std::string> ImportOciTarball(
+      const std::string& path) override;
   // NOT_FOUND if containerd has no image of that name.
-  absl::StatusOr<ImageInfo> GetImage(const std::string& name);
+  absl::StatusOr<ImageInfo> GetImage(const std::string& name) override;
   // Unpacks the image's layers (from GetImage) into snapshots, skipping
   // those present.
-  absl::Status Unpack(const ImageInfo& image);
+  absl::Status Unpack(const ImageInfo& image) override;
   // Creates the container, its snapshot and task, starts it; returns the pid.
   // On failure removes what it created.
-  absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& p);
+  absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& p) override;
   // Stops (SIGTERM, SIGKILL after `grace`) and removes task, container and
   // snapshot; each step tolerates a missing object.
   absl::Status Delete(const std::string& id,
-                      absl::Duration grace = absl::Seconds(2));
-  absl::StatusOr<std::vector<ContainerInfo>> List();
+                      absl::Duration grace = absl::Seconds(2)) override;
+  absl::StatusOr<std::vector<ContainerInfo>> List() override;
   // One Containers.Get: whether a container of that id exists.
-  absl::StatusOr<bool> Exists(const std::string& id);
+  absl::StatusOr<bool> Exists(const std::string& id) override;
 
   // --- exec (guest access) ---
   // The container's OCI process (JSON) and its task's pid: the base of an

@@ -10,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "common/atomic_file.h"
 #include "common/daemon_setup.h"
+#include "common/host_links.h"
 #include "common/logging.h"
 #include "common/names.h"
 #include "common/process.h"
@@ -82,11 +83,12 @@ int main(int argc, char** argv) {
   cloonix::ContainerdClient client(cloonix::UnixChannel(daemon.Socket()),
                                    "cloonix-" + net);
   absl::Notification shutdown;
-  cloonix::CntRunnerService service(
-      {net, work_dir, absl::GetFlag(FLAGS_bulk_dir), *seccomp,
-       cloonix::HostProcSysEntries()},
-      &daemon, &client, &shutdown);
-  if (auto s = service.RemoveOrphanNetns(); !s.ok()) {
+  cloonix::IpHostLinks links;
+  cloonix::CntRunner runner({net, work_dir, absl::GetFlag(FLAGS_bulk_dir),
+                             *seccomp, cloonix::HostProcSysEntries()},
+                            &client, &links);
+  cloonix::CntRunnerService service(&runner, &daemon, &shutdown);
+  if (auto s = runner.RemoveOrphanNetns(); !s.ok()) {
     spdlog::warn("cleaning up unfinished creates: {}", s.ToString());
   }
   cloonix::CntGuestService guest(work_dir, &client);

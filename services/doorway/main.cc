@@ -18,6 +18,7 @@
 #include "common/rpc_client.h"
 #include "common/server.h"
 #include "services/doorway/doorway_service.h"
+#include "services/doorway/proxy.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, net, "nemo", "Name of the net.");
@@ -31,7 +32,6 @@ ABSL_FLAG(std::string, vm_runner_socket, "",
           "Default <work_dir>/vm_runner.sock.");
 ABSL_FLAG(std::string, cnt_runner_socket, "",
           "Default <work_dir>/cnt_runner.sock.");
-ABSL_FLAG(std::string, nat_socket, "", "Default <work_dir>/nat.sock.");
 ABSL_FLAG(std::string, listen, "",
           "Also listen on TCP host:port (port 0 picks one), mutual TLS only. "
           "The address is written to <work_dir>/doorway.addr.");
@@ -65,11 +65,15 @@ int main(int argc, char** argv) {
           or_default(absl::GetFlag(FLAGS_vm_runner_socket), "vm_runner.sock")),
       cloonix::UnixChannel(or_default(absl::GetFlag(FLAGS_cnt_runner_socket),
                                       "cnt_runner.sock")),
-      cloonix::UnixChannel(
-          or_default(absl::GetFlag(FLAGS_nat_socket), "nat.sock")),
   };
-  cloonix::TopologyProxy topology(up);
-  cloonix::NetProxy net(up);
+  cloonix::ProxyService topology(
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          "cloonix.v1.Topology"),
+      up.orchestrator, "orchestrator");
+  cloonix::ProxyService net(
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          "cloonix.v1.Net"),
+      up.orchestrator, "orchestrator");
   cloonix::GuestRouter guest(up);
 
   std::unique_ptr<cloonix::TcpListen> tcp;

@@ -107,6 +107,9 @@ class NatBackend {
   virtual absl::StatusOr<uint32_t> AddHostForward(const std::string& nat,
                                                   const std::string& mac,
                                                   uint32_t guest_port) = 0;
+  // Releases one AddHostForward.
+  virtual absl::Status RemoveHostForward(const std::string& nat,
+                                         uint32_t host_port) = 0;
   virtual absl::Status Teardown() = 0;
 };
 

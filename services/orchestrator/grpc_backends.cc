@@ -359,6 +359,16 @@ absl::StatusOr<uint32_t> GrpcNatBackend::AddHostForward(const std::string& nat,
   return resp.host_port();
 }
 
+absl::Status GrpcNatBackend::RemoveHostForward(const std::string& nat,
+                                               uint32_t host_port) {
+  nt::RemoveHostForwardRequest req;
+  req.set_nat(nat);
+  req.set_host_port(host_port);
+  nt::RemoveHostForwardResponse resp;
+  return Call(stub_.get(), &nt::NatWorker::Stub::RemoveHostForward, req, &resp,
+              kShort, "nat: ");
+}
+
 absl::Status GrpcNatBackend::Teardown() {
   nt::TeardownRequest req;
   nt::TeardownResponse resp;

@@ -82,6 +82,8 @@ class GrpcNatBackend : public NatBackend {
   absl::StatusOr<uint32_t> AddHostForward(const std::string& nat,
                                           const std::string& mac,
                                           uint32_t guest_port) override;
+  absl::Status RemoveHostForward(const std::string& nat,
+                                 uint32_t host_port) override;
   absl::Status Teardown() override;
 
  private:

@@ -150,7 +150,6 @@ int main(int argc, char** argv) {
       "--orchestrator_socket=" + setup->socket,
       "--vm_runner_socket=" + vr_sock,
       "--cnt_runner_socket=" + cr_sock,
-      "--nat_socket=" + nat_sock,
       lvl};
   if (!absl::GetFlag(FLAGS_doorway_listen).empty())
     dw_argv.push_back("--listen=" + absl::GetFlag(FLAGS_doorway_listen));
@@ -312,6 +311,10 @@ int main(int argc, char** argv) {
   // Also: a keeper restarts this orchestrator if it dies (kill -9, a
   // crash); a dead keeper is started again.
   std::thread vm_refresh([&] {
+    // The keeper first: an orchestrator killed in its first second comes
+    // back too.
+    cloonix::EnsureKeeper(work_dir, keeper_argv,
+                          work_dir + "/log/orchestrator.log");
     while (!shutdown.WaitForNotificationWithTimeout(absl::Seconds(1))) {
       manager.Refresh();
       if (!shutdown.HasBeenNotified()) {

@@ -13,6 +13,8 @@
 #include "absl/strings/str_join.h"
 #include "common/a2b_settings.h"
 #include "common/atomic_file.h"
+#include "common/error_reasons.h"
+#include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -270,9 +272,15 @@ absl::Status NetManager::Reserve(const std::vector<std::string>& names,
         why = absl::StrCat(n, " is ", what);
         break;
       }
-      return absl::DeadlineExceededError(absl::StrCat(
-          why, " after ", absl::FormatDuration(absl::Now() - start),
-          "; try again when `cloonix ls` shows it running"));
+      std::string held;
+      for (const auto& n : names) {
+        if (busy_.count(n)) held = n;
+      }
+      return WithReason(
+          absl::DeadlineExceededError(absl::StrCat(
+              why, " after ", absl::FormatDuration(absl::Now() - start),
+              "; try again when `cloonix ls` shows it running")),
+          reason::kItemBusy, {{"item", held}});
     }
   }
   for (const auto& n : names) busy_.insert(n);
@@ -405,8 +413,7 @@ absl::StatusOr<v1::Item> NetManager::GetItem(const std::string& name) {
     absl::MutexLock l(&mu_);
     const v1::Item* it = topo_.Find(name);
     if (it == nullptr) {
-      return absl::NotFoundError(
-          absl::StrCat("item ", name, " does not exist"));
+      return ItemNotFound(name);
     }
     one.push_back(topo_.WithEndpoints(*it));
   }
@@ -476,8 +483,7 @@ absl::Status NetManager::DeleteItem(const std::string& name, bool allow_missing,
     absl::MutexLock l(&mu_);
     auto missing = [&]() -> absl::Status {
       if (allow_missing) return absl::OkStatus();
-      return absl::NotFoundError(
-          absl::StrCat("item ", name, " does not exist"));
+      return ItemNotFound(name);
     };
     if (topo_.Find(name) == nullptr) return missing();
     // An item being created is deleted once created.
@@ -674,8 +680,7 @@ namespace {
 absl::StatusOr<v1::Item*> FindKind(Topology* topo, const std::string& name,
                                    v1::ItemKind kind, const char* article) {
   v1::Item* it = topo->FindMutable(name);
-  if (it == nullptr)
-    return absl::NotFoundError(absl::StrCat("item ", name, " does not exist"));
+  if (it == nullptr) return ItemNotFound(name);
   if (it->kind() != kind) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, " is a ", KindName(it->kind()), ", not ", article,
@@ -832,12 +837,13 @@ absl::StatusOr<v1::WhatIpResponse> NetManager::WhatIp(const std::string& nat,
     absl::MutexLock l(&mu_);
     const v1::Item* n = topo_.Find(nat);
     if (n == nullptr || n->kind() != v1::ITEM_KIND_NAT) {
-      return absl::NotFoundError(absl::StrCat("nat ", nat, " does not exist"));
+      return WithReason(
+          absl::NotFoundError(absl::StrCat("nat ", nat, " does not exist")),
+          reason::kItemNotFound, {{"item", nat}});
     }
     const v1::Item* found = topo_.Find(item);
     if (found == nullptr) {
-      return absl::NotFoundError(
-          absl::StrCat("item ", item, " does not exist"));
+      return ItemNotFound(item);
     }
     it = *found;
     lan = n->eths(0).lan();
@@ -872,6 +878,57 @@ absl::StatusOr<v1::WhatIpResponse> NetManager::WhatIp(const std::string& nat,
   return absl::NotFoundError(absl::StrCat(
       item, " has no lease from nat ", nat,
       " yet (is a DHCP client running on its eth on lan ", lan, "?)"));
+}
+
+absl::StatusOr<v1::NatForward> NetManager::OpenNatForward(
+    const std::string& item, uint32_t guest_port) {
+  if (guest_port == 0 || guest_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port ", guest_port, " is not a TCP port"));
+  }
+  v1::NatForward fwd;
+  {
+    absl::MutexLock l(&mu_);
+    const v1::Item* it = topo_.Find(item);
+    if (it == nullptr) return ItemNotFound(item);
+    if (it->kind() != v1::ITEM_KIND_KVM && it->kind() != v1::ITEM_KIND_CNT) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(item, " is a ", KindName(it->kind()),
+                       ": only kvm and cnt items have guests"));
+    }
+    // The natplug eth first, then any eth on a lan with a nat.
+    std::optional<uint32_t> plug = Natplug(*it);
+    std::map<std::string, std::string> nat_of_lan;
+    for (const auto& n : topo_.Items()) {
+      if (n.kind() == v1::ITEM_KIND_NAT && !n.eths(0).lan().empty())
+        nat_of_lan[n.eths(0).lan()] = n.name();
+    }
+    for (int pass = 0; pass < 2 && fwd.nat().empty(); ++pass) {
+      for (const auto& e : it->eths()) {
+        if (pass == 0 && (!plug.has_value() || e.index() != *plug)) continue;
+        auto n = nat_of_lan.find(e.lan());
+        if (e.lan().empty() || n == nat_of_lan.end()) continue;
+        fwd.set_nat(n->second);
+        fwd.set_eth(e.index());
+        fwd.set_mac(e.mac());
+        break;
+      }
+    }
+  }
+  if (fwd.nat().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no nat on the lans of ", item,
+        ": cable a nat to one of its lans, or create it with --natplug=<eth>"));
+  }
+  ASSIGN_OR_RETURN(uint32_t port, backends_.nats->AddHostForward(
+                                      fwd.nat(), fwd.mac(), guest_port));
+  fwd.set_host_port(port);
+  return fwd;
+}
+
+absl::Status NetManager::CloseNatForward(const std::string& nat,
+                                         uint32_t host_port) {
+  return backends_.nats->RemoveHostForward(nat, host_port);
 }
 
 // ---------------------------------------------------------------------------

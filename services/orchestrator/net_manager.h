@@ -120,6 +120,12 @@ class NetManager {
   absl::StatusOr<cloonix::v1::WhatIpResponse> WhatIp(const std::string& nat,
                                                      const std::string& item);
 
+  // A host loopback port forwarded by a nat to `guest_port` of `item` (see
+  // Topology.OpenNatForward), and its release.
+  absl::StatusOr<cloonix::v1::NatForward> OpenNatForward(
+      const std::string& item, uint32_t guest_port);
+  absl::Status CloseNatForward(const std::string& nat, uint32_t host_port);
+
   // Brings the services in line with the topology: recreates missing or
   // dead containers, deletes unknown ones, syncs bridges and ports. Items
   // that cannot be brought back become ITEM_STATE_FAILED with a reason.

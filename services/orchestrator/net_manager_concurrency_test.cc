@@ -158,6 +158,9 @@ class NoNats : public NatBackend {
                                           uint32_t) override {
     return 1u;
   }
+  absl::Status RemoveHostForward(const std::string&, uint32_t) override {
+    return absl::OkStatus();
+  }
   absl::Status Teardown() override { return absl::OkStatus(); }
 };
 

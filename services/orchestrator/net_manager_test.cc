@@ -196,6 +196,9 @@ class FakeNats : public NatBackend {
                                           uint32_t) override {
     return 40000u;
   }
+  absl::Status RemoveHostForward(const std::string&, uint32_t) override {
+    return absl::OkStatus();
+  }
   absl::Status Teardown() override { return absl::OkStatus(); }
   std::map<std::string, std::vector<v1::NatLease>> live;
 };

@@ -6,28 +6,35 @@
 #include <chrono>
 #include <deque>
 
+#include "common/error_reasons.h"
 #include "common/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/orchestrator/keeper.h"
 
 namespace cloonix {
 
+namespace {
+
+// The answer of a call that returns a message.
+template <typename T>
+grpc::Status Reply(absl::StatusOr<T> r, T* resp) {
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
 grpc::Status TopologyService::CreateItem(grpc::ServerContext*,
                                          const v1::CreateItemRequest* req,
                                          v1::Item* resp) {
-  auto item = manager_->CreateItem(req->item());
-  if (!item.ok()) return ToGrpcStatus(item.status());
-  *resp = std::move(*item);
-  return grpc::Status::OK;
+  return Reply(manager_->CreateItem(req->item()), resp);
 }
 
 grpc::Status TopologyService::GetItem(grpc::ServerContext*,
                                       const v1::GetItemRequest* req,
                                       v1::Item* resp) {
-  auto item = manager_->GetItem(req->name());
-  if (!item.ok()) return ToGrpcStatus(item.status());
-  *resp = std::move(*item);
-  return grpc::Status::OK;
+  return Reply(manager_->GetItem(req->name()), resp);
 }
 
 grpc::Status TopologyService::ListItems(grpc::ServerContext*,
@@ -64,47 +71,35 @@ grpc::Status TopologyService::DeleteItem(grpc::ServerContext* ctx,
 grpc::Status TopologyService::ConnectEth(grpc::ServerContext* ctx,
                                          const v1::ConnectEthRequest* req,
                                          v1::Item* resp) {
-  auto item = manager_->ConnectEth(req->item(), req->eth(), req->lan(),
-                                   req->create_lan(), MaxWait(ctx));
-  if (!item.ok()) return ToGrpcStatus(item.status());
-  *resp = std::move(*item);
-  return grpc::Status::OK;
+  return Reply(manager_->ConnectEth(req->item(), req->eth(), req->lan(),
+                                    req->create_lan(), MaxWait(ctx)),
+               resp);
 }
 
 grpc::Status TopologyService::DisconnectEth(grpc::ServerContext*,
                                             const v1::DisconnectEthRequest* req,
                                             v1::Item* resp) {
-  auto item = manager_->DisconnectEth(req->item(), req->eth(), req->lan());
-  if (!item.ok()) return ToGrpcStatus(item.status());
-  *resp = std::move(*item);
-  return grpc::Status::OK;
+  return Reply(manager_->DisconnectEth(req->item(), req->eth(), req->lan()),
+               resp);
 }
 
 grpc::Status TopologyService::ConfigureA2b(grpc::ServerContext*,
                                            const v1::ConfigureA2bRequest* req,
                                            v1::Item* resp) {
-  auto item = manager_->ConfigureA2b(req->name(), req->dir(), req->patch());
-  if (!item.ok()) return ToGrpcStatus(item.status());
-  *resp = std::move(*item);
-  return grpc::Status::OK;
+  return Reply(manager_->ConfigureA2b(req->name(), req->dir(), req->patch()),
+               resp);
 }
 
 grpc::Status TopologyService::WhatIp(grpc::ServerContext*,
                                      const v1::WhatIpRequest* req,
                                      v1::WhatIpResponse* resp) {
-  auto r = manager_->WhatIp(req->nat(), req->item());
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  *resp = std::move(*r);
-  return grpc::Status::OK;
+  return Reply(manager_->WhatIp(req->nat(), req->item()), resp);
 }
 
 grpc::Status TopologyService::ControlKvm(grpc::ServerContext*,
                                          const v1::ControlKvmRequest* req,
                                          v1::Item* resp) {
-  auto r = manager_->ControlKvm(req->name(), req->action());
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  *resp = std::move(*r);
-  return grpc::Status::OK;
+  return Reply(manager_->ControlKvm(req->name(), req->action()), resp);
 }
 
 // One WatchEvents stream: replays the current items, a SYNCED marker, then
@@ -214,7 +209,8 @@ grpc::ServerWriteReactor<v1::Event>* TopologyService::WatchEvents(
     reactors_.insert(r);
   }
   if (ended) {
-    r->End(grpc::Status(grpc::UNAVAILABLE, "the net is stopping"));
+    r->End(ToGrpcStatus(WithReason(
+        absl::UnavailableError("the net is stopping"), reason::kNetStopping)));
   } else {
     r->Pump();
   }
@@ -230,6 +226,18 @@ void TopologyService::EndWatches() {
 void TopologyService::Forget(WatchReactor* r) {
   absl::MutexLock l(&mu_);
   reactors_.erase(r);
+}
+
+grpc::Status TopologyService::OpenNatForward(
+    grpc::ServerContext*, const v1::OpenNatForwardRequest* req,
+    v1::NatForward* resp) {
+  return Reply(manager_->OpenNatForward(req->item(), req->guest_port()), resp);
+}
+
+grpc::Status TopologyService::CloseNatForward(
+    grpc::ServerContext*, const v1::CloseNatForwardRequest* req,
+    v1::CloseNatForwardResponse*) {
+  return ToGrpcStatus(manager_->CloseNatForward(req->nat(), req->host_port()));
 }
 
 grpc::Status NetService::GetNet(grpc::ServerContext*, const v1::GetNetRequest*,

@@ -52,6 +52,12 @@ class TopologyService final
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(
       grpc::CallbackServerContext* ctx,
       const v1::WatchEventsRequest* req) override;
+  grpc::Status OpenNatForward(grpc::ServerContext*,
+                              const v1::OpenNatForwardRequest* req,
+                              v1::NatForward* resp) override;
+  grpc::Status CloseNatForward(grpc::ServerContext*,
+                               const v1::CloseNatForwardRequest* req,
+                               v1::CloseNatForwardResponse*) override;
 
   // Ends every open watch stream with OK and refuses new ones (net stop).
   void EndWatches();

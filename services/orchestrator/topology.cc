@@ -1,11 +1,19 @@
 #include "services/orchestrator/topology.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/error_reasons.h"
+#include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace cloonix {
+
+absl::Status ItemNotFound(const std::string& name) {
+  return WithReason(
+      absl::NotFoundError(absl::StrCat("item ", name, " does not exist")),
+      reason::kItemNotFound, {{"item", name}});
+}
 
 v1::ItemKind KindOf(const v1::Item& item) {
   switch (item.spec_case()) {
@@ -35,10 +43,11 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
     const v1::Item& request) const {
   RETURN_IF_ERROR(ValidateName(request.name(), "item name"));
   if (Find(request.name()) != nullptr) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("an item named ", request.name(), " already exists (",
-                     KindName(Find(request.name())->kind()),
-                     "); names are unique in a net"));
+    return WithReason(absl::AlreadyExistsError(absl::StrCat(
+                          "an item named ", request.name(), " already exists (",
+                          KindName(Find(request.name())->kind()),
+                          "); names are unique in a net")),
+                      reason::kItemExists, {{"item", request.name()}});
   }
   v1::ItemKind kind = KindOf(request);
   if (kind == v1::ITEM_KIND_UNSPECIFIED) {
@@ -48,8 +57,9 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
   }
   const KindDriver* driver = ValidationDriver(kind);
   if (driver == nullptr) {
-    return absl::UnimplementedError(
-        absl::StrCat(KindName(kind), " items are not built yet"));
+    return WithReason(absl::UnimplementedError(absl::StrCat(
+                          KindName(kind), " items are not built yet")),
+                      reason::kKindNotBuilt, {{"kind", KindName(kind)}});
   }
   ASSIGN_OR_RETURN(uint32_t eth_count, driver->Validate(request));
   v1::Item item = request;
@@ -129,8 +139,7 @@ v1::Item* Topology::FindMutable(const std::string& name) {
 namespace {
 absl::StatusOr<const v1::Eth*> FindEth(const v1::Item* it,
                                        const std::string& item, uint32_t eth) {
-  if (it == nullptr)
-    return absl::NotFoundError(absl::StrCat("item ", item, " does not exist"));
+  if (it == nullptr) return ItemNotFound(item);
   if (it->kind() == v1::ITEM_KIND_LAN) {
     return absl::InvalidArgumentError(
         absl::StrCat(item, " is a lan: lans have no eth"));

@@ -18,6 +18,9 @@ namespace cloonix {
 
 cloonix::v1::ItemKind KindOf(const cloonix::v1::Item& item);
 
+// NOT_FOUND "item <name> does not exist", reason ITEM_NOT_FOUND.
+absl::Status ItemNotFound(const std::string& name);
+
 class Topology {
  public:
   explicit Topology(std::string net) { state_.set_net(std::move(net)); }

@@ -14,40 +14,36 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "services/vm_runner/vm_host.h"
 
 struct _virConnect;
-struct _virStream;
 
 namespace cloonix {
 
-struct DomainInfo {
-  std::string name;
-  bool running = false;
-  uint32_t pid = 0;  // QEMU's pid
-};
-
-class LibvirtHost {
+class LibvirtHost : public VmHost {
  public:
   // `dir` holds the generated configs and a start lock.
   static absl::StatusOr<std::unique_ptr<LibvirtHost>> Open(
       const std::string& uri, const std::string& dir, bool start_daemons);
-  ~LibvirtHost();
+  ~LibvirtHost() override;
 
   // Starts a transient domain. INVALID_ARGUMENT/UNAVAILABLE with libvirt's
   // message.
-  absl::Status Create(const std::string& xml);
+  absl::Status Create(const std::string& xml) override;
   // Destroys the domain (QEMU killed). NOT_FOUND if there is none.
-  absl::Status Destroy(const std::string& name);
-  absl::Status Reset(const std::string& name);
+  absl::Status Destroy(const std::string& name) override;
+  absl::Status Reset(const std::string& name) override;
   // Domains whose name starts with `prefix`.
-  absl::StatusOr<std::vector<DomainInfo>> List(const std::string& prefix);
+  absl::StatusOr<std::vector<DomainInfo>> List(
+      const std::string& prefix) override;
 
   // "kvm" when /dev/kvm boots `kernel`+`initrd` to the tiny guest's marker
   // within 20 s, else "qemu" (TCG). The result is cached in `dir` per host
   // kernel release.
   // A non-blocking stream on the domain's serial console (forcibly taking
   // it from another client). NOT_FOUND, UNAVAILABLE.
-  absl::StatusOr<struct _virStream*> OpenConsole(const std::string& name);
+  absl::StatusOr<struct _virStream*> OpenConsole(
+      const std::string& name) override;
 
   static std::string ProbeDomainType(const std::string& dir,
                                      const std::string& kernel,

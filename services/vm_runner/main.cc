@@ -11,9 +11,11 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/daemon_setup.h"
+#include "common/host_links.h"
 #include "common/logging.h"
 #include "common/server.h"
 #include "services/vm_runner/libvirt_host.h"
+#include "services/vm_runner/vm_guest_service.h"
 #include "services/vm_runner/vm_runner_service.h"
 #include "spdlog/spdlog.h"
 
@@ -66,8 +68,9 @@ int main(int argc, char** argv) {
     spdlog::error("--domain_type must be qemu, kvm or auto, not {}", type);
     return 2;
   }
+  cloonix::IpHostLinks links;
   cloonix::VmRunner runner({setup->net, setup->work_dir, bulk, type},
-                           libvirt->get());
+                           libvirt->get(), &links);
   if (auto s = runner.Adopt(); !s.ok()) {
     spdlog::error("cannot list the net's VMs: {}", s.ToString());
     return 1;

@@ -1,0 +1,30 @@
+// The CLI's command modules: each adds its subcommands to the app; their
+// callbacks set Context::action (cli/context.h).
+#ifndef CLOONIX_CLI_COMMANDS_COMMANDS_H_
+#define CLOONIX_CLI_COMMANDS_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "cli/context.h"
+
+namespace cloonix::cli {
+
+// net start|stop|list|show|creds.
+void AddNetCommands(CLI::App* app, Context& ctx);
+// add lan, add cnt, add tap|phy|c2c, del, ls, show, events.
+void AddItemCommands(CLI::App* app, CLI::App* add, Context& ctx);
+void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
+void AddNatCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
+void AddA2bCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
+// ssh, scp, osh, ocp, console, tunnel.
+void AddGuestCommands(CLI::App* app, Context& ctx);
+
+// `ssh <name> cmd -x ...`: takes the command out of `args` before CLI11
+// parses them (so that its options are not read as cloonix's).
+std::vector<std::string> SplitSshCommand(std::vector<std::string>* args);
+
+}  // namespace cloonix::cli
+
+#endif  // CLOONIX_CLI_COMMANDS_COMMANDS_H_

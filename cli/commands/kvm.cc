@@ -1,0 +1,118 @@
+// cloonix add kvm, cnf kvm: VMs.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "cli/a2b_args.h"
+#include "cli/commands/commands.h"
+#include "cli/context.h"
+#include "cli/guest_client.h"
+#include "cli/output.h"
+#include "common/a2b_settings.h"
+#include "common/atomic_file.h"
+#include "common/daemon_setup.h"
+#include "common/item_kind.h"
+#include "common/names.h"
+#include "common/netns.h"
+#include "common/pki.h"
+#include "common/process.h"
+#include "common/rpc_client.h"
+
+namespace cloonix::cli {
+
+namespace {
+
+int ControlKvm(const Globals& g, const std::string& name,
+               const std::string& verb) {
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  v1::ControlKvmRequest req;
+  req.set_name(name);
+  req.set_action(verb == "reboot" ? v1::KVM_ACTION_REBOOT
+                 : verb == "stop" ? v1::KVM_ACTION_STOP
+                                  : v1::KVM_ACTION_START);
+  v1::Item resp;
+  auto ctx = c.Ctx();
+  grpc::Status s = c.topo()->ControlKvm(ctx.get(), req, &resp);
+  if (!s.ok()) return FailRpc(g, s);
+  if (g.Json()) {
+    std::cout << ToJsonLine(resp) << std::endl;
+  } else {
+    std::cout << "kvm " << name << ": "
+              << (verb == "reboot" ? "rebooted"
+                  : verb == "stop" ? "stopped"
+                                   : "started")
+              << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx) {
+  Globals& g = ctx.g;
+  static std::string kvm_name;
+  static std::vector<std::string> kvm_args;
+  static bool persistent = false;
+  static std::vector<std::string> mac_addrs;
+  auto* add_kvm = add->add_subcommand(
+      "kvm",
+      "add kvm <name> ram=<MiB> cpu=<n> eth=<n> <image>: create a VM; image "
+      "is a .qcow2 of the bulk dir or a kernel set such as tiny");
+  add_kvm->add_option("name", kvm_name, "VM name")->required();
+  add_kvm->add_option("settings", kvm_args, "ram=, cpu=, eth= and the image")
+      ->required();
+  add_kvm->add_flag("--persistent", persistent,
+                    "Write the image itself, no copy-on-write overlay");
+  add_kvm->add_option("--mac_addr,--mac-addr", mac_addrs,
+                      "ethN:xx:xx:xx:xx:xx:xx (repeatable)");
+  static std::string kvm_natplug;
+  add_kvm->add_option("--natplug", kvm_natplug,
+                      "ethN or N: create nat-<name> and lan-<name> cabled to "
+                      "that eth (for guests without agent: cloonix osh/ocp)");
+  add_kvm->callback([&] {
+    ctx.action = [&]() -> int {
+      auto it =
+          cloonix::cli::ParseAddKvm(kvm_name, kvm_args, persistent, mac_addrs);
+      if (!it.ok()) return Fail(std::string(it.status().message()), kExitUsage);
+      if (!kvm_natplug.empty()) {
+        auto eth = cloonix::cli::ParseEth(kvm_natplug);
+        if (!eth.ok())
+          return Fail(std::string(eth.status().message()), kExitUsage);
+        it->mutable_kvm()->set_natplug(*eth);
+      }
+      return CreateItem(g, *it);
+    };
+  });
+  static std::string cnf_kvm_name, cnf_kvm_action;
+  auto* cnf_kvm = cnf->add_subcommand(
+      "kvm",
+      "cnf kvm <name> reboot|stop|start: hard reset; stop QEMU keeping the "
+      "overlay and cables; start it again");
+  cnf_kvm->add_option("name", cnf_kvm_name, "kvm name")->required();
+  cnf_kvm->add_option("action", cnf_kvm_action, "reboot, stop or start")
+      ->required()
+      ->check(CLI::IsMember({"reboot", "stop", "start"}));
+  cnf_kvm->callback([&] {
+    ctx.action = [&] { return ControlKvm(g, cnf_kvm_name, cnf_kvm_action); };
+  });
+}
+
+}  // namespace cloonix::cli

@@ -1,0 +1,312 @@
+#include "services/vm_runner/vm_runner.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
+#include "common/atomic_file.h"
+#include "common/error_reasons.h"
+#include "common/exec.h"
+#include "common/file_tree.h"
+#include "common/grpc_status.h"
+#include "common/guest_convert.h"
+#include "common/names.h"
+#include "common/netns.h"
+#include "common/process.h"
+#include "common/status_macros.h"
+#include "services/vm_runner/domain_xml.h"
+#include "spdlog/spdlog.h"
+
+namespace cloonix {
+
+namespace vr = ::cloonix::vmrunner::v1;
+
+namespace {
+
+bool FileExists(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// How an image boots: a disk (maybe with a kernel from a .boot sidecar), or
+// a kernel set without disk.
+struct BootPlan {
+  std::string disk_base;  // "" for none
+  std::string kernel, initrd, cmdline_extra;
+};
+
+absl::StatusOr<BootPlan> ResolveImage(const std::string& bulk,
+                                      const std::string& image) {
+  auto in_bulk = [&](const std::string& f) {
+    return f.empty() || f[0] == '/' ? f : bulk + "/" + f;
+  };
+  BootPlan plan;
+  if (absl::EndsWith(image, ".qcow2")) {
+    plan.disk_base = in_bulk(image);
+    if (!FileExists(plan.disk_base)) {
+      return absl::NotFoundError(absl::StrCat(
+          "image ", image, " not found (looked for ", plan.disk_base,
+          "; build one with tools/images/build-debian-guest.sh)"));
+    }
+    std::string sidecar =
+        plan.disk_base.substr(0, plan.disk_base.size() - 6) + ".boot";
+    if (FileExists(sidecar)) {
+      ASSIGN_OR_RETURN(std::string text, ReadFile(sidecar));
+      for (absl::string_view line : absl::StrSplit(text, '\n')) {
+        std::pair<std::string, std::string> kv =
+            absl::StrSplit(line, absl::MaxSplits('=', 1));
+        if (kv.first == "kernel") plan.kernel = in_bulk(kv.second);
+        if (kv.first == "initrd") plan.initrd = in_bulk(kv.second);
+        if (kv.first == "cmdline") plan.cmdline_extra = kv.second;
+      }
+    }
+    return plan;
+  }
+  plan.kernel = in_bulk(image + "-vmlinux");
+  plan.initrd = in_bulk(image + "-initrd.img");
+  if (!FileExists(plan.kernel) || !FileExists(plan.initrd)) {
+    return absl::NotFoundError(absl::StrCat(
+        "image ", image, " not found: neither ", in_bulk(image),
+        " is a .qcow2 nor ", plan.kernel, " + ", plan.initrd,
+        " exist (build the tiny guest with tools/images/build-tiny-guest.sh)"));
+  }
+  return plan;
+}
+
+}  // namespace
+
+std::string VmRunner::DomainName(const std::string& item) const {
+  // '.' is not allowed in cloonix names: no two (net, item) pairs collide.
+  return absl::StrCat("cloonix.", config_.net, ".", item);
+}
+
+std::string VmRunner::VmDir(const std::string& item) const {
+  return absl::StrCat(config_.work_dir, "/vm/", item);
+}
+
+std::string VmRunner::TapName(uint32_t id, uint32_t eth) const {
+  // Host-side name until moved into the net's netns: unique per net.
+  return absl::StrCat("ct", NetTag(config_.net), id, "e", eth);
+}
+
+absl::Status VmRunner::Adopt() {
+  ASSIGN_OR_RETURN(std::vector<DomainInfo> doms, host_->List(DomainName("")));
+  absl::MutexLock l(&mu_);
+  for (const auto& d : doms) {
+    std::string item = d.name.substr(DomainName("").size());
+    if (agents_.count(item)) continue;
+    spdlog::info("adopting VM {} (qemu pid {})", item, d.pid);
+    agents_[item] =
+        std::make_shared<AgentLink>(item, VmDir(item) + "/agent.sock");
+  }
+  return absl::OkStatus();
+}
+
+vr::Vm VmRunner::Describe(const std::string& name, const DomainInfo* info) {
+  vr::Vm vm;
+  vm.set_name(name);
+  if (info != nullptr) {
+    vm.set_running(info->running);
+    vm.set_qemu_pid(info->pid);
+  }
+  auto it = agents_.find(name);
+  bool up = it != agents_.end() && it->second->Up();
+  vm.set_agent(up ? vr::AGENT_STATE_UP : vr::AGENT_STATE_DOWN);
+  if (it != agents_.end()) vm.set_agent_hostname(it->second->Hostname());
+  vm.set_domain_type(config_.domain_type);
+  vm.set_console_log(VmDir(name) + "/console.log");
+  return vm;
+}
+
+absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
+  RETURN_IF_ERROR(ValidateName(req.name(), "kvm name"));
+  if (req.id() == 0 || req.id() > 99999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("id ", req.id(), " is out of range (1 to 99999)"));
+  }
+  if (req.ram_mb() < 64 || req.cpu() < 1 || req.eths_size() < 1) {
+    return absl::InvalidArgumentError("ram_mb >= 64, cpu >= 1, eths >= 1");
+  }
+  for (const auto& e : req.eths()) {
+    RETURN_IF_ERROR(ValidateIfname(e.port()));
+    RETURN_IF_ERROR(ValidateMac(e.mac()));
+  }
+  // Creates of different VMs run in parallel; one VM's create and delete
+  // one after the other.
+  const std::string name = req.name();
+  NameLocks::Hold hold = names_.Lock(name);
+  const std::string dom = DomainName(name);
+  ASSIGN_OR_RETURN(std::vector<DomainInfo> doms, host_->List(dom));
+  for (const auto& d : doms) {
+    if (d.name == dom) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("VM ", name, " already runs (domain ", dom, ")"));
+    }
+  }
+  ASSIGN_OR_RETURN(BootPlan plan, ResolveImage(config_.bulk_dir, req.image()));
+  const std::string dir = VmDir(name);
+  const std::string sock = dir + "/agent.sock";
+  if (sock.size() > 107) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the agent socket path ", sock,
+                     " is longer than 107 bytes: use a shorter work dir"));
+  }
+  const bool keep_disk = req.restart() && !plan.disk_base.empty() &&
+                         !req.persistent() &&
+                         access((dir + "/disk.qcow2").c_str(), F_OK) == 0;
+  if (keep_disk) {
+    unlink(sock.c_str());  // QEMU binds it again
+    spdlog::info("VM {}: restarting on its overlay", name);
+  } else {
+    RemoveTree(dir).IgnoreError();  // a leftover of a crash
+  }
+  RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  VmDef def;
+  def.domain_name = dom;
+  def.domain_type = config_.domain_type;
+  def.ram_mb = req.ram_mb();
+  def.cpu = req.cpu();
+  def.kernel = plan.kernel;
+  def.initrd = plan.initrd;
+  def.cmdline =
+      absl::StrCat("console=ttyS0 panic=-1 loglevel=4 cloonix_name=", name,
+                   plan.cmdline_extra.empty() ? "" : " ", plan.cmdline_extra);
+  def.agent_socket = sock;
+  def.console_log = dir + "/console.log";
+  auto fail = [&](absl::Status s) {
+    host_->Destroy(dom).IgnoreError();
+    if (!keep_disk) RemoveTree(dir).IgnoreError();
+    spdlog::warn("create VM {} failed: {}", name, s.ToString());
+    return s;
+  };
+  if (!plan.disk_base.empty()) {
+    if (req.persistent()) {
+      def.disk = plan.disk_base;
+    } else if (keep_disk) {
+      def.disk = dir + "/disk.qcow2";
+    } else {
+      def.disk = dir + "/disk.qcow2";
+      auto r = ExecOk({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+                       "-b", plan.disk_base, def.disk},
+                      absl::StatusCode::kFailedPrecondition);
+      if (!r.ok()) return fail(r.status());
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> moves;  // tmp, port
+  for (int i = 0; i < req.eths_size(); ++i) {
+    std::string tmp = TapName(req.id(), static_cast<uint32_t>(i));
+    if (links_->LinkExists("", tmp)) links_->DeleteLink("", tmp).IgnoreError();
+    def.taps.push_back({tmp, req.eths(i).mac()});
+    moves.push_back({tmp, req.eths(i).port()});
+  }
+  absl::Time t0 = absl::Now();
+  if (auto s = host_->Create(DomainXml(def)); !s.ok()) return fail(s);
+  spdlog::info("VM {} started ({} domain, {:.0f} ms)", name,
+               config_.domain_type,
+               absl::ToDoubleMilliseconds(absl::Now() - t0));
+  const std::string netns = NetNetns(config_.net);
+  for (const auto& [tmp, port] : moves) {
+    if (absl::Status s = links_->MoveLink(tmp, netns, port); !s.ok())
+      return fail(s);
+  }
+  {
+    absl::MutexLock l(&mu_);
+    agents_[name] = std::make_shared<AgentLink>(name, sock);
+  }
+  ASSIGN_OR_RETURN(std::vector<DomainInfo> now, host_->List(dom));
+  const DomainInfo* info = nullptr;
+  for (const auto& d : now)
+    if (d.name == dom) info = &d;
+  absl::MutexLock l(&mu_);
+  vr::Vm vm = Describe(name, info);
+  vm.set_disk(def.disk);
+  return vm;
+}
+
+absl::Status VmRunner::Delete(const std::string& name, bool keep_disk) {
+  RETURN_IF_ERROR(ValidateName(name, "kvm name"));
+  NameLocks::Hold hold = names_.Lock(name);
+  std::shared_ptr<AgentLink> link;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = agents_.find(name);
+    if (it != agents_.end()) {
+      link = std::move(it->second);
+      agents_.erase(it);
+    }
+  }
+  if (link) link->Stop();  // open sessions get an error
+  link.reset();
+  absl::Status s = host_->Destroy(DomainName(name));
+  bool existed = s.ok();
+  if (!s.ok() && !absl::IsNotFound(s)) return s;
+  std::string dir = VmDir(name);
+  bool had_dir = access(dir.c_str(), F_OK) == 0;
+  if (keep_disk) {
+    if (!existed)
+      return absl::NotFoundError(absl::StrCat("VM ", name, " is not running"));
+    spdlog::info("VM {} stopped", name);
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(RemoveTree(dir));
+  if (!existed && !had_dir)
+    return absl::NotFoundError(absl::StrCat("VM ", name, " does not exist"));
+  spdlog::info("VM {} deleted", name);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<vr::Vm>> VmRunner::List() {
+  ASSIGN_OR_RETURN(std::vector<DomainInfo> doms, host_->List(DomainName("")));
+  absl::MutexLock l(&mu_);
+  std::vector<vr::Vm> out;
+  for (const auto& d : doms) {
+    out.push_back(Describe(d.name.substr(DomainName("").size()), &d));
+  }
+  return out;
+}
+
+absl::StatusOr<vr::Vm> VmRunner::Reboot(const std::string& name) {
+  RETURN_IF_ERROR(host_->Reset(DomainName(name)));
+  spdlog::info("VM {} reset", name);
+  ASSIGN_OR_RETURN(std::vector<DomainInfo> doms, host_->List(DomainName(name)));
+  absl::MutexLock l(&mu_);
+  for (const auto& d : doms)
+    if (d.name == DomainName(name)) return Describe(name, &d);
+  return absl::NotFoundError(absl::StrCat("VM ", name, " does not exist"));
+}
+
+absl::Status VmRunner::DeleteAll() {
+  ASSIGN_OR_RETURN(std::vector<vr::Vm> vms, List());
+  absl::Status result;
+  for (const auto& vm : vms) result.Update(Delete(vm.name()));
+  RemoveTree(config_.work_dir + "/vm").IgnoreError();
+  return result;
+}
+
+absl::StatusOr<std::shared_ptr<AgentLink>> VmRunner::UpLink(
+    const std::string& name) {
+  absl::MutexLock l(&mu_);
+  auto it = agents_.find(name);
+  if (it == agents_.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("VM ", name, " is not running (stopped?)"));
+  }
+  if (!it->second->Up()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the agent of ", name,
+        " is not up (the VM is red): wait until it boots, or read its "
+        "console log ",
+        VmDir(name), "/console.log"));
+  }
+  return it->second;
+}
+
+}  // namespace cloonix
