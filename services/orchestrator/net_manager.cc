@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/a2b_settings.h"
@@ -63,7 +64,7 @@ absl::StatusOr<LoadReport> NetManager::Load() {
   auto cur = ReadTopology(state_path_, net);
   if (cur.ok()) {
     topo_ = *std::move(cur);
-    state_file_good_ = true;
+    MarkStateFileGood();
     report.source = LoadReport::kCurrent;
     spdlog::info("loaded {} items from {}", topo_.Items().size(), state_path_);
     return report;
@@ -115,6 +116,8 @@ absl::StatusOr<std::vector<std::string>> NetManager::UnknownGuests() {
 }
 
 absl::Status NetManager::AdoptGuests() {
+  // Written before the answer, with no lock held (Flush).
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
   // At start, before requests are served; the lists without the lock.
   ASSIGN_OR_RETURN(std::vector<RunningCnt> cnts, backends_.cnts->List());
   ASSIGN_OR_RETURN(std::vector<RunningVm> vms, backends_.vms->List());
@@ -198,16 +201,40 @@ absl::Status NetManager::AdoptGuests() {
                  topo_.WithEndpoints(*topo_.Find(name)));
   }
   spdlog::warn("adopted {}", absl::StrJoin(adopted, ", "));
-  return Persist();
+  Persist();
+  return absl::OkStatus();
 }
 
-// A failure here is logged and not returned: the services already applied
-// the change, so reporting failure would make the client's view wrong; the
-// next successful write persists the state. The last state.json with no
-// operation in flight (no CREATING or DELETING item) is kept as
-// state.json.prev (a hard link swapped in atomically, so state.json is never
-// absent), for a state.json that a crash or a disk problem damages.
-absl::Status NetManager::Persist() {
+void NetManager::Persist() {
+  staged_json_ = topo_.ToJson();
+  staged_settled_ = true;
+  for (const auto& it : topo_.Items()) {
+    if (it.state() == v1::ITEM_STATE_CREATING ||
+        it.state() == v1::ITEM_STATE_DELETING)
+      staged_settled_ = false;
+  }
+  ++staged_version_;
+}
+
+// A failure here is logged, and returned only by Reconcile and AdoptGuests:
+// the services already applied the change, so reporting failure would make
+// the client's view wrong; the next successful write persists the state.
+// The last state.json with no operation in flight (no CREATING or DELETING
+// item) is kept as state.json.prev (a hard link swapped in atomically, so
+// state.json is never absent), for a state.json that a crash or a disk
+// problem damages.
+absl::Status NetManager::Flush() {
+  absl::MutexLock w(&write_mu_);
+  std::string json;
+  bool settled;
+  uint64_t version;
+  {
+    absl::MutexLock l(&mu_);
+    if (staged_version_ <= written_version_) return written_status_;
+    json = staged_json_;
+    settled = staged_settled_;
+    version = staged_version_;
+  }
   if (state_file_good_ && state_file_settled_) {
     const std::string prev = state_path_ + ".prev";
     const std::string tmp = prev + ".tmp";
@@ -218,18 +245,15 @@ absl::Status NetManager::Persist() {
       unlink(tmp.c_str());
     }
   }
-  auto s = WriteFileAtomic(state_path_, topo_.ToJson());
+  absl::Status s = WriteFileAtomic(state_path_, json);
   if (!s.ok()) {
     spdlog::error("cannot persist the topology: {}", s.ToString());
   } else {
     state_file_good_ = true;
-    state_file_settled_ = true;
-    for (const auto& it : topo_.Items()) {
-      if (it.state() == v1::ITEM_STATE_CREATING ||
-          it.state() == v1::ITEM_STATE_DELETING)
-        state_file_settled_ = false;
-    }
+    state_file_settled_ = settled;
   }
+  written_version_ = version;
+  written_status_ = s;
   return s;
 }
 
@@ -359,6 +383,8 @@ absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
 
 absl::StatusOr<v1::Item> NetManager::CreateOne(
     const v1::Item& request, const std::vector<std::string>& free) {
+  // Written before the answer, with no lock held (Flush).
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
   v1::Item item;
   KindDriver* driver = nullptr;
   {
@@ -380,17 +406,18 @@ absl::StatusOr<v1::Item> NetManager::CreateOne(
     // Reserved and visible while its service creates it.
     topo_.Commit(Stamp(item));
     busy_.insert(item.name());
-    Persist().IgnoreError();
+    Persist();
     bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(item));
     changed_.SignalAll();
   }
+  Flush().IgnoreError();  // the `creating` mark, for a crash from here on
   absl::Status s = driver->Create(&item);
   absl::MutexLock l(&mu_);
   Release({item.name()});
   if (!s.ok()) {
     topo_.Remove(item.name());
     topo_.ReleaseId(item.id());
-    Persist().IgnoreError();
+    Persist();
     spdlog::warn("create {} {} failed: {}", KindName(item.kind()), item.name(),
                  s.ToString());
     item.set_state_message(absl::StrCat("creation failed: ", s.message()));
@@ -399,7 +426,7 @@ absl::StatusOr<v1::Item> NetManager::CreateOne(
   }
   item.set_state(v1::ITEM_STATE_RUNNING);
   *topo_.FindMutable(item.name()) = item;
-  Persist().IgnoreError();  // logged; the live state already changed
+  Persist();  // logged; the live state already changed
   spdlog::info("created {} {} (id {})", KindName(item.kind()), item.name(),
                item.id());
   v1::Item out = topo_.WithEndpoints(item);
@@ -465,7 +492,7 @@ void NetManager::CommitDelete(const v1::Item& item) {
     if (!e.lan().empty() && topo_.Find(e.lan()) != nullptr)
       touched.push_back(e.lan());
   }
-  Persist().IgnoreError();  // logged; the live state already changed
+  Persist();  // logged; the live state already changed
   spdlog::info("deleted {} {}", KindName(item.kind()), item.name());
   for (const auto& t : touched) {
     if (const v1::Item* it = topo_.Find(t))
@@ -477,6 +504,8 @@ void NetManager::CommitDelete(const v1::Item& item) {
 
 absl::Status NetManager::DeleteItem(const std::string& name, bool allow_missing,
                                     bool* deleted, absl::Duration max_wait) {
+  // Written before the answer, with no lock held (Flush).
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
   if (deleted != nullptr) *deleted = false;
   v1::Item item;
   {
@@ -496,16 +525,17 @@ absl::Status NetManager::DeleteItem(const std::string& name, bool allow_missing,
     item = topo_.WithEndpoints(*it);
     it->set_state(v1::ITEM_STATE_DELETING);
     it->clear_state_message();
-    Persist().IgnoreError();
+    Persist();
     bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*it));
   }
+  Flush().IgnoreError();  // the `deleting` mark, for a crash from here on
   absl::Status s = DeleteRuntime(item);
   {
     absl::MutexLock l(&mu_);
     Release({name});
     if (!s.ok()) {
       SetState(name, item.state(), item.state_message());
-      Persist().IgnoreError();
+      Persist();
       return s;
     }
     CommitDelete(item);
@@ -533,6 +563,8 @@ void NetManager::DeleteNatplugParts(const std::string& owner) {
 }
 
 absl::Status NetManager::DeleteAll() {
+  // Written before the answer, with no lock held (Flush).
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
   std::vector<v1::Item> items;
   {
     absl::MutexLock l(&mu_);
@@ -563,7 +595,7 @@ absl::Status NetManager::DeleteAll() {
     }
   }
   absl::MutexLock l(&mu_);
-  Persist().IgnoreError();
+  Persist();
   ReleaseAll();
   return result;
 }
@@ -573,6 +605,7 @@ absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item,
                                                 const std::string& lan,
                                                 bool create_lan,
                                                 absl::Duration max_wait) {
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
   KindDriver* lan_driver = Driver(v1::ITEM_KIND_LAN);
   std::string port, bridge;
   v1::Item lan_item;
@@ -606,11 +639,12 @@ absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item,
       if (!prepared.ok()) return fail(prepared.status());
       lan_item = *std::move(prepared);
       topo_.Commit(Stamp(lan_item));
-      Persist().IgnoreError();
+      Persist();
       bus_.Publish(v1::EVENT_TYPE_CREATED, topo_.WithEndpoints(lan_item));
     }
     bridge = topo_.Find(lan)->lan().bridge();
   }
+  if (need_lan) Flush().IgnoreError();  // the new lan's `creating` mark
   absl::Status s;
   if (need_lan) s = lan_driver->Create(&lan_item);
   if (s.ok()) {
@@ -623,7 +657,7 @@ absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item,
     if (need_lan) {
       topo_.Remove(lan);
       topo_.ReleaseId(lan_item.id());
-      Persist().IgnoreError();
+      Persist();
       lan_item.set_state_message(
           absl::StrCat("creation failed: ", s.message()));
       bus_.Publish(v1::EVENT_TYPE_DELETED, lan_item);
@@ -632,7 +666,7 @@ absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item,
   }
   if (need_lan) topo_.FindMutable(lan)->set_state(v1::ITEM_STATE_RUNNING);
   topo_.SetCable(item, eth, lan);
-  Persist().IgnoreError();  // logged; the live state already changed
+  Persist();  // logged; the live state already changed
   spdlog::info("cabled {} eth{} to lan {}", item, eth, lan);
   bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*topo_.Find(lan)));
   v1::Item out = topo_.WithEndpoints(*topo_.Find(item));
@@ -643,6 +677,7 @@ absl::StatusOr<v1::Item> NetManager::ConnectEth(const std::string& item,
 absl::StatusOr<v1::Item> NetManager::DisconnectEth(const std::string& item,
                                                    uint32_t eth,
                                                    const std::string& lan) {
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
   std::string port, cabled_lan;
   {
     absl::MutexLock l(&mu_);
@@ -661,7 +696,7 @@ absl::StatusOr<v1::Item> NetManager::DisconnectEth(const std::string& item,
   Release({item, cabled_lan});
   RETURN_IF_ERROR(s);
   topo_.SetCable(item, eth, "");
-  Persist().IgnoreError();  // logged; the live state already changed
+  Persist();  // logged; the live state already changed
   spdlog::info("uncabled {} eth{} from lan {}", item, eth, cabled_lan);
   if (const v1::Item* l2 = topo_.Find(cabled_lan)) {
     bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*l2));
@@ -693,6 +728,7 @@ absl::StatusOr<v1::Item*> FindKind(Topology* topo, const std::string& name,
 
 absl::StatusOr<v1::Item> NetManager::ConfigureA2b(
     const std::string& name, uint32_t dir, const v1::A2bSettingsPatch& patch) {
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
   v1::A2bSettings next;
   {
     absl::MutexLock l(&mu_);
@@ -724,7 +760,7 @@ absl::StatusOr<v1::Item> NetManager::ConfigureA2b(
     v1::Item* it = topo_.FindMutable(name);
     *(dir == 0 ? it->mutable_a2b()->mutable_dir0()
                : it->mutable_a2b()->mutable_dir1()) = next;
-    Persist().IgnoreError();  // logged; the live state already changed
+    Persist();  // logged; the live state already changed
     spdlog::info("a2b {} dir {}: {}", name, dir, A2bSettingsText(next));
     out = topo_.WithEndpoints(*it);
   }
@@ -736,6 +772,7 @@ absl::StatusOr<v1::Item> NetManager::ConfigureA2b(
 
 absl::StatusOr<v1::Item> NetManager::ControlKvm(const std::string& name,
                                                 v1::KvmAction action) {
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
   VmBackend* vms = backends_.vms;
   v1::Item item;
   std::map<std::string, std::string> bridge_of_lan;  // for START's re-plug
@@ -823,7 +860,7 @@ absl::StatusOr<v1::Item> NetManager::ControlKvm(const std::string& name,
       it->clear_state_message();
       spdlog::info("kvm {} started again", name);
   }
-  Persist().IgnoreError();  // logged; the live state already changed
+  Persist();  // logged; the live state already changed
   v1::Item out = topo_.WithEndpoints(*it);
   bus_.Publish(v1::EVENT_TYPE_UPDATED, out);
   return out;
@@ -1036,13 +1073,18 @@ absl::Status NetManager::Reconcile() {
     spdlog::warn("reconcile: ports missing from the net: {}",
                  absl::StrJoin(*missing, ", "));
   }
-  absl::MutexLock l(&mu_);
-  result.Update(Persist());
-  ReleaseAll();
+  {
+    absl::MutexLock l(&mu_);
+    Persist();
+    ReleaseAll();
+  }
+  result.Update(Flush());
   return result;
 }
 
 void NetManager::Refresh() {
+  // Written before the answer, with no lock held (Flush).
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
   for (const auto& d : drivers_) {
     std::vector<v1::Item> running;
     {
@@ -1078,7 +1120,7 @@ void NetManager::Refresh() {
       *cur = eths_kept;
       bus_.Publish(v1::EVENT_TYPE_UPDATED, topo_.WithEndpoints(*cur));
     }
-    if (persist) Persist().IgnoreError();
+    if (persist) Persist();
   }
 }
 

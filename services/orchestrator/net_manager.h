@@ -19,14 +19,17 @@
 //   wait for a backend or for another request.
 // - Reconcile and DeleteAll are exclusive: they wait for the operations in
 //   flight and hold new ones back, still without mu_ across RPCs.
-// - Every committed change is persisted under mu_ before it is published; a
-//   crash leaves CREATING items (rolled back) and DELETING items (deleted)
-//   that the next Reconcile finishes, so each item is fully there or
-//   absent.
+// - Every change is staged under mu_ and written to state.json (fsync'd)
+//   with no lock held before the request answers; one write covers the
+//   changes of every request waiting for it (group commit), so a slow disk
+//   never holds mu_. A crash leaves CREATING items (rolled back) and
+//   DELETING items (deleted) that the next Reconcile finishes, so each item
+//   is fully there or absent.
 #ifndef CLOONIX_SERVICES_ORCHESTRATOR_NET_MANAGER_H_
 #define CLOONIX_SERVICES_ORCHESTRATOR_NET_MANAGER_H_
 
 #include <memory>
+#include <atomic>
 #include <set>
 #include <string>
 #include <vector>
@@ -150,7 +153,13 @@ class NetManager {
 
  private:
   KindDriver* Driver(cloonix::v1::ItemKind kind) const;
-  absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stages the topology for the next Flush (no I/O under mu_).
+  void Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the latest staged topology to state.json unless a later write
+  // already did (one write covers every request waiting here); with no lock
+  // held, before a request answers.
+  absl::Status Flush() ABSL_LOCKS_EXCLUDED(mu_, write_mu_);
+  void MarkStateFileGood() { state_file_good_ = true; }
   // Waits until no exclusive operation runs and none of `names` is busy,
   // then marks them busy. DEADLINE_EXCEEDED at `deadline`.
   absl::Status Reserve(const std::vector<std::string>& names,
@@ -186,12 +195,22 @@ class NetManager {
   // Signalled when busy_, exclusive_ or the items change.
   absl::CondVar changed_;
   Topology topo_ ABSL_GUARDED_BY(mu_);
-  // state.json is a file this process read or wrote (Persist keeps it as
+  // The topology to write, staged under mu_ by Persist.
+  std::string staged_json_ ABSL_GUARDED_BY(mu_);
+  bool staged_settled_ ABSL_GUARDED_BY(mu_) = true;
+  uint64_t staged_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // Serializes writes of state.json. Never taken under mu_; mu_ is taken
+  // under it, briefly, to read what is staged.
+  absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  uint64_t written_version_ ABSL_GUARDED_BY(write_mu_) = 0;
+  absl::Status written_status_ ABSL_GUARDED_BY(write_mu_);
+  // state.json is a file this process read or wrote (Flush keeps it as
   // state.json.prev before replacing it; never an unreadable one).
-  bool state_file_good_ ABSL_GUARDED_BY(mu_) = false;
-  // state.json holds no operation in flight (Persist keeps only such a file
+  // (Atomic: Load sets it under mu_, Flush reads it under write_mu_.)
+  std::atomic<bool> state_file_good_{false};
+  // state.json holds no operation in flight (Flush keeps only such a file
   // as state.json.prev).
-  bool state_file_settled_ ABSL_GUARDED_BY(mu_) = true;
+  bool state_file_settled_ ABSL_GUARDED_BY(write_mu_) = true;
   // Names an operation holds.
   std::set<std::string> busy_ ABSL_GUARDED_BY(mu_);
   // Reconcile or DeleteAll runs.
