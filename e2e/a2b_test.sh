@@ -87,7 +87,9 @@ cnf dir=1 rate=0 delay=0 loss=0 jitter=0
 rtt0="$(ping_median 100 0.05)"
 rate0="$(iperf_mbps 4)"
 echo "after reset: RTT median $rtt0 ms (baseline $base), TCP $rate0 Mbit/s (baseline $base_rate)"
-if within "$rtt0" 0 "$(python3 -c "print($base + 0.3)")"; then pass "reset restores the baseline RTT ($rtt0 ms vs $base)"
+# Within 1 ms of the baseline: the delays set before added 40 ms; wake-up
+# latency of the idle worker varies by a few tenths of a ms on a busy host.
+if within "$rtt0" 0 "$(python3 -c "print($base + 1.0)")"; then pass "reset restores the baseline RTT ($rtt0 ms vs $base)"
 else fail "reset restores the baseline RTT" "$rtt0 vs $base"; fi
 if within "$rate0" "$(python3 -c "print($base_rate * 0.6)")" 100000; then pass "reset restores the throughput ($rate0 vs $base_rate Mbit/s)"
 else fail "reset restores the throughput" "$rate0 vs $base_rate"; fi

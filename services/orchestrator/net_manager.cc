@@ -280,8 +280,17 @@ absl::Status NetManager::Reserve(const std::vector<std::string>& names,
     return true;
   };
   const absl::Time start = absl::Now();
+  auto stopping = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return WithReason(
+        absl::UnavailableError("the net is stopping: nothing more is created, "
+                               "cabled or changed"),
+        reason::kNetStopping);
+  };
+  if (stopping_) return stopping();
   while (!free()) {
-    if (changed_.WaitWithDeadline(&mu_, deadline) && !free()) {
+    const bool timed_out = changed_.WaitWithDeadline(&mu_, deadline);
+    if (stopping_) return stopping();
+    if (timed_out && !free()) {
       std::string why =
           exclusive_ ? "the net is being reconciled or stopped" : "";
       for (const auto& n : names) {
@@ -568,6 +577,10 @@ absl::Status NetManager::DeleteAll() {
   std::vector<v1::Item> items;
   {
     absl::MutexLock l(&mu_);
+    // Requests waiting or arriving from now on are refused (NET_STOPPING):
+    // none may create what the teardown would leave behind.
+    stopping_ = true;
+    changed_.SignalAll();
     ReserveAll();
     items = topo_.Items();
   }

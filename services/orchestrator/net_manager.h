@@ -28,8 +28,8 @@
 #ifndef CLOONIX_SERVICES_ORCHESTRATOR_NET_MANAGER_H_
 #define CLOONIX_SERVICES_ORCHESTRATOR_NET_MANAGER_H_
 
-#include <memory>
 #include <atomic>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -138,7 +138,8 @@ class NetManager {
   // (called every second). Never acts on a silent agent: a red VM keeps
   // running.
   void Refresh();
-  // Deletes every item (net stop).
+  // Deletes every item (net stop). From its start on, requests that wait or
+  // arrive are refused with UNAVAILABLE, reason NET_STOPPING.
   absl::Status DeleteAll();
 
   // Current items and a subscription to the changes after them, atomically.
@@ -215,6 +216,8 @@ class NetManager {
   std::set<std::string> busy_ ABSL_GUARDED_BY(mu_);
   // Reconcile or DeleteAll runs.
   bool exclusive_ ABSL_GUARDED_BY(mu_) = false;
+  // DeleteAll (net stop) started: every new operation is refused.
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace cloonix

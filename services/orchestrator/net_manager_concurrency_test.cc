@@ -11,6 +11,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/atomic_file.h"
+#include "common/error_reasons.h"
+#include "common/grpc_status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/orchestrator/net_manager.h"
@@ -308,6 +310,28 @@ TEST_F(ConcurrencyTest, ManyClientsAtOnce) {
   EXPECT_TRUE(cnts_.running.empty());
   EXPECT_TRUE(lans_.bridges.empty());
   EXPECT_GT(cnts_.max_in_flight, 1);  // creates did overlap
+}
+
+TEST_F(ConcurrencyTest, NetStopRefusesWhatWaitsAndWhatComes) {
+  cnts_.Hold("slow");
+  std::thread create([&] { EXPECT_TRUE(m_->CreateItem(Cnt("slow")).ok()); });
+  WaitInCreate();
+  absl::StatusOr<v1::Item> waiting;
+  std::thread cable([&] { waiting = m_->ConnectEth("slow", 0, "lan1", true); });
+  absl::SleepFor(absl::Milliseconds(50));
+  std::thread stop([&] { EXPECT_TRUE(m_->DeleteAll().ok()); });
+  absl::SleepFor(absl::Milliseconds(50));
+  cnts_.Release("slow");
+  create.join();
+  cable.join();
+  stop.join();
+  EXPECT_EQ(waiting.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ReasonOf(waiting.status()), reason::kNetStopping);
+  auto late = m_->CreateItem(Cnt("late"));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(m_->ItemCount(), 0u);
+  EXPECT_TRUE(cnts_.running.empty());
+  EXPECT_TRUE(lans_.bridges.empty());
 }
 
 TEST_F(ConcurrencyTest, ReconcileFinishesWhatACrashCutShort) {

@@ -494,7 +494,8 @@ TEST_F(NetManagerTest, A2bCreateConfigureAndCounters) {
   ASSERT_TRUE(m_->Reconcile().ok());
   EXPECT_EQ(a2bs_.live["a2b1"].dir0().loss_percent(), 10);
   EXPECT_EQ(a2bs_.live["a2b1"].dir0().delay_ms(), 20);
-  ASSERT_TRUE(m_->DeleteItem("a2b1", false).ok());
+  auto del = m_->DeleteItem("a2b1", false);
+  ASSERT_TRUE(del.ok()) << del;
   EXPECT_TRUE(a2bs_.live.empty());
 }
 

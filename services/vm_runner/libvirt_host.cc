@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -90,11 +92,31 @@ absl::Status StartDaemons(const std::string& dir) {
   return r.status();
 }
 
+// libvirt's default event loop, in a thread of its own, for the consoles'
+// stream events (registered before the first connection, as libvirt wants).
+void StartEventLoop() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (virEventRegisterDefaultImpl() != 0) {
+      spdlog::warn("libvirt event loop: {}", LastError());
+      return;
+    }
+    std::thread([] {
+      for (;;) {
+        if (virEventRunDefaultImpl() != 0) {
+          absl::SleepFor(absl::Milliseconds(100));  // an error: do not spin
+        }
+      }
+    }).detach();
+  });
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LibvirtHost>> LibvirtHost::Open(
     const std::string& uri, const std::string& dir, bool start_daemons) {
   virSetErrorFunc(nullptr, QuietErrors);
+  StartEventLoop();
   virConnectPtr c = virConnectOpen(uri.c_str());
   if (c == nullptr && start_daemons) {
     if (auto s = MakeDirs(dir, 0700); !s.ok()) return s;

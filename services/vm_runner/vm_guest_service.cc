@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <deque>
+#include <memory>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -236,78 +238,199 @@ grpc::Status VmGuestService::CopyFrom(
   }
 }
 
-grpc::Status VmGuestService::Console(
-    grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<v1::ConsoleResponse, v1::ConsoleRequest>* stream) {
-  v1::ConsoleRequest first;
-  if (!stream->Read(&first) || first.item().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the first Console message must name the item");
+namespace {
+
+// One Guest.Console stream, driven by events: libvirt calls OnStreamEvent
+// (from its event loop thread, LibvirtHost) when the console has bytes or
+// ends; gRPC calls the reactions. No thread waits and nothing polls.
+// The state libvirt's callback sees outlives the reactor: it is freed by
+// libvirt once the callback is removed and not running (virStreamEventAdd
+// Callback's free function).
+class ConsoleReactor
+    : public grpc::ServerBidiReactor<v1::ConsoleRequest, v1::ConsoleResponse> {
+ public:
+  explicit ConsoleReactor(VmRunner* runner) : runner_(runner) {
+    StartRead(&req_);
   }
-  auto st = runner_->host()->OpenConsole(runner_->DomainOf(first.item()));
-  if (!st.ok()) {
-    if (absl::IsNotFound(st.status())) {
-      return grpc::Status(
-          grpc::StatusCode::FAILED_PRECONDITION,
-          absl::StrCat("VM ", first.item(), " is not running (stopped?)"));
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // A client that only watches half-closes at once: keep streaming until
+      // it cancels (detach, deadline) or the VM stops.
+      absl::MutexLock l(&state_->mu);
+      if (state_->stream == nullptr) {
+        FinishLocked(
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         "the first Console message must name the item"));
+      }
+      return;
     }
-    return ToGrpcStatus(st.status());
+    absl::MutexLock l(&state_->mu);
+    if (state_->finished) return;
+    if (state_->stream == nullptr) {
+      if (!Open()) return;
+    } else {
+      state_->to_guest += req_.data();
+      SendLocked();
+    }
+    StartRead(&req_);
   }
-  virStreamPtr console = *st;
-  absl::Mutex mu;  // libvirt stream calls from two threads
-  bool over = false;
-  absl::Notification reader_done;
-  std::thread reader([&] {
-    v1::ConsoleRequest r;
-    while (stream->Read(&r)) {
-      const std::string& d = r.data();
-      size_t off = 0;
-      while (off < d.size()) {
-        int n;
-        {
-          absl::MutexLock l(&mu);
-          if (over) break;
-          n = virStreamSend(console, d.data() + off, d.size() - off);
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock l(&state_->mu);
+    state_->writing = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client gone"));
+      return;
+    }
+    PumpLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock l(&state_->mu);
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "detached"));
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock l(&state_->mu);
+      state_->reactor = nullptr;  // the event callback stops using us
+    }
+    if (state_->stream != nullptr) {
+      // libvirt frees its reference to the state once the callback is gone.
+      virStreamEventRemoveCallback(state_->stream);
+      virStreamAbort(state_->stream);
+      virStreamFree(state_->stream);
+    }
+    delete this;
+  }
+
+ private:
+  struct State {
+    absl::Mutex mu;
+    ConsoleReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+    virStreamPtr stream = nullptr;  // set once, before events flow
+    std::deque<std::string> to_client ABSL_GUARDED_BY(mu);
+    std::string to_guest ABSL_GUARDED_BY(mu);
+    bool writing ABSL_GUARDED_BY(mu) = false;
+    bool ended ABSL_GUARDED_BY(mu) = false;  // the console closed
+    bool finished ABSL_GUARDED_BY(mu) = false;
+  };
+
+  // Opens the console of the item named by the first message.
+  bool Open() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu) {
+    const std::string item = req_.item();
+    if (item.empty()) {
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "the first Console message must name the item"));
+      return false;
+    }
+    auto st = runner_->host()->OpenConsole(runner_->DomainOf(item));
+    if (!st.ok()) {
+      FinishLocked(
+          absl::IsNotFound(st.status())
+              ? grpc::Status(
+                    grpc::StatusCode::FAILED_PRECONDITION,
+                    absl::StrCat("VM ", item, " is not running (stopped?)"))
+              : ToGrpcStatus(st.status()));
+      return false;
+    }
+    state_->stream = *st;
+    state_->reactor = this;
+    auto* ref = new std::shared_ptr<State>(state_);
+    if (virStreamEventAddCallback(
+            state_->stream,
+            VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR |
+                VIR_STREAM_EVENT_HANGUP,
+            &ConsoleReactor::OnStreamEvent, ref, [](void* p) {
+              delete static_cast<std::shared_ptr<State>*>(p);
+            }) != 0) {
+      delete ref;
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                       "libvirt cannot watch the console (no event loop)"));
+      return false;
+    }
+    return true;
+  }
+
+  // libvirt's event loop thread.
+  static void OnStreamEvent(virStreamPtr st, int events, void* opaque) {
+    std::shared_ptr<State> state =
+        *static_cast<std::shared_ptr<State>*>(opaque);
+    absl::MutexLock l(&state->mu);
+    if (state->reactor == nullptr) return;
+    if (events & VIR_STREAM_EVENT_READABLE) {
+      char buf[16384];
+      for (;;) {
+        int n = virStreamRecv(st, buf, sizeof(buf));
+        if (n == -2) break;  // drained
+        if (n <= 0) {        // the VM stopped, or an error
+          state->ended = true;
+          break;
         }
-        if (n == -2) {
-          absl::SleepFor(absl::Milliseconds(10));
-          continue;
-        }
-        if (n < 0) break;
-        off += static_cast<size_t>(n);
+        state->to_client.emplace_back(buf, static_cast<size_t>(n));
       }
     }
-    reader_done.Notify();
-  });
-  char buf[16384];
-  for (;;) {
-    int n;
-    {
-      absl::MutexLock l(&mu);
-      n = virStreamRecv(console, buf, sizeof(buf));
-    }
-    if (n == -2) {  // nothing yet
-      // A client that only watches half-closes at once: keep streaming
-      // until it cancels (detach, deadline).
-      if (ctx->IsCancelled()) break;
-      absl::SleepFor(absl::Milliseconds(20));
-      continue;
-    }
-    if (n <= 0) break;  // the VM stopped, or an error
-    v1::ConsoleResponse out;
-    out.set_data(std::string(buf, static_cast<size_t>(n)));
-    if (!stream->Write(out)) break;
+    if (events & VIR_STREAM_EVENT_WRITABLE) state->reactor->SendLocked();
+    if (events & (VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP))
+      state->ended = true;
+    if (state->ended) virStreamEventUpdateCallback(st, 0);
+    state->reactor->PumpLocked();
   }
-  {
-    absl::MutexLock l(&mu);
-    over = true;
-    virStreamAbort(console);
+
+  // Keystrokes to the guest; what the console cannot take now waits for it
+  // to be writable.
+  void SendLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu) {
+    std::string& d = state_->to_guest;
+    while (!d.empty()) {
+      int n = virStreamSend(state_->stream, d.data(), d.size());
+      if (n == -2) break;
+      if (n < 0) {
+        d.clear();
+        break;
+      }
+      d.erase(0, static_cast<size_t>(n));
+    }
+    if (state_->ended) return;
+    int want = VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR |
+               VIR_STREAM_EVENT_HANGUP;
+    if (!d.empty()) want |= VIR_STREAM_EVENT_WRITABLE;
+    virStreamEventUpdateCallback(state_->stream, want);
   }
-  if (!reader_done.WaitForNotificationWithTimeout(absl::Seconds(2)))
-    ctx->TryCancel();
-  reader.join();
-  virStreamFree(console);
-  return grpc::Status::OK;
+
+  // The next write to the client, or the end.
+  void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu) {
+    if (state_->writing || state_->finished) return;
+    if (!state_->to_client.empty()) {
+      resp_.set_data(std::move(state_->to_client.front()));
+      state_->to_client.pop_front();
+      state_->writing = true;
+      StartWrite(&resp_);
+      return;
+    }
+    if (state_->ended) FinishLocked(grpc::Status::OK);
+  }
+
+  void FinishLocked(const grpc::Status& s)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu) {
+    if (state_->finished) return;
+    state_->finished = true;
+    Finish(s);
+  }
+
+  VmRunner* runner_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+  v1::ConsoleRequest req_;
+  v1::ConsoleResponse resp_;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::ConsoleRequest, v1::ConsoleResponse>*
+VmGuestService::Console(grpc::CallbackServerContext*) {
+  return new ConsoleReactor(runner_);
 }
 
 }  // namespace cloonix

@@ -9,7 +9,9 @@
 namespace cloonix {
 
 // cloonix.v1.Guest for VMs, through their agents.
-class VmGuestService final : public cloonix::v1::Guest::Service {
+class VmGuestService final
+    : public cloonix::v1::Guest::WithCallbackMethod_Console<
+          cloonix::v1::Guest::Service> {
  public:
   explicit VmGuestService(VmRunner* runner) : runner_(runner) {}
   grpc::Status Exec(
@@ -22,10 +24,10 @@ class VmGuestService final : public cloonix::v1::Guest::Service {
   grpc::Status CopyFrom(
       grpc::ServerContext* ctx, const cloonix::v1::CopyFromRequest* req,
       grpc::ServerWriter<cloonix::v1::CopyFromResponse>* writer) override;
-  grpc::Status Console(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<cloonix::v1::ConsoleResponse,
-                               cloonix::v1::ConsoleRequest>* stream) override;
+  // The serial console, on libvirt stream events (no polling).
+  grpc::ServerBidiReactor<cloonix::v1::ConsoleRequest,
+                          cloonix::v1::ConsoleResponse>*
+  Console(grpc::CallbackServerContext* ctx) override;
 
  private:
   VmRunner* runner_;

@@ -223,8 +223,8 @@ TEST_F(VmRunnerTest, DifferentVmsAreCreatedInParallel) {
   {
     absl::MutexLock l(&host_.mu);
     auto in = [&] { return host_.in_create == 1; };
-    ASSERT_TRUE(host_.mu.AwaitWithTimeout(absl::Condition(&in),
-                                          absl::Seconds(10)));
+    ASSERT_TRUE(
+        host_.mu.AwaitWithTimeout(absl::Condition(&in), absl::Seconds(10)));
   }
   std::thread d([&] { EXPECT_TRUE(runner_->Delete("vm3").ok()); });
   absl::SleepFor(absl::Milliseconds(50));
