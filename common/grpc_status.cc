@@ -28,43 +28,6 @@ bool InfoOf(const grpc::Status& status, google::rpc::ErrorInfo* info) {
   return false;
 }
 
-const char* CodeReason(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kCancelled:
-      return "CANCELLED";
-    case absl::StatusCode::kInvalidArgument:
-      return "INVALID_ARGUMENT";
-    case absl::StatusCode::kDeadlineExceeded:
-      return "DEADLINE_EXCEEDED";
-    case absl::StatusCode::kNotFound:
-      return "NOT_FOUND";
-    case absl::StatusCode::kAlreadyExists:
-      return "ALREADY_EXISTS";
-    case absl::StatusCode::kPermissionDenied:
-      return "PERMISSION_DENIED";
-    case absl::StatusCode::kResourceExhausted:
-      return "RESOURCE_EXHAUSTED";
-    case absl::StatusCode::kFailedPrecondition:
-      return "FAILED_PRECONDITION";
-    case absl::StatusCode::kAborted:
-      return "ABORTED";
-    case absl::StatusCode::kOutOfRange:
-      return "OUT_OF_RANGE";
-    case absl::StatusCode::kUnimplemented:
-      return "UNIMPLEMENTED";
-    case absl::StatusCode::kInternal:
-      return "INTERNAL";
-    case absl::StatusCode::kUnavailable:
-      return "UNAVAILABLE";
-    case absl::StatusCode::kDataLoss:
-      return "DATA_LOSS";
-    case absl::StatusCode::kUnauthenticated:
-      return "UNAUTHENTICATED";
-    default:
-      return "UNKNOWN";
-  }
-}
-
 }  // namespace
 
 std::string CapMessage(absl::string_view s, size_t max) {
@@ -78,7 +41,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   const std::string message = CapMessage(status.message());
   google::rpc::ErrorInfo info;
   if (!InfoOf(status, &info)) {
-    info.set_reason(CodeReason(status.code()));
+    info.set_reason(absl::StatusCodeToString(status.code()));
     info.set_domain("cloonix.v1");
   }
   google::rpc::Status details;

@@ -291,23 +291,19 @@ absl::Status NetManager::Reserve(const std::vector<std::string>& names,
     const bool timed_out = changed_.WaitWithDeadline(&mu_, deadline);
     if (stopping_) return stopping();
     if (timed_out && !free()) {
-      std::string why =
-          exclusive_ ? "the net is being reconciled or stopped" : "";
+      std::string why = "the net is being reconciled or stopped", held;
       for (const auto& n : names) {
         if (!busy_.count(n)) continue;
         const v1::Item* it = topo_.Find(n);
-        std::string what = it == nullptr ? "held by another request"
-                           : it->state() == v1::ITEM_STATE_CREATING
-                               ? "still being created"
-                           : it->state() == v1::ITEM_STATE_DELETING
-                               ? "being deleted"
-                               : "held by another request";
-        why = absl::StrCat(n, " is ", what);
+        held = n;
+        why = absl::StrCat(
+            n, " is ",
+            it != nullptr && it->state() == v1::ITEM_STATE_CREATING
+                ? "still being created"
+            : it != nullptr && it->state() == v1::ITEM_STATE_DELETING
+                ? "being deleted"
+                : "held by another request");
         break;
-      }
-      std::string held;
-      for (const auto& n : names) {
-        if (busy_.count(n)) held = n;
       }
       return WithReason(
           absl::DeadlineExceededError(absl::StrCat(
