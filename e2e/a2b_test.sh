@@ -77,7 +77,9 @@ iv = [(i["sum"]["start"], i["sum"]["bits_per_second"] / 1e6) for i in d["interva
 print(" ".join("%.1f:%.1f" % x for x in iv))
 before = [r for t, r in iv if 1.0 <= t < 3.0]
 after = [r for t, r in iv if t >= 4.5]
-assert all(r < 12 for r in before), before
+# 0.5 s intervals alias with TCP's bursts (8.3/12.5 pairs seen at 10 Mbit/s):
+# the mean holds the rate, a single interval may show a burst.
+assert before and sum(before) / len(before) < 11 and max(before) < 15, before
 assert after and all(r > 40 for r in after), after
 assert all(r > 1 for t, r in iv), "a stall"
 PY
