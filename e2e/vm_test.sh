@@ -92,6 +92,32 @@ check "console shows what the guest writes to its serial port" \
   grep -q "console-check-$NET" "$E2E_ROOT/console.out"
 expect_code "a container has no serial console" FAILED_PRECONDITION cloonix console c1 --for 1
 
+# Streams end with their client: a killed `ssh` kills its command in the
+# guest (the runners' reactors see the cancel), for a VM and a container.
+for g in vm1 c1; do
+  cloonix ssh "$g" sleep 4242 < /dev/null > /dev/null 2>&1 &
+  SSH_PID=$!
+  for i in $(seq 1 40); do
+    cloonix ssh "$g" ps < /dev/null 2>/dev/null | grep -q "[s]leep 4242" && break
+    sleep 0.25
+  done
+  kill -9 "$SSH_PID"; wait "$SSH_PID" 2>/dev/null
+  gone=""
+  for i in $(seq 1 40); do
+    cloonix ssh "$g" ps < /dev/null 2>/dev/null | grep -q "[s]leep 4242" || { gone=1; break; }
+    sleep 0.25
+  done
+  if [[ -n "$gone" ]]; then pass "$g: a killed ssh client kills its command in the guest"
+  else fail "$g: a killed ssh client kills its command" "$(cloonix ssh "$g" ps < /dev/null)"; fi
+done
+check "stdin reaches a container's command, then its end (wc -l)" bash -c \
+  "[[ \$(printf 'a\nb\nc\n' | cloonix ssh c1 wc -l) == 3 ]]"
+check "stdout and stderr of a container's command stay apart" bash -c \
+  "[[ \$(cloonix ssh c1 'echo out; echo err >&2' 2>/dev/null) == out ]]"
+check "20 MB through a container's stdin and stdout intact" bash -c \
+  "[[ \$(cloonix ssh c1 'cat > /tmp/r20; cat /tmp/r20' < $E2E_ROOT/r20 | sha256sum | cut -d' ' -f1) == $want ]]"
+check "no exec FIFOs left behind" bash -c "[[ -z \$(ls -A $W/cnt/exec 2>/dev/null) ]]"
+
 # Bad input: clear errors, nothing changes.
 before="$(cloonix ls -f json)"
 expect_code "missing image" NOT_FOUND cloonix add kvm bad1 ram=256 eth=1 nosuchimage

@@ -1,19 +1,24 @@
 #include "services/cnt_runner/cnt_guest_service.h"
 
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <thread>
+#include <cstring>
+#include <deque>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/fd_watcher.h"
 #include "common/file_tree.h"
 #include "common/grpc_status.h"
 #include "common/guest_convert.h"
 #include "common/process.h"
+#include "common/status_macros.h"
+#include "grpcpp/alarm.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -21,241 +26,500 @@ namespace cloonix {
 
 namespace {
 
-bool WriteAllNonblocking(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = write(fd, data.data() + off, data.size() - off);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      struct pollfd p = {fd, POLLOUT, 0};
-      if (poll(&p, 1, 5000) <= 0) return false;
-      continue;
-    }
-    return false;
-  }
-  return true;
-}
+namespace v1 = ::cloonix::v1;
 
-}  // namespace
+constexpr size_t kReadChunk = 32768;
+// Output chunks waiting for the client before the FIFOs are read again.
+constexpr size_t kMaxQueued = 8;
+// After the exit, what the shim still copies is relayed until the FIFOs end,
+// at most this long: a background child may hold them open.
+constexpr absl::Duration kDrainGrace = absl::Milliseconds(200);
 
-grpc::Status CntGuestService::Exec(
-    grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<v1::ExecResponse, v1::ExecRequest>* stream) {
-  v1::ExecRequest first;
-  if (!stream->Read(&first) || !first.has_start()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the first Exec message must be start");
+// One Guest.Exec: stdin from the client into the stdin FIFO, the stdout and
+// stderr FIFOs to the client, each on readiness (FdWatcher), one message in
+// flight each way (a slow client stops the reads: back-pressure through the
+// FIFOs). Lifetime: gRPC's OnDone, containerd's Wait and the drain alarm
+// each hold a reference; the last one cleans up the exec.
+class ExecReactor
+    : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse> {
+ public:
+  ExecReactor(ContainerdClient* client, std::string dir, std::string exec_id)
+      : client_(client), dir_(std::move(dir)), exec_id_(std::move(exec_id)) {
+    StartRead(&req_);
   }
-  const v1::ExecStart& st = first.start();
-  const std::string id = st.item();
-  auto pid = client_->TaskPid(id);
-  if (!pid.ok()) return ToGrpcStatus(pid.status());
-  auto base = client_->ProcessSpec(id);
-  if (!base.ok()) return ToGrpcStatus(base.status());
-  nlohmann::json proc = nlohmann::json::parse(*base, nullptr, false);
-  if (proc.is_discarded() || !proc.is_object()) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        "the container's OCI process is not readable");
-  }
-  std::vector<std::string> argv(st.command().begin(), st.command().end());
-  std::string root = absl::StrCat("/proc/", *pid, "/root");
-  if (argv.empty()) {
-    argv = {access((root + "/bin/bash").c_str(), X_OK) == 0 ? "/bin/bash"
-                                                            : "/bin/sh",
-            "-l"};
-  }
-  proc["args"] = argv;
-  proc["terminal"] = st.tty();
-  if (st.tty()) {
-    proc["consoleSize"] = {{"height", st.size().rows() ? st.size().rows() : 24},
-                           {"width", st.size().cols() ? st.size().cols() : 80}};
-  } else {
-    proc.erase("consoleSize");
-  }
-  // value() throws on a type mismatch: keep only the strings of a list.
-  std::vector<std::string> env;
-  if (proc.contains("env") && proc["env"].is_array()) {
-    for (const auto& e : proc["env"]) {
-      if (e.is_string()) env.push_back(e.get<std::string>());
+
+  void OnReadDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    if (finished_) return;
+    if (!started_) {
+      if (!ok || !req_.has_start()) {
+        FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "the first Exec message must be start"));
+        return;
+      }
+      started_ = true;
+      if (absl::Status s = StartLocked(req_.start()); !s.ok()) {
+        FinishLocked(ToGrpcStatus(s));
+        return;
+      }
+      StartRead(&req_);
+      return;
     }
+    if (!ok) return;  // the client half-closed; the output goes on
+    if (!req_.stdin().empty()) {
+      pending_in_ += req_.stdin();
+      if (!FlushStdinLocked()) return;  // the next read starts once it drains
+    } else if (req_.stdin_eof()) {
+      CloseStdinLocked();
+    } else if (req_.has_resize()) {
+      client_
+          ->ExecResize(id_, exec_id_, req_.resize().rows(),
+                       req_.resize().cols())
+          .IgnoreError();
+    }
+    StartRead(&req_);
   }
-  env.push_back("HOME=/root");
-  if (st.tty())
-    env.push_back("TERM=" + (st.term().empty() ? "xterm" : st.term()));
-  for (const auto& e : st.env()) env.push_back(e);
-  proc["env"] = env;
-  struct stat sb;
-  proc["cwd"] = stat((root + "/root").c_str(), &sb) == 0 ? "/root" : "/";
 
-  const std::string exec_id = absl::StrCat("cx", getpid(), "-", next_exec_++);
-  const std::string dir = absl::StrCat(work_dir_, "/cnt/exec/", exec_id);
-  if (auto s = MakeDirs(dir, 0700); !s.ok()) return ToGrpcStatus(s);
-  const std::string in = dir + "/stdin", out = dir + "/stdout",
-                    err = dir + "/stderr";
-  for (const auto& f : {in, out, err}) mkfifo(f.c_str(), 0600);
-  int out_fd = open(out.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  int err_fd =
-      st.tty() ? -1 : open(err.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  int in_fd = open(in.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  auto cleanup = [&] {
-    for (int fd : {out_fd, err_fd, in_fd})
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    writing_ = false;
+    if (!ok) {
+      KillLocked();
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    ArmOutputsLocked();
+    PumpLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock l(&mu_);
+    KillLocked();
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+  }
+
+  void OnDone() override {
+    bool cancel_wait = false;
+    {
+      absl::MutexLock l(&mu_);
+      cancel_wait = started_ && !exited_;
+      done_ = true;
+    }
+    // No lock held: Remove waits for a running callback, which locks.
+    for (int fd : {out_fd_, err_fd_, in_fd_}) {
+      if (fd >= 0) FdWatcher::Default()->Remove(fd);
+    }
+    if (cancel_wait && wait_ctx_ != nullptr) {
+      absl::MutexLock l(&mu_);
+      KillLocked();
+      wait_ctx_->TryCancel();  // a kill that did not take
+    }
+    alarm_.Cancel();
+    Unref();
+  }
+
+ private:
+  ~ExecReactor() override {
+    // Deleted while the FIFOs are still open here: containerd's shim blocks
+    // in the exec's delete (until the call's deadline) when their other
+    // ends are already gone.
+    if (exec_started_) client_->ExecDelete(id_, exec_id_).IgnoreError();
+    for (int fd : {out_fd_, err_fd_, in_fd_}) {
       if (fd >= 0) close(fd);
-    out_fd = err_fd = in_fd = -1;
-    RemoveTree(dir).IgnoreError();
-  };
-  absl::Status started = client_->ExecStart(id, exec_id, proc.dump(), st.tty(),
-                                            in, out, st.tty() ? "" : err);
-  if (!started.ok()) {
-    cleanup();
-    return ToGrpcStatus(started);
+    }
+    RemoveTree(dir_).IgnoreError();
   }
-  std::atomic<bool> exited{false};
-  std::atomic<int> code{255};
-  // As long as the process lives (a shell may last days); cancellable.
-  auto wait_ctx = client_->NewContext(absl::Hours(24 * 365));
-  absl::Notification waited;
-  std::thread waiter([&] {
-    auto r = client_->ExecWait(id, exec_id, wait_ctx.get());
-    waited.Notify();
-    code = r.ok() ? static_cast<int>(*r) : 255;
-    exited = true;
-  });
-  absl::Mutex in_mu;
-  absl::Notification reader_done;
-  std::thread reader([&] {
-    v1::ExecRequest r;
-    while (stream->Read(&r)) {
-      if (!r.stdin().empty()) {
-        absl::MutexLock l(&in_mu);
-        if (in_fd >= 0) WriteAllNonblocking(in_fd, r.stdin());
-      } else if (r.stdin_eof()) {
-        absl::MutexLock l(&in_mu);
-        if (in_fd >= 0) close(in_fd);
-        in_fd = -1;
-        client_->ExecCloseStdin(id, exec_id).IgnoreError();
-      } else if (r.has_resize()) {
-        client_->ExecResize(id, exec_id, r.resize().rows(), r.resize().cols())
-            .IgnoreError();
+
+  void Ref() { refs_.fetch_add(1); }
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  absl::Status StartLocked(const v1::ExecStart& st)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    id_ = st.item();
+    ASSIGN_OR_RETURN(uint32_t pid, client_->TaskPid(id_));
+    ASSIGN_OR_RETURN(std::string base, client_->ProcessSpec(id_));
+    nlohmann::json proc = nlohmann::json::parse(base, nullptr, false);
+    if (proc.is_discarded() || !proc.is_object())
+      return absl::InternalError("the container's OCI process is not readable");
+    std::vector<std::string> argv(st.command().begin(), st.command().end());
+    std::string root = absl::StrCat("/proc/", pid, "/root");
+    if (argv.empty()) {
+      argv = {access((root + "/bin/bash").c_str(), X_OK) == 0 ? "/bin/bash"
+                                                              : "/bin/sh",
+              "-l"};
+    }
+    proc["args"] = argv;
+    proc["terminal"] = st.tty();
+    if (st.tty()) {
+      proc["consoleSize"] = {
+          {"height", st.size().rows() ? st.size().rows() : 24},
+          {"width", st.size().cols() ? st.size().cols() : 80}};
+    } else {
+      proc.erase("consoleSize");
+    }
+    // value() throws on a type mismatch: keep only the strings of a list.
+    std::vector<std::string> env;
+    if (proc.contains("env") && proc["env"].is_array()) {
+      for (const auto& e : proc["env"]) {
+        if (e.is_string()) env.push_back(e.get<std::string>());
       }
     }
-    reader_done.Notify();
-  });
-  grpc::Status result = grpc::Status::OK;
-  char buf[32768];
-  absl::Time quiet_since = absl::InfinitePast();
-  for (;;) {
-    struct pollfd p[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
-    int r = poll(p, err_fd >= 0 ? 2 : 1, 50);
-    bool got = false;
-    for (int i = 0; i < (err_fd >= 0 ? 2 : 1); ++i) {
-      if (!(p[i].revents & POLLIN)) continue;
-      ssize_t n = read(p[i].fd, buf, sizeof(buf));
-      if (n <= 0) continue;
-      got = true;
+    env.push_back("HOME=/root");
+    if (st.tty())
+      env.push_back("TERM=" + (st.term().empty() ? "xterm" : st.term()));
+    for (const auto& e : st.env()) env.push_back(e);
+    proc["env"] = env;
+    struct stat sb;
+    proc["cwd"] = stat((root + "/root").c_str(), &sb) == 0 ? "/root" : "/";
+
+    RETURN_IF_ERROR(MakeDirs(dir_, 0700));
+    const std::string in = dir_ + "/stdin", out = dir_ + "/stdout",
+                      err = dir_ + "/stderr";
+    for (const auto& f : {in, out, err}) mkfifo(f.c_str(), 0600);
+    out_fd_ = open(out.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (!st.tty())
+      err_fd_ = open(err.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    // Read-write: the FIFO never reports "no reader" to the shim.
+    in_fd_ = open(in.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (out_fd_ < 0 || in_fd_ < 0 || (!st.tty() && err_fd_ < 0))
+      return absl::InternalError(absl::StrCat(
+          "cannot open the exec FIFOs in ", dir_, ": ", std::strerror(errno)));
+    eof_[1] = st.tty();  // a terminal has one output
+    RETURN_IF_ERROR(client_->ExecStart(id_, exec_id_, proc.dump(), st.tty(), in,
+                                       out, st.tty() ? "" : err));
+    exec_started_ = true;
+    // As long as the process lives (a shell may last days); cancellable.
+    wait_ctx_ = client_->NewContext(absl::Hours(24 * 365));
+    Ref();
+    client_->ExecWaitAsync(id_, exec_id_, wait_ctx_.get(),
+                           [this](absl::StatusOr<uint32_t> r) { OnExit(r); });
+    for (int i : {0, 1}) {
+      int fd = i == 0 ? out_fd_ : err_fd_;
+      if (fd < 0) continue;
+      RETURN_IF_ERROR(
+          FdWatcher::Default()->Add(fd, [this, i](uint32_t) { OnOutput(i); }));
+    }
+    RETURN_IF_ERROR(FdWatcher::Default()->Add(
+        in_fd_, [this](uint32_t) { OnStdinWritable(); }));
+    ArmOutputsLocked();
+    return absl::OkStatus();
+  }
+
+  // containerd's Wait answered (a gRPC thread).
+  void OnExit(absl::StatusOr<uint32_t> r) {
+    {
+      absl::MutexLock l(&mu_);
+      exited_ = true;
+      code_ = r.ok() ? static_cast<int>(*r) : 255;
+      if (!finished_ && !(eof_[0] && eof_[1])) {
+        Ref();
+        alarm_.Set(absl::ToChronoTime(absl::Now() + kDrainGrace), [this](bool) {
+          {
+            absl::MutexLock l(&mu_);
+            grace_over_ = true;
+            if (!done_) {
+              for (int i : {0, 1}) {
+                while (!eof_[i] && ReadLocked(i)) {
+                }
+              }
+              PumpLocked();
+            }
+          }
+          Unref();
+        });
+      }
+      PumpLocked();
+    }
+    Unref();
+  }
+
+  // The FdWatcher thread.
+  void OnOutput(int i) {
+    absl::MutexLock l(&mu_);
+    if (finished_) return;
+    if (ReadLocked(i) && queue_.size() < kMaxQueued) {
+      FdWatcher::Default()->Arm(i == 0 ? out_fd_ : err_fd_, EPOLLIN);
+    }
+    PumpLocked();
+  }
+
+  void OnStdinWritable() {
+    absl::MutexLock l(&mu_);
+    if (finished_) return;
+    if (FlushStdinLocked()) StartRead(&req_);
+  }
+
+  // Reads one chunk of output `i` (0 stdout, 1 stderr) into the queue.
+  // False when there is nothing more for now (EAGAIN: re-armed) or ever.
+  bool ReadLocked(int i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    int fd = i == 0 ? out_fd_ : err_fd_;
+    char buf[kReadChunk];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n > 0) {
       v1::ExecResponse m;
       if (i == 0) {
         m.set_stdout(std::string(buf, static_cast<size_t>(n)));
       } else {
         m.set_stderr(std::string(buf, static_cast<size_t>(n)));
       }
-      if (!stream->Write(m)) {
-        result = grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      queue_.push_back(std::move(m));
+      return true;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (!grace_over_) FdWatcher::Default()->Arm(fd, EPOLLIN);
+      return false;
+    }
+    eof_[i] = true;  // every writer closed: the shim copied all
+    return false;
+  }
+
+  void ArmOutputsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (queue_.size() >= kMaxQueued || grace_over_) return;
+    if (!eof_[0]) FdWatcher::Default()->Arm(out_fd_, EPOLLIN);
+    if (!eof_[1]) FdWatcher::Default()->Arm(err_fd_, EPOLLIN);
+  }
+
+  // Writes what stdin holds; false (and the FIFO watched) when it is full.
+  bool FlushStdinLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (!pending_in_.empty() && in_fd_ >= 0) {
+      ssize_t n = write(in_fd_, pending_in_.data(), pending_in_.size());
+      if (n > 0) {
+        pending_in_.erase(0, static_cast<size_t>(n));
+      } else if (n < 0 && errno == EAGAIN) {
+        FdWatcher::Default()->Arm(in_fd_, EPOLLOUT);
+        return false;
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        pending_in_.clear();
       }
     }
-    if (!result.ok() || ctx->IsCancelled()) {
-      result = grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-      break;
+    pending_in_.clear();
+    return true;
+  }
+
+  void CloseStdinLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (stdin_closed_) return;
+    stdin_closed_ = true;
+    // The shim reads the FIFO to its end, then closes the process's stdin.
+    // No callback of in_fd_ runs: it is armed only while stdin is pending,
+    // and then no read (so no stdin_eof) is started.
+    FdWatcher::Default()->Remove(in_fd_);
+    close(in_fd_);
+    in_fd_ = -1;
+    client_->ExecCloseStdin(id_, exec_id_).IgnoreError();
+  }
+
+  // The next message to the client: output first, then the exit status.
+  void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_) return;
+    if (!queue_.empty()) {
+      resp_ = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+      StartWrite(&resp_);
+      return;
     }
-    if (r > 0 && !got) absl::SleepFor(absl::Milliseconds(20));  // no writer yet
-    // After the exit, drain what the shim still copies (100 ms of quiet).
-    if (exited) {
-      if (got) {
-        quiet_since = absl::Now();
-      } else if (quiet_since == absl::InfinitePast()) {
-        quiet_since = absl::Now();
-      } else if (absl::Now() - quiet_since > absl::Milliseconds(100)) {
-        break;
+    if (!exited_ || !((eof_[0] && eof_[1]) || grace_over_)) return;
+    resp_.Clear();
+    resp_.mutable_exit()->set_code(code_);
+    if (code_ > 128) resp_.mutable_exit()->set_signal(code_ - 128);
+    writing_ = true;
+    finished_ = true;
+    StartWriteAndFinish(&resp_, grpc::WriteOptions(), grpc::Status::OK);
+  }
+
+  void KillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (exec_started_ && !exited_ && !killed_) {
+      killed_ = true;
+      client_->ExecKill(id_, exec_id_).IgnoreError();
+    }
+  }
+
+  void FinishLocked(const grpc::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(s);
+  }
+
+  ContainerdClient* const client_;
+  const std::string dir_;
+  const std::string exec_id_;
+  std::string id_;            // the container
+  std::atomic<int> refs_{1};  // OnDone
+  absl::Mutex mu_;
+  v1::ExecRequest req_;
+  v1::ExecResponse resp_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::ExecResponse> queue_ ABSL_GUARDED_BY(mu_);
+  std::string pending_in_ ABSL_GUARDED_BY(mu_);
+  int out_fd_ = -1, err_fd_ = -1, in_fd_ = -1;
+  bool eof_[2] ABSL_GUARDED_BY(mu_) = {false, false};
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool exec_started_ = false;
+  bool exited_ ABSL_GUARDED_BY(mu_) = false;
+  bool killed_ ABSL_GUARDED_BY(mu_) = false;
+  bool grace_over_ ABSL_GUARDED_BY(mu_) = false;
+  bool stdin_closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  int code_ ABSL_GUARDED_BY(mu_) = 255;
+  std::unique_ptr<grpc::ClientContext> wait_ctx_;
+  grpc::Alarm alarm_;
+};
+
+// One Guest.CopyTo: each message is written as it arrives.
+class CopyToReactor : public grpc::ServerReadReactor<v1::CopyToRequest> {
+ public:
+  CopyToReactor(ContainerdClient* client, v1::CopyToResponse* resp)
+      : client_(client), resp_(resp) {
+    StartRead(&req_);
+  }
+  void OnReadDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    if (finished_) return;
+    if (writer_ == nullptr) {
+      if (!ok || !req_.has_start()) {
+        FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "the first CopyTo message must be start"));
+        return;
       }
+      auto pid = client_->TaskPid(req_.start().item());
+      if (!pid.ok()) {
+        FinishLocked(ToGrpcStatus(pid.status()));
+        return;
+      }
+      writer_ = std::make_unique<TreeWriter>(
+          absl::StrCat("/proc/", *pid, "/root"), "/root");
+      if (std::string err = writer_->Begin(req_.start().path()); !err.empty()) {
+        FinishLocked(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, err));
+        return;
+      }
+      StartRead(&req_);
+      return;
     }
+    if (!ok) {  // the client's last message, or a client gone (OnCancel)
+      if (std::string err = writer_->End(); !err.empty()) {
+        FinishLocked(grpc::Status(grpc::StatusCode::DATA_LOSS, err));
+        return;
+      }
+      resp_->set_files(writer_->files());
+      resp_->set_bytes(writer_->bytes());
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    std::string err = req_.has_entry() ? writer_->Entry(FromProto(req_.entry()))
+                                       : writer_->Data(req_.data().data(),
+                                                       req_.data().size());
+    if (!err.empty()) {
+      FinishLocked(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, err));
+      return;
+    }
+    StartRead(&req_);
   }
-  if (result.ok()) {
-    v1::ExecResponse m;
-    m.mutable_exit()->set_code(code);
-    if (code > 128) m.mutable_exit()->set_signal(code - 128);
-    stream->Write(m);
-  } else {
-    client_->ExecKill(id, exec_id).IgnoreError();
+  void OnCancel() override {
+    absl::MutexLock l(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
   }
-  // A kill that did not take must not hold this handler forever.
-  if (!waited.WaitForNotificationWithTimeout(absl::Seconds(5)))
-    wait_ctx->TryCancel();
-  waiter.join();
-  client_->ExecDelete(id, exec_id).IgnoreError();
-  if (!reader_done.WaitForNotificationWithTimeout(absl::Seconds(2)))
-    ctx->TryCancel();
-  reader.join();
-  {
-    absl::MutexLock l(&in_mu);
-    cleanup();
+  void OnDone() override { delete this; }
+
+ private:
+  void FinishLocked(const grpc::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(s);
   }
-  return result;
+  ContainerdClient* const client_;
+  v1::CopyToResponse* const resp_;
+  absl::Mutex mu_;
+  v1::CopyToRequest req_;
+  std::unique_ptr<TreeWriter> writer_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// One Guest.CopyFrom: the next entry or chunk is read once the last is
+// written (a slow client slows the reading).
+class CopyFromReactor : public grpc::ServerWriteReactor<v1::CopyFromResponse> {
+ public:
+  CopyFromReactor(ContainerdClient* client, const v1::CopyFromRequest& req) {
+    absl::MutexLock l(&mu_);
+    auto pid = client->TaskPid(req.item());
+    if (!pid.ok()) {
+      FinishLocked(ToGrpcStatus(pid.status()));
+      return;
+    }
+    reader_ = std::make_unique<TreeReader>(
+        absl::StrCat("/proc/", *pid, "/root"), "/root", req.path(), 256 * 1024);
+    NextLocked();
+  }
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    if (!ok) {
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    NextLocked();
+  }
+  void OnCancel() override {
+    absl::MutexLock l(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    TreeReader::Step step;
+    TreeEntry e;
+    std::string data;
+    if (std::string err = reader_->Next(&step, &e, &data); !err.empty()) {
+      FinishLocked(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, err));
+      return;
+    }
+    resp_.Clear();
+    if (step == TreeReader::Step::kDone) {
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    if (step == TreeReader::Step::kEntry) {
+      *resp_.mutable_entry() = ToProto(e);
+    } else {
+      resp_.set_data(std::move(data));
+    }
+    StartWrite(&resp_);
+  }
+  void FinishLocked(const grpc::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(s);
+  }
+  absl::Mutex mu_;
+  std::unique_ptr<TreeReader> reader_ ABSL_GUARDED_BY(mu_);
+  v1::CopyFromResponse resp_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>*
+CntGuestService::Exec(grpc::CallbackServerContext*) {
+  const std::string exec_id = absl::StrCat("cx", getpid(), "-", next_exec_++);
+  return new ExecReactor(
+      client_, absl::StrCat(work_dir_, "/cnt/exec/", exec_id), exec_id);
 }
 
-grpc::Status CntGuestService::CopyTo(
-    grpc::ServerContext* ctx, grpc::ServerReader<v1::CopyToRequest>* reader,
-    v1::CopyToResponse* resp) {
-  v1::CopyToRequest req;
-  if (!reader->Read(&req) || !req.has_start()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the first CopyTo message must be start");
-  }
-  auto pid = client_->TaskPid(req.start().item());
-  if (!pid.ok()) return ToGrpcStatus(pid.status());
-  TreeWriter w(absl::StrCat("/proc/", *pid, "/root"), "/root");
-  if (std::string err = w.Begin(req.start().path()); !err.empty())
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, err);
-  while (reader->Read(&req)) {
-    std::string err = req.has_entry()
-                          ? w.Entry(FromProto(req.entry()))
-                          : w.Data(req.data().data(), req.data().size());
-    if (!err.empty())
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, err);
-  }
-  if (ctx->IsCancelled())
-    return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-  if (std::string err = w.End(); !err.empty())
-    return grpc::Status(grpc::StatusCode::DATA_LOSS, err);
-  resp->set_files(w.files());
-  resp->set_bytes(w.bytes());
-  return grpc::Status::OK;
+grpc::ServerReadReactor<v1::CopyToRequest>* CntGuestService::CopyTo(
+    grpc::CallbackServerContext*, v1::CopyToResponse* resp) {
+  return new CopyToReactor(client_, resp);
 }
 
-grpc::Status CntGuestService::CopyFrom(
-    grpc::ServerContext*, const v1::CopyFromRequest* req,
-    grpc::ServerWriter<v1::CopyFromResponse>* writer) {
-  auto pid = client_->TaskPid(req->item());
-  if (!pid.ok()) return ToGrpcStatus(pid.status());
-  std::string err = ReadTree(
-      absl::StrCat("/proc/", *pid, "/root"), "/root", req->path(),
-      [&](const TreeEntry& e) {
-        v1::CopyFromResponse m;
-        *m.mutable_entry() = ToProto(e);
-        return writer->Write(m);
-      },
-      [&](const char* p, size_t n) {
-        v1::CopyFromResponse m;
-        m.set_data(std::string(p, n));
-        return writer->Write(m);
-      },
-      256 * 1024);
-  if (err == "cancelled")
-    return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-  if (!err.empty())
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, err);
-  return grpc::Status::OK;
+grpc::ServerWriteReactor<v1::CopyFromResponse>* CntGuestService::CopyFrom(
+    grpc::CallbackServerContext*, const v1::CopyFromRequest* req) {
+  return new CopyFromReactor(client_, *req);
 }
 
 }  // namespace cloonix

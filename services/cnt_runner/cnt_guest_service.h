@@ -3,6 +3,13 @@
 // user), with FIFOs for stdio under <work_dir>/cnt/exec/<exec id>/; copies
 // through the container's root as seen by its init (/proc/<pid>/root), so
 // they reach what the container sees.
+//
+// Every method is a gRPC callback reactor: Exec relays the FIFOs on
+// readiness events (common/fd_watcher.h) and learns the exit from
+// containerd's Wait called asynchronously; a client that goes away
+// (OnCancel) gets its process killed at once. Nothing polls and no thread
+// waits per stream. Console and Tunnel are not served here (UNIMPLEMENTED:
+// containers have no serial console; the doorway serves Tunnel).
 #ifndef CLOONIX_SERVICES_CNT_RUNNER_CNT_GUEST_SERVICE_H_
 #define CLOONIX_SERVICES_CNT_RUNNER_CNT_GUEST_SERVICE_H_
 
@@ -14,20 +21,18 @@
 
 namespace cloonix {
 
-class CntGuestService final : public cloonix::v1::Guest::Service {
+class CntGuestService final : public cloonix::v1::Guest::CallbackService {
  public:
   CntGuestService(std::string work_dir, ContainerdClient* client)
       : work_dir_(std::move(work_dir)), client_(client) {}
-  grpc::Status Exec(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<cloonix::v1::ExecResponse,
-                               cloonix::v1::ExecRequest>* stream) override;
-  grpc::Status CopyTo(grpc::ServerContext* ctx,
-                      grpc::ServerReader<cloonix::v1::CopyToRequest>* reader,
-                      cloonix::v1::CopyToResponse* resp) override;
-  grpc::Status CopyFrom(
-      grpc::ServerContext* ctx, const cloonix::v1::CopyFromRequest* req,
-      grpc::ServerWriter<cloonix::v1::CopyFromResponse>* writer) override;
+  grpc::ServerBidiReactor<cloonix::v1::ExecRequest, cloonix::v1::ExecResponse>*
+  Exec(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerReadReactor<cloonix::v1::CopyToRequest>* CopyTo(
+      grpc::CallbackServerContext* ctx,
+      cloonix::v1::CopyToResponse* resp) override;
+  grpc::ServerWriteReactor<cloonix::v1::CopyFromResponse>* CopyFrom(
+      grpc::CallbackServerContext* ctx,
+      const cloonix::v1::CopyFromRequest* req) override;
 
  private:
   std::string work_dir_;

@@ -624,16 +624,28 @@ absl::Status ContainerdClient::ExecStart(const std::string& id,
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint32_t> ContainerdClient::ExecWait(const std::string& id,
-                                                    const std::string& exec_id,
-                                                    grpc::ClientContext* ctx) {
-  auto ts = tasks::Tasks::NewStub(channel_);
-  tasks::WaitRequest req;
-  req.set_container_id(id);
-  req.set_exec_id(exec_id);
-  tasks::WaitResponse resp;
-  RETURN_IF_ERROR(FromGrpcStatus(ts->Wait(ctx, req, &resp), "wait: "));
-  return resp.exit_status();
+void ContainerdClient::ExecWaitAsync(
+    const std::string& id, const std::string& exec_id, grpc::ClientContext* ctx,
+    std::function<void(absl::StatusOr<uint32_t>)> done) {
+  struct Call {
+    std::unique_ptr<tasks::Tasks::Stub> stub;
+    tasks::WaitRequest req;
+    tasks::WaitResponse resp;
+    std::function<void(absl::StatusOr<uint32_t>)> done;
+  };
+  auto* call =
+      new Call{tasks::Tasks::NewStub(channel_), {}, {}, std::move(done)};
+  call->req.set_container_id(id);
+  call->req.set_exec_id(exec_id);
+  call->stub->async()->Wait(ctx, &call->req, &call->resp,
+                            [call](grpc::Status s) {
+                              std::unique_ptr<Call> c(call);
+                              if (s.ok()) {
+                                c->done(c->resp.exit_status());
+                              } else {
+                                c->done(FromGrpcStatus(s, "wait: "));
+                              }
+                            });
 }
 
 absl::Status ContainerdClient::ExecResize(const std::string& id,

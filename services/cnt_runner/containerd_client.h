@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,11 +64,12 @@ class ContainerdClient : public ContainerRuntime {
                          const std::string& stdin_path,
                          const std::string& stdout_path,
                          const std::string& stderr_path);
-  // Blocks until the process exits; returns its exit status. `ctx` (from
-  // NewContext) lets another thread cancel the wait.
-  absl::StatusOr<uint32_t> ExecWait(const std::string& id,
-                                    const std::string& exec_id,
-                                    grpc::ClientContext* ctx);
+  // Calls `done` (from a gRPC thread) with the exit status once the process
+  // exits, or with the error (CANCELLED after ctx->TryCancel()). `ctx` (from
+  // NewContext) must outlive the call.
+  void ExecWaitAsync(const std::string& id, const std::string& exec_id,
+                     grpc::ClientContext* ctx,
+                     std::function<void(absl::StatusOr<uint32_t>)> done);
   // A context carrying the containerd namespace.
   std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) {
     return Ctx(timeout);

@@ -3,15 +3,23 @@
 // cloonix.v1.Guest calls are routed by the item's kind: kvm to vm_runner
 // (agent channel), cnt to cnt_runner (containerd exec); Guest.Tunnel goes
 // through the nat forward the orchestrator opens (OpenNatForward).
-// Deadlines and cancellation propagate upstream.
+//
+// Every Guest method is a gRPC callback reactor relaying bytes: the first
+// message is parsed for the item's name, the item's kind picks the runner
+// (GetItem, asynchronous), then messages flow each way one at a time (a slow
+// side slows the other; nothing buffers without bound). Tunnel relays a
+// loopback TCP socket on readiness events (common/fd_watcher.h). Deadlines
+// and cancellation propagate upstream; nothing polls, no thread per stream.
 #ifndef CLOONIX_SERVICES_DOORWAY_DOORWAY_SERVICE_H_
 #define CLOONIX_SERVICES_DOORWAY_DOORWAY_SERVICE_H_
 
+#include <deque>
 #include <memory>
 #include <string>
 
 #include "cloonix/v1/guest.grpc.pb.h"
 #include "cloonix/v1/topology.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 
 namespace cloonix {
@@ -22,43 +30,23 @@ struct Upstreams {
   std::shared_ptr<grpc::Channel> cnt_runner;
 };
 
-class GuestRouter final : public cloonix::v1::Guest::Service {
+// cloonix.v1.Guest, registered by name (server reflection lists it).
+// Errors: INVALID_ARGUMENT (first message), NOT_FOUND (no such item),
+// FAILED_PRECONDITION (not a kvm or cnt; Console of a cnt), UNAVAILABLE
+// with reason UPSTREAM_UNAVAILABLE (a daemon of the net not reachable);
+// the runners' own errors pass through unchanged.
+class GuestRouter final : public grpc::Service {
  public:
   explicit GuestRouter(const Upstreams& up);
-  grpc::Status Exec(
-      grpc::ServerContext* c,
-      grpc::ServerReaderWriter<cloonix::v1::ExecResponse,
-                               cloonix::v1::ExecRequest>* s) override;
-  grpc::Status CopyTo(grpc::ServerContext* c,
-                      grpc::ServerReader<cloonix::v1::CopyToRequest>* r,
-                      cloonix::v1::CopyToResponse* o) override;
-  grpc::Status CopyFrom(
-      grpc::ServerContext* c, const cloonix::v1::CopyFromRequest* r,
-      grpc::ServerWriter<cloonix::v1::CopyFromResponse>* w) override;
-  grpc::Status Console(
-      grpc::ServerContext* c,
-      grpc::ServerReaderWriter<cloonix::v1::ConsoleResponse,
-                               cloonix::v1::ConsoleRequest>* s) override;
-  grpc::Status Tunnel(
-      grpc::ServerContext* c,
-      grpc::ServerReaderWriter<cloonix::v1::TunnelResponse,
-                               cloonix::v1::TunnelRequest>* s) override;
+
+  // Which method a relay serves (how to read its first message).
+  enum class Method { kExec, kCopyTo, kCopyFrom, kConsole };
 
  private:
-  // The loopback port the item's nat forwards to its `port` (the
-  // orchestrator picks the nat).
-  grpc::Status NatForward(grpc::ServerContext* c, const std::string& item,
-                          uint32_t port, std::string* nat, uint32_t* host_port);
-  // Drops this tunnel's hold on the forward (the nat closes the loopback
-  // port when no tunnel uses it).
-  void ReleaseForward(const std::string& nat, uint32_t host_port);
-  // The Guest stub serving `item`, by its kind. NOT_FOUND,
-  // FAILED_PRECONDITION (not a kvm or cnt).
-  grpc::Status Route(grpc::ServerContext* c, const std::string& item,
-                     cloonix::v1::Guest::Stub** stub);
   std::unique_ptr<cloonix::v1::Topology::Stub> topology_;
-  std::unique_ptr<cloonix::v1::Guest::Stub> vms_;
-  std::unique_ptr<cloonix::v1::Guest::Stub> cnts_;
+  grpc::GenericStub vms_;
+  grpc::GenericStub cnts_;
+  std::deque<std::string> paths_;  // stable storage for the method names
 };
 
 }  // namespace cloonix

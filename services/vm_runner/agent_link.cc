@@ -26,20 +26,50 @@ bool AgentSession::Pop(wire::Frame* f, absl::Duration timeout) {
 }
 
 void AgentSession::Push(wire::Frame f) {
-  absl::MutexLock l(&mu_);
-  bytes_ += f.payload.size();
-  q_.push_back(std::move(f));
+  {
+    absl::MutexLock l(&mu_);
+    bytes_ += f.payload.size();
+    q_.push_back(std::move(f));
+  }
+  Notify();
+}
+
+void AgentSession::SetListener(std::function<void()> fn) {
+  absl::MutexLock l(&listener_mu_);
+  listener_ = std::move(fn);
+  auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(listener_mu_) {
+    return calling_ == 0;
+  };
+  listener_mu_.Await(absl::Condition(&idle));
+}
+
+void AgentSession::Notify() {
+  std::function<void()> fn;
+  {
+    absl::MutexLock l(&listener_mu_);
+    if (!listener_) return;
+    fn = listener_;
+    ++calling_;
+  }
+  // Called with no lock held: the listener takes its consumer's locks, which
+  // may be held while setting the listener.
+  fn();
+  absl::MutexLock l(&listener_mu_);
+  --calling_;
 }
 
 bool AgentSession::PushWait(wire::Frame* f, absl::Duration timeout) {
-  absl::MutexLock l(&mu_);
   auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return closed_ || bytes_ < kHighWater;
   };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&room), timeout)) return false;
-  if (closed_) return true;  // nobody reads it any more
-  bytes_ += f->payload.size();
-  q_.push_back(std::move(*f));
+  {
+    absl::MutexLock l(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(&room), timeout)) return false;
+    if (closed_) return true;  // nobody reads it any more
+    bytes_ += f->payload.size();
+    q_.push_back(std::move(*f));
+  }
+  Notify();
   return true;
 }
 
@@ -136,10 +166,14 @@ void AgentLink::Drop(const std::string& why) {
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
   }
-  absl::MutexLock l(&mu_);
-  last_seen_ = absl::InfinitePast();
-  for (auto& [id, s] : sessions_) s->Push({wire::Type::kError, id, why});
-  sessions_.clear();
+  std::map<uint32_t, std::shared_ptr<AgentSession>> failed;
+  {
+    absl::MutexLock l(&mu_);
+    last_seen_ = absl::InfinitePast();
+    failed.swap(sessions_);
+  }
+  // Outside mu_: a session's listener may end its stream.
+  for (auto& [id, s] : failed) s->Push({wire::Type::kError, id, why});
 }
 
 void AgentLink::Loop() {

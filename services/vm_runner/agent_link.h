@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,9 +43,20 @@ class AgentSession {
   // The consumer is gone: stop holding the link back.
   void Close();
   size_t queued();
+  // Called (from the link's thread, no lock of the link held) after each
+  // frame is queued, for consumers driven by events (gRPC reactors) rather
+  // than waiting in Pop. Setting another listener (or none) waits for a call
+  // in progress, so a consumer that unsets it before going away is never
+  // called afterwards: do not hold a lock the listener takes while a call
+  // may be in progress. The listener must not call SetListener.
+  void SetListener(std::function<void()> fn);
 
  private:
+  void Notify();
   const uint32_t id_;
+  absl::Mutex listener_mu_;
+  std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
+  int calling_ ABSL_GUARDED_BY(listener_mu_) = 0;
   absl::Mutex mu_;
   std::deque<wire::Frame> q_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;

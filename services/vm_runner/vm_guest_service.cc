@@ -6,7 +6,6 @@
 
 #include <deque>
 #include <memory>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -14,7 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/notification.h"
+#include "absl/synchronization/mutex.h"
 #include "common/atomic_file.h"
 #include "common/error_reasons.h"
 #include "common/exec.h"
@@ -25,6 +24,7 @@
 #include "common/netns.h"
 #include "common/process.h"
 #include "common/status_macros.h"
+#include "grpcpp/alarm.h"
 #include "services/vm_runner/domain_xml.h"
 #include "spdlog/spdlog.h"
 
@@ -34,208 +34,384 @@ namespace vr = ::cloonix::vmrunner::v1;
 
 namespace {
 
-// Ends a session: waits for the frame answering a request.
-absl::StatusOr<wire::Frame> Await(AgentSession* s, absl::Duration timeout,
-                                  const std::string& what) {
-  wire::Frame f;
-  if (!s->Pop(&f, timeout)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("the agent did not answer ", what, " within ",
-                     absl::FormatDuration(timeout)));
+// The agent side of one Guest stream (Exec, CopyTo, CopyFrom), for a gRPC
+// callback reactor `Base`: a session on the VM's agent link whose frames wake
+// the reactor (AgentSession's listener, from the link's thread), a timer for
+// the agent's answers (grpc::Alarm: no thread waits), and a reference count
+// (gRPC's OnDone and each alarm hold one), so nothing runs on a deleted
+// stream. Subclasses react to frames in OnFramesLocked.
+template <typename Base>
+class AgentStream : public Base {
+ public:
+  void OnCancel() override {
+    absl::MutexLock l(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
   }
-  return f;
-}
+  void OnDone() override {
+    if (session_ != nullptr) {
+      session_->SetListener(nullptr);  // waits for a call in progress
+      agent_->Close(session_, !completed_);
+    }
+    {
+      absl::MutexLock l(&mu_);
+      ++gen_;
+      if (alarm_ != nullptr) alarm_->Cancel();
+    }
+    Unref();
+  }
+
+ protected:
+  explicit AgentStream(VmRunner* runner) : runner_(runner) {}
+  virtual ~AgentStream() = default;
+
+  // A session with the agent of `item`, whose frames call OnFramesLocked.
+  absl::Status OpenLocked(const std::string& item)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ASSIGN_OR_RETURN(agent_, runner_->UpLink(item));
+    session_ = agent_->Open();
+    session_->SetListener([this] {
+      absl::MutexLock l(&mu_);
+      if (!finished_) OnFramesLocked();
+    });
+    return absl::OkStatus();
+  }
+  absl::Status SendLocked(wire::Type type, const std::string& payload)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return agent_->Send(session_->id(), type, payload);
+  }
+  // The next queued frame, if any.
+  bool NextFrameLocked(wire::Frame* f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return session_->Pop(f, absl::ZeroDuration());
+  }
+  virtual void OnFramesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+
+  // The agent must send a frame within `timeout` (a frozen guest, a dead
+  // agent), else the stream ends with DEADLINE_EXCEEDED naming `what`.
+  void ExpectLocked(absl::Duration timeout, std::string what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const uint64_t gen = ++gen_;
+    if (alarm_ != nullptr) alarm_->Cancel();
+    alarm_ = std::make_unique<grpc::Alarm>();
+    Ref();
+    alarm_->Set(absl::ToChronoTime(absl::Now() + timeout), [this, gen, timeout,
+                                                            what](bool fired) {
+      if (fired) {
+        absl::MutexLock l(&mu_);
+        if (gen == gen_) {
+          FinishLocked(ToGrpcStatus(absl::DeadlineExceededError(
+              absl::StrCat("the agent did not answer ", what, " within ",
+                           absl::FormatDuration(timeout)))));
+        }
+      }
+      Unref();
+    });
+  }
+  // A frame came: the pending ExpectLocked no longer applies.
+  void AnsweredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++gen_; }
+
+  void FinishLocked(const grpc::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    ++gen_;
+    this->Finish(s);
+  }
+
+  absl::Mutex mu_;
+  VmRunner* const runner_;
+  std::shared_ptr<AgentLink> agent_;
+  std::shared_ptr<AgentSession> session_;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // The agent finished its side: no kKill on close.
+  std::atomic<bool> completed_{false};
+
+ private:
+  void Ref() { refs_.fetch_add(1); }
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+  std::atomic<int> refs_{1};  // OnDone
+  uint64_t gen_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
+};
+
+// Guest.Exec: client messages become agent frames as they arrive; agent
+// frames become responses one write at a time (the session's bound holds the
+// agent back while the client is slow).
+class ExecReactor
+    : public AgentStream<
+          grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>> {
+ public:
+  explicit ExecReactor(VmRunner* runner) : AgentStream(runner) {
+    StartRead(&req_);
+  }
+
+  void OnReadDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    if (finished_) return;
+    if (session_ == nullptr) {
+      if (!ok || !req_.has_start()) {
+        FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "the first Exec message must be start"));
+        return;
+      }
+      const v1::ExecStart& st = req_.start();
+      absl::Status s = OpenLocked(st.item());
+      if (s.ok()) {
+        wire::ExecStart es;
+        es.argv.assign(st.command().begin(), st.command().end());
+        es.env.assign(st.env().begin(), st.env().end());
+        es.tty = st.tty();
+        es.rows = st.size().rows();
+        es.cols = st.size().cols();
+        es.term = st.term();
+        s = SendLocked(wire::Type::kExecStart, wire::EncodeExecStart(es));
+      }
+      if (!s.ok()) {
+        FinishLocked(ToGrpcStatus(s));
+        return;
+      }
+      StartRead(&req_);
+      return;
+    }
+    if (!ok) return;  // half-closed: the output goes on to the exit
+    if (!req_.stdin().empty()) {
+      SendLocked(wire::Type::kStdin, req_.stdin()).IgnoreError();
+    } else if (req_.stdin_eof()) {
+      SendLocked(wire::Type::kStdinEof, "").IgnoreError();
+    } else if (req_.has_resize()) {
+      wire::WireWriter w;
+      w.U32(req_.resize().rows()).U32(req_.resize().cols());
+      SendLocked(wire::Type::kResize, w.Take()).IgnoreError();
+    }
+    StartRead(&req_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    if (!finished_) OnFramesLocked();
+  }
+
+ private:
+  void OnFramesLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    wire::Frame f;
+    while (!writing_ && NextFrameLocked(&f)) {
+      resp_.Clear();
+      switch (f.type) {
+        case wire::Type::kStdout:
+          resp_.set_stdout(std::move(f.payload));
+          break;
+        case wire::Type::kStderr:
+          resp_.set_stderr(std::move(f.payload));
+          break;
+        case wire::Type::kExit: {
+          wire::WireReader rd(f.payload);
+          resp_.mutable_exit()->set_code(rd.I32());
+          resp_.mutable_exit()->set_signal(rd.I32());
+          completed_ = true;
+          finished_ = true;
+          StartWriteAndFinish(&resp_, grpc::WriteOptions(), grpc::Status::OK);
+          return;
+        }
+        case wire::Type::kError:
+          // In-band too: the client half-closes on the exit message.
+          resp_.mutable_exit()->set_code(255);
+          resp_.mutable_exit()->set_error(f.payload);
+          finished_ = true;
+          StartWriteAndFinish(
+              &resp_, grpc::WriteOptions(),
+              ToGrpcStatus(WithReason(absl::UnavailableError(f.payload),
+                                      reason::kGuestError)));
+          return;
+        default:
+          continue;
+      }
+      writing_ = true;
+      StartWrite(&resp_);
+    }
+  }
+
+  v1::ExecRequest req_;
+  v1::ExecResponse resp_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Guest.CopyTo: begin (the agent checks the destination), the entries and
+// data as they arrive, end (the agent checks it got every byte).
+class CopyToReactor
+    : public AgentStream<grpc::ServerReadReactor<v1::CopyToRequest>> {
+ public:
+  CopyToReactor(VmRunner* runner, grpc::CallbackServerContext* ctx,
+                v1::CopyToResponse* resp)
+      : AgentStream(runner), ctx_(ctx), resp_(resp) {
+    StartRead(&req_);
+  }
+
+  void OnReadDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    if (finished_) return;
+    if (session_ == nullptr) {
+      if (!ok || !req_.has_start()) {
+        FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "the first CopyTo message must be start"));
+        return;
+      }
+      absl::Status s = OpenLocked(req_.start().item());
+      if (s.ok()) s = SendLocked(wire::Type::kPutBegin, req_.start().path());
+      if (!s.ok()) {
+        FinishLocked(ToGrpcStatus(s));
+        return;
+      }
+      phase_ = Phase::kBegin;
+      ExpectLocked(absl::Seconds(30), "the copy");
+      return;  // reads start once the agent accepts the destination
+    }
+    if (!ok) {
+      // The end of the requests is also what a cancelled client looks like.
+      if (ctx_->IsCancelled()) return;  // OnCancel finishes
+      if (absl::Status s = SendLocked(wire::Type::kPutEnd, ""); !s.ok()) {
+        FinishLocked(ToGrpcStatus(s));
+        return;
+      }
+      phase_ = Phase::kEnd;
+      ExpectLocked(absl::Seconds(60), "the end of the copy");
+      return;
+    }
+    absl::Status s;
+    if (req_.has_entry()) {
+      TreeEntry e = FromProto(req_.entry());
+      if (std::string err = CheckRelativePath(e.path); !err.empty()) {
+        FinishLocked(ToGrpcStatus(absl::InvalidArgumentError(err)));
+        return;
+      }
+      s = SendLocked(wire::Type::kEntry, EncodeEntry(e));
+    } else {
+      const std::string& d = req_.data();
+      for (size_t off = 0; off < d.size() && s.ok(); off += wire::kChunk) {
+        s = SendLocked(wire::Type::kData, d.substr(off, wire::kChunk));
+      }
+    }
+    if (!s.ok()) {
+      FinishLocked(ToGrpcStatus(s));
+      return;
+    }
+    StartRead(&req_);
+  }
+
+ private:
+  enum class Phase { kBegin, kData, kEnd };
+
+  void OnFramesLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    wire::Frame f;
+    while (!finished_ && NextFrameLocked(&f)) {
+      AnsweredLocked();
+      if (f.type != wire::Type::kOk) {  // refused, or failed while writing
+        FinishLocked(ToGrpcStatus(absl::FailedPreconditionError(f.payload)));
+        return;
+      }
+      if (phase_ == Phase::kBegin) {
+        phase_ = Phase::kData;
+        StartRead(&req_);
+      } else if (phase_ == Phase::kEnd) {
+        wire::WireReader rd(f.payload);
+        resp_->set_files(rd.U32());
+        resp_->set_bytes(rd.U64());
+        completed_ = true;
+        FinishLocked(grpc::Status::OK);
+      }
+    }
+  }
+
+  grpc::CallbackServerContext* const ctx_;
+  v1::CopyToResponse* const resp_;
+  v1::CopyToRequest req_;
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kBegin;
+};
+
+// Guest.CopyFrom: the agent's entries and data, one write at a time.
+class CopyFromReactor
+    : public AgentStream<grpc::ServerWriteReactor<v1::CopyFromResponse>> {
+ public:
+  CopyFromReactor(VmRunner* runner, const v1::CopyFromRequest& req)
+      : AgentStream(runner) {
+    absl::MutexLock l(&mu_);
+    absl::Status s = OpenLocked(req.item());
+    if (s.ok()) s = SendLocked(wire::Type::kGetBegin, req.path());
+    if (!s.ok()) {
+      FinishLocked(ToGrpcStatus(s));
+      return;
+    }
+    ExpectLocked(absl::Seconds(60), "the copy");
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    if (finished_) return;
+    OnFramesLocked();
+    if (!writing_ && !finished_) ExpectLocked(absl::Seconds(60), "the copy");
+  }
+
+ private:
+  void OnFramesLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    wire::Frame f;
+    while (!writing_ && !finished_ && NextFrameLocked(&f)) {
+      AnsweredLocked();
+      resp_.Clear();
+      if (f.type == wire::Type::kEntry) {
+        TreeEntry e;
+        if (!DecodeEntry(f.payload, &e)) {
+          FinishLocked(ToGrpcStatus(
+              absl::InternalError("malformed entry from the agent")));
+          return;
+        }
+        *resp_.mutable_entry() = ToProto(e);
+      } else if (f.type == wire::Type::kData) {
+        resp_.set_data(std::move(f.payload));
+      } else if (f.type == wire::Type::kGetEnd) {
+        completed_ = true;
+        FinishLocked(grpc::Status::OK);
+        return;
+      } else if (f.type == wire::Type::kError) {
+        FinishLocked(ToGrpcStatus(absl::FailedPreconditionError(f.payload)));
+        return;
+      } else {
+        continue;
+      }
+      writing_ = true;
+      StartWrite(&resp_);
+    }
+  }
+
+  v1::CopyFromResponse resp_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 }  // namespace
 
-grpc::Status VmGuestService::Exec(
-    grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<v1::ExecResponse, v1::ExecRequest>* stream) {
-  v1::ExecRequest first;
-  if (!stream->Read(&first) || !first.has_start()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the first Exec message must be start");
-  }
-  const v1::ExecStart& st = first.start();
-  auto link = runner_->UpLink(st.item());
-  if (!link.ok()) return ToGrpcStatus(link.status());
-  std::shared_ptr<AgentLink> agent = *link;
-  auto session = agent->Open();
-  wire::ExecStart es;
-  es.argv.assign(st.command().begin(), st.command().end());
-  es.env.assign(st.env().begin(), st.env().end());
-  es.tty = st.tty();
-  es.rows = st.size().rows();
-  es.cols = st.size().cols();
-  es.term = st.term();
-  if (auto s = agent->Send(session->id(), wire::Type::kExecStart,
-                           wire::EncodeExecStart(es));
-      !s.ok()) {
-    agent->Close(session, false);
-    return ToGrpcStatus(s);
-  }
-  absl::Notification reader_done;
-  std::thread reader([&] {
-    v1::ExecRequest r;
-    while (stream->Read(&r)) {
-      if (r.has_start()) continue;
-      if (!r.stdin().empty()) {
-        agent->Send(session->id(), wire::Type::kStdin, r.stdin()).IgnoreError();
-      } else if (r.stdin_eof()) {
-        agent->Send(session->id(), wire::Type::kStdinEof, "").IgnoreError();
-      } else if (r.has_resize()) {
-        wire::WireWriter w;
-        w.U32(r.resize().rows()).U32(r.resize().cols());
-        agent->Send(session->id(), wire::Type::kResize, w.Take()).IgnoreError();
-      }
-    }
-    reader_done.Notify();
-  });
-  grpc::Status result = grpc::Status::OK;
-  bool finished = false;
-  while (!finished) {
-    wire::Frame f;
-    if (!session->Pop(&f, absl::Milliseconds(200))) {
-      if (ctx->IsCancelled()) {
-        result = grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-        break;
-      }
-      continue;
-    }
-    v1::ExecResponse out;
-    switch (f.type) {
-      case wire::Type::kStdout:
-        out.set_stdout(f.payload);
-        break;
-      case wire::Type::kStderr:
-        out.set_stderr(f.payload);
-        break;
-      case wire::Type::kExit: {
-        wire::WireReader rd(f.payload);
-        out.mutable_exit()->set_code(rd.I32());
-        out.mutable_exit()->set_signal(rd.I32());
-        finished = true;
-        break;
-      }
-      case wire::Type::kError:
-        // In-band too: the client half-closes on the exit message.
-        result = ToGrpcStatus(
-            WithReason(absl::UnavailableError(f.payload), reason::kGuestError));
-        out.mutable_exit()->set_code(255);
-        out.mutable_exit()->set_error(f.payload);
-        finished = true;
-        break;
-      default:
-        continue;
-    }
-    if (!stream->Write(out)) {
-      result = grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-      break;
-    }
-  }
-  bool exited = finished && result.ok();
-  agent->Close(session, !exited);
-  // A well-behaved client half-closes once it has the exit status.
-  if (!reader_done.WaitForNotificationWithTimeout(absl::Seconds(2)))
-    ctx->TryCancel();
-  reader.join();
-  return result;
+grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>*
+VmGuestService::Exec(grpc::CallbackServerContext*) {
+  return new ExecReactor(runner_);
 }
 
-grpc::Status VmGuestService::CopyTo(
-    grpc::ServerContext* ctx, grpc::ServerReader<v1::CopyToRequest>* reader,
-    v1::CopyToResponse* resp) {
-  v1::CopyToRequest req;
-  if (!reader->Read(&req) || !req.has_start()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the first CopyTo message must be start");
-  }
-  auto link = runner_->UpLink(req.start().item());
-  if (!link.ok()) return ToGrpcStatus(link.status());
-  std::shared_ptr<AgentLink> agent = *link;
-  auto session = agent->Open();
-  auto done = [&](absl::Status s) {
-    agent->Close(session, !s.ok());
-    return ToGrpcStatus(s);
-  };
-  if (auto s =
-          agent->Send(session->id(), wire::Type::kPutBegin, req.start().path());
-      !s.ok())
-    return done(s);
-  auto ok = Await(session.get(), absl::Seconds(30), "the copy");
-  if (!ok.ok()) return done(ok.status());
-  if (ok->type != wire::Type::kOk)
-    return done(absl::FailedPreconditionError(ok->payload));
-  while (reader->Read(&req)) {
-    wire::Frame early;
-    if (session->queued() > 0 && session->Pop(&early, absl::ZeroDuration())) {
-      return done(absl::FailedPreconditionError(early.payload));
-    }
-    absl::Status s;
-    if (req.has_entry()) {
-      TreeEntry e = FromProto(req.entry());
-      if (std::string err = CheckRelativePath(e.path); !err.empty())
-        return done(absl::InvalidArgumentError(err));
-      s = agent->Send(session->id(), wire::Type::kEntry, EncodeEntry(e));
-    } else {
-      const std::string& d = req.data();
-      for (size_t off = 0; off < d.size() && s.ok(); off += wire::kChunk) {
-        s = agent->Send(session->id(), wire::Type::kData,
-                        d.substr(off, wire::kChunk));
-      }
-    }
-    if (!s.ok()) return done(s);
-  }
-  // The end of the requests is also what a cancelled client looks like.
-  if (ctx->IsCancelled()) return done(absl::CancelledError("client went away"));
-  if (auto s = agent->Send(session->id(), wire::Type::kPutEnd, ""); !s.ok())
-    return done(s);
-  auto end = Await(session.get(), absl::Seconds(60), "the end of the copy");
-  if (!end.ok()) return done(end.status());
-  if (end->type != wire::Type::kOk)
-    return done(absl::FailedPreconditionError(end->payload));
-  wire::WireReader rd(end->payload);
-  resp->set_files(rd.U32());
-  resp->set_bytes(rd.U64());
-  return done(absl::OkStatus());
+grpc::ServerReadReactor<v1::CopyToRequest>* VmGuestService::CopyTo(
+    grpc::CallbackServerContext* ctx, v1::CopyToResponse* resp) {
+  return new CopyToReactor(runner_, ctx, resp);
 }
 
-grpc::Status VmGuestService::CopyFrom(
-    grpc::ServerContext* ctx, const v1::CopyFromRequest* req,
-    grpc::ServerWriter<v1::CopyFromResponse>* writer) {
-  auto link = runner_->UpLink(req->item());
-  if (!link.ok()) return ToGrpcStatus(link.status());
-  std::shared_ptr<AgentLink> agent = *link;
-  auto session = agent->Open();
-  auto done = [&](absl::Status s) {
-    agent->Close(session, !s.ok());
-    return ToGrpcStatus(s);
-  };
-  if (auto s = agent->Send(session->id(), wire::Type::kGetBegin, req->path());
-      !s.ok())
-    return done(s);
-  for (;;) {
-    if (ctx->IsCancelled())
-      return done(absl::CancelledError("client went away"));
-    auto f = Await(session.get(), absl::Seconds(60), "the copy");
-    if (!f.ok()) return done(f.status());
-    v1::CopyFromResponse out;
-    if (f->type == wire::Type::kEntry) {
-      TreeEntry e;
-      if (!DecodeEntry(f->payload, &e))
-        return done(absl::InternalError("malformed entry from the agent"));
-      *out.mutable_entry() = ToProto(e);
-    } else if (f->type == wire::Type::kData) {
-      out.set_data(std::move(f->payload));
-    } else if (f->type == wire::Type::kGetEnd) {
-      return done(absl::OkStatus());
-    } else if (f->type == wire::Type::kError) {
-      return done(absl::FailedPreconditionError(f->payload));
-    } else {
-      continue;
-    }
-    if (!writer->Write(out)) return done(absl::CancelledError("client gone"));
-  }
+grpc::ServerWriteReactor<v1::CopyFromResponse>* VmGuestService::CopyFrom(
+    grpc::CallbackServerContext*, const v1::CopyFromRequest* req) {
+  return new CopyFromReactor(runner_, *req);
 }
 
 namespace {

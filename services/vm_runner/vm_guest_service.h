@@ -8,23 +8,23 @@
 
 namespace cloonix {
 
-// cloonix.v1.Guest for VMs, through their agents.
-class VmGuestService final
-    : public cloonix::v1::Guest::WithCallbackMethod_Console<
-          cloonix::v1::Guest::Service> {
+// cloonix.v1.Guest for VMs, through their agents. Every method is a gRPC
+// callback reactor: agent frames wake the stream (AgentSession's listener),
+// the serial console runs on libvirt stream events, answers the agent owes
+// are timed by grpc::Alarm; a client that goes away (OnCancel) ends the
+// session and kills its command in the guest. Nothing polls and no thread
+// waits per stream. Tunnel is served by the doorway (UNIMPLEMENTED here).
+class VmGuestService final : public cloonix::v1::Guest::CallbackService {
  public:
   explicit VmGuestService(VmRunner* runner) : runner_(runner) {}
-  grpc::Status Exec(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<cloonix::v1::ExecResponse,
-                               cloonix::v1::ExecRequest>* stream) override;
-  grpc::Status CopyTo(grpc::ServerContext* ctx,
-                      grpc::ServerReader<cloonix::v1::CopyToRequest>* reader,
-                      cloonix::v1::CopyToResponse* resp) override;
-  grpc::Status CopyFrom(
-      grpc::ServerContext* ctx, const cloonix::v1::CopyFromRequest* req,
-      grpc::ServerWriter<cloonix::v1::CopyFromResponse>* writer) override;
-  // The serial console, on libvirt stream events (no polling).
+  grpc::ServerBidiReactor<cloonix::v1::ExecRequest, cloonix::v1::ExecResponse>*
+  Exec(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerReadReactor<cloonix::v1::CopyToRequest>* CopyTo(
+      grpc::CallbackServerContext* ctx,
+      cloonix::v1::CopyToResponse* resp) override;
+  grpc::ServerWriteReactor<cloonix::v1::CopyFromResponse>* CopyFrom(
+      grpc::CallbackServerContext* ctx,
+      const cloonix::v1::CopyFromRequest* req) override;
   grpc::ServerBidiReactor<cloonix::v1::ConsoleRequest,
                           cloonix::v1::ConsoleResponse>*
   Console(grpc::CallbackServerContext* ctx) override;
