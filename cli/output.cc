@@ -58,6 +58,9 @@ std::string Details(const v1::Item& it) {
     parts.push_back(absl::StrCat("image=", it.kvm().image(), " ram=",
                                  it.kvm().ram_mb(), " cpu=", it.kvm().cpu()));
   }
+  if (it.kind() == v1::ITEM_KIND_TAP) {
+    parts.push_back("host=" + it.name());
+  }
   if (it.kind() == v1::ITEM_KIND_A2B) {
     parts.push_back("dir0: " + A2bSettingsText(it.a2b().dir0()) + ";");
     parts.push_back("dir1: " + A2bSettingsText(it.a2b().dir1()) + ";");
@@ -140,6 +143,10 @@ std::string ItemDetails(const v1::Item& it) {
                     "\nram:   ", k.ram_mb(), " MiB\ncpu:   ", k.cpu(),
                     "\nqemu:  pid ", k.pid(), ", domain type ", k.domain_type(),
                     "\nconsole log: ", k.console_log(), "\n");
+  }
+  if (it.kind() == v1::ITEM_KIND_TAP) {
+    absl::StrAppend(&out, "host interface: ", it.name(),
+                    " (in the host's netns; configure it with ip addr add)\n");
   }
   if (it.kind() == v1::ITEM_KIND_A2B) {
     const v1::A2bCounters* cs[2] = {&it.a2b().counters0(),

@@ -56,10 +56,17 @@ def main():
         got = bridges.get(b, set())
         if got != want:
             problems.append(f"lan {lan} ({b}): ports {sorted(got)} != cabled eths {sorted(want)}")
+    taps = kind("ITEM_KIND_TAP")
+    host_taps = set()
+    for line in run("ip", "-o", "link", "show").splitlines():
+        if f"alias cloonix:{net}:tap" in line:
+            host_taps.add(line.split(": ")[1].split("@")[0])
+    if host_taps != taps:
+        problems.append(f"host taps {sorted(host_taps)} != tap items {sorted(taps)}")
     if problems:
         print("\n".join(problems))
         return 1
-    print(f"agree: {len(cnts)} cnt, {len(kvms)} kvm, {len(lans)} lans, "
+    print(f"agree: {len(cnts)} cnt, {len(kvms)} kvm, {len(taps)} tap, {len(lans)} lans, "
           f"{sum(len(p) for p in bridges.values())} ports")
     return 0
 

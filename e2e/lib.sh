@@ -102,6 +102,8 @@ leftovers() {
   pgrep -af -- "$CLOONIX_WORK_ROOT/$net(/| |$)" | grep -v pgrep | awk '$2 !~ /defunct/' | sed 's/^/process /'
   # Host interfaces of the net: VM taps before they move, nat veth ends.
   ip -o link show | grep -E " (ct${tag}[0-9]+e[0-9]+|cn${tag}[0-9]+)[@:]" | sed 's/^/link /'
+  # The net's taps: host interfaces marked with its alias.
+  ip -o link show | grep -F "alias cloonix:${net}:tap" | sed 's/^/tap /'
   virsh -c qemu:///system list --all --name 2>/dev/null | grep -F "cloonix.$net." | sed 's/^/domain /'
   ls -d /var/run/dpdk/cx*-"$net" 2>/dev/null | sed 's/^/dpdk /'
   mount | grep -F "$CLOONIX_WORK_ROOT/$net/" | sed 's/^/mount /'
@@ -124,6 +126,9 @@ e2e_cleanup_net() {
   pkill -9 -f -- "$CLOONIX_WORK_ROOT/$net(/| |$)" 2>/dev/null || true
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^cloonix_${net}(\.|$)"); do
     ip netns delete "$ns" 2>/dev/null || true
+  done
+  for t in $(ip -o link show | grep -F "alias cloonix:${net}:tap" | awk -F': ' '{print $2}' | cut -d@ -f1); do
+    ip link delete "$t" 2>/dev/null || true
   done
 }
 

@@ -81,6 +81,30 @@ grpc::Status LanSwitchService::SyncBridges(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status LanSwitchService::CreateTap(grpc::ServerContext*,
+                                         const lsv1::CreateTapRequest* req,
+                                         lsv1::CreateTapResponse*) {
+  absl::MutexLock l(&taps_mu_);
+  return ToGrpcStatus(taps_->Create(req->name(), req->port()));
+}
+
+grpc::Status LanSwitchService::DeleteTap(grpc::ServerContext*,
+                                         const lsv1::DeleteTapRequest* req,
+                                         lsv1::DeleteTapResponse*) {
+  absl::MutexLock l(&taps_mu_);
+  return ToGrpcStatus(taps_->Delete(req->name()));
+}
+
+grpc::Status LanSwitchService::ListTaps(grpc::ServerContext*,
+                                        const lsv1::ListTapsRequest*,
+                                        lsv1::ListTapsResponse* resp) {
+  absl::MutexLock l(&taps_mu_);
+  auto names = taps_->List();
+  if (!names.ok()) return ToGrpcStatus(names.status());
+  for (const auto& n : *names) resp->add_names(n);
+  return grpc::Status::OK;
+}
+
 grpc::Status LanSwitchService::Teardown(grpc::ServerContext*,
                                         const lsv1::TeardownRequest*,
                                         lsv1::TeardownResponse*) {
@@ -90,6 +114,12 @@ grpc::Status LanSwitchService::Teardown(grpc::ServerContext*,
     for (const auto& [name, ports] : *b) {
       if (auto s = ovsdb_->DeleteBridge(name); !s.ok())
         spdlog::warn("{}", s.ToString());
+    }
+  }
+  {
+    absl::MutexLock tl(&taps_mu_);
+    if (auto taps = taps_->List(); taps.ok()) {
+      for (const auto& t : *taps) taps_->Delete(t).IgnoreError();
     }
   }
   absl::Status s = daemons_->Teardown();

@@ -6,6 +6,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
+#include "services/lan_switch/host_taps.h"
 #include "services/lan_switch/ovs_daemons.h"
 #include "services/lan_switch/ovsdb_client.h"
 
@@ -15,9 +16,9 @@ class LanSwitchService final
     : public cloonix::lanswitch::v1::LanSwitch::Service {
  public:
   // `shutdown` is notified after a Teardown.
-  LanSwitchService(OvsDaemons* daemons, OvsdbClient* ovsdb,
+  LanSwitchService(OvsDaemons* daemons, OvsdbClient* ovsdb, HostTaps* taps,
                    absl::Notification* shutdown)
-      : daemons_(daemons), ovsdb_(ovsdb), shutdown_(shutdown) {}
+      : daemons_(daemons), ovsdb_(ovsdb), taps_(taps), shutdown_(shutdown) {}
 
   grpc::Status CreateBridge(grpc::ServerContext*,
                             const lanswitch::v1::CreateBridgeRequest* req,
@@ -37,6 +38,15 @@ class LanSwitchService final
   grpc::Status SyncBridges(grpc::ServerContext*,
                            const lanswitch::v1::SyncBridgesRequest* req,
                            lanswitch::v1::SyncBridgesResponse* resp) override;
+  grpc::Status CreateTap(grpc::ServerContext*,
+                         const lanswitch::v1::CreateTapRequest* req,
+                         lanswitch::v1::CreateTapResponse*) override;
+  grpc::Status DeleteTap(grpc::ServerContext*,
+                         const lanswitch::v1::DeleteTapRequest* req,
+                         lanswitch::v1::DeleteTapResponse*) override;
+  grpc::Status ListTaps(grpc::ServerContext*,
+                        const lanswitch::v1::ListTapsRequest*,
+                        lanswitch::v1::ListTapsResponse* resp) override;
   grpc::Status Teardown(grpc::ServerContext*,
                         const lanswitch::v1::TeardownRequest*,
                         lanswitch::v1::TeardownResponse*) override;
@@ -44,7 +54,10 @@ class LanSwitchService final
  private:
   OvsDaemons* daemons_;
   OvsdbClient* ovsdb_;
+  HostTaps* taps_;
   absl::Notification* shutdown_;
+  // Tap changes (host links) apart from OVSDB transactions.
+  absl::Mutex taps_mu_;
   // Serializes OVSDB transactions: read-modify-write calls must not interleave.
   absl::Mutex mu_;
 };

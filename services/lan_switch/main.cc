@@ -52,10 +52,12 @@ int main(int argc, char** argv) {
                   work_dir);
     return 1;
   }
+  auto runner = std::make_shared<cloonix::RealCommandRunner>();
   cloonix::OvsdbClient ovsdb(daemons.DbRemote(), cloonix::NetNetns(net),
-                             std::make_shared<cloonix::RealCommandRunner>());
+                             runner);
+  cloonix::HostTaps taps(net, runner);
   absl::Notification shutdown;
-  cloonix::LanSwitchService service(&daemons, &ovsdb, &shutdown);
+  cloonix::LanSwitchService service(&daemons, &ovsdb, &taps, &shutdown);
   auto server = cloonix::StartUnixServer(socket, {&service});
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());

@@ -28,6 +28,20 @@ class LanBackend {
   virtual absl::StatusOr<std::map<std::string, std::vector<std::string>>>
   ListBridges() = 0;
   virtual absl::Status Teardown() = 0;
+  // Taps: a veth with its end `name` in the host's netns and `port` in the
+  // net's netns (lan_switch.proto CreateTap). ALREADY_EXISTS if the host has
+  // another interface so named. The defaults (fakes without taps) answer
+  // UNIMPLEMENTED and list none.
+  virtual absl::Status CreateTap(const std::string& /*name*/,
+                                 const std::string& /*port*/) {
+    return absl::UnimplementedError("taps are not served here");
+  }
+  virtual absl::Status DeleteTap(const std::string& /*name*/) {
+    return absl::UnimplementedError("taps are not served here");
+  }
+  virtual absl::StatusOr<std::vector<std::string>> ListTaps() {
+    return std::vector<std::string>{};
+  }
 };
 
 struct RunningEth {

@@ -102,6 +102,33 @@ absl::Status GrpcLanBackend::Teardown() {
               "lan_switch: ");
 }
 
+absl::Status GrpcLanBackend::CreateTap(const std::string& name,
+                                       const std::string& port) {
+  ls::CreateTapRequest req;
+  req.set_name(name);
+  req.set_port(port);
+  ls::CreateTapResponse resp;
+  return Call(stub_.get(), &ls::LanSwitch::Stub::CreateTap, req, &resp, kShort,
+              "lan_switch: ");
+}
+
+absl::Status GrpcLanBackend::DeleteTap(const std::string& name) {
+  ls::DeleteTapRequest req;
+  req.set_name(name);
+  ls::DeleteTapResponse resp;
+  return Call(stub_.get(), &ls::LanSwitch::Stub::DeleteTap, req, &resp, kShort,
+              "lan_switch: ");
+}
+
+absl::StatusOr<std::vector<std::string>> GrpcLanBackend::ListTaps() {
+  ls::ListTapsRequest req;
+  ls::ListTapsResponse resp;
+  auto s = Call(stub_.get(), &ls::LanSwitch::Stub::ListTaps, req, &resp, kShort,
+                "lan_switch: ");
+  if (!s.ok()) return s;
+  return std::vector<std::string>(resp.names().begin(), resp.names().end());
+}
+
 GrpcCntBackend::GrpcCntBackend(const std::string& socket)
     : stub_(cr::CntRunner::NewStub(UnixChannel(socket))) {}
 

@@ -27,6 +27,10 @@ class GrpcLanBackend : public LanBackend {
   absl::StatusOr<std::map<std::string, std::vector<std::string>>> ListBridges()
       override;
   absl::Status Teardown() override;
+  absl::Status CreateTap(const std::string& name,
+                         const std::string& port) override;
+  absl::Status DeleteTap(const std::string& name) override;
+  absl::StatusOr<std::vector<std::string>> ListTaps() override;
 
  private:
   std::unique_ptr<cloonix::lanswitch::v1::LanSwitch::Stub> stub_;

@@ -86,7 +86,7 @@ class KindDriver {
 };
 
 // The table: one driver per built kind, on `backends`. Kinds without a
-// driver (tap, phy, c2c until they are built) answer UNIMPLEMENTED.
+// driver (phy, c2c until they are built) answer UNIMPLEMENTED.
 std::vector<std::unique_ptr<KindDriver>> MakeDrivers(const Backends& backends);
 // The table's driver of `kind` with no services, for Validate and Prepare
 // (Topology); nullptr if the kind has none.

@@ -52,10 +52,28 @@ class FakeLans : public LanBackend {
     return out;
   }
   absl::Status Teardown() override { return absl::OkStatus(); }
+  absl::Status CreateTap(const std::string& name,
+                         const std::string& port) override {
+    if (host_links.count(name))
+      return absl::AlreadyExistsError("the host already has " + name);
+    taps[name] = port;
+    return absl::OkStatus();
+  }
+  absl::Status DeleteTap(const std::string& name) override {
+    taps.erase(name);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<std::string>> ListTaps() override {
+    std::vector<std::string> out;
+    for (const auto& [n, p] : taps) out.push_back(n);
+    return out;
+  }
   absl::Status Fail() {
     fail_next = false;
     return absl::NotFoundError("interface missing");
   }
+  std::map<std::string, std::string> taps;  // host end -> port
+  std::set<std::string> host_links;         // the host's own interfaces
   std::map<std::string, std::set<std::string>> bridges;
   bool fail_next = false;
   int syncs = 0;
@@ -452,6 +470,46 @@ TEST_F(NetManagerTest, ReconcileRecreatesDeadContainersAndSyncsLans) {
   EXPECT_EQ(m_->GetItem("cnt2")->state(), v1::ITEM_STATE_FAILED);
   EXPECT_NE(m_->GetItem("cnt2")->state_message().find("image nope"),
             std::string::npos);
+}
+
+TEST_F(NetManagerTest, TapLifeCycleRefusalAndReconcile) {
+  v1::Item t;
+  t.set_name("tap0");
+  t.mutable_tap();
+  auto made = m_->CreateItem(t);
+  ASSERT_TRUE(made.ok()) << made.status();
+  ASSERT_EQ(made->eths_size(), 1);
+  const std::string port = made->eths(0).port();
+  EXPECT_EQ(lans_.taps["tap0"], port);
+  ASSERT_TRUE(m_->ConnectEth("tap0", 0, "lan1", true).ok());
+  EXPECT_TRUE(lans_.bridges[m_->GetItem("lan1")->lan().bridge()].count(port));
+
+  // The host's own interface name: refused, nothing kept.
+  lans_.host_links.insert("eth9");
+  v1::Item bad;
+  bad.set_name("eth9");
+  bad.mutable_tap();
+  EXPECT_TRUE(absl::IsAlreadyExists(m_->CreateItem(bad).status()));
+  EXPECT_FALSE(m_->GetItem("eth9").ok());
+  EXPECT_FALSE(lans_.taps.count("eth9"));
+  v1::Item longname;
+  longname.set_name("tap-name-too-long");
+  longname.mutable_tap();
+  EXPECT_TRUE(absl::IsInvalidArgument(m_->CreateItem(longname).status()));
+
+  // Gone behind our back: the loop makes it again and re-cables it.
+  lans_.taps.clear();
+  for (auto& [b, ports] : lans_.bridges) ports.erase(port);
+  ASSERT_TRUE(m_->Reconcile().ok());
+  EXPECT_EQ(lans_.taps["tap0"], port);
+  EXPECT_TRUE(lans_.bridges[m_->GetItem("lan1")->lan().bridge()].count(port));
+  // A tap of this net the topology does not have is removed.
+  lans_.taps["stray"] = "cx99e0";
+  ASSERT_TRUE(m_->Reconcile().ok());
+  EXPECT_FALSE(lans_.taps.count("stray"));
+
+  ASSERT_TRUE(m_->DeleteItem("tap0", false).ok());
+  EXPECT_TRUE(lans_.taps.empty());
 }
 
 TEST_F(NetManagerTest, A2bCreateConfigureAndCounters) {

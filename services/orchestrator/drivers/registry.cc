@@ -10,6 +10,7 @@ std::vector<std::unique_ptr<KindDriver>> MakeDrivers(const Backends& b) {
   t.push_back(MakeKvmDriver(b));
   t.push_back(MakeNatDriver(b));
   t.push_back(MakeA2bDriver(b));
+  t.push_back(MakeTapDriver(b));
   return t;
 }
 
