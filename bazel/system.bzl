@@ -29,6 +29,7 @@ _LIBS = {
     "nlohmann_json": (["nlohmann_json"], []),
     "cli11": ([], []),
     "libvirt": (["libvirt"], []),
+    "pcap": (["libpcap"], []),
     # Its .pc ends with a bare -Wl,--as-needed: close it. Consumers also need
     # //bazel:dpdk.bzl's DPDK_COPTS (copts do not propagate).
     "dpdk": (["libdpdk"], ["-Wl,--no-as-needed", "-lrte_bus_vdev"]),

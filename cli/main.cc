@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   cloonix::cli::AddNatCommands(add, cnf, ctx);
   cloonix::cli::AddA2bCommands(add, cnf, ctx);
   cloonix::cli::AddGuestCommands(&app, ctx);
+  cloonix::cli::AddSnfCommands(&app, ctx);
 
   // `ssh <name> cmd -x ...`: the command is taken out before CLI11 sees it.
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -20,6 +20,7 @@ void AddNatCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
 void AddA2bCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
 // ssh, scp, osh, ocp, console, tunnel.
 void AddGuestCommands(CLI::App* app, Context& ctx);
+void AddSnfCommands(CLI::App* app, Context& ctx);
 
 // `ssh <name> cmd -x ...`: takes the command out of `args` before CLI11
 // parses them (so that its options are not read as cloonix's).

@@ -1,5 +1,8 @@
 #include "services/lan_switch/lan_switch_service.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/exec.h"
 #include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/notify_once.h"
@@ -103,6 +106,46 @@ grpc::Status LanSwitchService::ListTaps(grpc::ServerContext*,
   if (!names.ok()) return ToGrpcStatus(names.status());
   for (const auto& n : *names) resp->add_names(n);
   return grpc::Status::OK;
+}
+
+grpc::ServerWriteReactor<cloonix::v1::CaptureMessage>*
+LanSwitchService::Capture(grpc::CallbackServerContext*,
+                          const lsv1::CaptureRequest* req) {
+  CaptureEnv env;
+  env.netns = netns_;
+  env.add_mirror =
+      [this](const std::string& bridge) -> absl::StatusOr<std::string> {
+    RETURN_IF_ERROR(ValidateIfname(bridge));
+    const std::string port = absl::StrCat("cxm", next_mirror_++);
+    {
+      absl::MutexLock l(&mu_);
+      RETURN_IF_ERROR(ovsdb_->AddMirror(bridge, port));
+    }
+    // vswitchd makes the internal port's interface shortly after.
+    for (int i = 0; i < 150 && !ovsdb_->InterfaceExists(port); ++i)
+      absl::SleepFor(absl::Milliseconds(20));
+    if (!ovsdb_->InterfaceExists(port)) {
+      absl::MutexLock l(&mu_);
+      ovsdb_->DeleteMirror(bridge, port).IgnoreError();
+      return absl::UnavailableError(
+          absl::StrCat("the mirror port of ", bridge, " did not appear"));
+    }
+    auto up = Exec({"ip", "-n", netns_, "link", "set", "dev", port, "up"});
+    if (!up.ok() || up->exit_code != 0) {
+      absl::MutexLock l(&mu_);
+      ovsdb_->DeleteMirror(bridge, port).IgnoreError();
+      return absl::InternalError(
+          absl::StrCat("cannot bring the mirror port ", port, " up"));
+    }
+    return port;
+  };
+  env.remove_mirror = [this](const std::string& bridge,
+                             const std::string& port) {
+    absl::MutexLock l(&mu_);
+    if (auto s = ovsdb_->DeleteMirror(bridge, port); !s.ok())
+      spdlog::warn("capture: {}", s.ToString());
+  };
+  return NewCapture(*req, std::move(env));
 }
 
 grpc::Status LanSwitchService::Teardown(grpc::ServerContext*,

@@ -3,9 +3,13 @@
 #ifndef CLOONIX_SERVICES_LAN_SWITCH_LAN_SWITCH_SERVICE_H_
 #define CLOONIX_SERVICES_LAN_SWITCH_LAN_SWITCH_SERVICE_H_
 
+#include <atomic>
+#include <string>
+
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
+#include "services/lan_switch/capture.h"
 #include "services/lan_switch/host_taps.h"
 #include "services/lan_switch/ovs_daemons.h"
 #include "services/lan_switch/ovsdb_client.h"
@@ -13,12 +17,17 @@
 namespace cloonix {
 
 class LanSwitchService final
-    : public cloonix::lanswitch::v1::LanSwitch::Service {
+    : public cloonix::lanswitch::v1::LanSwitch::WithCallbackMethod_Capture<
+          cloonix::lanswitch::v1::LanSwitch::Service> {
  public:
   // `shutdown` is notified after a Teardown.
   LanSwitchService(OvsDaemons* daemons, OvsdbClient* ovsdb, HostTaps* taps,
-                   absl::Notification* shutdown)
-      : daemons_(daemons), ovsdb_(ovsdb), taps_(taps), shutdown_(shutdown) {}
+                   std::string netns, absl::Notification* shutdown)
+      : daemons_(daemons),
+        ovsdb_(ovsdb),
+        taps_(taps),
+        netns_(std::move(netns)),
+        shutdown_(shutdown) {}
 
   grpc::Status CreateBridge(grpc::ServerContext*,
                             const lanswitch::v1::CreateBridgeRequest* req,
@@ -47,6 +56,10 @@ class LanSwitchService final
   grpc::Status ListTaps(grpc::ServerContext*,
                         const lanswitch::v1::ListTapsRequest*,
                         lanswitch::v1::ListTapsResponse* resp) override;
+  // A callback reactor (capture.h).
+  grpc::ServerWriteReactor<cloonix::v1::CaptureMessage>* Capture(
+      grpc::CallbackServerContext*,
+      const lanswitch::v1::CaptureRequest* req) override;
   grpc::Status Teardown(grpc::ServerContext*,
                         const lanswitch::v1::TeardownRequest*,
                         lanswitch::v1::TeardownResponse*) override;
@@ -55,7 +68,9 @@ class LanSwitchService final
   OvsDaemons* daemons_;
   OvsdbClient* ovsdb_;
   HostTaps* taps_;
+  const std::string netns_;
   absl::Notification* shutdown_;
+  std::atomic<uint32_t> next_mirror_{1};
   // Tap changes (host links) apart from OVSDB transactions.
   absl::Mutex taps_mu_;
   // Serializes OVSDB transactions: read-modify-write calls must not interleave.

@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
                              runner);
   cloonix::HostTaps taps(net, runner);
   absl::Notification shutdown;
-  cloonix::LanSwitchService service(&daemons, &ovsdb, &taps, &shutdown);
+  cloonix::LanSwitchService service(&daemons, &ovsdb, &taps,
+                                   cloonix::NetNetns(net), &shutdown);
   auto server = cloonix::StartUnixServer(socket, {&service});
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());

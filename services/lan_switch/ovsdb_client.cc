@@ -94,6 +94,27 @@ absl::Status OvsdbClient::DeletePort(const std::string& port) {
   return Run({{"--if-exists", "del-port", port}}).status();
 }
 
+absl::Status OvsdbClient::AddMirror(const std::string& bridge,
+                                    const std::string& port) {
+  return Run({{"add-port", bridge, port},
+              {"set", "interface", port, "type=internal"},
+              {"--id=@p", "get", "port", port},
+              {"--id=@m", "create", "mirror", "name=" + port, "select-all=true",
+               "output-port=@p"},
+              {"add", "bridge", bridge, "mirrors", "@m"}})
+      .status();
+}
+
+absl::Status OvsdbClient::DeleteMirror(const std::string& bridge,
+                                       const std::string& port) {
+  // The mirror first (a bridge's mirror goes once the bridge drops it); it
+  // may already be gone with its port.
+  Run({{"--id=@m", "get", "mirror", port},
+       {"remove", "bridge", bridge, "mirrors", "@m"}})
+      .IgnoreError();
+  return Run({{"--if-exists", "del-port", bridge, port}}).status();
+}
+
 absl::StatusOr<BridgeMap> OvsdbClient::ListBridges() {
   ASSIGN_OR_RETURN(std::string out, Run({{"list-br"}}));
   BridgeMap m;

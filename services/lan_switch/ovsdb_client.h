@@ -28,10 +28,17 @@ class OvsdbClient {
   // NOT_FOUND if the bridge or the interface does not exist.
   absl::Status AddPort(const std::string& bridge, const std::string& port);
   absl::Status DeletePort(const std::string& port);
+  // A mirror of every frame of `bridge` to a new internal port `port` (its
+  // interface appears in the netns); for captures of a whole lan.
+  absl::Status AddMirror(const std::string& bridge, const std::string& port);
+  // Removes that mirror and its port (idempotent).
+  absl::Status DeleteMirror(const std::string& bridge, const std::string& port);
   absl::StatusOr<BridgeMap> ListBridges();
   // One transaction turning the current bridges into `desired`. Ports whose
   // interface is missing are skipped and returned.
   absl::StatusOr<std::vector<std::string>> Sync(const BridgeMap& desired);
+  // True if interface `ifname` exists in the netns.
+  bool InterfaceExists(const std::string& ifname);
 
   // The ovs-vsctl argv for a transaction of `commands` (each a list of words);
   // public for tests.
@@ -41,7 +48,6 @@ class OvsdbClient {
  private:
   absl::StatusOr<std::string> Run(
       const std::vector<std::vector<std::string>>& cmds);
-  bool InterfaceExists(const std::string& ifname);
 
   std::string db_remote_;
   std::string netns_;

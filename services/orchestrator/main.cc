@@ -21,6 +21,7 @@
 #include "common/netns.h"
 #include "common/notify_once.h"
 #include "common/process.h"
+#include "common/rpc_client.h"
 #include "common/server.h"
 #include "common/supervisor.h"
 #include "services/orchestrator/grpc_backends.h"
@@ -326,7 +327,7 @@ int main(int argc, char** argv) {
   absl::Notification stopping;
   absl::Mutex stop_mu;
 
-  cloonix::TopologyService topology(&manager);
+  cloonix::TopologyService topology(&manager, cloonix::UnixChannel(ls_sock));
   cloonix::NetService net_service({net, work_dir, cloonix::NetNetns(net)},
                                   &manager, &supervisor, [&]() -> absl::Status {
                                     absl::MutexLock l(&stop_mu);

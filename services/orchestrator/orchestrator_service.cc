@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <deque>
 
+#include "absl/strings/str_cat.h"
 #include "common/error_reasons.h"
 #include "common/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
@@ -198,6 +200,132 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::Event> {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
+
+namespace {
+
+// Relays lan_switch's capture stream to the client, one message in flight:
+// a message read from lan_switch is written to the client, and the next
+// read starts when that write is done. The client's cancel cancels the
+// upstream call (FromCallbackServerContext).
+class CaptureRelay {
+ public:
+  CaptureRelay(grpc::CallbackServerContext* ctx,
+               cloonix::lanswitch::v1::LanSwitch::Stub* stub,
+               cloonix::lanswitch::v1::CaptureRequest req)
+      : cc_(grpc::ClientContext::FromCallbackServerContext(*ctx)),
+        req_(std::move(req)),
+        down_(this),
+        up_(this) {
+    stub->async()->Capture(cc_.get(), &req_, &up_);
+    up_.StartRead(&msg_);
+    up_.AddHold();  // reads after the first start from Down::OnWriteDone
+    up_.StartCall();
+  }
+  grpc::ServerWriteReactor<v1::CaptureMessage>* reactor() { return &down_; }
+
+ private:
+  class Down : public grpc::ServerWriteReactor<v1::CaptureMessage> {
+   public:
+    explicit Down(CaptureRelay* r) : r_(r) {}
+    void OnWriteDone(bool ok) override {
+      if (ok) {
+        r_->up_.StartRead(&r_->msg_);
+      } else {
+        r_->cc_->TryCancel();
+        r_->up_.RemoveHold();
+      }
+    }
+    void OnCancel() override { r_->cc_->TryCancel(); }
+    void OnDone() override { r_->Unref(); }
+
+   private:
+    CaptureRelay* r_;
+  };
+  class Up : public grpc::ClientReadReactor<v1::CaptureMessage> {
+   public:
+    explicit Up(CaptureRelay* r) : r_(r) {}
+    void OnReadDone(bool ok) override {
+      if (ok) {
+        r_->down_.StartWrite(&r_->msg_);
+      } else {
+        RemoveHold();
+      }
+    }
+    void OnDone(const grpc::Status& s) override {
+      r_->down_.Finish(s);
+      r_->Unref();
+    }
+
+   private:
+    CaptureRelay* r_;
+  };
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  std::unique_ptr<grpc::ClientContext> cc_;
+  cloonix::lanswitch::v1::CaptureRequest req_;
+  v1::CaptureMessage msg_;
+  Down down_;
+  Up up_;
+  std::atomic<int> refs_{2};
+};
+
+// The lan_switch targets of `req`'s points.
+absl::StatusOr<cloonix::lanswitch::v1::CaptureRequest> CaptureTargets(
+    NetManager* manager, const v1::CaptureRequest& req) {
+  cloonix::lanswitch::v1::CaptureRequest out;
+  if (req.points_size() == 0)
+    return absl::InvalidArgumentError("a capture needs at least one point");
+  for (const auto& p : req.points()) {
+    auto it = manager->GetItem(p.item());
+    if (!it.ok()) return it.status();
+    auto* t = out.add_targets();
+    if (it->kind() == v1::ITEM_KIND_LAN) {
+      if (it->lan().endpoints_size() == 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "lan ", p.item(), " has no cabled eth: nothing to capture"));
+      }
+      t->set_bridge(it->lan().bridge());
+      continue;
+    }
+    const v1::Eth* eth = nullptr;
+    for (const auto& e : it->eths()) {
+      if (e.index() == p.eth()) eth = &e;
+    }
+    if (eth == nullptr) {
+      return absl::NotFoundError(absl::StrCat(
+          p.item(), " has no eth", p.eth(), " (it has ", it->eths_size(), ")"));
+    }
+    if (eth->port().empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          p.item(), ":eth", p.eth(), " has no port yet (is it running?)"));
+    }
+    t->set_ifname(eth->port());
+  }
+  out.set_snaplen(req.snaplen());
+  out.set_filter(req.filter());
+  out.set_count(req.count());
+  out.set_duration_ms(req.duration_ms());
+  return out;
+}
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::CaptureMessage>* TopologyService::Capture(
+    grpc::CallbackServerContext* ctx, const v1::CaptureRequest* req) {
+  auto targets = CaptureTargets(manager_, *req);
+  if (!targets.ok()) {
+    class Refuse : public grpc::ServerWriteReactor<v1::CaptureMessage> {
+     public:
+      explicit Refuse(const grpc::Status& s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
+    return new Refuse(ToGrpcStatus(targets.status()));
+  }
+  return (new CaptureRelay(ctx, lan_switch_.get(), *std::move(targets)))
+      ->reactor();
+}
 
 grpc::ServerWriteReactor<v1::Event>* TopologyService::WatchEvents(
     grpc::CallbackServerContext*, const v1::WatchEventsRequest*) {

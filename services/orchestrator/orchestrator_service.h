@@ -4,12 +4,15 @@
 #define CLOONIX_SERVICES_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
 
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
 #include "cloonix/v1/topology.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "common/supervisor.h"
 #include "services/orchestrator/net_manager.h"
 
@@ -20,10 +23,15 @@ class WatchReactor;
 // WatchEvents uses the callback API (a ServerWriteReactor per stream, fed by
 // the event bus); the unary methods use the sync API.
 class TopologyService final
-    : public cloonix::v1::Topology::WithCallbackMethod_WatchEvents<
-          cloonix::v1::Topology::Service> {
+    : public cloonix::v1::Topology::WithCallbackMethod_Capture<
+          cloonix::v1::Topology::WithCallbackMethod_WatchEvents<
+              cloonix::v1::Topology::Service>> {
  public:
-  explicit TopologyService(NetManager* manager) : manager_(manager) {}
+  // `lan_switch`: the channel of the net's lan_switch, which captures.
+  TopologyService(NetManager* manager,
+                  std::shared_ptr<grpc::Channel> lan_switch)
+      : manager_(manager),
+        lan_switch_(cloonix::lanswitch::v1::LanSwitch::NewStub(lan_switch)) {}
 
   grpc::Status CreateItem(grpc::ServerContext*,
                           const v1::CreateItemRequest* req,
@@ -52,6 +60,10 @@ class TopologyService final
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(
       grpc::CallbackServerContext* ctx,
       const v1::WatchEventsRequest* req) override;
+  // Resolves the points (an item's eth: its port; a lan: its bridge) and
+  // relays lan_switch's capture stream (callback reactors both ways).
+  grpc::ServerWriteReactor<v1::CaptureMessage>* Capture(
+      grpc::CallbackServerContext* ctx, const v1::CaptureRequest* req) override;
   grpc::Status OpenNatForward(grpc::ServerContext*,
                               const v1::OpenNatForwardRequest* req,
                               v1::NatForward* resp) override;
@@ -67,6 +79,7 @@ class TopologyService final
   void Forget(WatchReactor* r);
 
   NetManager* manager_;
+  std::unique_ptr<cloonix::lanswitch::v1::LanSwitch::Stub> lan_switch_;
   absl::Mutex mu_;
   std::set<WatchReactor*> reactors_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
