@@ -184,8 +184,12 @@ class GuestRelay {
   void RouteLocked(const std::string& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     route_req_.set_name(item);
     route_cc_ = grpc::ClientContext::FromCallbackServerContext(*ctx_);
+    refs_.fetch_add(1);  // the answer may come after the client went away
     topology_->async()->GetItem(route_cc_.get(), &route_req_, &route_item_,
-                                [this](grpc::Status s) { Routed(s); });
+                                [this](grpc::Status s) {
+                                  Routed(s);
+                                  Unref();
+                                });
   }
 
   void Routed(const grpc::Status& s) {
@@ -291,7 +295,8 @@ class GuestRelay {
   grpc::GenericStub* const cnts_;
   Down down_;
   Up up_;
-  std::atomic<int> refs_{1};  // Down's OnDone
+  // Down's OnDone, the routing call while pending, Up's OnDone once started.
+  std::atomic<int> refs_{1};
   absl::Mutex mu_;
   ByteBuffer first_, to_up_, from_up_, last_;
   v1::GetItemRequest route_req_;

@@ -35,6 +35,11 @@ class FakeTopology final : public v1::Topology::Service {
   grpc::Status GetItem(grpc::ServerContext*, const v1::GetItemRequest* req,
                        v1::Item* resp) override {
     resp->set_name(req->name());
+    if (req->name().rfind("slow", 0) == 0) {
+      absl::SleepFor(absl::Milliseconds(300));  // outlives a cancelled call
+      resp->set_kind(v1::ITEM_KIND_KVM);
+      return grpc::Status::OK;
+    }
     if (req->name().rfind("vm", 0) == 0) {
       resp->set_kind(v1::ITEM_KIND_KVM);
     } else if (req->name().rfind("c", 0) == 0) {
@@ -279,6 +284,24 @@ TEST_F(GuestRouterTest, ClientCancelReachesTheRunner) {
   absl::SleepFor(absl::Milliseconds(200));
   cc.TryCancel();
   EXPECT_TRUE(vms_.cancelled.WaitForNotificationWithTimeout(absl::Seconds(5)));
+}
+
+TEST_F(GuestRouterTest, ClientGoneWhileRoutingIsSafe) {
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext cc;
+    auto s = stub_->Exec(&cc);
+    v1::ExecRequest r;
+    r.mutable_start()->set_item("slowvm");
+    s->Write(r);
+    absl::SleepFor(absl::Milliseconds(50));
+    cc.TryCancel();
+    EXPECT_EQ(s->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  absl::SleepFor(absl::Milliseconds(500));  // the routing answers arrive
+  std::string out;
+  int code = -1;
+  ASSERT_TRUE(RunExec("vm1", {"z"}, &out, &code).ok());
+  EXPECT_EQ(out, "vm:z");
 }
 
 TEST_F(GuestRouterTest, ExecWithTheRunnerGoneEndsInBand) {
