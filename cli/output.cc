@@ -61,6 +61,13 @@ std::string Details(const v1::Item& it) {
   if (it.kind() == v1::ITEM_KIND_TAP) {
     parts.push_back("host=" + it.name());
   }
+  if (it.kind() == v1::ITEM_KIND_PHY) {
+    parts.push_back(absl::StrCat(
+        "nic=", it.phy().host_ifname(),
+        it.phy().host_netns().empty() ? "" : "@" + it.phy().host_netns(),
+        " mode=",
+        it.phy().mode() == v1::PHY_MODE_MACVLAN ? "macvlan" : "absorb"));
+  }
   if (it.kind() == v1::ITEM_KIND_A2B) {
     parts.push_back("dir0: " + A2bSettingsText(it.a2b().dir0()) + ";");
     parts.push_back("dir1: " + A2bSettingsText(it.a2b().dir1()) + ";");
@@ -147,6 +154,20 @@ std::string ItemDetails(const v1::Item& it) {
   if (it.kind() == v1::ITEM_KIND_TAP) {
     absl::StrAppend(&out, "host interface: ", it.name(),
                     " (in the host's netns; configure it with ip addr add)\n");
+  }
+  if (it.kind() == v1::ITEM_KIND_PHY) {
+    const v1::PhySpec& p = it.phy();
+    const bool macvlan = p.mode() == v1::PHY_MODE_MACVLAN;
+    absl::StrAppend(
+        &out, "nic:  ", p.host_ifname(),
+        p.host_netns().empty() ? " (host netns)"
+                               : " (netns " + p.host_netns() + ")",
+        "\nmode: ",
+        macvlan ? "macvlan (the host keeps the NIC)"
+                : "absorb (the NIC is the net's until the phy is deleted)",
+        p.force() ? ", forced" : "",
+        "\nmac:  ", p.mac().empty() ? "-" : p.mac(),
+        macvlan ? " (follows the guest on its lan)" : "", "\n");
   }
   if (it.kind() == v1::ITEM_KIND_A2B) {
     const v1::A2bCounters* cs[2] = {&it.a2b().counters0(),

@@ -113,7 +113,7 @@ leftovers() {
   # runc state of the net's containerd namespace.
   ls -A "/run/containerd/runc/cloonix-$net" 2>/dev/null | sed 's/^/runc /'
   find "$CLOONIX_WORK_ROOT/$net" \( -name '*.sock' -o -name '*.pid' -o -name 'state.json*' \
-    -o -name containerd -o -name ovs -o -name '*.qcow2' -o -name doorway.addr \) 2>/dev/null | sed 's/^/file /'
+    -o -name containerd -o -name ovs -o -name '*.qcow2' -o -name doorway.addr -o -name phys.json \) 2>/dev/null | sed 's/^/file /'
 }
 
 # Stops a net (default: the test's) and removes what a failed stop left.

@@ -271,9 +271,44 @@ void AddItemCommands(CLI::App* app, CLI::App* add, Context& ctx) {
       return CreateItem(g, it);
     };
   });
+  static std::vector<std::string> phy_args;
+  static std::string phy_mode = "absorb";
+  static std::string phy_netns;
+  static bool phy_force = false;
+  auto* phy = add->add_subcommand(
+      "phy",
+      "add phy <name> <nic> | add phy <nic>: bring host NIC <nic> into the "
+      "net as eth0 of <name> (default: the NIC's name); `add lan <name> eth0 "
+      "<lan>` cables it. absorb (default) takes the NIC from the host until "
+      "the phy is deleted (its addresses, MTU, state and routes are given "
+      "back); macvlan leaves the NIC to the host and joins a macvlan of it, "
+      "whose MAC follows the one guest on its lan");
+  phy->add_option("args", phy_args, "[<name>] <nic>")
+      ->required()
+      ->expected(1, 2);
+  phy->add_option("--mode", phy_mode, "absorb (default) or macvlan")
+      ->check(CLI::IsMember({"absorb", "macvlan"}));
+  phy->add_flag("--force", phy_force,
+                "absorb even the NIC that holds the host's default route");
+  phy->add_option("--netns", phy_netns,
+                  "the named netns (ip netns) that holds the NIC instead of "
+                  "the host's own");
+  phy->callback([&] {
+    ctx.action = [&]() -> int {
+      v1::Item it;
+      it.set_name(phy_args[0]);
+      auto* p = it.mutable_phy();
+      p->set_host_ifname(phy_args.size() == 2 ? phy_args[1] : phy_args[0]);
+      p->set_mode(phy_mode == "macvlan" ? v1::PHY_MODE_MACVLAN
+                                        : v1::PHY_MODE_ABSORB);
+      p->set_force(phy_force);
+      p->set_host_netns(phy_netns);
+      return CreateItem(g, it);
+    };
+  });
   static std::string other_name;
   // Kinds without a driver: the net answers UNIMPLEMENTED.
-  for (const char* kind : {"phy", "c2c"}) {
+  for (const char* kind : {"c2c"}) {
     auto* sc = add->add_subcommand(
         kind, std::string("add ") + kind + " <name> (not built yet)");
     sc->add_option("name", other_name, "Item name")->required();
@@ -282,8 +317,7 @@ void AddItemCommands(CLI::App* app, CLI::App* add, Context& ctx) {
       ctx.action = [&, k]() -> int {
         v1::Item it;
         it.set_name(other_name);
-        if (k == "phy") it.mutable_phy();
-        if (k == "c2c") it.mutable_c2c();
+        it.mutable_c2c();
         return CreateItem(g, it);
       };
     });

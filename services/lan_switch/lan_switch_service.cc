@@ -108,6 +108,57 @@ grpc::Status LanSwitchService::ListTaps(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status LanSwitchService::CreatePhy(grpc::ServerContext*,
+                                         const lsv1::CreatePhyRequest* req,
+                                         lsv1::CreatePhyResponse* resp) {
+  PhyRequest r;
+  r.name = req->name();
+  r.nic = req->nic();
+  r.host_netns = req->host_netns();
+  r.macvlan = req->mode() == cloonix::v1::PHY_MODE_MACVLAN;
+  r.force = req->force();
+  r.port = req->port();
+  absl::MutexLock l(&taps_mu_);
+  auto mac = phys_->Create(r);
+  if (!mac.ok()) return ToGrpcStatus(mac.status());
+  resp->set_mac(*mac);
+  return grpc::Status::OK;
+}
+
+grpc::Status LanSwitchService::DeletePhy(grpc::ServerContext*,
+                                         const lsv1::DeletePhyRequest* req,
+                                         lsv1::DeletePhyResponse*) {
+  absl::MutexLock l(&taps_mu_);
+  return ToGrpcStatus(phys_->Delete(req->name()));
+}
+
+grpc::Status LanSwitchService::ListPhys(grpc::ServerContext*,
+                                        const lsv1::ListPhysRequest*,
+                                        lsv1::ListPhysResponse* resp) {
+  absl::MutexLock l(&taps_mu_);
+  auto phys = phys_->List();
+  if (!phys.ok()) return ToGrpcStatus(phys.status());
+  for (const auto& p : *phys) {
+    auto* out = resp->add_phys();
+    out->set_name(p.request.name);
+    out->set_nic(p.request.nic);
+    out->set_host_netns(p.request.host_netns);
+    out->set_mode(p.request.macvlan ? cloonix::v1::PHY_MODE_MACVLAN
+                                    : cloonix::v1::PHY_MODE_ABSORB);
+    out->set_port(p.request.port);
+    out->set_present(p.present);
+    out->set_mac(p.mac);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LanSwitchService::SetPhyMac(grpc::ServerContext*,
+                                         const lsv1::SetPhyMacRequest* req,
+                                         lsv1::SetPhyMacResponse*) {
+  absl::MutexLock l(&taps_mu_);
+  return ToGrpcStatus(phys_->SetMac(req->name(), req->mac()));
+}
+
 grpc::ServerWriteReactor<cloonix::v1::CaptureMessage>*
 LanSwitchService::Capture(grpc::CallbackServerContext*,
                           const lsv1::CaptureRequest* req) {
@@ -153,6 +204,12 @@ grpc::Status LanSwitchService::Teardown(grpc::ServerContext*,
                                         lsv1::TeardownResponse*) {
   absl::MutexLock l(&mu_);
   spdlog::info("teardown: deleting bridges, stopping OVS, removing netns");
+  {
+    // Before the netns goes: a veth moved into it would go with it.
+    absl::MutexLock tl(&taps_mu_);
+    if (auto s = phys_->GiveBackAll(); !s.ok())
+      spdlog::error("giving the phys' NICs back: {}", s.ToString());
+  }
   if (auto b = ovsdb_->ListBridges(); b.ok()) {
     for (const auto& [name, ports] : *b) {
       if (auto s = ovsdb_->DeleteBridge(name); !s.ok())

@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
 #include "services/lan_switch/capture.h"
+#include "services/lan_switch/host_phys.h"
 #include "services/lan_switch/host_taps.h"
 #include "services/lan_switch/ovs_daemons.h"
 #include "services/lan_switch/ovsdb_client.h"
@@ -22,10 +23,12 @@ class LanSwitchService final
  public:
   // `shutdown` is notified after a Teardown.
   LanSwitchService(OvsDaemons* daemons, OvsdbClient* ovsdb, HostTaps* taps,
-                   std::string netns, absl::Notification* shutdown)
+                   HostPhys* phys, std::string netns,
+                   absl::Notification* shutdown)
       : daemons_(daemons),
         ovsdb_(ovsdb),
         taps_(taps),
+        phys_(phys),
         netns_(std::move(netns)),
         shutdown_(shutdown) {}
 
@@ -56,6 +59,18 @@ class LanSwitchService final
   grpc::Status ListTaps(grpc::ServerContext*,
                         const lanswitch::v1::ListTapsRequest*,
                         lanswitch::v1::ListTapsResponse* resp) override;
+  grpc::Status CreatePhy(grpc::ServerContext*,
+                         const lanswitch::v1::CreatePhyRequest* req,
+                         lanswitch::v1::CreatePhyResponse* resp) override;
+  grpc::Status DeletePhy(grpc::ServerContext*,
+                         const lanswitch::v1::DeletePhyRequest* req,
+                         lanswitch::v1::DeletePhyResponse*) override;
+  grpc::Status ListPhys(grpc::ServerContext*,
+                        const lanswitch::v1::ListPhysRequest*,
+                        lanswitch::v1::ListPhysResponse* resp) override;
+  grpc::Status SetPhyMac(grpc::ServerContext*,
+                         const lanswitch::v1::SetPhyMacRequest* req,
+                         lanswitch::v1::SetPhyMacResponse*) override;
   // A callback reactor (capture.h).
   grpc::ServerWriteReactor<cloonix::v1::CaptureMessage>* Capture(
       grpc::CallbackServerContext*,
@@ -68,10 +83,11 @@ class LanSwitchService final
   OvsDaemons* daemons_;
   OvsdbClient* ovsdb_;
   HostTaps* taps_;
+  HostPhys* phys_;
   const std::string netns_;
   absl::Notification* shutdown_;
   std::atomic<uint32_t> next_mirror_{1};
-  // Tap changes (host links) apart from OVSDB transactions.
+  // Tap and phy changes (host links) apart from OVSDB transactions.
   absl::Mutex taps_mu_;
   // Serializes OVSDB transactions: read-modify-write calls must not interleave.
   absl::Mutex mu_;

@@ -2,6 +2,8 @@
 // cloonix_<net> (userspace datapath). Serves cloonix.lanswitch.v1.LanSwitch
 // on a unix socket. On SIGTERM it exits and leaves OVS running (a restarted
 // lan_switch adopts it); the Teardown RPC removes everything.
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 
@@ -56,9 +58,18 @@ int main(int argc, char** argv) {
   cloonix::OvsdbClient ovsdb(daemons.DbRemote(), cloonix::NetNetns(net),
                              runner);
   cloonix::HostTaps taps(net, runner);
+  cloonix::HostPhys phys(net, work_dir + "/phys.json", std::to_string(getpid()),
+                         runner);
+  if (auto s = phys.Load(); !s.ok()) {
+    spdlog::error(
+        "{}: the NICs it records are not given back until it is "
+        "repaired or removed",
+        s.ToString());
+    return 1;
+  }
   absl::Notification shutdown;
-  cloonix::LanSwitchService service(&daemons, &ovsdb, &taps,
-                                   cloonix::NetNetns(net), &shutdown);
+  cloonix::LanSwitchService service(&daemons, &ovsdb, &taps, &phys,
+                                    cloonix::NetNetns(net), &shutdown);
   auto server = cloonix::StartUnixServer(socket, {&service});
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());

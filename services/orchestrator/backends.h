@@ -42,6 +42,29 @@ class LanBackend {
   virtual absl::StatusOr<std::vector<std::string>> ListTaps() {
     return std::vector<std::string>{};
   }
+  // Phys (lan_switch.proto CreatePhy): host NIC item.phy().host_ifname()
+  // brought in as eth0's port. Returns eth0's MAC on the wire.
+  virtual absl::StatusOr<std::string> CreatePhy(
+      const cloonix::v1::Item& /*item*/) {
+    return absl::UnimplementedError("phys are not served here");
+  }
+  // Gives the NIC back; a phy with no record: OK.
+  virtual absl::Status DeletePhy(const std::string& /*name*/) {
+    return absl::UnimplementedError("phys are not served here");
+  }
+  struct PhyPort {
+    std::string name;
+    bool present = false;  // its port is in the net's netns
+    std::string mac;
+  };
+  virtual absl::StatusOr<std::vector<PhyPort>> ListPhys() {
+    return std::vector<PhyPort>{};
+  }
+  // A macvlan phy's MAC (it follows its lan's guest).
+  virtual absl::Status SetPhyMac(const std::string& /*name*/,
+                                 const std::string& /*mac*/) {
+    return absl::UnimplementedError("phys are not served here");
+  }
 };
 
 struct RunningEth {

@@ -129,6 +129,52 @@ absl::StatusOr<std::vector<std::string>> GrpcLanBackend::ListTaps() {
   return std::vector<std::string>(resp.names().begin(), resp.names().end());
 }
 
+absl::StatusOr<std::string> GrpcLanBackend::CreatePhy(
+    const cloonix::v1::Item& item) {
+  ls::CreatePhyRequest req;
+  req.set_name(item.name());
+  req.set_nic(item.phy().host_ifname());
+  req.set_host_netns(item.phy().host_netns());
+  req.set_mode(item.phy().mode());
+  req.set_force(item.phy().force());
+  req.set_port(item.eths(0).port());
+  ls::CreatePhyResponse resp;
+  auto s = Call(stub_.get(), &ls::LanSwitch::Stub::CreatePhy, req, &resp,
+                kShort, "lan_switch: ");
+  if (!s.ok()) return s;
+  return resp.mac();
+}
+
+absl::Status GrpcLanBackend::DeletePhy(const std::string& name) {
+  ls::DeletePhyRequest req;
+  req.set_name(name);
+  ls::DeletePhyResponse resp;
+  return Call(stub_.get(), &ls::LanSwitch::Stub::DeletePhy, req, &resp, kShort,
+              "lan_switch: ");
+}
+
+absl::StatusOr<std::vector<LanBackend::PhyPort>> GrpcLanBackend::ListPhys() {
+  ls::ListPhysRequest req;
+  ls::ListPhysResponse resp;
+  auto s = Call(stub_.get(), &ls::LanSwitch::Stub::ListPhys, req, &resp, kShort,
+                "lan_switch: ");
+  if (!s.ok()) return s;
+  std::vector<PhyPort> out;
+  for (const auto& p : resp.phys())
+    out.push_back({p.name(), p.present(), p.mac()});
+  return out;
+}
+
+absl::Status GrpcLanBackend::SetPhyMac(const std::string& name,
+                                       const std::string& mac) {
+  ls::SetPhyMacRequest req;
+  req.set_name(name);
+  req.set_mac(mac);
+  ls::SetPhyMacResponse resp;
+  return Call(stub_.get(), &ls::LanSwitch::Stub::SetPhyMac, req, &resp, kShort,
+              "lan_switch: ");
+}
+
 GrpcCntBackend::GrpcCntBackend(const std::string& socket)
     : stub_(cr::CntRunner::NewStub(UnixChannel(socket))) {}
 

@@ -31,6 +31,11 @@ class GrpcLanBackend : public LanBackend {
                          const std::string& port) override;
   absl::Status DeleteTap(const std::string& name) override;
   absl::StatusOr<std::vector<std::string>> ListTaps() override;
+  absl::StatusOr<std::string> CreatePhy(const cloonix::v1::Item& item) override;
+  absl::Status DeletePhy(const std::string& name) override;
+  absl::StatusOr<std::vector<PhyPort>> ListPhys() override;
+  absl::Status SetPhyMac(const std::string& name,
+                         const std::string& mac) override;
 
  private:
   std::unique_ptr<cloonix::lanswitch::v1::LanSwitch::Stub> stub_;

@@ -75,18 +75,20 @@ class KindDriver {
   virtual void Present(std::vector<cloonix::v1::Item*>& /*items*/) {}
 
   // Called every second with the running items of this kind that no
-  // operation holds. Returns those whose live state changed (a kvm's agent
-  // up/down, QEMU gone), as they should be stored; NetManager stores each
-  // one only if the item did not change meanwhile. Must only read the
-  // service: never act on a silent guest.
+  // operation holds, and every item of the net (`all`, for what follows
+  // other items: a macvlan phy's MAC follows its lan's guest). Returns those
+  // whose live state changed (a kvm's agent up/down, QEMU gone), as they
+  // should be stored; NetManager stores each one only if the item did not
+  // change meanwhile. Never acts on a silent guest.
   virtual std::vector<cloonix::v1::Item> Refresh(
-      const std::vector<cloonix::v1::Item>& /*running*/) {
+      const std::vector<cloonix::v1::Item>& /*running*/,
+      const std::vector<cloonix::v1::Item>& /*all*/) {
     return {};
   }
 };
 
 // The table: one driver per built kind, on `backends`. Kinds without a
-// driver (phy, c2c until they are built) answer UNIMPLEMENTED.
+// driver (c2c until it is built) answer UNIMPLEMENTED.
 std::vector<std::unique_ptr<KindDriver>> MakeDrivers(const Backends& backends);
 // The table's driver of `kind` with no services, for Validate and Prepare
 // (Topology); nullptr if the kind has none.

@@ -1094,6 +1094,12 @@ absl::Status NetManager::Reconcile() {
 void NetManager::Refresh() {
   // Written before the answer, with no lock held (Flush).
   absl::Cleanup flush = [this] { Flush().IgnoreError(); };
+  std::vector<v1::Item> all;
+  {
+    absl::MutexLock l(&mu_);
+    if (exclusive_) return;
+    all = topo_.Items();
+  }
   for (const auto& d : drivers_) {
     std::vector<v1::Item> running;
     {
@@ -1106,7 +1112,7 @@ void NetManager::Refresh() {
       }
     }
     if (running.empty()) continue;
-    std::vector<v1::Item> changed = d->Refresh(running);
+    std::vector<v1::Item> changed = d->Refresh(running, all);
     if (changed.empty()) continue;
     absl::MutexLock l(&mu_);
     if (exclusive_) return;

@@ -68,10 +68,40 @@ class FakeLans : public LanBackend {
     for (const auto& [n, p] : taps) out.push_back(n);
     return out;
   }
+  absl::StatusOr<std::string> CreatePhy(const v1::Item& item) override {
+    const std::string& nic = item.phy().host_ifname();
+    if (!host_links.count(nic))
+      return absl::NotFoundError("no interface " + nic);
+    for (const auto& [n, p] : phys) {
+      if (p.nic == nic && n != item.name())
+        return absl::FailedPreconditionError("NIC used by phy " + n);
+    }
+    phys[item.name()] = {nic, item.eths(0).port(), "02:00:00:00:00:aa"};
+    return phys[item.name()].mac;
+  }
+  absl::Status DeletePhy(const std::string& name) override {
+    phys.erase(name);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<PhyPort>> ListPhys() override {
+    std::vector<PhyPort> out;
+    for (const auto& [n, p] : phys) out.push_back({n, true, p.mac});
+    return out;
+  }
+  absl::Status SetPhyMac(const std::string& name,
+                         const std::string& mac) override {
+    if (!phys.count(name)) return absl::NotFoundError("no phy " + name);
+    phys[name].mac = mac;
+    return absl::OkStatus();
+  }
   absl::Status Fail() {
     fail_next = false;
     return absl::NotFoundError("interface missing");
   }
+  struct Phy {
+    std::string nic, port, mac;
+  };
+  std::map<std::string, Phy> phys;
   std::map<std::string, std::string> taps;  // host end -> port
   std::set<std::string> host_links;         // the host's own interfaces
   std::map<std::string, std::set<std::string>> bridges;
@@ -510,6 +540,66 @@ TEST_F(NetManagerTest, TapLifeCycleRefusalAndReconcile) {
 
   ASSERT_TRUE(m_->DeleteItem("tap0", false).ok());
   EXPECT_TRUE(lans_.taps.empty());
+}
+
+TEST_F(NetManagerTest, PhyLifeCycleAndMacvlanMacFollowsTheGuest) {
+  lans_.host_links.insert("eth7");
+  v1::Item p;
+  p.set_name("p1");
+  p.mutable_phy()->set_host_ifname("eth7");
+  p.mutable_phy()->set_mode(v1::PHY_MODE_MACVLAN);
+  auto made = m_->CreateItem(p);
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(made->phy().mac(), "02:00:00:00:00:aa");
+  const std::string port = made->eths(0).port();
+  EXPECT_EQ(lans_.phys["p1"].port, port);
+  // Refused, nothing kept: a missing NIC, a NIC in use, no NIC, force with
+  // macvlan.
+  v1::Item bad = p;
+  bad.set_name("p2");
+  bad.mutable_phy()->set_host_ifname("eth8");
+  EXPECT_TRUE(absl::IsNotFound(m_->CreateItem(bad).status()));
+  bad.mutable_phy()->set_host_ifname("eth7");
+  EXPECT_TRUE(absl::IsFailedPrecondition(m_->CreateItem(bad).status()));
+  bad.mutable_phy()->clear_host_ifname();
+  EXPECT_TRUE(absl::IsInvalidArgument(m_->CreateItem(bad).status()));
+  bad.mutable_phy()->set_host_ifname("eth7");
+  bad.mutable_phy()->set_force(true);
+  EXPECT_TRUE(absl::IsInvalidArgument(m_->CreateItem(bad).status()));
+  EXPECT_FALSE(m_->GetItem("p2").ok());
+  EXPECT_EQ(lans_.phys.size(), 1u);
+
+  // The macvlan's MAC follows the guest on its lan, here through an a2b.
+  v1::Item a;
+  a.set_name("ab");
+  a.mutable_a2b();
+  ASSERT_TRUE(m_->CreateItem(a).ok());
+  v1::Item c;
+  c.set_name("c1");
+  c.mutable_cnt()->set_image("busybox");
+  c.mutable_cnt()->set_eth_count(1);
+  auto cnt = m_->CreateItem(c);
+  ASSERT_TRUE(cnt.ok()) << cnt.status();
+  ASSERT_TRUE(m_->ConnectEth("p1", 0, "lanw", true).ok());
+  ASSERT_TRUE(m_->ConnectEth("ab", 0, "lanw", false).ok());
+  ASSERT_TRUE(m_->ConnectEth("ab", 1, "lang", true).ok());
+  ASSERT_TRUE(m_->ConnectEth("c1", 0, "lang", false).ok());
+  m_->Refresh();
+  const std::string c1mac = m_->GetItem("c1")->eths(0).mac();
+  EXPECT_EQ(lans_.phys["p1"].mac, c1mac);
+  EXPECT_EQ(m_->GetItem("p1")->phy().mac(), c1mac);
+
+  // Gone behind our back: made again and cabled again.
+  lans_.phys.clear();
+  ASSERT_TRUE(m_->Reconcile().ok());
+  EXPECT_EQ(lans_.phys["p1"].port, port);
+  EXPECT_TRUE(lans_.bridges[m_->GetItem("lanw")->lan().bridge()].count(port));
+  // A phy the topology does not hold is given back.
+  lans_.phys["stray"] = {"eth9", "cx99e0", ""};
+  ASSERT_TRUE(m_->Reconcile().ok());
+  EXPECT_FALSE(lans_.phys.count("stray"));
+  ASSERT_TRUE(m_->DeleteItem("p1", false).ok());
+  EXPECT_TRUE(lans_.phys.empty());
 }
 
 TEST_F(NetManagerTest, A2bCreateConfigureAndCounters) {

@@ -89,7 +89,8 @@ class KvmDriver : public KindDriver {
   // Agent states (blue/red) and QEMUs that are gone. A running kvm whose
   // QEMU is gone (crashed, killed) becomes STOPPED with the reason: it is
   // not restarted behind the user's back.
-  std::vector<v1::Item> Refresh(const std::vector<v1::Item>& running) override {
+  std::vector<v1::Item> Refresh(const std::vector<v1::Item>& running,
+                                const std::vector<v1::Item>&) override {
     std::vector<v1::Item> changed;
     auto vms = vms_->List();
     if (!vms.ok()) return changed;  // vm_runner restarting: keep the states

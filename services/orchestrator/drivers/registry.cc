@@ -11,6 +11,7 @@ std::vector<std::unique_ptr<KindDriver>> MakeDrivers(const Backends& b) {
   t.push_back(MakeNatDriver(b));
   t.push_back(MakeA2bDriver(b));
   t.push_back(MakeTapDriver(b));
+  t.push_back(MakePhyDriver(b));
   return t;
 }
 
