@@ -4,7 +4,8 @@
 # stdout (read by tshark), a BPF filter, a whole lan (OVS mirror), both ends
 # of the a2b in one pcapng (tshark sees the echo request ~30 ms later on end
 # 1), a remote capture through the TLS doorway, bad input, and 10 captures
-# opened and closed leaving no thread, fd or mirror port behind.
+# opened and closed leaving no thread, fd or mirror port behind. Cloonix's
+# switch (snf ... on|off) records into the work dir until off or net stop.
 source "$(dirname "$0")/lib.sh"
 
 W="$CLOONIX_WORK_ROOT/$NET"
@@ -98,7 +99,29 @@ check "10 captures leave no fd or thread in lan_switch" bash -c "(( $fds1 <= $fd
 check "and no mirror port" bash -c \
   "! ovs-vsctl --db=unix:$W/ovs/run/db.sock show | grep -q 'Port cxm'"
 
+# Cloonix's switch: snf <item> <eth> on|off records into the work dir.
+check "snf cnt1 eth0 on (icmp only)" bash -c \
+  "cloonix snf cnt1 eth0 on --filter icmp | grep -q 'recording into $W/snf/cnt1.eth0.pcap'"
+check "on again: the same recording, still running" bash -c \
+  "cloonix snf cnt1:eth0 on -f json | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r[\"active\"] and r[\"file\"].endswith(\"/snf/cnt1.eth0.pcap\"), r'"
+check "snf lan2 on" cloonix snf lan2 on
+sleep 2
+check "snf --list: both recording, frames counted" bash -c \
+  "cloonix snf --list -f json | python3 -c 'import json,sys; r={x[\"name\"]: x for x in json.load(sys.stdin)[\"recordings\"]}; assert r[\"cnt1:eth0\"][\"active\"] and int(r[\"cnt1:eth0\"][\"frames\"])>5 and r[\"lan2\"][\"active\"], r'"
+check "the file grows while it records (flushed per batch)" bash -c \
+  "a=\$(stat -c %s $W/snf/cnt1.eth0.pcap); sleep 1; b=\$(stat -c %s $W/snf/cnt1.eth0.pcap); (( b > a ))"
+check "snf cnt1 eth0 off: stopped, with its counts" bash -c \
+  "cloonix snf cnt1 eth0 off | grep -q 'recorded into $W/snf/cnt1.eth0.pcap, [0-9]* frame(s).*(stopped)'"
+check "tshark reads the recording: ICMP only" bash -c \
+  "n=\$(tshark -r $W/snf/cnt1.eth0.pcap 2>/dev/null | wc -l); i=\$(tshark -r $W/snf/cnt1.eth0.pcap -Y icmp 2>/dev/null | wc -l); (( n > 5 && n == i ))"
+check "off again: not recording, OK" cloonix snf cnt1 eth0 off
+expect_code "on with a filter pcap cannot compile" INVALID_ARGUMENT cloonix snf cnt2 eth0 on --filter "((("
+check "and no file is left for it" bash -c "[[ ! -e $W/snf/cnt2.eth0.pcap ]]"
+expect_code "on for an eth the item does not have" NOT_FOUND cloonix snf cnt2 eth7 on
+
 kill "$PING_PID" "$IPERF_PID" 2>/dev/null; wait "$PING_PID" "$IPERF_PID" 2>/dev/null
 check "net stop" cloonix net stop
+check "net stop ended the lan2 recording: a complete pcap" bash -c \
+  "tshark -r $W/snf/lan2.pcap >/dev/null 2>&1 && (( \$(tshark -r $W/snf/lan2.pcap 2>/dev/null | wc -l) > 5 ))"
 check_clean "nothing left after stop"
 e2e_finish

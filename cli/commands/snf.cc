@@ -265,18 +265,93 @@ int Snf(const Globals& g, const Options& o) {
   return 0;
 }
 
+std::string RecordingLine(const v1::Recording& r) {
+  const std::string& point = r.name();
+  if (r.file().empty()) return point + ": not recording";
+  std::string line = absl::StrCat(
+      point, ": ", r.active() ? "recording" : "recorded", " into ", r.file(),
+      ", ", r.frames(), " frame(s), ", r.bytes(), " bytes");
+  if (!r.active()) absl::StrAppend(&line, " (", r.ended(), ")");
+  if (r.has_stats())
+    absl::StrAppend(&line, "; pcap: ", r.stats().received(), " received, ",
+                    r.stats().dropped(), " dropped");
+  return line;
+}
+
+// Cloonix's switch: `snf <item> <eth> on|off`, `snf <lan|item:ethN> on|off`.
+int Switch(const Globals& g, const Options& o, bool on) {
+  std::vector<std::string> args(o.points.begin(), o.points.end() - 1);
+  std::vector<bool> plain;
+  auto points = ParsePoints(args, &plain);
+  if (!points.ok())
+    return Fail(std::string(points.status().message()), kExitUsage);
+  if (points->size() != 1)
+    return Fail(
+        "snf ... on|off takes one point: <item> <eth>, item:ethN or a "
+        "lan",
+        kExitUsage);
+  if (!o.write.empty() || o.count || o.duration_s > 0)
+    return Fail(
+        "snf ... on|off writes to the net's work dir (snf/) until off: "
+        "-w, --count and --duration are for a live capture",
+        kExitUsage);
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  v1::SetRecordingRequest req;
+  *req.mutable_point() = (*points)[0];
+  req.set_on(on);
+  req.set_snaplen(o.snaplen);
+  req.set_filter(o.filter);
+  v1::Recording rec;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Status s = c.topo()->SetRecording(&ctx, req, &rec);
+  if (!s.ok()) return FailRpc(g, s);
+  if (g.Json()) {
+    std::cout << ToJsonLine(rec) << std::endl;
+  } else {
+    std::cout << RecordingLine(rec) << std::endl;
+  }
+  return 0;
+}
+
+int ListRecordings(const Globals& g) {
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  v1::ListRecordingsResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Status s = c.topo()->ListRecordings(&ctx, {}, &resp);
+  if (!s.ok()) return FailRpc(g, s);
+  if (g.Json()) {
+    std::cout << ToJsonLine(resp) << std::endl;
+    return 0;
+  }
+  if (resp.recordings_size() == 0) std::cout << "no recording" << std::endl;
+  for (const auto& r : resp.recordings())
+    std::cout << RecordingLine(r) << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 void AddSnfCommands(CLI::App* app, Context& ctx) {
   static Options o;
+  static bool list = false;
   auto* snf = app->add_subcommand(
       "snf",
       "snf <item> <eth> | snf <item:ethN|lan>...: capture the frames at "
       "points of the net (Cloonix's snf), as pcap with -w FILE or -w - "
       "(stdout, e.g. | tshark -r -); several points -> one pcapng (-w "
-      "FILE), one interface per point. Ctrl-C ends the capture.");
-  snf->add_option("points", o.points, "<item> <eth>, or item:ethN / lan ...")
-      ->required();
+      "FILE), one interface per point. Ctrl-C ends the capture.\n"
+      "snf <item> <eth> on|off, snf <lan|item:ethN> on|off: Cloonix's "
+      "switch: the net records that point by itself into "
+      "<work_dir>/snf/<item>.eth<N>.pcap (or <lan>.pcap) until off; "
+      "snf --list shows the recordings.");
+  snf->add_option("points", o.points,
+                  "<item> <eth>, or item:ethN / lan ...; then on|off for "
+                  "Cloonix's switch");
+  snf->add_flag("--list", list, "list the net's recordings (snf ... on)");
   snf->add_option("-w,--write", o.write,
                   "pcap file, - for stdout; without it one line per frame");
   snf->add_option("-c,--count", o.count, "stop after N frames (all points)");
@@ -286,7 +361,17 @@ void AddSnfCommands(CLI::App* app, Context& ctx) {
       ->check(CLI::Range(1, 262144));
   snf->add_option("--filter", o.filter,
                   "BPF filter, pcap-filter(7) syntax (e.g. \"icmp\")");
-  snf->callback([&] { ctx.action = [&]() -> int { return Snf(ctx.g, o); }; });
+  snf->callback([&] {
+    ctx.action = [&]() -> int {
+      if (list) return ListRecordings(ctx.g);
+      if (o.points.empty())
+        return Fail("snf needs a point (or --list)", kExitUsage);
+      if (o.points.size() >= 2 &&
+          (o.points.back() == "on" || o.points.back() == "off"))
+        return Switch(ctx.g, o, o.points.back() == "on");
+      return Snf(ctx.g, o);
+    };
+  });
 }
 
 }  // namespace cloonix::cli

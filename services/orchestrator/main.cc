@@ -327,13 +327,15 @@ int main(int argc, char** argv) {
   absl::Notification stopping;
   absl::Mutex stop_mu;
 
-  cloonix::TopologyService topology(&manager, cloonix::UnixChannel(ls_sock));
+  cloonix::TopologyService topology(&manager, cloonix::UnixChannel(ls_sock),
+                                    work_dir + "/snf");
   cloonix::NetService net_service({net, work_dir, cloonix::NetNetns(net)},
                                   &manager, &supervisor, [&]() -> absl::Status {
                                     absl::MutexLock l(&stop_mu);
                                     if (stopping.HasBeenNotified())
                                       return absl::OkStatus();
                                     spdlog::info("stopping net {}", net);
+                                    topology.StopRecordings();
                                     absl::Status result = teardown();
                                     supervisor.StopAll("doorway");
                                     deliberate_exit("stopped");

@@ -327,6 +327,42 @@ grpc::ServerWriteReactor<v1::CaptureMessage>* TopologyService::Capture(
       ->reactor();
 }
 
+grpc::Status TopologyService::SetRecording(grpc::ServerContext*,
+                                           const v1::SetRecordingRequest* req,
+                                           v1::Recording* resp) {
+  const v1::CapturePoint& p = req->point();
+  auto item = manager_->GetItem(p.item());
+  if (!item.ok()) return ToGrpcStatus(item.status());
+  const bool lan = item->kind() == v1::ITEM_KIND_LAN;
+  const std::string name =
+      lan ? p.item() : absl::StrCat(p.item(), ":eth", p.eth());
+  v1::CapturePoint point = p;
+  if (lan) point.clear_eth();
+  if (!req->on()) {
+    *resp = recordings_.Stop(point, name);
+    return grpc::Status::OK;
+  }
+  v1::CaptureRequest creq;
+  *creq.add_points() = point;
+  creq.set_snaplen(req->snaplen());
+  creq.set_filter(req->filter());
+  auto targets = CaptureTargets(manager_, creq);
+  if (!targets.ok()) return ToGrpcStatus(targets.status());
+  auto rec = recordings_.Start(
+      point, name, lan ? p.item() : absl::StrCat(p.item(), ".eth", p.eth()),
+      *std::move(targets));
+  if (!rec.ok()) return ToGrpcStatus(rec.status());
+  *resp = *std::move(rec);
+  return grpc::Status::OK;
+}
+
+grpc::Status TopologyService::ListRecordings(grpc::ServerContext*,
+                                             const v1::ListRecordingsRequest*,
+                                             v1::ListRecordingsResponse* resp) {
+  for (auto& r : recordings_.List()) *resp->add_recordings() = std::move(r);
+  return grpc::Status::OK;
+}
+
 grpc::ServerWriteReactor<v1::Event>* TopologyService::WatchEvents(
     grpc::CallbackServerContext*, const v1::WatchEventsRequest*) {
   auto* r = new WatchReactor(this, manager_);

@@ -12,9 +12,10 @@
 #include "absl/synchronization/notification.h"
 #include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
 #include "cloonix/v1/topology.grpc.pb.h"
-#include "grpcpp/grpcpp.h"
 #include "common/supervisor.h"
+#include "grpcpp/grpcpp.h"
 #include "services/orchestrator/net_manager.h"
+#include "services/orchestrator/recordings.h"
 
 namespace cloonix {
 
@@ -28,10 +29,13 @@ class TopologyService final
               cloonix::v1::Topology::Service>> {
  public:
   // `lan_switch`: the channel of the net's lan_switch, which captures.
+  // `snf_dir`: where recordings (SetRecording) write their pcap files.
   TopologyService(NetManager* manager,
-                  std::shared_ptr<grpc::Channel> lan_switch)
+                  std::shared_ptr<grpc::Channel> lan_switch,
+                  std::string snf_dir)
       : manager_(manager),
-        lan_switch_(cloonix::lanswitch::v1::LanSwitch::NewStub(lan_switch)) {}
+        lan_switch_(cloonix::lanswitch::v1::LanSwitch::NewStub(lan_switch)),
+        recordings_(std::move(snf_dir), lan_switch_.get()) {}
 
   grpc::Status CreateItem(grpc::ServerContext*,
                           const v1::CreateItemRequest* req,
@@ -64,6 +68,15 @@ class TopologyService final
   // relays lan_switch's capture stream (callback reactors both ways).
   grpc::ServerWriteReactor<v1::CaptureMessage>* Capture(
       grpc::CallbackServerContext* ctx, const v1::CaptureRequest* req) override;
+  // Cloonix's `snf <item> <eth> on|off` (recordings.h).
+  grpc::Status SetRecording(grpc::ServerContext*,
+                            const v1::SetRecordingRequest* req,
+                            v1::Recording* resp) override;
+  grpc::Status ListRecordings(grpc::ServerContext*,
+                              const v1::ListRecordingsRequest*,
+                              v1::ListRecordingsResponse* resp) override;
+  // Ends every recording, files closed (net stop).
+  void StopRecordings() { recordings_.StopAll(); }
   grpc::Status OpenNatForward(grpc::ServerContext*,
                               const v1::OpenNatForwardRequest* req,
                               v1::NatForward* resp) override;
@@ -80,6 +93,7 @@ class TopologyService final
 
   NetManager* manager_;
   std::unique_ptr<cloonix::lanswitch::v1::LanSwitch::Stub> lan_switch_;
+  Recordings recordings_;
   absl::Mutex mu_;
   std::set<WatchReactor*> reactors_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
