@@ -61,6 +61,12 @@ std::string Details(const v1::Item& it) {
   if (it.kind() == v1::ITEM_KIND_TAP) {
     parts.push_back("host=" + it.name());
   }
+  if (it.kind() == v1::ITEM_KIND_C2C) {
+    const v1::C2cSpec& c = it.c2c();
+    parts.push_back(absl::StrCat("peer=", c.peer_net(), "@", c.peer_address(),
+                                 " ", c.peer_up() ? "up(blue)" : "down(red)",
+                                 " mtu=", c.inner_mtu()));
+  }
   if (it.kind() == v1::ITEM_KIND_PHY) {
     parts.push_back(absl::StrCat(
         "nic=", it.phy().host_ifname(),
@@ -154,6 +160,23 @@ std::string ItemDetails(const v1::Item& it) {
   if (it.kind() == v1::ITEM_KIND_TAP) {
     absl::StrAppend(&out, "host interface: ", it.name(),
                     " (in the host's netns; configure it with ip addr add)\n");
+  }
+  if (it.kind() == v1::ITEM_KIND_C2C) {
+    const v1::C2cSpec& c = it.c2c();
+    const v1::C2cCounters& k = c.counters();
+    absl::StrAppend(
+        &out, "peer:  net ", c.peer_net(), " at ", c.peer_address(), ", ",
+        c.peer_up() ? "up (blue)" : "down (red): " + c.peer_state(),
+        "\nvxlan: vni ", c.vni(), ", UDP ", c.udp_port(), " -> ",
+        c.peer_ip().empty() ? "-" : c.peer_ip(), ":", c.peer_udp_port(),
+        "\ninner MTU: ", c.inner_mtu(),
+        " (the largest IP packet it carries; give it to the guests on its "
+        "lan)\ntx ",
+        k.tx_frames(), " frames ", k.tx_bytes(), " B, rx ", k.rx_frames(),
+        " frames ", k.rx_bytes(), " B; dropped: foreign ", k.drop_foreign(),
+        ", bad vni ", k.drop_bad_vni(), ", too big ", k.drop_too_big(),
+        ", other ", k.drop_other(), "; TCP frames cut to fit ", k.tcp_split(),
+        "\n");
   }
   if (it.kind() == v1::ITEM_KIND_PHY) {
     const v1::PhySpec& p = it.phy();

@@ -1,6 +1,7 @@
 #include "common/process.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -19,7 +20,7 @@
 namespace cloonix {
 
 absl::StatusOr<pid_t> SpawnDaemon(const std::vector<std::string>& argv,
-                                  const std::string& log_path) {
+                                  const std::string& log_path, int netns_fd) {
   if (argv.empty())
     return absl::InvalidArgumentError("SpawnDaemon: empty argv");
   int log_fd =
@@ -44,6 +45,10 @@ absl::StatusOr<pid_t> SpawnDaemon(const std::vector<std::string>& argv,
     dup2(devnull, 0);
     dup2(log_fd, 1);
     dup2(log_fd, 2);
+    if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) {
+      dprintf(2, "cannot enter the network namespace: %s\n", strerror(errno));
+      _exit(126);
+    }
     syscall(SYS_close_range, 3, ~0U, 0);
     execvp(cargv[0], cargv.data());
     dprintf(2, "cannot run %s: %s\n", cargv[0], strerror(errno));

@@ -16,9 +16,11 @@ namespace cloonix {
 
 // Forks and execs argv in a new session (so it survives its parent), stdin
 // from /dev/null, stdout and stderr appended to `log_path`. Returns the pid;
-// the caller is its parent and should reap it (ReapIfExited).
+// the caller is its parent and should reap it (ReapIfExited). `netns_fd`
+// (optional): the child enters that network namespace before exec.
 absl::StatusOr<pid_t> SpawnDaemon(const std::vector<std::string>& argv,
-                                  const std::string& log_path);
+                                  const std::string& log_path,
+                                  int netns_fd = -1);
 
 // True if `pid` runs (not a zombie) and, when `comm_substr` is not empty, its
 // /proc/<pid>/cmdline contains it (guards against pid reuse).

@@ -67,7 +67,8 @@ absl::Status Supervisor::StartOne(Entry* e, absl::Duration timeout) {
                  old);
     TerminateProcess(old, absl::Seconds(3));
   }
-  ASSIGN_OR_RETURN(pid_t pid, SpawnDaemon(e->spec.argv, e->spec.log_file));
+  ASSIGN_OR_RETURN(
+      pid_t pid, SpawnDaemon(e->spec.argv, e->spec.log_file, e->spec.netns_fd));
   e->pid = pid;
   e->adopted = false;
   RETURN_IF_ERROR(WritePidFile(e->spec.pid_file, pid));

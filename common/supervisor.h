@@ -30,6 +30,9 @@ struct ServiceSpec {
   // Run by someone else at `socket`: health-checked, never spawned, restarted
   // or stopped. When it comes back after a failure, on_restart is called.
   bool external = false;
+  // Spawned into this network namespace (an open fd of it) instead of the
+  // supervisor's own; -1: the supervisor's.
+  int netns_fd = -1;
 };
 
 struct ServiceStatus {

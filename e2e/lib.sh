@@ -26,7 +26,7 @@ mkdir -p "$E2E_BIN" "$CLOONIX_WORK_ROOT" "$CLOONIX_BULK_DIR"
 for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
          services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner \
          services/a2b/cloonix-a2b services/vm_runner/cloonix-vm-runner \
-         services/doorway/cloonix-doorway services/nat/cloonix-nat e2e/grpc_probe; do
+         services/doorway/cloonix-doorway services/nat/cloonix-nat services/c2c/cloonix-c2c e2e/grpc_probe; do
   cp -L "$RUNFILES/$b" "$E2E_BIN/"
 done
 cp -L "$RUNFILES/tools/images/busybox.tar" "$CLOONIX_BULK_DIR/busybox.tar"
@@ -101,7 +101,7 @@ leftovers() {
   ip netns list | grep -E "^cloonix_${net}(\.| |$)" | sed 's/^/netns /'
   pgrep -af -- "$CLOONIX_WORK_ROOT/$net(/| |$)" | grep -v pgrep | awk '$2 !~ /defunct/' | sed 's/^/process /'
   # Host interfaces of the net: VM taps before they move, nat veth ends.
-  ip -o link show | grep -E " (ct${tag}[0-9]+e[0-9]+|cn${tag}[0-9]+)[@:]" | sed 's/^/link /'
+  ip -o link show | grep -E " (ct${tag}[0-9]+e[0-9]+|cn${tag}[0-9]+|cc${tag}[0-9]+)[@:]" | sed 's/^/link /'
   # The net's taps: host interfaces marked with its alias.
   ip -o link show | grep -F "alias cloonix:${net}:tap" | sed 's/^/tap /'
   virsh -c qemu:///system list --all --name 2>/dev/null | grep -F "cloonix.$net." | sed 's/^/domain /'

@@ -12,14 +12,14 @@ echo "install: building (bazel, first build takes a few minutes on 2 cores) ..."
 bazel build //cli:cloonix //services/orchestrator:cloonix-orchestrator \
   //services/lan_switch:cloonix-lan-switch //services/cnt_runner:cloonix-cnt-runner \
   //services/a2b:cloonix-a2b //services/vm_runner:cloonix-vm-runner \
-  //services/doorway:cloonix-doorway //services/nat:cloonix-nat \
+  //services/doorway:cloonix-doorway //services/nat:cloonix-nat //services/c2c:cloonix-c2c \
   //guest_agent:cloonix-agent \
   //tools/images:busybox_oci
 install -d "$PREFIX/bin" "$BULK"
 for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
          services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner \
          services/a2b/cloonix-a2b services/vm_runner/cloonix-vm-runner \
-         services/doorway/cloonix-doorway services/nat/cloonix-nat; do
+         services/doorway/cloonix-doorway services/nat/cloonix-nat services/c2c/cloonix-c2c; do
   install -m 0755 "bazel-bin/$b" "$PREFIX/bin/"
 done
 install -m 0644 bazel-bin/tools/images/busybox.tar "$BULK/busybox.tar"

@@ -42,7 +42,7 @@ namespace {
 int NetStart(const Globals& g, const std::string& bulk_dir,
              const std::string& log_level, bool may_exist, int timeout_s,
              const std::string& listen, const std::string& resolv_conf,
-             bool reset, bool adopt) {
+             bool reset, bool adopt, const std::string& host_netns) {
   if (!g.remote.empty())
     return Fail("net start runs on the net's own host", kExitUsage);
   // The orchestrator decides whether the net runs (a doorway alone may
@@ -66,7 +66,7 @@ int NetStart(const Globals& g, const std::string& bulk_dir,
       {cloonix::SiblingOrPath("cloonix-orchestrator"), "--net=" + g.net,
        "--work_dir=" + g.WorkDir(), "--bulk_dir=" + bulk_dir,
        "--log_level=" + log_level, "--doorway_listen=" + listen,
-       "--nat_resolv_conf=" + resolv_conf,
+       "--nat_resolv_conf=" + resolv_conf, "--host_netns=" + host_netns,
        std::string("--on_lost_state=") + (reset   ? "reset"
                                           : adopt ? "adopt"
                                                   : "refuse")},
@@ -370,10 +370,16 @@ void AddNetCommands(CLI::App* app, Context& ctx) {
   start->add_option("--listen", listen,
                     "Also serve on TCP HOST:PORT (port 0 picks one), mutual "
                     "TLS only; export client credentials with net creds");
+  static std::string host_netns;
+  start->add_option(
+      "--host-netns", host_netns,
+      "A named netns (ip netns add) that stands for this net's host on the "
+      "network: the --listen address, the nat and the c2c UDP sockets are "
+      "there (two nets on one machine standing for two hosts)");
   start->callback([&] {
     ctx.action = [&] {
       return NetStart(g, bulk_dir, log_level, may_exist, timeout_s, listen,
-                      resolv_conf, reset, adopt);
+                      resolv_conf, reset, adopt, host_netns);
     };
   });
   static std::string creds_out;

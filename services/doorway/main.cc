@@ -4,13 +4,19 @@
 // and, with --listen, on TCP with mutual TLS only: the net's CA (generated
 // on first start in <work_dir>/pki) must have signed the client's
 // certificate. There is no plaintext TCP mode.
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/atomic_file.h"
 #include "common/daemon_setup.h"
 #include "common/logging.h"
@@ -38,6 +44,46 @@ ABSL_FLAG(std::string, listen, "",
 ABSL_FLAG(std::string, pki_dir, "",
           "CA and certificates (default <work_dir>/pki; created if missing).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
+
+namespace {
+
+// `listen` with port 0 becomes HOST:<the port kept in port_file> when that
+// port can be bound now; otherwise `listen` as given.
+std::string ReuseLastPort(const std::string& listen,
+                          const std::string& port_file) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || listen.substr(colon + 1) != "0")
+    return listen;
+  auto kept = cloonix::ReadFile(port_file);
+  int port = 0;
+  if (!kept.ok() ||
+      !absl::SimpleAtoi(absl::StripAsciiWhitespace(*kept), &port) ||
+      port <= 0 || port > 65535)
+    return listen;
+  std::string host = listen.substr(0, colon);
+  std::string bare = host;
+  if (bare.size() > 2 && bare.front() == '[')
+    bare = bare.substr(1, bare.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(bare.empty() ? nullptr : bare.c_str(),
+                  std::to_string(port).c_str(), &hints, &res) != 0 ||
+      res == nullptr)
+    return listen;
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  bool free =
+      fd >= 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+      bind(fd, res->ai_addr, res->ai_addrlen) == 0;
+  if (fd >= 0) close(fd);
+  freeaddrinfo(res);
+  return free ? absl::StrCat(host, ":", port) : listen;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -80,6 +126,9 @@ int main(int argc, char** argv) {
   int bound_port = 0;
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const std::string addr_file = wd + "/doorway.addr";
+  // The port a `--listen HOST:0` got, kept across restarts and net stops so
+  // that exported credentials' address stays right.
+  const std::string port_file = wd + "/doorway.port";
   unlink(addr_file.c_str());
   if (!listen.empty()) {
     auto pki = cloonix::EnsurePki(
@@ -101,7 +150,7 @@ int main(int argc, char** argv) {
     opts.pem_root_certs = *ca;
     opts.pem_key_cert_pairs.push_back({*key, *cert});
     tcp = std::make_unique<cloonix::TcpListen>();
-    tcp->address = listen;
+    tcp->address = ReuseLastPort(listen, port_file);
     tcp->credentials = grpc::SslServerCredentials(opts);
     tcp->bound_port = &bound_port;
   }
@@ -119,6 +168,8 @@ int main(int argc, char** argv) {
     std::string host = listen.substr(0, listen.rfind(':'));
     std::string addr = absl::StrCat(host, ":", bound_port);
     cloonix::WriteFileAtomic(addr_file, addr + "\n").IgnoreError();
+    cloonix::WriteFileAtomic(port_file, absl::StrCat(bound_port, "\n"))
+        .IgnoreError();
     spdlog::info("listening on {} (TCP, mutual TLS)", addr);
   }
   spdlog::info("serving on {}", setup->socket);

@@ -150,6 +150,35 @@ class NatBackend {
   virtual absl::Status Teardown() = 0;
 };
 
+// One c2c end as the c2c worker runs it (c2c.proto).
+struct C2cEnd {
+  std::string name;
+  uint32_t vni = 0;
+  uint32_t udp_port = 0;
+  std::string peer_ip;
+  uint32_t peer_udp_port = 0;
+  uint32_t inner_mtu = 0;
+  cloonix::v1::C2cCounters counters;
+};
+
+class C2cBackend {
+ public:
+  virtual ~C2cBackend() = default;
+  // `udp_port` 0: 4789 if free, else any; `peer_ip` may be empty (SetPeer
+  // later).
+  virtual absl::StatusOr<C2cEnd> Create(const std::string& name,
+                                        const std::string& port, uint32_t vni,
+                                        uint32_t udp_port,
+                                        const std::string& peer_ip,
+                                        uint32_t peer_udp_port) = 0;
+  virtual absl::StatusOr<C2cEnd> SetPeer(const std::string& name,
+                                         const std::string& peer_ip,
+                                         uint32_t peer_udp_port) = 0;
+  virtual absl::Status Delete(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<C2cEnd>> List() = 0;
+  virtual absl::Status Teardown() = 0;
+};
+
 }  // namespace cloonix
 
 #endif  // CLOONIX_SERVICES_ORCHESTRATOR_BACKENDS_H_

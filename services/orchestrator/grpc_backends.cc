@@ -10,6 +10,7 @@ namespace cr = cloonix::cntrunner::v1;
 namespace ab = cloonix::a2b::v1;
 namespace vr = cloonix::vmrunner::v1;
 namespace nt = cloonix::nat::v1;
+namespace cc = cloonix::c2c::v1;
 
 namespace {
 constexpr absl::Duration kShort = absl::Seconds(30);
@@ -447,6 +448,82 @@ absl::Status GrpcNatBackend::Teardown() {
   nt::TeardownResponse resp;
   return Call(stub_.get(), &nt::NatWorker::Stub::Teardown, req, &resp, kLong,
               "nat: ");
+}
+
+namespace {
+C2cEnd EndOf(const cc::C2c& c) {
+  C2cEnd e;
+  e.name = c.name();
+  e.vni = c.vni();
+  e.udp_port = c.udp_port();
+  e.peer_ip = c.peer_ip();
+  e.peer_udp_port = c.peer_udp_port();
+  e.inner_mtu = c.inner_mtu();
+  e.counters = c.counters();
+  return e;
+}
+}  // namespace
+
+GrpcC2cBackend::GrpcC2cBackend(const std::string& socket)
+    : stub_(cc::C2cWorker::NewStub(UnixChannel(socket))) {}
+
+absl::StatusOr<C2cEnd> GrpcC2cBackend::Create(const std::string& name,
+                                              const std::string& port,
+                                              uint32_t vni, uint32_t udp_port,
+                                              const std::string& peer_ip,
+                                              uint32_t peer_udp_port) {
+  cc::CreateC2cRequest req;
+  req.set_name(name);
+  req.set_port(port);
+  req.set_vni(vni);
+  req.set_udp_port(udp_port);
+  req.set_peer_ip(peer_ip);
+  req.set_peer_udp_port(peer_udp_port);
+  cc::C2c resp;
+  auto s = Call(stub_.get(), &cc::C2cWorker::Stub::CreateC2c, req, &resp,
+                kShort, "c2c: ");
+  if (!s.ok()) return s;
+  return EndOf(resp);
+}
+
+absl::StatusOr<C2cEnd> GrpcC2cBackend::SetPeer(const std::string& name,
+                                               const std::string& peer_ip,
+                                               uint32_t peer_udp_port) {
+  cc::SetPeerRequest req;
+  req.set_name(name);
+  req.set_peer_ip(peer_ip);
+  req.set_peer_udp_port(peer_udp_port);
+  cc::C2c resp;
+  auto s = Call(stub_.get(), &cc::C2cWorker::Stub::SetPeer, req, &resp, kShort,
+                "c2c: ");
+  if (!s.ok()) return s;
+  return EndOf(resp);
+}
+
+absl::Status GrpcC2cBackend::Delete(const std::string& name) {
+  cc::DeleteC2cRequest req;
+  req.set_name(name);
+  cc::DeleteC2cResponse resp;
+  return Call(stub_.get(), &cc::C2cWorker::Stub::DeleteC2c, req, &resp, kShort,
+              "c2c: ");
+}
+
+absl::StatusOr<std::vector<C2cEnd>> GrpcC2cBackend::List() {
+  cc::ListC2cRequest req;
+  cc::ListC2cResponse resp;
+  auto s = Call(stub_.get(), &cc::C2cWorker::Stub::ListC2c, req, &resp, kShort,
+                "c2c: ");
+  if (!s.ok()) return s;
+  std::vector<C2cEnd> out;
+  for (const auto& c : resp.c2cs()) out.push_back(EndOf(c));
+  return out;
+}
+
+absl::Status GrpcC2cBackend::Teardown() {
+  cc::TeardownRequest req;
+  cc::TeardownResponse resp;
+  return Call(stub_.get(), &cc::C2cWorker::Stub::Teardown, req, &resp, kLong,
+              "c2c: ");
 }
 
 }  // namespace cloonix

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cloonix/a2b/v1/a2b.grpc.pb.h"
+#include "cloonix/c2c/v1/c2c.grpc.pb.h"
 #include "cloonix/cntrunner/v1/cnt_runner.grpc.pb.h"
 #include "cloonix/lanswitch/v1/lan_switch.grpc.pb.h"
 #include "cloonix/nat/v1/nat.grpc.pb.h"
@@ -97,6 +98,24 @@ class GrpcNatBackend : public NatBackend {
 
  private:
   std::unique_ptr<cloonix::nat::v1::NatWorker::Stub> stub_;
+};
+
+class GrpcC2cBackend : public C2cBackend {
+ public:
+  explicit GrpcC2cBackend(const std::string& socket);
+  absl::StatusOr<C2cEnd> Create(const std::string& name,
+                                const std::string& port, uint32_t vni,
+                                uint32_t udp_port, const std::string& peer_ip,
+                                uint32_t peer_udp_port) override;
+  absl::StatusOr<C2cEnd> SetPeer(const std::string& name,
+                                 const std::string& peer_ip,
+                                 uint32_t peer_udp_port) override;
+  absl::Status Delete(const std::string& name) override;
+  absl::StatusOr<std::vector<C2cEnd>> List() override;
+  absl::Status Teardown() override;
+
+ private:
+  std::unique_ptr<cloonix::c2c::v1::C2cWorker::Stub> stub_;
 };
 
 }  // namespace cloonix

@@ -52,14 +52,14 @@ void MarkDeliberateExit(const std::string& work_dir, const std::string& reason,
 
 void EnsureKeeper(const std::string& work_dir,
                   const std::vector<std::string>& keeper_argv,
-                  const std::string& log_file) {
+                  const std::string& log_file, int netns_fd) {
   const std::string pid_file = PathIn(work_dir, "keeper.pid");
   pid_t k = ReadPidFile(pid_file);
   if (k > 0) {
     ReapIfExited(k);  // ours if we spawned it and it died
     if (ProcessAlive(k, "--keeper")) return;
   }
-  auto pid = SpawnDaemon(keeper_argv, log_file);
+  auto pid = SpawnDaemon(keeper_argv, log_file, netns_fd);
   if (!pid.ok()) {
     spdlog::error("cannot start the keeper: {}", pid.status().ToString());
     return;

@@ -31,10 +31,12 @@ struct KeeperConfig {
 // goes, or SIGTERM/SIGINT. Returns the process exit code.
 int RunKeeper(const KeeperConfig& config);
 
-// Called by the orchestrator: starts a keeper (argv) unless one runs.
+// Called by the orchestrator: starts a keeper (argv) unless one runs, in
+// network namespace `netns_fd` if given (the machine's, so that the
+// orchestrators it restarts start from there too).
 void EnsureKeeper(const std::string& work_dir,
                   const std::vector<std::string>& keeper_argv,
-                  const std::string& log_file);
+                  const std::string& log_file, int netns_fd = -1);
 
 // Called by the orchestrator before a deliberate exit: records it (reason:
 // "stopped", "sigterm", "refused") and, when `stop_keeper`, stops the keeper.

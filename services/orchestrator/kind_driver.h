@@ -21,6 +21,8 @@
 
 namespace cloonix {
 
+class C2cPeers;
+
 // The services of a net, as the drivers reach them. A driver built for
 // validation only (ValidationDriver) has none.
 struct Backends {
@@ -29,6 +31,8 @@ struct Backends {
   A2bBackend* a2bs = nullptr;
   VmBackend* vms = nullptr;
   NatBackend* nats = nullptr;
+  C2cBackend* c2cs = nullptr;
+  C2cPeers* peers = nullptr;  // the other nets the c2cs join
 };
 
 class KindDriver {
@@ -88,7 +92,7 @@ class KindDriver {
 };
 
 // The table: one driver per built kind, on `backends`. Kinds without a
-// driver (c2c until it is built) answer UNIMPLEMENTED.
+// driver answer UNIMPLEMENTED.
 std::vector<std::unique_ptr<KindDriver>> MakeDrivers(const Backends& backends);
 // The table's driver of `kind` with no services, for Validate and Prepare
 // (Topology); nullptr if the kind has none.

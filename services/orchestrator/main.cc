@@ -4,8 +4,11 @@
 // the persisted topology at start and after any restart, and serves
 // cloonix.v1.Topology and cloonix.v1.Net on <work_dir>/orchestrator.sock
 // (unix, 0600).
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,6 +27,7 @@
 #include "common/rpc_client.h"
 #include "common/server.h"
 #include "common/supervisor.h"
+#include "services/orchestrator/c2c_peers.h"
 #include "services/orchestrator/grpc_backends.h"
 #include "services/orchestrator/keeper.h"
 #include "services/orchestrator/net_manager.h"
@@ -43,6 +47,15 @@ ABSL_FLAG(
     "cloonix-cnt-runner binary (default: next to this binary, else PATH).");
 ABSL_FLAG(std::string, a2b_bin, "",
           "cloonix-a2b binary (default: next to this binary, else PATH).");
+ABSL_FLAG(
+    std::string, host_netns, "",
+    "A named netns (ip netns) that stands for this net's host on the "
+    "network: the doorway's listener, the nat and the c2c worker (and "
+    "this orchestrator, which calls the c2c peers) run in it; lan_switch, "
+    "cnt_runner, a2b and vm_runner stay in the host's own. Tests use it "
+    "to stand two hosts on one machine.");
+ABSL_FLAG(std::string, c2c_bin, "",
+          "cloonix-c2c binary (default: next to this binary, else PATH).");
 ABSL_FLAG(std::string, vm_runner_bin, "",
           "cloonix-vm-runner binary (default: next to this binary, else "
           "PATH).");
@@ -118,6 +131,23 @@ int main(int argc, char** argv) {
   const std::string net = setup->net;
   const std::string work_dir = setup->work_dir;
   const std::string bulk = absl::GetFlag(FLAGS_bulk_dir);
+  // Before any thread: every later thread and child is in the host netns
+  // given, except the services put back into the machine's own.
+  int machine_netns = -1;
+  if (const std::string hn = absl::GetFlag(FLAGS_host_netns); !hn.empty()) {
+    // Started from the machine's netns (by the CLI or the keeper, which
+    // is put back there).
+    machine_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (machine_netns < 0) {
+      spdlog::error("cannot open /proc/self/ns/net: {}", strerror(errno));
+      return 1;
+    }
+    if (auto s = cloonix::EnterNetns(hn); !s.ok()) {
+      spdlog::error("--host_netns: {}", s.ToString());
+      return 1;
+    }
+    spdlog::info("host netns {}: doorway, nat and c2c run there", hn);
+  }
   std::string lvl = "--log_level=" + absl::GetFlag(FLAGS_log_level);
   const std::string ext_ls = absl::GetFlag(FLAGS_lan_switch_socket);
   const std::string ext_cr = absl::GetFlag(FLAGS_cnt_runner_socket);
@@ -126,6 +156,7 @@ int main(int argc, char** argv) {
   const std::string cr_sock =
       ext_cr.empty() ? work_dir + "/cnt_runner.sock" : ext_cr;
   const std::string a2b_sock = work_dir + "/a2b.sock";
+  const std::string c2c_sock = work_dir + "/c2c.sock";
   const std::string vr_sock = work_dir + "/vm_runner.sock";
   const std::string dw_sock = work_dir + "/doorway.sock";
   const std::string nat_sock = work_dir + "/nat.sock";
@@ -176,6 +207,12 @@ int main(int argc, char** argv) {
        a2b_sock,
        work_dir + "/a2b.pid",
        work_dir + "/log/a2b.log"},
+      {"c2c",
+       {FlagOrSibling(absl::GetFlag(FLAGS_c2c_bin), "cloonix-c2c"),
+        "--net=" + net, "--work_dir=" + work_dir, "--socket=" + c2c_sock, lvl},
+       c2c_sock,
+       work_dir + "/c2c.pid",
+       work_dir + "/log/c2c.log"},
       {"vm_runner", vr_argv, vr_sock, work_dir + "/vm_runner.pid",
        work_dir + "/log/vm_runner.log"},
       {"nat", nat_argv, nat_sock, work_dir + "/nat.pid",
@@ -188,13 +225,20 @@ int main(int argc, char** argv) {
 
   specs[0].external = !ext_ls.empty();
   specs[1].external = !ext_cr.empty();
+  for (auto& spec : specs) {
+    if (spec.name == "lan_switch" || spec.name == "cnt_runner" ||
+        spec.name == "a2b" || spec.name == "vm_runner")
+      spec.netns_fd = machine_netns;
+  }
   cloonix::GrpcLanBackend lans(ls_sock);
   cloonix::GrpcCntBackend cnts(cr_sock);
   cloonix::GrpcA2bBackend a2bs(a2b_sock);
+  cloonix::GrpcC2cBackend c2cs(c2c_sock);
+  cloonix::C2cPeers peers(net, work_dir);
   cloonix::GrpcVmBackend vms(vr_sock);
   cloonix::GrpcNatBackend nats(nat_sock);
   cloonix::NetManager manager(net, work_dir + "/state.json", &lans, &cnts,
-                              &a2bs, &vms, &nats);
+                              &a2bs, &vms, &nats, &c2cs, &peers);
   const bool stop_only = absl::GetFlag(FLAGS_stop);
   const std::string on_lost = absl::GetFlag(FLAGS_on_lost_state);
   if (on_lost != "refuse" && on_lost != "reset" && on_lost != "adopt") {
@@ -241,12 +285,14 @@ int main(int argc, char** argv) {
   // (containerd, OVS, netns) and exits: no restart from here on. The doorway
   // goes last (StopNet's reply goes through it).
   auto teardown = [&]() -> absl::Status {
+    peers.SetStopping();  // the peers keep their c2c ends (shown down)
     absl::Status result = manager.DeleteAll();
     if (!result.ok()) spdlog::warn("deleting items: {}", result.ToString());
     supervisor.StopWatch();
     result.Update(vms.Teardown());
     result.Update(nats.Teardown());
     result.Update(a2bs.Teardown());
+    result.Update(c2cs.Teardown());
     result.Update(cnts.Teardown());
     result.Update(lans.Teardown());
     cloonix::DeleteNetns(cloonix::NetNetns(net)).IgnoreError();
@@ -315,12 +361,13 @@ int main(int argc, char** argv) {
     // The keeper first: an orchestrator killed in its first second comes
     // back too.
     cloonix::EnsureKeeper(work_dir, keeper_argv,
-                          work_dir + "/log/orchestrator.log");
+                          work_dir + "/log/orchestrator.log", machine_netns);
     while (!shutdown.WaitForNotificationWithTimeout(absl::Seconds(1))) {
       manager.Refresh();
       if (!shutdown.HasBeenNotified()) {
         cloonix::EnsureKeeper(work_dir, keeper_argv,
-                              work_dir + "/log/orchestrator.log");
+                              work_dir + "/log/orchestrator.log",
+                              machine_netns);
       }
     }
   });
@@ -328,7 +375,7 @@ int main(int argc, char** argv) {
   absl::Mutex stop_mu;
 
   cloonix::TopologyService topology(&manager, cloonix::UnixChannel(ls_sock),
-                                    work_dir + "/snf");
+                                    work_dir + "/snf", &c2cs, &peers);
   cloonix::NetService net_service({net, work_dir, cloonix::NetNetns(net)},
                                   &manager, &supervisor, [&]() -> absl::Status {
                                     absl::MutexLock l(&stop_mu);

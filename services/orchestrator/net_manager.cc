@@ -26,9 +26,10 @@ namespace cloonix {
 
 NetManager::NetManager(std::string net, std::string state_path,
                        LanBackend* lans, CntBackend* cnts, A2bBackend* a2bs,
-                       VmBackend* vms, NatBackend* nats)
+                       VmBackend* vms, NatBackend* nats, C2cBackend* c2cs,
+                       C2cPeers* peers)
     : state_path_(std::move(state_path)),
-      backends_{lans, cnts, a2bs, vms, nats},
+      backends_{lans, cnts, a2bs, vms, nats, c2cs, peers},
       drivers_(MakeDrivers(backends_)),
       topo_(std::move(net)) {}
 

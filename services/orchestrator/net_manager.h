@@ -61,7 +61,8 @@ class NetManager {
  public:
   NetManager(std::string net, std::string state_path, LanBackend* lans,
              CntBackend* cnts, A2bBackend* a2bs, VmBackend* vms,
-             NatBackend* nats);
+             NatBackend* nats, C2cBackend* c2cs = nullptr,
+             C2cPeers* peers = nullptr);
 
   // Reads state.json; if it is missing or cannot be parsed (a crash, a disk
   // problem, a hand edit), state.json.prev: the state before the last

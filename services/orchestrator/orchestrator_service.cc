@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/error_reasons.h"
 #include "common/grpc_status.h"
+#include "common/names.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/orchestrator/keeper.h"
 
@@ -30,7 +31,107 @@ grpc::Status Reply(absl::StatusOr<T> r, T* resp) {
 grpc::Status TopologyService::CreateItem(grpc::ServerContext*,
                                          const v1::CreateItemRequest* req,
                                          v1::Item* resp) {
-  return Reply(manager_->CreateItem(req->item()), resp);
+  if (!req->item().has_c2c())
+    return Reply(manager_->CreateItem(req->item()), resp);
+  // A c2c: the peer's credentials go to files, never into the topology.
+  v1::Item item = req->item();
+  auto* c = item.mutable_c2c();
+  ClientCreds creds{c->peer_ca_pem(), c->peer_cert_pem(), c->peer_key_pem()};
+  c->clear_peer_ca_pem();
+  c->clear_peer_cert_pem();
+  c->clear_peer_key_pem();
+  c->clear_joined();
+  c->clear_peer_ip();
+  c->clear_peer_udp_port();
+  if (creds.ca_pem.empty() || creds.cert_pem.empty() || creds.key_pem.empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "a c2c needs the peer net's client credentials (on its host: cloonix "
+        "net creds DIR; here: cloonix add c2c <name> <peer-net> --peer "
+        "HOST:PORT --creds DIR)"));
+  }
+  if (manager_->GetItem(item.name()).ok()) {
+    return ToGrpcStatus(absl::AlreadyExistsError(
+        absl::StrCat("an item named ", item.name(), " already exists")));
+  }
+  if (auto s = peers_->Keep(item.name(), creds); !s.ok())
+    return ToGrpcStatus(s);
+  auto made = manager_->CreateItem(item);
+  if (!made.ok()) peers_->Forget(item.name());
+  return Reply(std::move(made), resp);
+}
+
+grpc::Status TopologyService::JoinC2c(grpc::ServerContext*,
+                                      const v1::JoinC2cRequest* req,
+                                      v1::JoinC2cResponse* resp) {
+  if (auto s = ValidateName(req->name(), "c2c name"); !s.ok())
+    return ToGrpcStatus(s);
+  if (auto s = ValidateName(req->peer_net(), "peer net"); !s.ok())
+    return ToGrpcStatus(s);
+  if (req->vni() == 0 || req->vni() > 0xffffff || req->peer_ip().empty() ||
+      req->peer_udp_port() == 0 || req->peer_udp_port() > 65535 ||
+      req->peer_ca_pem().empty() || req->peer_cert_pem().empty() ||
+      req->peer_key_pem().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "JoinC2c needs vni 1..16777215, the caller's IP, UDP port and "
+        "credentials"));
+  }
+  ClientCreds creds{req->peer_ca_pem(), req->peer_cert_pem(),
+                    req->peer_key_pem()};
+  auto existing = manager_->GetItem(req->name());
+  if (existing.ok()) {
+    if (existing->kind() != v1::ITEM_KIND_C2C ||
+        existing->c2c().peer_net() != req->peer_net() ||
+        existing->c2c().vni() != req->vni()) {
+      return ToGrpcStatus(absl::AlreadyExistsError(absl::StrCat(
+          "this net has an item ", req->name(), " that is not the end of net ",
+          req->peer_net(), "'s c2c")));
+    }
+    if (auto s = peers_->Keep(req->name(), creds); !s.ok())
+      return ToGrpcStatus(s);
+    auto end =
+        c2cs_->SetPeer(req->name(), req->peer_ip(), req->peer_udp_port());
+    if (!end.ok()) return ToGrpcStatus(end.status());
+    resp->set_udp_port(end->udp_port);
+    resp->set_inner_mtu(end->inner_mtu);
+    return grpc::Status::OK;
+  }
+  if (!absl::IsNotFound(existing.status()))
+    return ToGrpcStatus(existing.status());
+  v1::Item item;
+  item.set_name(req->name());
+  auto* c = item.mutable_c2c();
+  c->set_peer_net(req->peer_net());
+  c->set_peer_address(req->peer_address());
+  c->set_vni(req->vni());
+  c->set_peer_ip(req->peer_ip());
+  c->set_peer_udp_port(req->peer_udp_port());
+  c->set_joined(true);
+  if (auto s = peers_->Keep(req->name(), creds); !s.ok())
+    return ToGrpcStatus(s);
+  auto made = manager_->CreateItem(item);
+  if (!made.ok()) {
+    peers_->Forget(req->name());
+    return ToGrpcStatus(made.status());
+  }
+  resp->set_udp_port(made->c2c().udp_port());
+  resp->set_inner_mtu(made->c2c().inner_mtu());
+  return grpc::Status::OK;
+}
+
+grpc::Status TopologyService::LeaveC2c(grpc::ServerContext*,
+                                       const v1::LeaveC2cRequest* req,
+                                       v1::LeaveC2cResponse*) {
+  auto it = manager_->GetItem(req->name());
+  if (!it.ok()) return ToGrpcStatus(it.status());
+  if (it->kind() != v1::ITEM_KIND_C2C ||
+      it->c2c().peer_net() != req->peer_net()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+        req->name(), " is not the end of net ", req->peer_net(), "'s c2c")));
+  }
+  peers_->MarkLeaving(req->name());
+  absl::Status s = manager_->DeleteItem(req->name(), /*allow_missing=*/true);
+  if (!s.ok()) peers_->TakeLeaving(req->name());
+  return ToGrpcStatus(s);
 }
 
 grpc::Status TopologyService::GetItem(grpc::ServerContext*,

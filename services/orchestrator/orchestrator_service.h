@@ -14,6 +14,7 @@
 #include "cloonix/v1/topology.grpc.pb.h"
 #include "common/supervisor.h"
 #include "grpcpp/grpcpp.h"
+#include "services/orchestrator/c2c_peers.h"
 #include "services/orchestrator/net_manager.h"
 #include "services/orchestrator/recordings.h"
 
@@ -30,10 +31,13 @@ class TopologyService final
  public:
   // `lan_switch`: the channel of the net's lan_switch, which captures.
   // `snf_dir`: where recordings (SetRecording) write their pcap files.
+  // `c2cs`, `peers`: the c2c worker and the peer nets (JoinC2c, LeaveC2c).
   TopologyService(NetManager* manager,
                   std::shared_ptr<grpc::Channel> lan_switch,
-                  std::string snf_dir)
+                  std::string snf_dir, C2cBackend* c2cs, C2cPeers* peers)
       : manager_(manager),
+        c2cs_(c2cs),
+        peers_(peers),
         lan_switch_(cloonix::lanswitch::v1::LanSwitch::NewStub(lan_switch)),
         recordings_(std::move(snf_dir), lan_switch_.get()) {}
 
@@ -75,6 +79,12 @@ class TopologyService final
   grpc::Status ListRecordings(grpc::ServerContext*,
                               const v1::ListRecordingsRequest*,
                               v1::ListRecordingsResponse* resp) override;
+  // Another net's orchestrator makes or refreshes, or deletes, the other
+  // end of one of its c2cs (topology.proto).
+  grpc::Status JoinC2c(grpc::ServerContext*, const v1::JoinC2cRequest* req,
+                       v1::JoinC2cResponse* resp) override;
+  grpc::Status LeaveC2c(grpc::ServerContext*, const v1::LeaveC2cRequest* req,
+                        v1::LeaveC2cResponse*) override;
   // Ends every recording, files closed (net stop).
   void StopRecordings() { recordings_.StopAll(); }
   grpc::Status OpenNatForward(grpc::ServerContext*,
@@ -92,6 +102,8 @@ class TopologyService final
   void Forget(WatchReactor* r);
 
   NetManager* manager_;
+  C2cBackend* c2cs_;
+  C2cPeers* peers_;
   std::unique_ptr<cloonix::lanswitch::v1::LanSwitch::Stub> lan_switch_;
   Recordings recordings_;
   absl::Mutex mu_;

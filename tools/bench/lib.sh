@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BENCH_BINS=(cli/cloonix services/orchestrator/cloonix-orchestrator
             services/lan_switch/cloonix-lan-switch services/cnt_runner/cloonix-cnt-runner
             services/a2b/cloonix-a2b services/vm_runner/cloonix-vm-runner
-            services/doorway/cloonix-doorway services/nat/cloonix-nat)
+            services/doorway/cloonix-doorway services/nat/cloonix-nat services/c2c/cloonix-c2c)
 
 bench_setup() {
   cd "$ROOT"

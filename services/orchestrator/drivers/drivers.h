@@ -17,6 +17,7 @@ std::unique_ptr<KindDriver> MakeNatDriver(const Backends& b);
 std::unique_ptr<KindDriver> MakeA2bDriver(const Backends& b);
 std::unique_ptr<KindDriver> MakeTapDriver(const Backends& b);
 std::unique_ptr<KindDriver> MakePhyDriver(const Backends& b);
+std::unique_ptr<KindDriver> MakeC2cDriver(const Backends& b);
 
 // A delete that finds nothing to delete is done.
 inline absl::Status OkIfNotFound(absl::Status s) {

@@ -12,6 +12,7 @@ std::vector<std::unique_ptr<KindDriver>> MakeDrivers(const Backends& b) {
   t.push_back(MakeA2bDriver(b));
   t.push_back(MakeTapDriver(b));
   t.push_back(MakePhyDriver(b));
+  t.push_back(MakeC2cDriver(b));
   return t;
 }
 
