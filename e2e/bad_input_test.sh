@@ -19,7 +19,7 @@ expect_code "duplicate name across kinds" ALREADY_EXISTS cloonix add lan lan1
 expect_code "missing image" NOT_FOUND cloonix add cnt cnt3 nosuchimage
 expect_code "zero eths" INVALID_ARGUMENT cloonix add cnt cnt3 eth=0
 expect_code "too many eths" INVALID_ARGUMENT cloonix add cnt cnt3 eth=33
-expect_code "a c2c without its peer is a usage error" "required" cloonix add c2c c2c1 othernet
+expect_code "a c2c to an unknown peer net without its address and credentials" INVALID_ARGUMENT cloonix add c2c c2c1 othernet
 expect_code "a phy of a NIC that does not exist" NOT_FOUND cloonix add phy phy1 nosuchnic9
 expect_code "kvm without its settings is a usage error" "ram=" cloonix add kvm vm1 tiny
 expect_code "uncable an uncabled eth" FAILED_PRECONDITION cloonix del lan cnt2 eth0 lan1

@@ -156,7 +156,7 @@ check "5 datagrams from another source are dropped and counted ($before -> $afte
 
 # kill -9 of daemons on either side: traffic resumes.
 for side in A B; do
-  for d in c2c lan_switch orchestrator doorway; do
+  for d in c2c lan_switch orchestrator doorway a2b cnt_runner vm_runner nat; do
     w="$WA"; [[ $side == B ]] && w="$WB"
     pid="$(cat "$w/$d.pid" 2>/dev/null)"
     [[ -n "$pid" ]] && kill -9 "$pid"
@@ -178,6 +178,13 @@ check "A's end is up again and B's end is back" bash -c \
 check "B: c2 on lanb again" bash -c "B cloonix add cnt c2 && B cloonix add lan c2 eth0 lanb && \
   B cloonix add lan cx eth0 lanb && B cloonix ssh c2 ip addr add $SUB.2/24 dev eth0"
 check "c1 reaches c2 again across the c2c" reaches c1 "$NET" "$SUB.2"
+
+# Cloonix's form once the peer net is known: add c2c <name> <peer-net>.
+check "add c2c cy $NETB (the known peer's address and credentials)" cloonix add c2c cy "$NETB"
+check "cy is up on both sides" bash -c \
+  "for i in \$(seq 1 20); do cloonix show cy -f json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"c2c\"].get(\"peer_up\") else 1)' && B cloonix show cy >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1"
+check "del cy on A removes B's end" bash -c \
+  "cloonix del cy && for i in \$(seq 1 20); do ! B cloonix show cy >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1"
 
 # del on one side removes both ends.
 check "del cx on B" B cloonix del cx

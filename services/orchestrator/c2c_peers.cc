@@ -60,6 +60,10 @@ absl::Status C2cPeers::Keep(const std::string& name, const ClientCreds& creds) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<ClientCreds> C2cPeers::Load(const std::string& name) {
+  return LoadClientCreds(Dir(name));
+}
+
 void C2cPeers::Forget(const std::string& name) {
   for (const char* f : {"ca.pem", "client.pem", "client.key"})
     unlink((Dir(name) + "/" + f).c_str());

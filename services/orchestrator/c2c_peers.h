@@ -25,6 +25,8 @@ class C2cPeers {
 
   // Keeps the peer's credentials of c2c `name`.
   absl::Status Keep(const std::string& name, const ClientCreds& creds);
+  // The credentials kept for c2c `name`.
+  absl::StatusOr<ClientCreds> Load(const std::string& name);
   // Forgets them (the c2c is deleted).
   void Forget(const std::string& name);
   // Asks the peer of `item` (a c2c with vni and udp_port set) to make or

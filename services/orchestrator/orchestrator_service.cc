@@ -44,10 +44,24 @@ grpc::Status TopologyService::CreateItem(grpc::ServerContext*,
   c->clear_peer_ip();
   c->clear_peer_udp_port();
   if (creds.ca_pem.empty() || creds.cert_pem.empty() || creds.key_pem.empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "a c2c needs the peer net's client credentials (on its host: cloonix "
-        "net creds DIR; here: cloonix add c2c <name> <peer-net> --peer "
-        "HOST:PORT --creds DIR)"));
+    // Cloonix's `add c2c <name> <peer-net>`: a peer net this net already
+    // joins lends its address and credentials.
+    for (const auto& other : manager_->ListItems(v1::ITEM_KIND_C2C)) {
+      if (other.c2c().peer_net() != c->peer_net()) continue;
+      auto known = peers_->Load(other.name());
+      if (!known.ok()) continue;
+      creds = *known;
+      if (c->peer_address().empty())
+        c->set_peer_address(other.c2c().peer_address());
+      break;
+    }
+  }
+  if (creds.ca_pem.empty() || creds.cert_pem.empty() || creds.key_pem.empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "no c2c of this net joins net ", c->peer_net(),
+        " yet: the first one needs its address and client credentials (on "
+        "its host: cloonix net creds DIR; here: cloonix add c2c <name> ",
+        c->peer_net(), " --peer HOST:PORT --creds DIR)")));
   }
   if (manager_->GetItem(item.name()).ok()) {
     return ToGrpcStatus(absl::AlreadyExistsError(
