@@ -17,6 +17,7 @@
 #include "common/grpc_status.h"
 #include "common/guest_convert.h"
 #include "common/process.h"
+#include "common/refuse_reactor.h"
 #include "common/status_macros.h"
 #include "grpcpp/alarm.h"
 #include "nlohmann/json.hpp"
@@ -520,6 +521,22 @@ grpc::ServerReadReactor<v1::CopyToRequest>* CntGuestService::CopyTo(
 grpc::ServerWriteReactor<v1::CopyFromResponse>* CntGuestService::CopyFrom(
     grpc::CallbackServerContext*, const v1::CopyFromRequest* req) {
   return new CopyFromReactor(client_, *req);
+}
+
+grpc::ServerBidiReactor<v1::ConsoleRequest, v1::ConsoleResponse>*
+CntGuestService::Console(grpc::CallbackServerContext*) {
+  return new RefuseBidi<v1::ConsoleRequest, v1::ConsoleResponse>(grpc::Status(
+      grpc::StatusCode::FAILED_PRECONDITION,
+      "containers have no serial console: only kvm items do (use cloonix "
+      "ssh)"));
+}
+
+grpc::ServerBidiReactor<v1::TunnelRequest, v1::TunnelResponse>*
+CntGuestService::Tunnel(grpc::CallbackServerContext*) {
+  return new RefuseBidi<v1::TunnelRequest, v1::TunnelResponse>(
+      grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                   "Tunnel is served by the doorway (it reaches the item's nat "
+                   "forward), not by cnt_runner"));
 }
 
 }  // namespace cloonix

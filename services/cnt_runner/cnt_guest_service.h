@@ -8,8 +8,9 @@
 // readiness events (common/fd_watcher.h) and learns the exit from
 // containerd's Wait called asynchronously; a client that goes away
 // (OnCancel) gets its process killed at once. Nothing polls and no thread
-// waits per stream. Console and Tunnel are not served here (UNIMPLEMENTED:
-// containers have no serial console; the doorway serves Tunnel).
+// waits per stream. Console and Tunnel answer FAILED_PRECONDITION with the
+// reason: containers have no serial console (cloonix ssh instead), and the
+// doorway serves Tunnel itself (to the nat's loopback forward).
 #ifndef CLOONIX_SERVICES_CNT_RUNNER_CNT_GUEST_SERVICE_H_
 #define CLOONIX_SERVICES_CNT_RUNNER_CNT_GUEST_SERVICE_H_
 
@@ -33,6 +34,12 @@ class CntGuestService final : public cloonix::v1::Guest::CallbackService {
   grpc::ServerWriteReactor<cloonix::v1::CopyFromResponse>* CopyFrom(
       grpc::CallbackServerContext* ctx,
       const cloonix::v1::CopyFromRequest* req) override;
+  grpc::ServerBidiReactor<cloonix::v1::ConsoleRequest,
+                          cloonix::v1::ConsoleResponse>*
+  Console(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<cloonix::v1::TunnelRequest,
+                          cloonix::v1::TunnelResponse>*
+  Tunnel(grpc::CallbackServerContext* ctx) override;
 
  private:
   std::string work_dir_;

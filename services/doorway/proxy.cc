@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "common/error_reasons.h"
 #include "common/grpc_status.h"
 #include "grpcpp/impl/codegen/server_callback_handlers.h"
+#include "spdlog/spdlog.h"
 
 namespace cloonix {
 
@@ -100,27 +102,13 @@ ProxyService::ProxyService(const google::protobuf::ServiceDescriptor* service,
     const google::protobuf::MethodDescriptor* m = service->method(i);
     paths_.push_back(absl::StrCat("/", service->full_name(), "/", m->name()));
     const std::string& path = paths_.back();
+    // The relayed services (Topology, Net) have unary and server-streaming
+    // methods only; a client-streaming one would need a bidi relay here.
     if (m->client_streaming()) {
-      // Registered (so that the index matches) but answered UNIMPLEMENTED.
-      AddMethod(new grpc::internal::RpcServiceMethod(
-          path.c_str(), grpc::internal::RpcMethod::BIDI_STREAMING, nullptr));
-      MarkMethodRawCallback(
-          i,
-          new grpc::internal::CallbackBidiHandler<ByteBuffer, ByteBuffer>(
-              [](grpc::CallbackServerContext*) {
-                class Refuse
-                    : public grpc::ServerBidiReactor<ByteBuffer, ByteBuffer> {
-                 public:
-                  Refuse() {
-                    Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                        "the doorway does not relay "
-                                        "client-streaming methods"));
-                  }
-                  void OnDone() override { delete this; }
-                };
-                return new Refuse;
-              }));
-    } else if (m->server_streaming()) {
+      spdlog::critical("{}: client-streaming methods are not relayed", path);
+      std::abort();
+    }
+    if (m->server_streaming()) {
       AddMethod(new grpc::internal::RpcServiceMethod(
           path.c_str(), grpc::internal::RpcMethod::SERVER_STREAMING, nullptr));
       MarkMethodRawCallback(

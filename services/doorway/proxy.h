@@ -25,8 +25,9 @@ class ProxyService : public grpc::Service {
   // `service`: from the generated pool, e.g.
   // DescriptorPool::generated_pool()->FindServiceByName("cloonix.v1.Topology")
   // (must not be null). `who` names the
-  // upstream in errors ("orchestrator"). Client-streaming and bidi methods
-  // are not relayed (UNIMPLEMENTED): the proxied services have none.
+  // upstream in errors ("orchestrator"). Unary and server-streaming methods
+  // only: a service with a client-streaming method aborts at construction
+  // (a programming error; Topology and Net have none).
   ProxyService(const google::protobuf::ServiceDescriptor* service,
                std::shared_ptr<grpc::Channel> upstream, std::string who);
 

@@ -30,41 +30,26 @@ class LanBackend {
   virtual absl::Status Teardown() = 0;
   // Taps: a veth with its end `name` in the host's netns and `port` in the
   // net's netns (lan_switch.proto CreateTap). ALREADY_EXISTS if the host has
-  // another interface so named. The defaults (fakes without taps) answer
-  // UNIMPLEMENTED and list none.
-  virtual absl::Status CreateTap(const std::string& /*name*/,
-                                 const std::string& /*port*/) {
-    return absl::UnimplementedError("taps are not served here");
-  }
-  virtual absl::Status DeleteTap(const std::string& /*name*/) {
-    return absl::UnimplementedError("taps are not served here");
-  }
-  virtual absl::StatusOr<std::vector<std::string>> ListTaps() {
-    return std::vector<std::string>{};
-  }
+  // another interface so named.
+  virtual absl::Status CreateTap(const std::string& name,
+                                 const std::string& port) = 0;
+  virtual absl::Status DeleteTap(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> ListTaps() = 0;
   // Phys (lan_switch.proto CreatePhy): host NIC item.phy().host_ifname()
   // brought in as eth0's port. Returns eth0's MAC on the wire.
   virtual absl::StatusOr<std::string> CreatePhy(
-      const cloonix::v1::Item& /*item*/) {
-    return absl::UnimplementedError("phys are not served here");
-  }
+      const cloonix::v1::Item& item) = 0;
   // Gives the NIC back; a phy with no record: OK.
-  virtual absl::Status DeletePhy(const std::string& /*name*/) {
-    return absl::UnimplementedError("phys are not served here");
-  }
+  virtual absl::Status DeletePhy(const std::string& name) = 0;
   struct PhyPort {
     std::string name;
     bool present = false;  // its port is in the net's netns
     std::string mac;
   };
-  virtual absl::StatusOr<std::vector<PhyPort>> ListPhys() {
-    return std::vector<PhyPort>{};
-  }
+  virtual absl::StatusOr<std::vector<PhyPort>> ListPhys() = 0;
   // A macvlan phy's MAC (it follows its lan's guest).
-  virtual absl::Status SetPhyMac(const std::string& /*name*/,
-                                 const std::string& /*mac*/) {
-    return absl::UnimplementedError("phys are not served here");
-  }
+  virtual absl::Status SetPhyMac(const std::string& name,
+                                 const std::string& mac) = 0;
 };
 
 struct RunningEth {

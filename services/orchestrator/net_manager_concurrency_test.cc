@@ -63,6 +63,28 @@ class Lans : public LanBackend {
     return out;
   }
   absl::Status Teardown() override { return absl::OkStatus(); }
+  // This test makes no taps or phys: the host has none to list.
+  absl::Status CreateTap(const std::string&, const std::string&) override {
+    return absl::FailedPreconditionError("no taps in this test");
+  }
+  absl::Status DeleteTap(const std::string&) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<std::string>> ListTaps() override {
+    return std::vector<std::string>{};
+  }
+  absl::StatusOr<std::string> CreatePhy(const v1::Item&) override {
+    return absl::FailedPreconditionError("no phys in this test");
+  }
+  absl::Status DeletePhy(const std::string&) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<PhyPort>> ListPhys() override {
+    return std::vector<PhyPort>{};
+  }
+  absl::Status SetPhyMac(const std::string&, const std::string&) override {
+    return absl::FailedPreconditionError("no phys in this test");
+  }
   absl::Mutex mu;
   std::map<std::string, std::set<std::string>> bridges;
 };

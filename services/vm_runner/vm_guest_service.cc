@@ -23,6 +23,7 @@
 #include "common/names.h"
 #include "common/netns.h"
 #include "common/process.h"
+#include "common/refuse_reactor.h"
 #include "common/status_macros.h"
 #include "grpcpp/alarm.h"
 #include "services/vm_runner/domain_xml.h"
@@ -607,6 +608,14 @@ class ConsoleReactor
 grpc::ServerBidiReactor<v1::ConsoleRequest, v1::ConsoleResponse>*
 VmGuestService::Console(grpc::CallbackServerContext*) {
   return new ConsoleReactor(runner_);
+}
+
+grpc::ServerBidiReactor<v1::TunnelRequest, v1::TunnelResponse>*
+VmGuestService::Tunnel(grpc::CallbackServerContext*) {
+  return new RefuseBidi<v1::TunnelRequest, v1::TunnelResponse>(
+      grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                   "Tunnel is served by the doorway (it reaches the item's nat "
+                   "forward), not by vm_runner"));
 }
 
 }  // namespace cloonix

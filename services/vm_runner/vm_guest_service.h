@@ -13,7 +13,8 @@ namespace cloonix {
 // the serial console runs on libvirt stream events, answers the agent owes
 // are timed by grpc::Alarm; a client that goes away (OnCancel) ends the
 // session and kills its command in the guest. Nothing polls and no thread
-// waits per stream. Tunnel is served by the doorway (UNIMPLEMENTED here).
+// waits per stream. Tunnel is served by the doorway (FAILED_PRECONDITION
+// here, saying so).
 class VmGuestService final : public cloonix::v1::Guest::CallbackService {
  public:
   explicit VmGuestService(VmRunner* runner) : runner_(runner) {}
@@ -28,6 +29,9 @@ class VmGuestService final : public cloonix::v1::Guest::CallbackService {
   grpc::ServerBidiReactor<cloonix::v1::ConsoleRequest,
                           cloonix::v1::ConsoleResponse>*
   Console(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<cloonix::v1::TunnelRequest,
+                          cloonix::v1::TunnelResponse>*
+  Tunnel(grpc::CallbackServerContext* ctx) override;
 
  private:
   VmRunner* runner_;

@@ -58,7 +58,7 @@ class C2cDriver : public KindDriver {
 
   absl::Status Create(v1::Item* item) override {
     if (c2cs_ == nullptr || peers_ == nullptr)
-      return absl::UnimplementedError("this net has no c2c worker");
+      return absl::FailedPreconditionError("this net has no c2c worker");
     auto* c = item->mutable_c2c();
     if (c->vni() == 0) {
       std::random_device rd;
