@@ -35,6 +35,9 @@ constexpr size_t kMaxQueued = 8;
 // After the exit, what the shim still copies is relayed until the FIFOs end,
 // at most this long: a background child may hold them open.
 constexpr absl::Duration kDrainGrace = absl::Milliseconds(200);
+// How long a killed exec (its client went away) may take to be gone before
+// its Wait is given up.
+constexpr absl::Duration kReapGrace = absl::Seconds(10);
 
 // One Guest.Exec: stdin from the client into the stdin FIFO, the stdout and
 // stderr FIFOs to the client, each on readiness (FdWatcher), one message in
@@ -114,7 +117,19 @@ class ExecReactor
     if (cancel_wait && wait_ctx_ != nullptr) {
       absl::MutexLock l(&mu_);
       KillLocked();
-      wait_ctx_->TryCancel();  // a kill that did not take
+      if (!kill_ok_) {
+        wait_ctx_->TryCancel();  // a kill that did not take
+      } else if (!exited_) {
+        // containerd's Wait answers once the process is gone; the exec is
+        // deleted after that (a delete while it still runs is refused and
+        // would leave it in the shim). Unless SIGKILL does not take.
+        Ref();
+        reap_alarm_.Set(absl::ToChronoTime(absl::Now() + kReapGrace),
+                        [this](bool fired) {
+                          if (fired) wait_ctx_->TryCancel();
+                          Unref();
+                        });
+      }
     }
     alarm_.Cancel();
     Unref();
@@ -215,6 +230,7 @@ class ExecReactor
       absl::MutexLock l(&mu_);
       exited_ = true;
       code_ = r.ok() ? static_cast<int>(*r) : 255;
+      reap_alarm_.Cancel();  // its callback drops its reference
       if (!finished_ && !(eof_[0] && eof_[1])) {
         Ref();
         alarm_.Set(absl::ToChronoTime(absl::Now() + kDrainGrace), [this](bool) {
@@ -336,7 +352,7 @@ class ExecReactor
   void KillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (exec_started_ && !exited_ && !killed_) {
       killed_ = true;
-      client_->ExecKill(id_, exec_id_).IgnoreError();
+      kill_ok_ = client_->ExecKill(id_, exec_id_).ok();
     }
   }
 
@@ -362,6 +378,7 @@ class ExecReactor
   bool exec_started_ = false;
   bool exited_ ABSL_GUARDED_BY(mu_) = false;
   bool killed_ ABSL_GUARDED_BY(mu_) = false;
+  bool kill_ok_ ABSL_GUARDED_BY(mu_) = false;
   bool grace_over_ ABSL_GUARDED_BY(mu_) = false;
   bool stdin_closed_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -370,6 +387,7 @@ class ExecReactor
   int code_ ABSL_GUARDED_BY(mu_) = 255;
   std::unique_ptr<grpc::ClientContext> wait_ctx_;
   grpc::Alarm alarm_;
+  grpc::Alarm reap_alarm_;  // OnDone before the process is gone
 };
 
 // One Guest.CopyTo: each message is written as it arrives.
