@@ -116,6 +116,15 @@ check "stdout and stderr of a container's command stay apart" bash -c \
   "[[ \$(cloonix ssh c1 'echo out; echo err >&2' 2>/dev/null) == out ]]"
 check "20 MB through a container's stdin and stdout intact" bash -c \
   "[[ \$(cloonix ssh c1 'cat > /tmp/r20; cat /tmp/r20' < $E2E_ROOT/r20 | sha256sum | cut -d' ' -f1) == $want ]]"
+# Execs at once (a reaction that blocked on containerd starved gRPC's
+# threads: a start hung until its 30 s deadline).
+check "20 rounds of 3 execs at once into c1 all end within 10 s" bash -c '
+  for r in $(seq 1 20); do
+    timeout 10 cloonix ssh c1 true & a=$!
+    timeout 10 cloonix ssh c1 echo x >/dev/null & b=$!
+    timeout 10 cloonix ssh c1 true; c=$?
+    wait $a || exit 1; wait $b || exit 1; [[ $c -eq 0 ]] || exit 1
+  done'
 # An exec's FIFOs go once containerd deleted it, just after its stream ended
 # (a killed client's exec after the kill took: seconds on a loaded machine).
 check "no exec FIFOs left behind" bash -c \

@@ -5,13 +5,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/blocking_pool.h"
 #include "common/fd_watcher.h"
 #include "common/file_tree.h"
 #include "common/grpc_status.h"
@@ -42,8 +45,10 @@ constexpr absl::Duration kReapGrace = absl::Seconds(10);
 // One Guest.Exec: stdin from the client into the stdin FIFO, the stdout and
 // stderr FIFOs to the client, each on readiness (FdWatcher), one message in
 // flight each way (a slow client stops the reads: back-pressure through the
-// FIFOs). Lifetime: gRPC's OnDone, containerd's Wait and the drain alarm
-// each hold a reference; the last one cleans up the exec.
+// FIFOs). Lifetime: gRPC's OnDone, containerd's Wait, the drain alarm and
+// each task handed to the BlockingPool hold a reference; the last one cleans
+// up the exec (in the pool: it deletes the exec in containerd). No
+// reaction blocks: every containerd call runs in the BlockingPool.
 class ExecReactor
     : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse> {
  public:
@@ -62,11 +67,8 @@ class ExecReactor
         return;
       }
       started_ = true;
-      if (absl::Status s = StartLocked(req_.start()); !s.ok()) {
-        FinishLocked(ToGrpcStatus(s));
-        return;
-      }
-      StartRead(&req_);
+      starting_ = true;
+      InPool([this, st = req_.start()] { RunStart(st); });
       return;
     }
     if (!ok) return;  // the client half-closed; the output goes on
@@ -76,10 +78,9 @@ class ExecReactor
     } else if (req_.stdin_eof()) {
       CloseStdinLocked();
     } else if (req_.has_resize()) {
-      client_
-          ->ExecResize(id_, exec_id_, req_.resize().rows(),
-                       req_.resize().cols())
-          .IgnoreError();
+      InPool([this, rows = req_.resize().rows(), cols = req_.resize().cols()] {
+        client_->ExecResize(id_, exec_id_, rows, cols).IgnoreError();
+      });
     }
     StartRead(&req_);
   }
@@ -104,31 +105,18 @@ class ExecReactor
   }
 
   void OnDone() override {
-    bool cancel_wait = false;
+    bool remove_fds;
     {
       absl::MutexLock l(&mu_);
-      cancel_wait = started_ && !exited_;
       done_ = true;
+      // While the start runs in the pool it owns the fds; it sees done_.
+      remove_fds = !starting_;
+      if (!starting_) GiveUpLocked();
     }
     // No lock held: Remove waits for a running callback, which locks.
-    for (int fd : {out_fd_, err_fd_, in_fd_}) {
-      if (fd >= 0) FdWatcher::Default()->Remove(fd);
-    }
-    if (cancel_wait && wait_ctx_ != nullptr) {
-      absl::MutexLock l(&mu_);
-      KillLocked();
-      if (!kill_ok_) {
-        wait_ctx_->TryCancel();  // a kill that did not take
-      } else if (!exited_) {
-        // containerd's Wait answers once the process is gone; the exec is
-        // deleted after that (a delete while it still runs is refused and
-        // would leave it in the shim). Unless SIGKILL does not take.
-        Ref();
-        reap_alarm_.Set(absl::ToChronoTime(absl::Now() + kReapGrace),
-                        [this](bool fired) {
-                          if (fired) wait_ctx_->TryCancel();
-                          Unref();
-                        });
+    if (remove_fds) {
+      for (int fd : {out_fd_, err_fd_, in_fd_}) {
+        if (fd >= 0) FdWatcher::Default()->Remove(fd);
       }
     }
     alarm_.Cancel();
@@ -136,6 +124,7 @@ class ExecReactor
   }
 
  private:
+  // Runs in the pool (the last Unref hands it there).
   ~ExecReactor() override {
     // Deleted while the FIFOs are still open here: containerd's shim blocks
     // in the exec's delete (until the call's deadline) when their other
@@ -149,10 +138,73 @@ class ExecReactor
 
   void Ref() { refs_.fetch_add(1); }
   void Unref() {
-    if (refs_.fetch_sub(1) == 1) delete this;
+    if (refs_.fetch_sub(1) == 1) {
+      BlockingPool::Default()->Run([this] { delete this; });
+    }
+  }
+  // `task` in the pool, the reactor kept alive until it ends.
+  void InPool(std::function<void()> task) {
+    Ref();
+    BlockingPool::Default()->Run([this, task = std::move(task)] {
+      task();
+      Unref();
+    });
   }
 
-  absl::Status StartLocked(const v1::ExecStart& st)
+  // The pool: the blocking part of the start (no lock: nothing else touches
+  // the fds or the exec while starting_), then, locked, the watches, or the
+  // end if the client went away meanwhile.
+  void RunStart(const v1::ExecStart& st) {
+    absl::Status s = StartBlocking(st);
+    absl::MutexLock l(&mu_);
+    starting_ = false;
+    if (!s.ok()) {
+      FinishLocked(ToGrpcStatus(s));
+      return;
+    }
+    if (finished_ || done_) {  // cancelled while starting
+      KillLocked();
+      if (done_) GiveUpLocked();
+      return;
+    }
+    for (int i : {0, 1}) {
+      int fd = i == 0 ? out_fd_ : err_fd_;
+      if (fd < 0) continue;
+      if (absl::Status w = FdWatcher::Default()->Add(
+              fd, [this, i](uint32_t) { OnOutput(i); });
+          !w.ok()) {
+        KillLocked();
+        FinishLocked(ToGrpcStatus(w));
+        return;
+      }
+    }
+    if (absl::Status w = FdWatcher::Default()->Add(
+            in_fd_, [this](uint32_t) { OnStdinWritable(); });
+        !w.ok()) {
+      KillLocked();
+      FinishLocked(ToGrpcStatus(w));
+      return;
+    }
+    ArmOutputsLocked();
+    StartRead(&req_);
+  }
+
+  // gRPC is done with the call and the process may still run: kill it; its
+  // Wait is given up after kReapGrace (a kill that does not take).
+  void GiveUpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!exec_started_ || exited_ || wait_ctx_ == nullptr || reaping_) return;
+    reaping_ = true;
+    KillLocked();
+    Ref();
+    reap_alarm_.Set(absl::ToChronoTime(absl::Now() + kReapGrace),
+                    [this](bool fired) {
+                      if (fired) wait_ctx_->TryCancel();
+                      Unref();
+                    });
+  }
+
+  // The pool, unlocked (see RunStart).
+  absl::Status StartBlocking(const v1::ExecStart& st)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     id_ = st.item();
     ASSIGN_OR_RETURN(uint32_t pid, client_->TaskPid(id_));
@@ -212,15 +264,6 @@ class ExecReactor
     Ref();
     client_->ExecWaitAsync(id_, exec_id_, wait_ctx_.get(),
                            [this](absl::StatusOr<uint32_t> r) { OnExit(r); });
-    for (int i : {0, 1}) {
-      int fd = i == 0 ? out_fd_ : err_fd_;
-      if (fd < 0) continue;
-      RETURN_IF_ERROR(
-          FdWatcher::Default()->Add(fd, [this, i](uint32_t) { OnOutput(i); }));
-    }
-    RETURN_IF_ERROR(FdWatcher::Default()->Add(
-        in_fd_, [this](uint32_t) { OnStdinWritable(); }));
-    ArmOutputsLocked();
     return absl::OkStatus();
   }
 
@@ -327,7 +370,7 @@ class ExecReactor
     FdWatcher::Default()->Remove(in_fd_);
     close(in_fd_);
     in_fd_ = -1;
-    client_->ExecCloseStdin(id_, exec_id_).IgnoreError();
+    InPool([this] { client_->ExecCloseStdin(id_, exec_id_).IgnoreError(); });
   }
 
   // The next message to the client: output first, then the exit status.
@@ -352,7 +395,11 @@ class ExecReactor
   void KillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (exec_started_ && !exited_ && !killed_) {
       killed_ = true;
-      kill_ok_ = client_->ExecKill(id_, exec_id_).ok();
+      InPool([this] {
+        bool ok = client_->ExecKill(id_, exec_id_).ok();
+        absl::MutexLock l(&mu_);
+        if (!ok && done_ && !exited_) wait_ctx_->TryCancel();  // will not end
+      });
     }
   }
 
@@ -375,10 +422,11 @@ class ExecReactor
   int out_fd_ = -1, err_fd_ = -1, in_fd_ = -1;
   bool eof_[2] ABSL_GUARDED_BY(mu_) = {false, false};
   bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool exec_started_ = false;
+  std::atomic<bool> exec_started_{false};  // set by the start (pool)
   bool exited_ ABSL_GUARDED_BY(mu_) = false;
   bool killed_ ABSL_GUARDED_BY(mu_) = false;
-  bool kill_ok_ ABSL_GUARDED_BY(mu_) = false;
+  bool starting_ ABSL_GUARDED_BY(mu_) = false;  // RunStart in the pool
+  bool reaping_ ABSL_GUARDED_BY(mu_) = false;
   bool grace_over_ ABSL_GUARDED_BY(mu_) = false;
   bool stdin_closed_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
