@@ -27,6 +27,7 @@ _LIBS = {
     "gtest": (["gtest", "gmock"], []),
     "gtest_main": (["gtest", "gmock", "gmock_main"], []),
     "nlohmann_json": (["nlohmann_json"], []),
+    "yaml_cpp": (["yaml-cpp"], []),
     "cli11": ([], []),
     "libvirt": (["libvirt"], []),
     "pcap": (["libpcap"], []),

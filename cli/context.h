@@ -30,13 +30,16 @@ namespace v1 = cloonix::v1;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNotRunning = 3;
+// apply --wait: an item was not ready before --timeout.
+constexpr int kExitNotReady = 4;
 
 struct Globals {
   std::string net;
   std::string work_root;
   std::string format = "human";
-  std::string remote;  // host:port of a doorway's TCP listener
-  std::string creds;   // dir of ca.pem, client.pem, client.key
+  std::string remote;      // host:port of a doorway's TCP listener
+  std::string creds;       // dir of ca.pem, client.pem, client.key
+  bool net_given = false;  // --net on the command line (wins over a file's)
   bool Json() const { return format == "json"; }
   std::string WorkDir() const { return work_root + "/" + net; }
   // The net's front door (the doorway).

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   cloonix::cli::AddA2bCommands(add, cnf, ctx);
   cloonix::cli::AddGuestCommands(&app, ctx);
   cloonix::cli::AddSnfCommands(&app, ctx);
+  cloonix::cli::AddLabCommands(&app, ctx);
 
   // `ssh <name> cmd -x ...`: the command is taken out before CLI11 sees it.
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
   }
+  g.net_given = app.get_option("--net")->count() > 0;
   if (auto s = cloonix::ValidateName(g.net, "net name"); !s.ok()) {
     return Fail(std::string(s.message()), kExitUsage);
   }

@@ -13,7 +13,7 @@ PACKAGES=(
   bazel-bootstrap pkgconf g++ protobuf-compiler protobuf-compiler-grpc
   libgrpc++-dev libprotobuf-dev libabsl-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libvirt-dev
-  libslirp-dev libssl-dev libpcap-dev
+  libslirp-dev libssl-dev libpcap-dev libyaml-cpp-dev
   # data plane and runtimes
   openvswitch-switch containerd runc busybox-static libdpdk-dev dpdk
   # VMs: libvirtd + virtlogd (started by vm_runner), QEMU (TCG), images
@@ -23,6 +23,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # tools used by the lab and the tests
   iproute2 iputils-ping iperf3 ethtool procps psmisc util-linux bc python3
+  python3-yaml python3-jsonschema
   tshark
 )
 

@@ -21,6 +21,13 @@ void AddA2bCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
 // ssh, scp, osh, ocp, console, tunnel.
 void AddGuestCommands(CLI::App* app, Context& ctx);
 void AddSnfCommands(CLI::App* app, Context& ctx);
+// apply, validate, save, destroy, graph (lab files).
+void AddLabCommands(CLI::App* app, Context& ctx);
+
+// For apply and destroy: net start --may-exist with defaults (the bulk dir
+// given); net stop, where a net without a trace is nothing to do (0).
+int StartNetForLab(const Globals& g, const std::string& bulk_dir);
+int StopNetForLab(const Globals& g);
 
 // `ssh <name> cmd -x ...`: takes the command out of `args` before CLI11
 // parses them (so that its options are not read as cloonix's).

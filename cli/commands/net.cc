@@ -329,6 +329,26 @@ int NetCreds(const Globals& g, const std::string& out) {
 
 }  // namespace
 
+int StartNetForLab(const Globals& g, const std::string& bulk_dir) {
+  return NetStart(g, bulk_dir, "info", /*may_exist=*/true, /*timeout_s=*/120,
+                  /*listen=*/"", /*resolv_conf=*/"", /*reset=*/false,
+                  /*adopt=*/false, /*host_netns=*/"");
+}
+
+int StopNetForLab(const Globals& g) {
+  if (g.remote.empty() && !Client(g).Exists() && !NetHasTraces(g)) {
+    if (g.Json()) {
+      std::cout << "{\"net\":\"" << g.net << "\",\"stopped\":false}"
+                << std::endl;
+    } else {
+      std::cout << "net " << g.net << " is not running: nothing to destroy"
+                << std::endl;
+    }
+    return 0;
+  }
+  return NetStop(g);
+}
+
 void AddNetCommands(CLI::App* app, Context& ctx) {
   Globals& g = ctx.g;
   // net

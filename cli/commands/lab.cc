@@ -1,0 +1,741 @@
+// cloonix apply | validate | save | destroy | graph: labs as files
+// (cli/lab/, docs/LABS.md).
+#include "cli/lab/lab.h"
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cli/commands/commands.h"
+#include "cli/context.h"
+#include "cli/lab/plan.h"
+#include "common/a2b_settings.h"
+#include "common/atomic_file.h"
+#include "common/grpc_status.h"
+#include "common/item_kind.h"
+#include "common/pki.h"
+#include "nlohmann/json.hpp"
+
+namespace cloonix::cli {
+
+namespace {
+
+using lab::Lab;
+using lab::LabCable;
+using lab::LabError;
+using lab::LabItem;
+using lab::Plan;
+using lab::Wait;
+
+// A file read, parsed (lab or containerlab) and checked. False (errors
+// printed as file:line:col) when it is not a valid lab.
+bool LoadLab(const std::string& path, const std::string& bulk_dir, Lab* out) {
+  std::string text;
+  if (path == "-") {
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    text = ss.str();
+  } else {
+    auto t = cloonix::ReadFile(path);
+    if (!t.ok()) {
+      Fail(absl::StrCat("cannot read ", path, ": ", t.status().message()));
+      return false;
+    }
+    text = *t;
+  }
+  std::vector<LabError> errors;
+  bool clab = absl::EndsWith(path, ".clab.yml") ||
+              absl::EndsWith(path, ".clab.yaml") || lab::LooksLikeClab(text);
+  *out = clab ? lab::ParseClab(text, path, &errors)
+              : lab::ParseLab(text, path, &errors);
+  if (errors.empty()) lab::CheckLab(*out, bulk_dir, &errors);
+  if (!errors.empty()) {
+    std::cerr << lab::FormatErrors(path, errors);
+    std::cerr << "cloonix: " << path << ": " << errors.size()
+              << (errors.size() == 1 ? " error" : " errors") << std::endl;
+    return false;
+  }
+  return true;
+}
+
+// --net wins; then the file's net:; then $CLOONIX_NET / nemo.
+void PickNet(Globals& g, const Lab& l) {
+  if (!g.net_given && !l.net.empty()) g.net = l.net;
+}
+
+absl::StatusOr<std::vector<v1::Item>> ListAll(Client& c) {
+  v1::ListItemsRequest req;
+  v1::ListItemsResponse resp;
+  auto ctx = c.Ctx(absl::Seconds(30));
+  grpc::Status s = c.topo()->ListItems(ctx.get(), req, &resp);
+  if (!s.ok()) return cloonix::FromGrpcStatus(s);
+  return std::vector<v1::Item>(resp.items().begin(), resp.items().end());
+}
+
+struct GuestRun {
+  int code = -1;  // -1: the call failed (status)
+  std::string out, err;
+  grpc::Status status;
+};
+
+// sh -c `script` in a guest, its output kept.
+GuestRun RunInGuest(v1::Guest::Stub* stub, const std::string& item,
+                    const std::string& script, absl::Duration timeout) {
+  GuestRun r;
+  auto ctx = cloonix::ContextWithDeadline(timeout);
+  auto stream = stub->Exec(ctx.get());
+  v1::ExecRequest req;
+  auto* st = req.mutable_start();
+  st->set_item(item);
+  st->add_command("/bin/sh");
+  st->add_command("-c");
+  st->add_command(script);
+  v1::ExecRequest eof;
+  eof.set_stdin_eof(true);
+  if (stream->Write(req) && stream->Write(eof)) stream->WritesDone();
+  v1::ExecResponse m;
+  while (stream->Read(&m)) {
+    if (m.has_exit()) {
+      r.code = m.exit().code();
+      if (!m.exit().error().empty()) r.err += m.exit().error();
+    } else if (!m.stdout().empty()) {
+      r.out += m.stdout();
+    } else {
+      r.err += m.stderr();
+    }
+  }
+  r.status = stream->Finish();
+  if (!r.status.ok()) r.code = -1;
+  return r;
+}
+
+std::string Trimmed(const std::string& s, size_t max = 300) {
+  std::string t(absl::StripAsciiWhitespace(s));
+  return t.size() > max ? t.substr(0, max) + "..." : t;
+}
+
+// Runs a plan against a net, in parallel where the steps allow.
+class Applier {
+ public:
+  struct Options {
+    bool wait = false;
+    absl::Duration timeout = absl::Seconds(300);
+    int parallel = 16;
+  };
+
+  Applier(const Globals& g, const Lab& l, const Plan& plan,
+          const std::vector<v1::Item>& current, Options opt)
+      : g_(g), lab_(l), plan_(plan), opt_(opt), client_(g) {
+    for (const auto& it : current) current_[it.name()] = it;
+    for (const auto& li : l.items) {
+      for (const auto& d : li.depends_on) has_dependents_.insert(d);
+    }
+  }
+
+  // 0 done (and ready with --wait); 1 a step failed; 4 not ready in time.
+  int Run() {
+    start_ = absl::Now();
+    deadline_ = start_ + opt_.timeout;
+    // 1. What goes: deletes and uncables.
+    ForAll(plan_.deletes, [&](const std::string& n) { Delete(n); });
+    ForAll(plan_.uncables, [&](const LabCable& c) { Uncable(c); });
+    // 2. Lans, then the lans nothing uses any more.
+    ForAll(plan_.lan_creates, [&](const std::string& n) { CreateLan(n); });
+    ForAll(plan_.lan_deletes, [&](const std::string& n) { Delete(n, "lan"); });
+    // 3. a2b settings and the cables of kept items.
+    ForAll(plan_.a2b, [&](const lab::A2bChange& a) { ConfigureA2b(a); });
+    std::set<std::string> fresh;
+    for (const LabItem* li : plan_.creates) fresh.insert(li->item.name());
+    std::vector<LabCable> kept;
+    for (const auto& c : plan_.cables) {
+      if (!fresh.count(c.item)) kept.push_back(c);
+    }
+    ForAll(kept, [&](const LabCable& c) { Cable(c); });
+    // 4. Every item of the file: created (after what it depends on is
+    //    ready), cabled, then waited for, addressed, exec'd as needed.
+    for (const auto& li : lab_.items) ready_[li.item.name()];
+    std::vector<const LabItem*> all;
+    for (const auto& li : lab_.items) all.push_back(&li);
+    ForAll(
+        all,
+        [&](const LabItem* li) {
+          ItemTask(*li, fresh.count(li->item.name()) > 0);
+        },
+        /*limit=*/static_cast<int>(all.size()));
+    return Summary();
+  }
+
+ private:
+  struct Ready {
+    absl::Notification done;
+    bool ok = false;
+  };
+
+  template <typename T, typename F>
+  void ForAll(const std::vector<T>& v, F f, int limit = 0) {
+    if (limit == 0) limit = opt_.parallel;
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> threads;
+    int n = std::min<int>(limit, static_cast<int>(v.size()));
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&] {
+        for (size_t k; (k = next.fetch_add(1)) < v.size();) f(v[k]);
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  double Secs() const { return absl::ToDoubleSeconds(absl::Now() - start_); }
+
+  void Progress(const nlohmann::json& j, const std::string& human) {
+    absl::MutexLock l(&out_mu_);
+    if (g_.Json()) {
+      std::cout << j.dump() << std::endl;
+    } else {
+      std::cout << absl::StrFormat("  %-52s %6.2f s", human, Secs())
+                << std::endl;
+    }
+  }
+
+  bool Check(const grpc::Status& s, const std::string& what) {
+    if (s.ok()) {
+      changes_++;
+      return true;
+    }
+    std::string msg = absl::StrCat(
+        what, ": ",
+        absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())),
+        ": ", s.error_message());
+    Progress({{"event", "failed"}, {"step", what}, {"error", msg}},
+             "FAILED " + what);
+    absl::MutexLock l(&out_mu_);
+    failures_.push_back(msg);
+    return false;
+  }
+
+  void Delete(const std::string& name, const std::string& kind = "") {
+    v1::DeleteItemRequest req;
+    req.set_name(name);
+    req.set_allow_missing(true);
+    v1::DeleteItemResponse resp;
+    auto ctx = client_.Ctx();
+    std::string k = kind;
+    if (k.empty() && current_.count(name)) {
+      k = cloonix::KindName(current_[name].kind());
+    }
+    std::string what = absl::StrCat("- ", k, " ", name);
+    if (Check(client_.topo()->DeleteItem(ctx.get(), req, &resp), what)) {
+      Progress({{"event", "deleted"}, {"kind", k}, {"name", name}}, what);
+    }
+  }
+
+  void Uncable(const LabCable& c) {
+    v1::DisconnectEthRequest req;
+    req.set_item(c.item);
+    req.set_eth(c.eth);
+    req.set_lan(c.lan);
+    v1::Item resp;
+    auto ctx = client_.Ctx();
+    std::string what =
+        absl::StrCat("- cable ", c.item, ":eth", c.eth, " -- ", c.lan);
+    if (Check(client_.topo()->DisconnectEth(ctx.get(), req, &resp), what)) {
+      Progress({{"event", "uncabled"},
+                {"item", c.item},
+                {"eth", c.eth},
+                {"lan", c.lan}},
+               what);
+    }
+  }
+
+  void CreateLan(const std::string& name) {
+    v1::CreateItemRequest req;
+    req.mutable_item()->set_name(name);
+    req.mutable_item()->mutable_lan();
+    v1::Item resp;
+    auto ctx = client_.Ctx();
+    std::string what = "+ lan " + name;
+    grpc::Status s = client_.topo()->CreateItem(ctx.get(), req, &resp);
+    // A lan a cable of a kept item made already (create_lan) is fine.
+    if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS) return;
+    if (Check(s, what)) {
+      Progress({{"event", "created"}, {"kind", "lan"}, {"name", name}}, what);
+    }
+  }
+
+  void Cable(const LabCable& c) {
+    v1::ConnectEthRequest req;
+    req.set_item(c.item);
+    req.set_eth(c.eth);
+    req.set_lan(c.lan);
+    req.set_create_lan(true);
+    v1::Item resp;
+    auto ctx = client_.Ctx();
+    std::string what =
+        absl::StrCat("+ cable ", c.item, ":eth", c.eth, " -- ", c.lan);
+    if (Check(client_.topo()->ConnectEth(ctx.get(), req, &resp), what)) {
+      Progress({{"event", "cabled"},
+                {"item", c.item},
+                {"eth", c.eth},
+                {"lan", c.lan}},
+               what);
+    }
+  }
+
+  void ConfigureA2b(const lab::A2bChange& a) {
+    v1::ConfigureA2bRequest req;
+    req.set_name(a.name);
+    req.set_dir(a.dir);
+    auto* p = req.mutable_patch();
+    const auto& s = a.settings;
+    p->set_delay_ms(s.delay_ms());
+    p->set_jitter_ms(s.jitter_ms());
+    p->set_allow_reorder(s.allow_reorder());
+    p->set_loss_percent(s.loss_percent());
+    p->set_rate_kbps(s.rate_kbps());
+    p->set_burst_bytes(s.burst_bytes());
+    p->set_queue_packets(s.queue_packets());
+    p->set_queue_bytes(s.queue_bytes());
+    v1::Item resp;
+    auto ctx = client_.Ctx();
+    std::string what = absl::StrCat("~ a2b ", a.name, " dir", a.dir, ": ",
+                                    cloonix::A2bSettingsText(a.settings));
+    if (Check(client_.topo()->ConfigureA2b(ctx.get(), req, &resp), what)) {
+      Progress({{"event", "configured"}, {"name", a.name}, {"dir", a.dir}},
+               what);
+    }
+  }
+
+  bool Create(const LabItem& li) {
+    v1::CreateItemRequest req;
+    *req.mutable_item() = li.item;
+    if (!li.c2c_creds.empty()) {
+      auto creds = cloonix::LoadClientCreds(li.c2c_creds);
+      if (!creds.ok()) {
+        absl::MutexLock l(&out_mu_);
+        failures_.push_back(absl::StrCat("c2c ", li.item.name(), ": ",
+                                         creds.status().message()));
+        return false;
+      }
+      auto* c = req.mutable_item()->mutable_c2c();
+      c->set_peer_ca_pem(creds->ca_pem);
+      c->set_peer_cert_pem(creds->cert_pem);
+      c->set_peer_key_pem(creds->key_pem);
+    }
+    v1::Item resp;
+    auto ctx = client_.Ctx(absl::Minutes(5));
+    std::string what =
+        absl::StrCat(plan_.recreate.count(li.item.name()) ? "! " : "+ ",
+                     cloonix::KindName(li.item.kind()), " ", li.item.name());
+    if (!Check(client_.topo()->CreateItem(ctx.get(), req, &resp), what)) {
+      return false;
+    }
+    Progress({{"event", "created"},
+              {"kind", cloonix::KindName(li.item.kind())},
+              {"name", li.item.name()}},
+             what);
+    return true;
+  }
+
+  // The item's readiness as its wait: says (polls GetItem; a command is
+  // run in the guest until it exits 0). False on timeout or failure; the
+  // reason in *why.
+  bool WaitReady(const LabItem& li, std::string* why) {
+    const std::string& name = li.item.name();
+    if (li.wait == Wait::kNone) return true;
+    while (true) {
+      v1::GetItemRequest req;
+      req.set_name(name);
+      v1::Item it;
+      auto ctx = client_.Ctx(absl::Seconds(10));
+      grpc::Status s = client_.topo()->GetItem(ctx.get(), req, &it);
+      if (s.ok()) {
+        if (it.state() == v1::ITEM_STATE_FAILED) {
+          *why = "failed: " + it.state_message();
+          return false;
+        }
+        bool running = it.state() == v1::ITEM_STATE_RUNNING;
+        bool up = running && (li.wait != Wait::kAgent || !it.has_kvm() ||
+                              it.kvm().agent_up());
+        if (up && li.wait == Wait::kCommand) {
+          GuestRun r = RunInGuest(client_.guest(), name, li.wait_command,
+                                  absl::Seconds(30));
+          up = r.code == 0;
+          *why = absl::StrCat("wait command exits ", r.code, " ",
+                              Trimmed(r.err + r.out, 120));
+        } else if (!up) {
+          *why = running ? "agent not up" : StateText(it);
+        }
+        if (up) return true;
+      } else {
+        *why = s.error_message();
+      }
+      if (absl::Now() >= deadline_) return false;
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+  }
+
+  // Adds the file's addresses the guest's eths lack (and sets them up).
+  bool Addresses(const LabItem& li) {
+    std::string script;
+    for (const auto& [eth, addrs] : li.addresses) {
+      for (const auto& a : addrs) {
+        absl::StrAppend(&script, "ip addr show dev eth", eth, " | grep -q ' ",
+                        a, " ' || { ip addr add ", a, " dev eth", eth,
+                        " && echo ", a, "@eth", eth, "; } || exit 1; ");
+      }
+      absl::StrAppend(&script, "ip link set eth", eth, " up || exit 1; ");
+    }
+    GuestRun r =
+        RunInGuest(client_.guest(), li.item.name(), script, absl::Seconds(60));
+    std::string what = "addresses of " + li.item.name();
+    if (r.code != 0) {
+      absl::MutexLock l(&out_mu_);
+      failures_.push_back(absl::StrCat(
+          what, ": ",
+          r.code < 0 ? r.status.error_message() : Trimmed(r.err + r.out)));
+      return false;
+    }
+    std::vector<std::string> added =
+        absl::StrSplit(r.out, '\n', absl::SkipWhitespace());
+    if (!added.empty()) {
+      changes_++;
+      Progress(
+          {{"event", "addresses"}, {"name", li.item.name()}, {"added", added}},
+          absl::StrCat("+ ", li.item.name(), " ", absl::StrJoin(added, " ")));
+    }
+    return true;
+  }
+
+  bool Exec(const LabItem& li) {
+    for (const auto& cmd : li.exec) {
+      GuestRun r =
+          RunInGuest(client_.guest(), li.item.name(), cmd, absl::Minutes(5));
+      std::string what = absl::StrCat("exec ", li.item.name(), ": ", cmd);
+      if (r.code != 0) {
+        absl::MutexLock l(&out_mu_);
+        failures_.push_back(absl::StrCat(
+            what, ": ",
+            r.code < 0
+                ? r.status.error_message()
+                : absl::StrCat("exit ", r.code, ": ", Trimmed(r.err + r.out))));
+        return false;
+      }
+      changes_++;
+      Progress({{"event", "exec"}, {"name", li.item.name()}, {"command", cmd}},
+               Trimmed(what, 52));
+    }
+    return true;
+  }
+
+  void ItemTask(const LabItem& li, bool create) {
+    const std::string& name = li.item.name();
+    Ready& mine = ready_.at(name);
+    bool ok = true;
+    for (const auto& d : li.depends_on) {
+      Ready& dep = ready_.at(d);
+      dep.done.WaitForNotification();
+      if (!dep.ok) {
+        absl::MutexLock l(&out_mu_);
+        failures_.push_back(absl::StrCat(name, ": not made, ", d,
+                                         " (depends_on) is not ready"));
+        ok = false;
+      }
+    }
+    if (ok && create) {
+      ok = Create(li);
+      if (ok) {
+        for (const auto& c : plan_.cables) {
+          if (c.item == name) Cable(c);
+        }
+      }
+    }
+    bool guest = li.item.has_kvm() || li.item.has_cnt();
+    bool need_ready =
+        opt_.wait || has_dependents_.count(name) ||
+        (guest && (!li.addresses.empty() || (create && !li.exec.empty())));
+    if (ok && need_ready) {
+      std::string why;
+      if (!WaitReady(li, &why)) {
+        ok = false;
+        absl::MutexLock l(&out_mu_);
+        not_ready_[name] = why;
+      } else if (opt_.wait) {
+        Progress({{"event", "ready"}, {"name", name}}, "ready " + name);
+      }
+    }
+    if (ok && guest && !li.addresses.empty()) ok = Addresses(li);
+    if (ok && create && !li.exec.empty()) ok = Exec(li);
+    mine.ok = ok;
+    mine.done.Notify();
+  }
+
+  int Summary() {
+    double secs = Secs();
+    bool ready = not_ready_.empty();
+    if (g_.Json()) {
+      nlohmann::json nr = nlohmann::json::object();
+      for (const auto& [n, why] : not_ready_) nr[n] = why;
+      std::cout << nlohmann::json{{"net", g_.net},
+                                  {"changes", changes_.load()},
+                                  {"seconds", secs},
+                                  {"ready", ready},
+                                  {"not_ready", nr},
+                                  {"failed", failures_}}
+                       .dump()
+                << std::endl;
+    } else {
+      if (changes_ == 0 && failures_.empty()) {
+        std::cout << "no changes: net " << g_.net << " matches " << lab_.file
+                  << std::endl;
+      } else {
+        std::cout << absl::StrFormat("net %s: %d changes in %.1f s", g_.net,
+                                     changes_.load(), secs)
+                  << std::endl;
+      }
+      for (const auto& [n, why] : not_ready_) {
+        std::cerr << "cloonix: " << n << " is not ready after "
+                  << absl::ToInt64Seconds(opt_.timeout) << " s: " << why
+                  << std::endl;
+      }
+      for (const auto& f : failures_) {
+        std::cerr << "cloonix: apply: " << f << std::endl;
+      }
+    }
+    if (!failures_.empty()) return kExitFailed;
+    if (!ready) return kExitNotReady;
+    return 0;
+  }
+
+  const Globals& g_;
+  const Lab& lab_;
+  const Plan& plan_;
+  const Options opt_;
+  Client client_;
+  std::map<std::string, v1::Item> current_;
+  std::set<std::string> has_dependents_;
+  std::map<std::string, Ready> ready_;
+  absl::Time start_, deadline_;
+  std::atomic<int> changes_{0};
+  absl::Mutex out_mu_;
+  std::vector<std::string> failures_ ABSL_GUARDED_BY(out_mu_);
+  std::map<std::string, std::string> not_ready_ ABSL_GUARDED_BY(out_mu_);
+};
+
+int Apply(Globals& g, const std::string& path, const std::string& bulk_dir,
+          bool dry_run, bool wait, int timeout_s) {
+  Lab l;
+  // Images are looked for in the bulk dir of this host's nets.
+  if (!LoadLab(path, g.remote.empty() ? bulk_dir : "", &l)) return kExitUsage;
+  PickNet(g, l);
+  Client c(g);
+  if (!c.Exists()) {
+    if (!g.remote.empty()) return NotRunning(g);
+    if (dry_run) {
+      // Nothing runs: the plan is the whole file.
+      Plan p = lab::MakePlan(l, {});
+      if (!g.Json())
+        std::cout << "net " << g.net
+                  << " is not running; apply would start it and:\n"
+                  << p.Text({});
+      return 0;
+    }
+    if (!g.Json()) std::cout << "starting net " << g.net << std::endl;
+    if (int rc = StartNetForLab(g, bulk_dir); rc != 0) return rc;
+  }
+  auto current = ListAll(c);
+  if (!current.ok()) {
+    return Fail(std::string(current.status().message()),
+                current.status().code() == absl::StatusCode::kUnavailable
+                    ? kExitNotRunning
+                    : kExitFailed);
+  }
+  Plan plan = lab::MakePlan(l, *current);
+  if (g.Json()) {
+    nlohmann::json j = {
+        {"event", "plan"}, {"net", g.net}, {"changes", plan.Changes()}};
+    j["text"] = plan.Text(*current);
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::cout << "plan for net " << g.net << " (" << path << "):\n";
+    for (absl::string_view line :
+         absl::StrSplit(plan.Text(*current), '\n', absl::SkipEmpty())) {
+      std::cout << "  " << line << "\n";
+    }
+  }
+  if (dry_run) return 0;
+  Applier::Options opt;
+  opt.wait = wait;
+  opt.timeout = absl::Seconds(timeout_s);
+  Applier a(g, l, plan, *current, opt);
+  return a.Run();
+}
+
+int Validate(Globals& g, const std::string& path, const std::string& bulk_dir) {
+  Lab l;
+  if (!LoadLab(path, bulk_dir, &l)) return kExitFailed;
+  size_t guests = 0;
+  for (const auto& li : l.items)
+    guests += li.item.has_kvm() || li.item.has_cnt();
+  if (g.Json()) {
+    std::cout << nlohmann::json{{"file", path},
+                                {"valid", true},
+                                {"net", l.net},
+                                {"items", l.items.size()},
+                                {"lans", l.lans.size()},
+                                {"cables", l.cables.size()}}
+                     .dump()
+              << std::endl;
+  } else {
+    std::cout << path << ": valid (" << l.items.size() << " items, "
+              << l.lans.size() << " lans, " << l.cables.size() << " cables)"
+              << std::endl;
+  }
+  return 0;
+}
+
+int Save(const Globals& g, const std::string& out) {
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  auto items = ListAll(c);
+  if (!items.ok()) return Fail(std::string(items.status().message()));
+  std::string text = lab::SaveLab(g.net, *items);
+  if (out.empty() || out == "-") {
+    std::cout << text;
+    return 0;
+  }
+  if (auto s = cloonix::WriteFileAtomic(out, text); !s.ok()) {
+    return Fail(s.ToString());
+  }
+  if (g.Json()) {
+    std::cout << nlohmann::json{{"net", g.net},
+                                {"file", out},
+                                {"items", items->size()}}
+                     .dump()
+              << std::endl;
+  } else {
+    std::cout << "saved net " << g.net << " (" << items->size() << " items) to "
+              << out << std::endl;
+  }
+  return 0;
+}
+
+int Destroy(Globals& g, const std::string& path) {
+  if (!path.empty()) {
+    Lab l;
+    if (!LoadLab(path, "", &l)) return kExitUsage;
+    PickNet(g, l);
+  }
+  return StopNetForLab(g);
+}
+
+int Graph(Globals& g, const std::string& path, const std::string& format) {
+  Lab l;
+  if (!path.empty()) {
+    if (!LoadLab(path, "", &l)) return kExitUsage;
+  } else {
+    Client c(g);
+    if (!c.Exists()) return NotRunning(g);
+    auto items = ListAll(c);
+    if (!items.ok()) return Fail(std::string(items.status().message()));
+    l = lab::LabFromItems(g.net, *items);
+  }
+  std::cout << lab::GraphLab(l, format);
+  return 0;
+}
+
+}  // namespace
+
+void AddLabCommands(CLI::App* app, Context& ctx) {
+  Globals& g = ctx.g;
+  static std::string file;
+  static std::string bulk_dir =
+      EnvOr("CLOONIX_BULK_DIR", "/var/lib/cloonix/bulk");
+  static bool dry_run = false, wait = false;
+  static int timeout_s = 300;
+  auto* apply = app->add_subcommand(
+      "apply",
+      "Bring the net to a lab file (docs/LABS.md), idempotently: creates "
+      "what is missing (in parallel, after its depends_on), deletes what the "
+      "file no longer has, changes a2b settings live, re-cables; sets "
+      "addresses and runs exec: in new guests. Starts the net if it does not "
+      "run. containerlab files (.clab.yml) are read too. Exit 0 done, 1 a "
+      "step failed, 2 invalid file, 4 not ready before --timeout");
+  apply->add_option("-f,--file", file, "Lab file (- for stdin)")->required();
+  apply->add_flag("--dry-run", dry_run, "Print the plan and change nothing");
+  apply->add_flag("--wait", wait,
+                  "Return once every item is ready (kvm: agent up; others: "
+                  "running; or the item's wait:)");
+  apply
+      ->add_option("--timeout", timeout_s,
+                   "Seconds to wait for readiness (default 300)")
+      ->check(CLI::Range(1, 86400));
+  apply->add_option("--bulk-dir", bulk_dir,
+                    "Where images are ($CLOONIX_BULK_DIR): checked before "
+                    "apply, and given to a net it starts");
+  apply->callback([&] {
+    ctx.action = [&] {
+      return Apply(g, file, bulk_dir, dry_run, wait, timeout_s);
+    };
+  });
+
+  static std::string vfile;
+  auto* validate = app->add_subcommand(
+      "validate",
+      "Check a lab file without a net: shape, names, cables to unknown "
+      "items or eths, eths cabled twice, two nats on a lan, depends_on "
+      "cycles, missing images. Errors as file:line:col; exit 0 valid, 1 not");
+  validate->add_option("-f,--file", vfile, "Lab file (- for stdin)")
+      ->required();
+  validate->add_option("--bulk-dir", bulk_dir,
+                       "Where images are looked for ($CLOONIX_BULK_DIR)");
+  validate->callback(
+      [&] { ctx.action = [&] { return Validate(g, vfile, bulk_dir); }; });
+
+  static std::string sfile;
+  auto* save = app->add_subcommand(
+      "save",
+      "Write the running net as a lab file (stdout without -f); apply of it "
+      "on an empty net rebuilds the same items, settings and cables");
+  save->add_option("-f,--file", sfile, "Output file");
+  save->callback([&] { ctx.action = [&] { return Save(g, sfile); }; });
+
+  static std::string dfile;
+  auto* destroy = app->add_subcommand(
+      "destroy",
+      "Remove the lab: stop its net (the file's net:, or --net); nothing to "
+      "do is not an error");
+  destroy->add_option("-f,--file", dfile, "Lab file naming the net");
+  destroy->callback([&] { ctx.action = [&] { return Destroy(g, dfile); }; });
+
+  static std::string gfile, gformat = "mermaid";
+  auto* graph = app->add_subcommand(
+      "graph", "The topology of a lab file (or of the running net) as text");
+  graph->add_option("-f,--file", gfile, "Lab file (default: the running net)");
+  graph->add_option("--format", gformat, "mermaid (default) or dot")
+      ->check(CLI::IsMember({"mermaid", "dot"}));
+  graph->callback(
+      [&] { ctx.action = [&] { return Graph(g, gfile, gformat); }; });
+}
+
+}  // namespace cloonix::cli

@@ -1,0 +1,131 @@
+// Lab files: a whole net described in YAML (docs/LABS.md, schema in
+// docs/lab.schema.json), read into a Lab that `cloonix apply` reconciles the
+// net to, `validate` checks without a net, `save` writes back and `graph`
+// draws. containerlab topology files are read into the same Lab
+// (ParseClab); what does not map is an error naming it.
+//
+// Errors carry the file's line and column (1-based), "file:line:col: msg".
+#ifndef CLOONIX_CLI_LAB_LAB_H_
+#define CLOONIX_CLI_LAB_LAB_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cloonix/v1/topology.pb.h"
+
+namespace cloonix::cli::lab {
+
+struct Pos {
+  int line = 0;  // 1-based; 0: no place in a file
+  int col = 0;
+};
+
+struct LabError {
+  Pos pos;
+  std::string msg;
+};
+
+// How apply knows an item is ready (its `wait:`).
+enum class Wait {
+  kNone,     // created is enough
+  kRunning,  // state running (default for every kind but kvm)
+  kAgent,    // kvm: its agent answers (default for kvm); cnt: running
+  kCommand,  // `wait_command` exits 0 in the guest
+};
+
+struct LabItem {
+  // What CreateItem takes: name, kind and spec (no eths: cables are apart).
+  cloonix::v1::Item item;
+  Pos pos;
+  // eth index -> addresses with prefix length ("10.0.0.1/24", "fd00::1/64"),
+  // set in the guest once it is ready (ip addr add; missing ones only).
+  std::map<uint32_t, std::vector<std::string>> addresses;
+  std::vector<std::string> exec;  // sh -c commands run once, after create
+  Wait wait = Wait::kRunning;
+  std::string wait_command;
+  std::vector<std::string> depends_on;
+  std::map<std::string, Pos> depends_pos;
+  // a2b: the settings of each direction as the file gives them (over the
+  // defaults: no impairment).
+  cloonix::v1::A2bSettings a2b[2];
+  std::string c2c_creds;  // c2c: dir of the peer's client credentials
+  // Where each key of the item is, for errors found after parsing.
+  std::map<std::string, Pos> key_pos;
+};
+
+struct LabCable {
+  std::string item;
+  uint32_t eth = 0;
+  std::string lan;
+  Pos pos;
+};
+
+struct Lab {
+  std::string file;  // as given, for messages
+  std::string net;   // "" when the file names none
+  Pos net_pos;
+  std::vector<LabItem> items;  // every kind but lan, in file order
+  // Every lan: declared under lans: or items (kind lan), or named by a cable.
+  std::map<std::string, Pos> lans;
+  std::vector<LabCable> cables;
+
+  const LabItem* Find(const std::string& name) const;
+};
+
+// Parses a lab file's text. Syntax and shape errors (unknown keys, wrong
+// types, bad names, addresses, settings) go to *errors; the Lab holds what
+// could be read. `file` names the file in messages.
+Lab ParseLab(const std::string& text, const std::string& file,
+             std::vector<LabError>* errors);
+
+// Parses a containerlab topology (name:, topology: nodes/links) into a Lab:
+// kind linux -> cnt (image, env, cmd, exec), bridge and ovs-bridge -> lan,
+// endpoints "node:ethN" keep N (containerlab's eth0 is its management
+// interface: eth0 stays uncabled), "host:<ifname>" -> a tap of that name.
+// Anything else (other kinds, binds, ports, startup-config, ...) is an error
+// naming it.
+Lab ParseClab(const std::string& text, const std::string& file,
+              std::vector<LabError>* errors);
+
+// True when the text is a containerlab topology (a top-level `topology:`).
+bool LooksLikeClab(const std::string& text);
+
+// The checks that need the whole file: cables to unknown items or eths,
+// an eth cabled twice, two nats on one lan, depends_on unknown items or in a
+// cycle, a2b/nat/tap/phy/c2c eths, names used twice. `bulk_dir`: where
+// images are looked for (kvm: <image>.qcow2 or <image>-vmlinux +
+// <image>-initrd.img; cnt: <image>.tar or an OCI tarball path); "" skips
+// the image checks. Registry references (a '/' or ':' in the name) are not
+// checked (nothing is pulled before apply).
+void CheckLab(const Lab& lab, const std::string& bulk_dir,
+              std::vector<LabError>* errors);
+
+// "file:line:col: msg" lines, in file order.
+std::string FormatErrors(const std::string& file,
+                         const std::vector<LabError>& errors);
+
+// The name of the lan a point-to-point cable (item:eth -- item:eth) makes.
+std::string P2pLanName(const std::string& a, uint32_t ea, const std::string& b,
+                       uint32_t eb);
+
+// The eth count an item needs: its spec's, else the highest eth its cables
+// and addresses name + 1 (at least 1).
+uint32_t EthCount(const Lab& lab, const LabItem& item);
+
+// The net as a lab file (cloonix save): items with their settings, lans,
+// cables; natplug-made nats and lans are left to their item's natplug.
+std::string SaveLab(const std::string& net,
+                    const std::vector<cloonix::v1::Item>& items);
+
+// The lab as Mermaid (flowchart) or Graphviz dot text.
+std::string GraphLab(const Lab& lab, const std::string& format);
+
+// The lab of a running net, for graph without -f.
+Lab LabFromItems(const std::string& net,
+                 const std::vector<cloonix::v1::Item>& items);
+
+}  // namespace cloonix::cli::lab
+
+#endif  // CLOONIX_CLI_LAB_LAB_H_

@@ -1,0 +1,391 @@
+#include "cli/lab/lab.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "cli/lab/plan.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cloonix::cli::lab {
+namespace {
+
+namespace v1 = cloonix::v1;
+using ::testing::HasSubstr;
+
+constexpr char kLab[] = R"(net: demo
+defaults:
+  kvm: {image: tiny, ram: 256}
+items:
+  vm1: {kind: kvm, cpu: 2}
+  vm2:
+    kind: kvm
+    eths: 2
+    addresses: {eth0: 10.1.0.2/24, eth1: [10.2.0.2/24, "fd00::2/64"]}
+    depends_on: vm1
+  c1:
+    kind: cnt
+    env: {A: "1"}
+    cmd: sleep 1000
+    exec: ["ip route add default via 10.1.0.1"]
+    wait: {command: "true"}
+  ab1: {kind: a2b, dir0: {delay: 40, loss: 1}, both: {rate: 10000}}
+  nat1: {kind: nat}
+  lanx: {kind: lan}
+lans: [spare]
+cables:
+  - vm1:eth0 -- lan1
+  - vm2:eth0 -- lan1
+  - lan2 -- vm2:eth1
+  - ab1:eth0 -- lan1
+  - ab1:eth1 -- lan2
+  - nat1:eth0 -- lan2
+  - c1:eth0 -- vm1:eth1
+)";
+
+Lab Parse(const std::string& text, std::vector<LabError>* errors) {
+  Lab l = ParseLab(text, "lab.yaml", errors);
+  if (errors->empty()) CheckLab(l, "", errors);
+  return l;
+}
+
+std::string Errors(const std::string& text) {
+  std::vector<LabError> errors;
+  Parse(text, &errors);
+  return FormatErrors("lab.yaml", errors);
+}
+
+TEST(LabTest, ParsesEveryPart) {
+  std::vector<LabError> errors;
+  Lab l = Parse(kLab, &errors);
+  ASSERT_TRUE(errors.empty()) << FormatErrors("lab.yaml", errors);
+  EXPECT_EQ(l.net, "demo");
+  ASSERT_EQ(l.items.size(), 5u);
+  const LabItem* vm1 = l.Find("vm1");
+  ASSERT_NE(vm1, nullptr);
+  EXPECT_EQ(vm1->item.kvm().image(), "tiny");  // from defaults
+  EXPECT_EQ(vm1->item.kvm().ram_mb(), 256u);
+  EXPECT_EQ(vm1->item.kvm().cpu(), 2u);
+  EXPECT_EQ(vm1->item.kvm().eth_count(), 2u);  // eth1 is cabled
+  EXPECT_EQ(vm1->wait, Wait::kAgent);
+  const LabItem* vm2 = l.Find("vm2");
+  EXPECT_EQ(vm2->addresses.at(1).size(), 2u);
+  EXPECT_EQ(vm2->depends_on, std::vector<std::string>{"vm1"});
+  const LabItem* c1 = l.Find("c1");
+  EXPECT_EQ(c1->item.cnt().image(), "busybox");
+  EXPECT_EQ(c1->item.cnt().env(0), "A=1");
+  EXPECT_EQ(c1->item.cnt().command(2), "sleep 1000");
+  EXPECT_EQ(c1->wait, Wait::kCommand);
+  EXPECT_EQ(c1->exec.size(), 1u);
+  const LabItem* ab1 = l.Find("ab1");
+  EXPECT_DOUBLE_EQ(ab1->a2b[0].delay_ms(), 40);
+  EXPECT_DOUBLE_EQ(ab1->a2b[0].loss_percent(), 1);
+  EXPECT_EQ(ab1->a2b[0].rate_kbps(), 10000u);
+  EXPECT_EQ(ab1->a2b[1].rate_kbps(), 10000u);
+  EXPECT_DOUBLE_EQ(ab1->a2b[1].delay_ms(), 0);
+  // lans: declared (lanx, spare), named by cables (lan1, lan2), p2p.
+  EXPECT_EQ(l.lans.size(), 5u);
+  EXPECT_TRUE(l.lans.count(P2pLanName("c1", 0, "vm1", 1)));
+  EXPECT_EQ(l.cables.size(), 8u);
+}
+
+TEST(LabTest, P2pNamesAreStableAndValid) {
+  EXPECT_EQ(P2pLanName("c1", 0, "vm1", 1), P2pLanName("vm1", 1, "c1", 0));
+  std::string long_name =
+      P2pLanName("a-very-long-item-name-x", 3, "another-long-name", 7);
+  EXPECT_LE(long_name.size(), 31u);
+  EXPECT_EQ(long_name,
+            P2pLanName("another-long-name", 7, "a-very-long-item-name-x", 3));
+}
+
+TEST(LabTest, ErrorsCarryLineAndColumn) {
+  EXPECT_THAT(Errors("net: demo\nitems:\n  vm1: {kind: kvm, image: t, "
+                     "colour: red}\n"),
+              HasSubstr("lab.yaml:3:30: unknown key \"colour\" for a kvm"));
+  EXPECT_THAT(Errors("itemz: {}\n"), HasSubstr("lab.yaml:1:1: unknown key"));
+  EXPECT_THAT(Errors("items:\n  Bad.Name: {kind: nat}\n"),
+              HasSubstr("lab.yaml:2:3: item name \"Bad.Name\" is invalid"));
+  EXPECT_THAT(Errors("items:\n  x: {kind: router}\n"),
+              HasSubstr("lab.yaml:2:13: kind \"router\""));
+  EXPECT_THAT(Errors("items:\n  c: {kind: cnt, eths: 99}\n"),
+              HasSubstr("eths is 99; it must be 1 to 32"));
+  EXPECT_THAT(Errors("items:\n  c: {kind: cnt, addresses: {eth0: 10.0.0.1}}\n"),
+              HasSubstr("not an address with its prefix length"));
+  EXPECT_THAT(Errors("items:\n  a: {kind: a2b, dir0: {loss: 300}}\n"),
+              HasSubstr("loss"));
+  EXPECT_THAT(Errors("items: [\n"), HasSubstr("lab.yaml:"));  // YAML syntax
+}
+
+TEST(LabTest, WholeFileChecks) {
+  // Unknown item, unknown eth, an eth cabled twice, two nats on a lan.
+  std::string e = Errors(
+      "items:\n"
+      "  c1: {kind: cnt, eths: 1}\n"
+      "  n1: {kind: nat}\n"
+      "  n2: {kind: nat}\n"
+      "cables:\n"
+      "  - ghost:eth0 -- lan1\n"
+      "  - c1:eth3 -- lan1\n"
+      "  - c1:eth0 -- lan1\n"
+      "  - c1:eth0 -- lan2\n"
+      "  - n1:eth0 -- lan1\n"
+      "  - n2:eth0 -- lan1\n");
+  EXPECT_THAT(e, HasSubstr("lab.yaml:6:5: cable: no item ghost"));
+  EXPECT_THAT(e, HasSubstr("lab.yaml:7:5: c1 has no eth3"));
+  EXPECT_THAT(e, HasSubstr("lab.yaml:9:5: c1:eth0 is cabled twice (first at "
+                           "line 8)"));
+  EXPECT_THAT(e, HasSubstr("lab.yaml:11:5: lan lan1 has two nats"));
+  EXPECT_THAT(Errors("items:\n  n1: {kind: nat}\ncables:\n  - n1 -- lan1\n"),
+              HasSubstr("lab.yaml:4:5: cable \"n1 -- lan1\" joins no eth"));
+  // depends_on: unknown, cycle.
+  e = Errors(
+      "items:\n"
+      "  a: {kind: cnt, depends_on: [b]}\n"
+      "  b: {kind: cnt, depends_on: [c]}\n"
+      "  c: {kind: cnt, depends_on: [a, zz]}\n");
+  EXPECT_THAT(e, HasSubstr("depends_on cycle: a -> b -> c -> a"));
+  EXPECT_THAT(e, HasSubstr("c depends_on zz, which this file does not have"));
+  // A cable to a non-lan without its eth.
+  e = Errors(
+      "items:\n  c1: {kind: cnt}\n  c2: {kind: cnt}\ncables:\n"
+      "  - c1:eth0 -- c2\n");
+  EXPECT_THAT(e, HasSubstr("c2 is a cnt, not a lan: give its eth"));
+}
+
+TEST(LabTest, MissingImages) {
+  char tmpl[] = "/tmp/labbulkXXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string bulk = tmpl;
+  std::ofstream(bulk + "/busybox.tar") << "x";
+  std::ofstream(bulk + "/tiny-vmlinux") << "x";
+  std::ofstream(bulk + "/tiny-initrd.img") << "x";
+  std::vector<LabError> errors;
+  Lab l = ParseLab(
+      "items:\n"
+      "  c1: {kind: cnt}\n"
+      "  c2: {kind: cnt, image: nosuch}\n"
+      "  c3: {kind: cnt, image: \"alpine:3.19\"}\n"
+      "  v1: {kind: kvm, image: tiny}\n"
+      "  v2: {kind: kvm, image: deb.qcow2}\n",
+      "lab.yaml", &errors);
+  ASSERT_TRUE(errors.empty());
+  CheckLab(l, bulk, &errors);
+  std::string e = FormatErrors("lab.yaml", errors);
+  EXPECT_THAT(e, HasSubstr("lab.yaml:3:26: cnt c2: image nosuch not found"));
+  EXPECT_THAT(e, HasSubstr("lab.yaml:6:26: kvm v2: image deb.qcow2 not found"));
+  EXPECT_EQ(errors.size(), 2u) << e;  // busybox, alpine:3.19, tiny are fine
+  std::system(("rm -rf " + bulk).c_str());
+}
+
+v1::Item Have(const LabItem& li,
+              std::vector<std::pair<uint32_t, std::string>> eths = {}) {
+  v1::Item it = li.item;
+  for (const auto& [i, lan] : eths) {
+    auto* e = it.add_eths();
+    e->set_index(i);
+    e->set_lan(lan);
+  }
+  return it;
+}
+
+v1::Item Lan(const std::string& name) {
+  v1::Item it;
+  it.set_name(name);
+  it.set_kind(v1::ITEM_KIND_LAN);
+  it.mutable_lan();
+  return it;
+}
+
+TEST(PlanTest, EmptyNetGetsEverything) {
+  std::vector<LabError> errors;
+  Lab l = Parse(kLab, &errors);
+  Plan p = MakePlan(l, {});
+  EXPECT_EQ(p.creates.size(), 5u);
+  EXPECT_EQ(p.lan_creates.size(), 5u);
+  EXPECT_EQ(p.cables.size(), 8u);
+  EXPECT_TRUE(p.deletes.empty());
+  EXPECT_TRUE(p.a2b.empty());
+}
+
+TEST(PlanTest, SameNetIsNoChange) {
+  std::vector<LabError> errors;
+  Lab l = ParseLab(
+      "items:\n  c1: {kind: cnt, eths: 2}\n  c2: {kind: cnt}\n"
+      "  ab: {kind: a2b, dir1: {delay: 5}}\n"
+      "cables: [c1:eth0 -- lan1, c2:eth0 -- lan1, ab:eth0 -- lan1, ab:eth1 "
+      "-- lan2]\n",
+      "f", &errors);
+  ASSERT_TRUE(errors.empty());
+  std::vector<v1::Item> now = {Have(*l.Find("c1"), {{0, "lan1"}, {1, ""}}),
+                               Have(*l.Find("c2"), {{0, "lan1"}}),
+                               Have(*l.Find("ab"), {{0, "lan1"}, {1, "lan2"}}),
+                               Lan("lan1"), Lan("lan2")};
+  Plan p = MakePlan(l, now);
+  EXPECT_EQ(p.Changes(), 0u) << p.Text(now);
+  EXPECT_EQ(p.Text(now), "no changes\n");
+}
+
+TEST(PlanTest, EditedFileChangesOnlyTheDifference) {
+  std::vector<LabError> errors;
+  Lab l = ParseLab(
+      "items:\n  c1: {kind: cnt}\n  c2: {kind: cnt, image: other}\n"
+      "  ab: {kind: a2b, dir0: {delay: 40}}\n"
+      "cables: [c1:eth0 -- lan2, c2:eth0 -- lan1, ab:eth0 -- lan1, ab:eth1 "
+      "-- lan2]\n",
+      "f", &errors);
+  ASSERT_TRUE(errors.empty());
+  v1::Item c2_old = Have(*l.Find("c2"), {{0, "lan1"}});
+  c2_old.mutable_cnt()->set_image("busybox");
+  v1::Item ab_old = Have(*l.Find("ab"), {{0, "lan1"}, {1, "lan2"}});
+  ab_old.mutable_a2b()->mutable_dir0()->set_delay_ms(10);
+  v1::Item gone;
+  gone.set_name("c3");
+  gone.set_kind(v1::ITEM_KIND_CNT);
+  gone.mutable_cnt();
+  std::vector<v1::Item> now = {Have(*l.Find("c1"), {{0, "lan1"}}),
+                               c2_old,
+                               ab_old,
+                               gone,
+                               Lan("lan1"),
+                               Lan("lan2"),
+                               Lan("lan3")};
+  Plan p = MakePlan(l, now);
+  std::string t = p.Text(now);
+  EXPECT_THAT(t, HasSubstr("- cnt c3"));
+  EXPECT_THAT(t, HasSubstr("- cable c1:eth0 -- lan1"));
+  EXPECT_THAT(t, HasSubstr("+ cable c1:eth0 -- lan2"));
+  EXPECT_THAT(t, HasSubstr("! cnt c2 (made again: image busybox -> other)"));
+  EXPECT_THAT(t, HasSubstr("~ a2b ab dir0: delay 10"));
+  EXPECT_THAT(t, HasSubstr("- lan lan3"));
+  ASSERT_EQ(p.creates.size(), 1u);
+  EXPECT_EQ(p.creates[0]->item.name(), "c2");
+  // c2 is made again: its cable too; ab's cables stay.
+  int c2_cables = 0;
+  for (const auto& c : p.cables) {
+    EXPECT_NE(c.item, "ab");
+    c2_cables += c.item == "c2";
+  }
+  EXPECT_EQ(c2_cables, 1);
+}
+
+TEST(PlanTest, NatplugItemsBelongToTheirOwner) {
+  std::vector<LabError> errors;
+  Lab l = ParseLab("items:\n  c1: {kind: cnt, eths: 2, natplug: eth1}\n", "f",
+                   &errors);
+  ASSERT_TRUE(errors.empty());
+  v1::Item nat;
+  nat.set_name("nat-c1");
+  nat.set_kind(v1::ITEM_KIND_NAT);
+  nat.mutable_nat()->set_natplug_of("c1");
+  nat.add_eths()->set_lan("lan-c1");
+  std::vector<v1::Item> now = {Have(*l.Find("c1"), {{1, "lan-c1"}}), nat,
+                               Lan("lan-c1")};
+  Plan p = MakePlan(l, now);
+  EXPECT_EQ(p.Changes(), 0u) << p.Text(now);
+  // save leaves them to natplug: too.
+  std::string saved = SaveLab("n", now);
+  EXPECT_THAT(saved, HasSubstr("natplug: eth1"));
+  EXPECT_THAT(saved, ::testing::Not(HasSubstr("nat-c1")));
+}
+
+TEST(SaveTest, RoundTrip) {
+  std::vector<LabError> errors;
+  Lab l = Parse(kLab, &errors);
+  ASSERT_TRUE(errors.empty());
+  // The net as apply leaves it.
+  std::vector<v1::Item> now;
+  for (const auto& li : l.items) {
+    v1::Item it = li.item;
+    for (const auto& c : l.cables) {
+      if (c.item != li.item.name()) continue;
+      auto* e = it.add_eths();
+      e->set_index(c.eth);
+      e->set_lan(c.lan);
+    }
+    now.push_back(it);
+  }
+  for (const auto& [lan, _] : l.lans) now.push_back(Lan(lan));
+  std::string text = SaveLab("demo", now);
+  std::vector<LabError> e2;
+  Lab back = Parse(text, &e2);
+  ASSERT_TRUE(e2.empty()) << FormatErrors("saved", e2) << text;
+  Plan p = MakePlan(back, now);
+  EXPECT_EQ(p.Changes(), 0u) << p.Text(now) << text;
+  EXPECT_THAT(text, ::testing::AnyOf(HasSubstr("c1:eth0 -- vm1:eth1"),
+                                     HasSubstr("vm1:eth1 -- c1:eth0")));
+}
+
+TEST(ClabTest, MapsLinuxNodesBridgesAndHosts) {
+  std::vector<LabError> errors;
+  Lab l = ParseClab(R"(name: clab1
+topology:
+  kinds:
+    linux: {image: busybox}
+  nodes:
+    n1: {kind: linux, env: {X: "1"}, exec: ["ip addr add 10.0.0.1/24 dev eth1"]}
+    n2: {kind: linux, image: busybox, cmd: "sleep 9"}
+    br1: {kind: bridge}
+  links:
+    - endpoints: ["n1:eth1", "br1:eth1"]
+    - endpoints: ["n2:eth1", "br1:eth2"]
+    - endpoints: ["n1:eth2", "n2:eth2"]
+    - endpoints: ["n2:eth3", "host:clabtap0"]
+)",
+                    "t.clab.yml", &errors);
+  ASSERT_TRUE(errors.empty()) << FormatErrors("t", errors);
+  CheckLab(l, "", &errors);
+  ASSERT_TRUE(errors.empty()) << FormatErrors("t", errors);
+  EXPECT_EQ(l.net, "clab1");
+  const LabItem* n1 = l.Find("n1");
+  ASSERT_NE(n1, nullptr);
+  EXPECT_EQ(n1->item.cnt().image(), "busybox");
+  EXPECT_EQ(n1->item.cnt().eth_count(), 3u);  // eth0 (management) uncabled
+  EXPECT_EQ(n1->exec.size(), 1u);
+  EXPECT_EQ(l.Find("n2")->item.cnt().eth_count(), 4u);
+  ASSERT_NE(l.Find("clabtap0"), nullptr);
+  EXPECT_EQ(l.Find("clabtap0")->item.kind(), v1::ITEM_KIND_TAP);
+  EXPECT_TRUE(l.lans.count("br1"));
+  EXPECT_EQ(l.cables.size(), 6u);
+}
+
+TEST(ClabTest, NamesWhatDoesNotMap) {
+  std::vector<LabError> errors;
+  ParseClab(R"(name: c
+mgmt: {network: x}
+topology:
+  nodes:
+    r1: {kind: nokia_srlinux, image: srl}
+    n1: {kind: linux, image: busybox, binds: ["/a:/b"]}
+  links:
+    - endpoints: ["n1:e1-1", "r1:e1-1"]
+)",
+            "t.clab.yml", &errors);
+  std::string e = FormatErrors("t.clab.yml", errors);
+  EXPECT_THAT(e, HasSubstr("t.clab.yml:2:1: containerlab's \"mgmt\""));
+  EXPECT_THAT(e, HasSubstr("kind \"nokia_srlinux\" has no cloonix equivalent"));
+  EXPECT_THAT(e, HasSubstr("\"binds\" (node n1) has no cloonix equivalent"));
+  EXPECT_THAT(e, HasSubstr("endpoint \"n1:e1-1\""));
+  EXPECT_TRUE(LooksLikeClab("name: x\ntopology: {nodes: {}}\n"));
+  EXPECT_FALSE(LooksLikeClab(kLab));
+}
+
+TEST(GraphTest, MermaidAndDot) {
+  std::vector<LabError> errors;
+  Lab l = Parse(kLab, &errors);
+  std::string m = GraphLab(l, "mermaid");
+  EXPECT_THAT(m, HasSubstr("flowchart LR"));
+  EXPECT_THAT(m, HasSubstr("n_vm1[\"vm1<br/>kvm\"]"));
+  EXPECT_THAT(m, HasSubstr("n_nat1{{\"nat1<br/>nat\"}}"));
+  EXPECT_THAT(m, HasSubstr("n_vm1 ---|eth0| n_lan1"));
+  std::string d = GraphLab(l, "dot");
+  EXPECT_THAT(d, HasSubstr("graph \"demo\" {"));
+  EXPECT_THAT(d, HasSubstr("\"ab1\" [shape=diamond"));
+  EXPECT_THAT(d, HasSubstr("\"vm2\" -- \"lan2\" [label=\"eth1\"];"));
+}
+
+}  // namespace
+}  // namespace cloonix::cli::lab

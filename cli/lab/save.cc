@@ -1,0 +1,281 @@
+// cloonix save (the net as a lab file), the lab of a running net, and graph.
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "cli/lab/lab.h"
+#include "common/item_kind.h"
+#include "yaml-cpp/yaml.h"
+
+namespace cloonix::cli::lab {
+
+namespace v1 = cloonix::v1;
+
+namespace {
+
+// "12.5" rather than "12.500000"; integers without a point.
+std::string Num(double d) { return absl::StrFormat("%g", d); }
+
+void EmitA2b(YAML::Emitter& out, const char* key, const v1::A2bSettings& s) {
+  if (s.ByteSizeLong() == 0) return;
+  out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginMap;
+  if (s.delay_ms() != 0)
+    out << YAML::Key << "delay" << YAML::Value << Num(s.delay_ms());
+  if (s.jitter_ms() != 0)
+    out << YAML::Key << "jitter" << YAML::Value << Num(s.jitter_ms());
+  if (s.loss_percent() != 0)
+    out << YAML::Key << "loss" << YAML::Value << Num(s.loss_percent());
+  if (s.rate_kbps() != 0)
+    out << YAML::Key << "rate" << YAML::Value << s.rate_kbps();
+  if (s.burst_bytes() != 0)
+    out << YAML::Key << "burst" << YAML::Value << s.burst_bytes();
+  if (s.queue_packets() != 0)
+    out << YAML::Key << "qsize" << YAML::Value << s.queue_packets();
+  if (s.queue_bytes() != 0)
+    out << YAML::Key << "bsize" << YAML::Value << s.queue_bytes();
+  if (s.allow_reorder()) out << YAML::Key << "reorder" << YAML::Value << true;
+  out << YAML::EndMap;
+}
+
+// What natplug made (a nat with natplug_of, its lan, the owner's eth on it):
+// save leaves them to the owner's natplug: setting.
+struct Natplugged {
+  std::set<std::string> nats;
+  std::set<std::pair<std::string, uint32_t>> eths;  // cables left out
+};
+
+Natplugged FindNatplugged(const std::vector<v1::Item>& items) {
+  Natplugged np;
+  for (const auto& it : items) {
+    if (it.has_nat() && !it.nat().natplug_of().empty()) {
+      np.nats.insert(it.name());
+      np.eths.insert({it.name(), 0});
+    }
+    std::optional<uint32_t> eth;
+    if (it.has_kvm() && it.kvm().has_natplug()) eth = it.kvm().natplug();
+    if (it.has_cnt() && it.cnt().has_natplug()) eth = it.cnt().natplug();
+    if (eth) np.eths.insert({it.name(), *eth});
+  }
+  return np;
+}
+
+}  // namespace
+
+std::string SaveLab(const std::string& net,
+                    const std::vector<v1::Item>& unsorted) {
+  // In the order they were made (ids grow): a diff of two saves is small.
+  std::vector<v1::Item> items = unsorted;
+  std::stable_sort(items.begin(), items.end(),
+                   [](const v1::Item& a, const v1::Item& b) {
+                     return a.id() < b.id();
+                   });
+  Natplugged np = FindNatplugged(items);
+  YAML::Emitter out;
+  out << YAML::Comment("cloonix lab file (cloonix save); docs/LABS.md");
+  out << YAML::BeginMap;
+  out << YAML::Key << "net" << YAML::Value << net;
+  out << YAML::Key << "items" << YAML::Value << YAML::BeginMap;
+  std::vector<std::string> lone_lans;
+  std::map<std::string, std::vector<std::pair<std::string, uint32_t>>> ends;
+  for (const auto& it : items) {
+    for (const auto& e : it.eths()) {
+      if (!e.lan().empty() && !np.eths.count({it.name(), e.index()})) {
+        ends[e.lan()].push_back({it.name(), e.index()});
+      }
+    }
+  }
+  for (const auto& it : items) {
+    if (it.kind() == v1::ITEM_KIND_LAN) {
+      bool natplug_lan = false;
+      for (const auto& ep : it.lan().endpoints()) {
+        if (np.eths.count({ep.item(), ep.eth()})) natplug_lan = true;
+      }
+      if (!natplug_lan && !ends.count(it.name())) {
+        lone_lans.push_back(it.name());
+      }
+      continue;
+    }
+    if (np.nats.count(it.name())) continue;
+    out << YAML::Key << it.name() << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "kind" << YAML::Value << cloonix::KindName(it.kind());
+    if (it.has_kvm()) {
+      const auto& k = it.kvm();
+      out << YAML::Key << "image" << YAML::Value << k.image();
+      out << YAML::Key << "ram" << YAML::Value << k.ram_mb();
+      out << YAML::Key << "cpu" << YAML::Value << k.cpu();
+      out << YAML::Key << "eths" << YAML::Value << k.eth_count();
+      if (k.persistent())
+        out << YAML::Key << "persistent" << YAML::Value << true;
+      if (k.has_natplug()) {
+        out << YAML::Key << "natplug" << YAML::Value
+            << absl::StrCat("eth", k.natplug());
+      }
+    } else if (it.has_cnt()) {
+      const auto& c = it.cnt();
+      out << YAML::Key << "image" << YAML::Value << c.image();
+      out << YAML::Key << "eths" << YAML::Value << c.eth_count();
+      if (c.env_size()) {
+        out << YAML::Key << "env" << YAML::Value << YAML::BeginSeq;
+        for (const auto& e : c.env()) out << e;
+        out << YAML::EndSeq;
+      }
+      if (c.command_size() == 3 && c.command(0) == "/bin/sh" &&
+          c.command(1) == "-c") {
+        out << YAML::Key << "cmd" << YAML::Value << c.command(2);
+      } else if (c.command_size()) {
+        out << YAML::Key << "cmd" << YAML::Value << YAML::Flow
+            << YAML::BeginSeq;
+        for (const auto& a : c.command()) out << a;
+        out << YAML::EndSeq;
+      }
+      if (c.has_natplug()) {
+        out << YAML::Key << "natplug" << YAML::Value
+            << absl::StrCat("eth", c.natplug());
+      }
+    } else if (it.has_a2b()) {
+      EmitA2b(out, "dir0", it.a2b().dir0());
+      EmitA2b(out, "dir1", it.a2b().dir1());
+    } else if (it.has_phy()) {
+      const auto& p = it.phy();
+      out << YAML::Key << "nic" << YAML::Value << p.host_ifname();
+      out << YAML::Key << "mode" << YAML::Value
+          << (p.mode() == v1::PHY_MODE_MACVLAN ? "macvlan" : "absorb");
+      if (p.force()) out << YAML::Key << "force" << YAML::Value << true;
+      if (!p.host_netns().empty()) {
+        out << YAML::Key << "netns" << YAML::Value << p.host_netns();
+      }
+    } else if (it.has_c2c()) {
+      // The peer's credentials stay in the net: an apply of this file to
+      // this net reuses them (Cloonix's add c2c <name> <peer-net>).
+      const auto& c = it.c2c();
+      out << YAML::Key << "peer_net" << YAML::Value << c.peer_net();
+      if (!c.peer_address().empty()) {
+        out << YAML::Key << "peer" << YAML::Value << c.peer_address();
+      }
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  if (!lone_lans.empty()) {
+    out << YAML::Key << "lans" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& l : lone_lans) out << l;
+    out << YAML::EndSeq;
+  }
+  out << YAML::Key << "cables" << YAML::Value << YAML::BeginSeq;
+  for (const auto& [lan, eps] : ends) {
+    if (eps.size() == 2 && lan == P2pLanName(eps[0].first, eps[0].second,
+                                             eps[1].first, eps[1].second)) {
+      out << absl::StrCat(eps[0].first, ":eth", eps[0].second, " -- ",
+                          eps[1].first, ":eth", eps[1].second);
+      continue;
+    }
+    for (const auto& [item, eth] : eps) {
+      out << absl::StrCat(item, ":eth", eth, " -- ", lan);
+    }
+  }
+  out << YAML::EndSeq;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+Lab LabFromItems(const std::string& net, const std::vector<v1::Item>& items) {
+  Lab lab;
+  lab.net = net;
+  for (const auto& it : items) {
+    if (it.kind() == v1::ITEM_KIND_LAN) {
+      lab.lans[it.name()] = {};
+      continue;
+    }
+    LabItem li;
+    li.item = it;
+    li.item.clear_eths();
+    lab.items.push_back(li);
+    for (const auto& e : it.eths()) {
+      if (!e.lan().empty())
+        lab.cables.push_back({it.name(), e.index(), e.lan(), {}});
+    }
+  }
+  return lab;
+}
+
+namespace {
+
+// Mermaid ids: a prefix keeps names such as "end" from its keywords.
+std::string MermaidId(const std::string& s) {
+  return "n_" + absl::StrReplaceAll(s, {{"-", "_h_"}});
+}
+
+}  // namespace
+
+std::string GraphLab(const Lab& lab, const std::string& format) {
+  std::string out;
+  if (format == "dot") {
+    absl::StrAppend(&out, "graph \"", lab.net.empty() ? "lab" : lab.net,
+                    "\" {\n  node [fontname=\"sans\"];\n");
+    for (const auto& li : lab.items) {
+      static const std::map<v1::ItemKind, const char*> shapes = {
+          {v1::ITEM_KIND_KVM, "box"},          {v1::ITEM_KIND_CNT, "box3d"},
+          {v1::ITEM_KIND_NAT, "hexagon"},      {v1::ITEM_KIND_A2B, "diamond"},
+          {v1::ITEM_KIND_TAP, "cds"},          {v1::ITEM_KIND_PHY, "component"},
+          {v1::ITEM_KIND_C2C, "doubleoctagon"}};
+      auto s = shapes.find(li.item.kind());
+      absl::StrAppend(&out, "  \"", li.item.name(),
+                      "\" [shape=", s == shapes.end() ? "box" : s->second,
+                      ", label=\"", li.item.name(), "\\n",
+                      cloonix::KindName(li.item.kind()), "\"];\n");
+    }
+    for (const auto& [lan, _] : lab.lans) {
+      absl::StrAppend(&out, "  \"", lan,
+                      "\" [shape=ellipse, style=filled, "
+                      "fillcolor=lightgrey];\n");
+    }
+    for (const auto& c : lab.cables) {
+      absl::StrAppend(&out, "  \"", c.item, "\" -- \"", c.lan,
+                      "\" [label=\"eth", c.eth, "\"];\n");
+    }
+    absl::StrAppend(&out, "}\n");
+    return out;
+  }
+  // Mermaid flowchart: a shape per kind, lans as circles.
+  absl::StrAppend(&out, "flowchart LR\n");
+  for (const auto& li : lab.items) {
+    const std::string id = MermaidId(li.item.name());
+    const std::string label = absl::StrCat(
+        "\"", li.item.name(), "<br/>", cloonix::KindName(li.item.kind()), "\"");
+    switch (li.item.kind()) {
+      case v1::ITEM_KIND_KVM:
+        absl::StrAppend(&out, "  ", id, "[", label, "]\n");
+        break;
+      case v1::ITEM_KIND_CNT:
+        absl::StrAppend(&out, "  ", id, "(", label, ")\n");
+        break;
+      case v1::ITEM_KIND_NAT:
+        absl::StrAppend(&out, "  ", id, "{{", label, "}}\n");
+        break;
+      case v1::ITEM_KIND_A2B:
+        absl::StrAppend(&out, "  ", id, "{", label, "}\n");
+        break;
+      case v1::ITEM_KIND_C2C:
+        absl::StrAppend(&out, "  ", id, "[[", label, "]]\n");
+        break;
+      default:  // tap, phy
+        absl::StrAppend(&out, "  ", id, "[/", label, "/]\n");
+    }
+  }
+  for (const auto& [lan, _] : lab.lans) {
+    absl::StrAppend(&out, "  ", MermaidId(lan), "((\"", lan, "\"))\n");
+  }
+  for (const auto& c : lab.cables) {
+    absl::StrAppend(&out, "  ", MermaidId(c.item), " ---|eth", c.eth, "| ",
+                    MermaidId(c.lan), "\n");
+  }
+  return out;
+}
+
+}  // namespace cloonix::cli::lab
