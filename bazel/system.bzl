@@ -28,6 +28,7 @@ _LIBS = {
     "gtest_main": (["gtest", "gmock", "gmock_main"], []),
     "nlohmann_json": (["nlohmann_json"], []),
     "yaml_cpp": (["yaml-cpp"], []),
+    "curl": (["libcurl", "libcrypto"], []),
     "cli11": ([], []),
     "libvirt": (["libvirt"], []),
     "pcap": (["libpcap"], []),

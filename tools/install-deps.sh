@@ -14,6 +14,7 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev libabsl-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libvirt-dev
   libslirp-dev libssl-dev libpcap-dev libyaml-cpp-dev
+  libcurl4-openssl-dev
   # data plane and runtimes
   openvswitch-switch containerd runc busybox-static libdpdk-dev dpdk
   # VMs: libvirtd + virtlogd (started by vm_runner), QEMU (TCG), images
@@ -23,7 +24,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # tools used by the lab and the tests
   iproute2 iputils-ping iperf3 ethtool procps psmisc util-linux bc python3
-  python3-yaml python3-jsonschema
+  python3-yaml python3-jsonschema docker-registry
   tshark
 )
 

@@ -16,6 +16,7 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "services/cnt_runner/oci_spec.h"
+#include "services/cnt_runner/registry_client.h"
 #include "spdlog/spdlog.h"
 
 namespace cloonix {
@@ -73,11 +74,19 @@ std::string EthsToJson(const crv1::CreateContainerRequest& req) {
 }  // namespace
 
 absl::StatusOr<ImageInfo> CntRunner::ResolveImage(const std::string& image) {
-  bool is_path = absl::StrContains(image, "/") || absl::EndsWith(image, ".tar");
+  // A path: absolute or relative, a .tar, or what exists on disk; a
+  // registry reference (host/repo:tag, repo:tag) is pulled once.
+  bool is_path = image[0] == '/' || image[0] == '.' ||
+                 absl::EndsWith(image, ".tar") ||
+                 std::filesystem::exists(image);
   if (!is_path) {
     auto info = runtime_->GetImage(image);
     if (info.ok() || info.status().code() != absl::StatusCode::kNotFound)
       return info;
+    if (LooksLikeImageRef(image)) {
+      ASSIGN_OR_RETURN(std::string name, runtime_->PullImage(image));
+      return runtime_->GetImage(name);
+    }
   }
   std::string tarball =
       is_path ? image : absl::StrCat(config_.bulk_dir, "/", image, ".tar");

@@ -23,6 +23,11 @@ using ::testing::HasSubstr;
 
 class FakeRuntime : public ContainerRuntime {
  public:
+  absl::StatusOr<std::string> PullImage(const std::string& ref) override {
+    pulled.push_back(ref);
+    return absl::NotFoundError(ref + " not in the fake registry");
+  }
+  std::vector<std::string> pulled;
   absl::StatusOr<std::string> ImportOciTarball(const std::string&) override {
     return std::string("busybox");
   }

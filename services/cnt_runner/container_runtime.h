@@ -54,6 +54,9 @@ class ContainerRuntime {
   // NOT_FOUND.
   virtual absl::StatusOr<std::string> ImportOciTarball(
       const std::string& path) = 0;
+  // Pulls a registry image (LooksLikeImageRef); returns its image name.
+  // NOT_FOUND, UNAVAILABLE, PERMISSION_DENIED, DATA_LOSS, INVALID_ARGUMENT.
+  virtual absl::StatusOr<std::string> PullImage(const std::string& ref) = 0;
   // NOT_FOUND if the runtime has no image of that name.
   virtual absl::StatusOr<ImageInfo> GetImage(const std::string& name) = 0;
   // Unpacks the image's layers into snapshots, skipping those present.

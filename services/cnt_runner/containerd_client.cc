@@ -45,14 +45,6 @@ std::string Now() {
 }
 }  // namespace
 
-std::string Sha256Digest(const std::string& data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  std::string hex = "sha256:";
-  for (unsigned char c : md) absl::StrAppendFormat(&hex, "%02x", c);
-  return hex;
-}
-
 std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids) {
   std::vector<std::string> chain;
   for (const auto& d : diff_ids) {
@@ -235,12 +227,22 @@ absl::StatusOr<std::string> ContainerdClient::ImportOciTarballUnchecked(
     }
     RETURN_IF_ERROR(WriteBlob(digest, data));
   }
+  RETURN_IF_ERROR(PutImage(name, m.value("mediaType", ""),
+                           m.value("digest", ""), m.value("size", 0)));
+  spdlog::info("imported image {} from {}", name, path);
+  return name;
+}
+
+absl::Status ContainerdClient::PutImage(const std::string& name,
+                                        const std::string& media_type,
+                                        const std::string& digest,
+                                        uint64_t size) {
   auto stub = images::Images::NewStub(channel_);
   images::Image image;
   image.set_name(name);
-  image.mutable_target()->set_media_type(m.value("mediaType", ""));
-  image.mutable_target()->set_digest(m.value("digest", ""));
-  image.mutable_target()->set_size(m.value("size", 0));
+  image.mutable_target()->set_media_type(media_type);
+  image.mutable_target()->set_digest(digest);
+  image.mutable_target()->set_size(size);
   images::CreateImageRequest creq;
   *creq.mutable_image() = image;
   images::CreateImageResponse cresp;
@@ -253,9 +255,27 @@ absl::StatusOr<std::string> ContainerdClient::ImportOciTarballUnchecked(
     auto uctx = Ctx();
     s = stub->Update(uctx.get(), ureq, &uresp);
   }
-  RETURN_IF_ERROR(FromGrpcStatus(s, "create image: "));
-  spdlog::info("imported image {} from {}", name, path);
-  return name;
+  return FromGrpcStatus(s, "create image: ");
+}
+
+absl::StatusOr<std::string> ContainerdClient::PullImage(
+    const std::string& ref_text) {
+  ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(ref_text));
+  spdlog::info("pulling {} ({})", ref.String(),
+               ref.insecure ? "http" : "https");
+  absl::Time t0 = absl::Now();
+  ASSIGN_OR_RETURN(
+      PulledImage img,
+      cloonix::PullImage(
+          ref,
+          [this](const std::string& digest, const std::string& data) {
+            return WriteBlob(digest, data);
+          },
+          [](const std::string& line) { spdlog::info("pull {}", line); }));
+  RETURN_IF_ERROR(PutImage(ref_text, img.media_type, img.digest, img.size));
+  spdlog::info("pulled {}: {} blobs, {} bytes in {}", ref.String(), img.blobs,
+               img.bytes, absl::FormatDuration(absl::Now() - t0));
+  return ref_text;
 }
 
 absl::StatusOr<ImageInfo> ContainerdClient::GetImageUnchecked(

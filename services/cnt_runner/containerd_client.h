@@ -7,8 +7,8 @@
 #define CLOONIX_SERVICES_CNT_RUNNER_CONTAINERD_CLIENT_H_
 
 #include <cstdint>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 #include "services/cnt_runner/container_runtime.h"
+#include "services/cnt_runner/registry_client.h"
 
 namespace cloonix {
 
@@ -35,6 +36,9 @@ class ContainerdClient : public ContainerRuntime {
   // too large; NOT_FOUND if missing.
   absl::StatusOr<std::string> ImportOciTarball(
       const std::string& path) override;
+  // Pulls `ref` (registry_client.h) into the content store and records the
+  // image under `ref` as given; returns that name. The errors of PullImage.
+  absl::StatusOr<std::string> PullImage(const std::string& ref) override;
   // NOT_FOUND if containerd has no image of that name.
   absl::StatusOr<ImageInfo> GetImage(const std::string& name) override;
   // Unpacks the image's layers (from GetImage) into snapshots, skipping
@@ -91,14 +95,15 @@ class ContainerdClient : public ContainerRuntime {
   absl::StatusOr<ImageInfo> GetImageUnchecked(const std::string& name);
   absl::StatusOr<std::string> ReadBlob(const std::string& digest);
   absl::Status WriteBlob(const std::string& digest, const std::string& data);
+  // Images.Create, or Update when the name exists: `name` -> the manifest.
+  absl::Status PutImage(const std::string& name, const std::string& media_type,
+                        const std::string& digest, uint64_t size);
   absl::StatusOr<bool> TaskStopped(const std::string& id);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::string ns_;
 };
 
-// sha256 of `data` as "sha256:<hex>".
-std::string Sha256Digest(const std::string& data);
 // OCI chain ids from diff ids: chain[0] = diff[0],
 // chain[i] = sha256(chain[i-1] + " " + diff[i]).
 std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids);
