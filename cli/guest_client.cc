@@ -26,6 +26,7 @@
 #include "common/grpc_status.h"
 #include "common/guest_convert.h"
 #include "common/names.h"
+#include "common/rpc_client.h"
 
 namespace cloonix::cli {
 
@@ -482,6 +483,36 @@ absl::StatusOr<CopyReport> CopyFromGuest(v1::Guest::Stub* stub,
   if (std::string e = writer.End(); !e.empty()) return absl::DataLossError(e);
   prog.Done();
   return CopyReport{writer.files(), writer.bytes(), prog.Seconds()};
+}
+
+CapturedRun RunCaptured(cloonix::v1::Guest::Stub* stub, const std::string& item,
+                        const std::string& script, absl::Duration timeout) {
+  CapturedRun r;
+  auto ctx = cloonix::ContextWithDeadline(timeout);
+  auto stream = stub->Exec(ctx.get());
+  cloonix::v1::ExecRequest req;
+  auto* st = req.mutable_start();
+  st->set_item(item);
+  st->add_command("/bin/sh");
+  st->add_command("-c");
+  st->add_command(script);
+  cloonix::v1::ExecRequest eof;
+  eof.set_stdin_eof(true);
+  if (stream->Write(req) && stream->Write(eof)) stream->WritesDone();
+  cloonix::v1::ExecResponse m;
+  while (stream->Read(&m)) {
+    if (m.has_exit()) {
+      r.code = m.exit().code();
+      if (!m.exit().error().empty()) r.err += m.exit().error();
+    } else if (!m.stdout().empty()) {
+      r.out += m.stdout();
+    } else {
+      r.err += m.stderr();
+    }
+  }
+  r.status = stream->Finish();
+  if (!r.status.ok()) r.code = -1;
+  return r;
 }
 
 }  // namespace cloonix::cli

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "cloonix/v1/guest.grpc.pb.h"
 #include "cloonix/v1/topology.pb.h"
 
@@ -33,6 +34,17 @@ absl::StatusOr<cloonix::v1::Item> ParseAddKvm(
 // *error set when the call failed.
 int RunSsh(cloonix::v1::Guest::Stub* stub, const std::string& item,
            const std::vector<std::string>& argv, bool tty, grpc::Status* error);
+
+// `sh -c script` in a guest with its output kept (for scripts of the CLI
+// itself: apply's addresses and exec, sav's sync). code -1: the call failed
+// (status says why).
+struct CapturedRun {
+  int code = -1;
+  std::string out, err;
+  grpc::Status status;
+};
+CapturedRun RunCaptured(cloonix::v1::Guest::Stub* stub, const std::string& item,
+                        const std::string& script, absl::Duration timeout);
 
 // stdin/stdout <-> a TCP port of a guest through its nat. Returns 0, or -1
 // with *error set.

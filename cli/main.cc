@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   cloonix::cli::AddGuestCommands(&app, ctx);
   cloonix::cli::AddSnfCommands(&app, ctx);
   cloonix::cli::AddLabCommands(&app, ctx);
+  cloonix::cli::AddSavCommand(&app, ctx);
 
   // `ssh <name> cmd -x ...`: the command is taken out before CLI11 sees it.
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -115,6 +115,29 @@ check "while a tunnel is open, its forward listens on 127.0.0.1 only" bash -c "
 wait "$OSH_PID"
 check "no forward left open once the tunnels ended" bash -c \
   "sleep 1; ! ss -ltnp | grep -q cloonix-nat"
+# sav (Cloonix's): the running VM's disk as one qcow2 that boots, with a
+# file the guest wrote before the save.
+check "a file written in deb (and synced)" cloonix osh -i "$KEY" deb "echo saved-$NET > /root/marker; sync"
+check "sav deb saved.qcow2 (running: a QEMU backup)" cloonix sav deb saved.qcow2
+check "the saved disk stands alone (no backing file)" bash -c "
+  ! qemu-img info -U $CLOONIX_BULK_DIR/saved.qcow2 | grep -q backing && [[ -f $CLOONIX_BULK_DIR/saved.boot ]]"
+expect_code "sav to an existing file" ALREADY_EXISTS cloonix sav deb saved.qcow2
+expect_code "sav of a nat" INVALID_ARGUMENT cloonix sav nat-deb x.qcow2
+expect_code "sav to a name without .qcow2" INVALID_ARGUMENT cloonix sav deb x.img
+check "add kvm deb2 from the saved disk" \
+  cloonix add kvm deb2 ram=512 cpu=1 eth=1 saved.qcow2 --natplug=eth0
+ok=""
+for _ in $(seq 1 150); do
+  cloonix osh -i "$KEY" deb2 true >/dev/null 2>&1 && { ok=1; break; }
+  sleep 1
+done
+if [[ -n "$ok" ]]; then pass "deb2 boots from the saved disk"; else fail "deb2 boots from the saved disk" "no ssh"; fi
+check "deb2 has the file written before the save" bash -c "[[ \$(cloonix osh -i $KEY deb2 cat /root/marker) == saved-$NET ]]"
+check "delete deb2" cloonix del deb2
+check "sav of a stopped VM (qemu-img convert)" bash -c "
+  cloonix cnf kvm deb stop && cloonix sav kvm deb $E2E_ROOT/stopped.qcow2 && cloonix cnf kvm deb start &&
+  ! qemu-img info $E2E_ROOT/stopped.qcow2 | grep -q backing"
+
 check "delete deb takes nat-deb and lan-deb with it" bash -c "
   cloonix del deb && ! cloonix show nat-deb 2>/dev/null && ! cloonix show lan-deb 2>/dev/null"
 

@@ -137,6 +137,7 @@ expect_code "ram=0" INVALID_ARGUMENT cloonix add kvm bad2 ram=0 eth=1 tiny
 expect_code "ssh to an unknown VM" NOT_FOUND cloonix ssh nosuchvm true
 expect_code "scp to a missing dir" "no such directory" cloonix scp "$E2E_ROOT/r20" vm1:/nope/dir/
 expect_code "ssh into a lan" FAILED_PRECONDITION cloonix ssh lan1 true
+expect_code "sav of a tiny guest (no disk)" "has no overlay disk" cloonix sav vm1 vm1.qcow2
 check "bad input changed nothing" bash -c "[[ '$before' == \"\$(cloonix ls -f json)\" ]]"
 check "no domain, overlay or dir for the refused VMs" bash -c \
   "! virsh -c qemu:///system list --all --name | grep -q 'cloonix.$NET.bad' && [[ ! -e $W/vm/bad1 && ! -e $W/vm/bad2 ]]"

@@ -16,6 +16,8 @@ void AddNetCommands(CLI::App* app, Context& ctx);
 // add lan, add cnt, add tap|phy|c2c, del, ls, show, events.
 void AddItemCommands(CLI::App* app, CLI::App* add, Context& ctx);
 void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
+// sav [kvm] <vm> <file.qcow2> (Cloonix's sav).
+void AddSavCommand(CLI::App* app, Context& ctx);
 void AddNatCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
 void AddA2bCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
 // ssh, scp, osh, ocp, console, tunnel.

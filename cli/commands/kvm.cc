@@ -64,7 +64,73 @@ int ControlKvm(const Globals& g, const std::string& name,
   return 0;
 }
 
+// sav [kvm] <vm> <file.qcow2>: sync in the guest (agent up), then the
+// net writes the disk.
+int SaveDisk(const Globals& g, std::vector<std::string> args) {
+  if (args.size() == 3 && args[0] == "kvm") args.erase(args.begin());
+  if (args.size() != 2) {
+    return Fail("usage: cloonix sav [kvm] <vm> <file.qcow2>", kExitUsage);
+  }
+  Client c(g);
+  if (!c.Exists()) return NotRunning(g);
+  v1::GetItemRequest greq;
+  greq.set_name(args[0]);
+  v1::Item item;
+  auto gctx = c.Ctx(absl::Seconds(30));
+  grpc::Status s = c.topo()->GetItem(gctx.get(), greq, &item);
+  if (!s.ok()) return FailRpc(g, s);
+  if (item.has_kvm() && item.kvm().agent_up()) {
+    CapturedRun r = RunCaptured(c.guest(), args[0], "sync", absl::Minutes(2));
+    if (r.code != 0 && !g.Json()) {
+      std::cerr << "cloonix: sync in " << args[0] << " failed ("
+                << (r.code < 0 ? r.status.error_message() : r.err)
+                << "): saving what is on its disk" << std::endl;
+    }
+  } else if (item.has_kvm() && item.state() == v1::ITEM_STATE_RUNNING &&
+             !g.Json()) {
+    std::cerr << "cloonix: " << args[0]
+              << " has no agent up: what its guest has not written to its "
+                 "disk yet is not saved (run sync in it first)"
+              << std::endl;
+  }
+  if (!g.Json() && item.has_kvm()) {
+    std::cerr << "saving the disk of " << args[0] << " ..." << std::flush;
+  }
+  v1::SaveKvmDiskRequest req;
+  req.set_name(args[0]);
+  req.set_path(args[1]);
+  v1::SaveKvmDiskResponse resp;
+  auto ctx = c.Ctx(absl::Minutes(32));
+  absl::Time t0 = absl::Now();
+  s = c.topo()->SaveKvmDisk(ctx.get(), req, &resp);
+  if (!g.Json() && item.has_kvm()) std::cerr << std::endl;
+  if (!s.ok()) return FailRpc(g, s);
+  if (g.Json()) {
+    std::cout << ToJsonLine(resp) << std::endl;
+  } else {
+    std::cout << absl::StrFormat("saved kvm %s to %s (%.1f MB, %.1f s)",
+                                 args[0], resp.path(), resp.size_bytes() / 1e6,
+                                 absl::ToDoubleSeconds(absl::Now() - t0))
+              << std::endl;
+  }
+  return 0;
+}
+
 }  // namespace
+
+void AddSavCommand(CLI::App* app, Context& ctx) {
+  static std::vector<std::string> args;
+  auto* sav = app->add_subcommand(
+      "sav",
+      "sav [kvm] <vm> <file.qcow2>: write a VM's disk (its overlay over the "
+      "image) as one standalone qcow2 on the net's host (a file name goes "
+      "to the bulk dir) that add kvm boots; runs sync in the guest first "
+      "when its agent is up (Cloonix's sav)");
+  sav->add_option("args", args, "[kvm] <vm> <file.qcow2>")
+      ->required()
+      ->expected(2, 3);
+  sav->callback([&] { ctx.action = [&] { return SaveDisk(ctx.g, args); }; });
+}
 
 void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx) {
   Globals& g = ctx.g;

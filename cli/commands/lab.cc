@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "cli/commands/commands.h"
 #include "cli/context.h"
+#include "cli/guest_client.h"
 #include "cli/lab/plan.h"
 #include "common/a2b_settings.h"
 #include "common/atomic_file.h"
@@ -91,43 +92,6 @@ absl::StatusOr<std::vector<v1::Item>> ListAll(Client& c) {
   grpc::Status s = c.topo()->ListItems(ctx.get(), req, &resp);
   if (!s.ok()) return cloonix::FromGrpcStatus(s);
   return std::vector<v1::Item>(resp.items().begin(), resp.items().end());
-}
-
-struct GuestRun {
-  int code = -1;  // -1: the call failed (status)
-  std::string out, err;
-  grpc::Status status;
-};
-
-// sh -c `script` in a guest, its output kept.
-GuestRun RunInGuest(v1::Guest::Stub* stub, const std::string& item,
-                    const std::string& script, absl::Duration timeout) {
-  GuestRun r;
-  auto ctx = cloonix::ContextWithDeadline(timeout);
-  auto stream = stub->Exec(ctx.get());
-  v1::ExecRequest req;
-  auto* st = req.mutable_start();
-  st->set_item(item);
-  st->add_command("/bin/sh");
-  st->add_command("-c");
-  st->add_command(script);
-  v1::ExecRequest eof;
-  eof.set_stdin_eof(true);
-  if (stream->Write(req) && stream->Write(eof)) stream->WritesDone();
-  v1::ExecResponse m;
-  while (stream->Read(&m)) {
-    if (m.has_exit()) {
-      r.code = m.exit().code();
-      if (!m.exit().error().empty()) r.err += m.exit().error();
-    } else if (!m.stdout().empty()) {
-      r.out += m.stdout();
-    } else {
-      r.err += m.stderr();
-    }
-  }
-  r.status = stream->Finish();
-  if (!r.status.ok()) r.code = -1;
-  return r;
 }
 
 std::string Trimmed(const std::string& s, size_t max = 300) {
@@ -378,8 +342,8 @@ class Applier {
         bool up = running && (li.wait != Wait::kAgent || !it.has_kvm() ||
                               it.kvm().agent_up());
         if (up && li.wait == Wait::kCommand) {
-          GuestRun r = RunInGuest(client_.guest(), name, li.wait_command,
-                                  absl::Seconds(30));
+          CapturedRun r = RunCaptured(client_.guest(), name, li.wait_command,
+                                      absl::Seconds(30));
           up = r.code == 0;
           *why = absl::StrCat("wait command exits ", r.code, " ",
                               Trimmed(r.err + r.out, 120));
@@ -406,8 +370,8 @@ class Applier {
       }
       absl::StrAppend(&script, "ip link set eth", eth, " up || exit 1; ");
     }
-    GuestRun r =
-        RunInGuest(client_.guest(), li.item.name(), script, absl::Seconds(60));
+    CapturedRun r =
+        RunCaptured(client_.guest(), li.item.name(), script, absl::Seconds(60));
     std::string what = "addresses of " + li.item.name();
     if (r.code != 0) {
       absl::MutexLock l(&out_mu_);
@@ -429,8 +393,8 @@ class Applier {
 
   bool Exec(const LabItem& li) {
     for (const auto& cmd : li.exec) {
-      GuestRun r =
-          RunInGuest(client_.guest(), li.item.name(), cmd, absl::Minutes(5));
+      CapturedRun r =
+          RunCaptured(client_.guest(), li.item.name(), cmd, absl::Minutes(5));
       std::string what = absl::StrCat("exec ", li.item.name(), ": ", cmd);
       if (r.code != 0) {
         absl::MutexLock l(&out_mu_);

@@ -109,6 +109,10 @@ class VmBackend {
   // QEMU ends; the overlay stays for Create(restart).
   virtual absl::Status Stop(const std::string& name) = 0;
   virtual absl::Status Reboot(const std::string& name) = 0;
+  // The VM's disk as one qcow2 at `path` (VmRunner.SaveDisk); returns the
+  // absolute path and its size in bytes.
+  virtual absl::StatusOr<std::pair<std::string, uint64_t>> SaveDisk(
+      const std::string& name, const std::string& path) = 0;
   virtual absl::StatusOr<std::vector<RunningVm>> List() = 0;
   virtual absl::Status Teardown() = 0;
 };

@@ -355,6 +355,18 @@ absl::Status GrpcVmBackend::Reboot(const std::string& name) {
               "vm_runner: ");
 }
 
+absl::StatusOr<std::pair<std::string, uint64_t>> GrpcVmBackend::SaveDisk(
+    const std::string& name, const std::string& path) {
+  vr::SaveDiskRequest req;
+  req.set_name(name);
+  req.set_path(path);
+  vr::SaveDiskResponse resp;
+  absl::Status s = Call(stub_.get(), &vr::VmRunner::Stub::SaveDisk, req, &resp,
+                        absl::Minutes(31), "vm_runner: ");
+  if (!s.ok()) return s;
+  return std::make_pair(resp.path(), resp.size_bytes());
+}
+
 absl::StatusOr<std::vector<RunningVm>> GrpcVmBackend::List() {
   vr::ListVmsRequest req;
   vr::ListVmsResponse resp;

@@ -76,6 +76,8 @@ class GrpcVmBackend : public VmBackend {
   absl::Status Delete(const std::string& name) override;
   absl::Status Stop(const std::string& name) override;
   absl::Status Reboot(const std::string& name) override;
+  absl::StatusOr<std::pair<std::string, uint64_t>> SaveDisk(
+      const std::string& name, const std::string& path) override;
   absl::StatusOr<std::vector<RunningVm>> List() override;
   absl::Status Teardown() override;
 

@@ -780,6 +780,27 @@ absl::StatusOr<v1::Item> NetManager::ConfigureA2b(
   return one.front();
 }
 
+absl::StatusOr<v1::SaveKvmDiskResponse> NetManager::SaveKvmDisk(
+    const std::string& name, const std::string& path) {
+  {
+    absl::MutexLock l(&mu_);
+    RETURN_IF_ERROR(FindKind(&topo_, name, v1::ITEM_KIND_KVM, "a").status());
+    RETURN_IF_ERROR(Reserve({name}, absl::Now() + kMaxWait));
+  }
+  auto r = backends_.vms->SaveDisk(name, path);
+  {
+    absl::MutexLock l(&mu_);
+    Release({name});
+  }
+  if (!r.ok()) return r.status();
+  v1::SaveKvmDiskResponse out;
+  out.set_path(r->first);
+  out.set_size_bytes(r->second);
+  spdlog::info("kvm {}: disk saved to {} ({} bytes)", name, r->first,
+               r->second);
+  return out;
+}
+
 absl::StatusOr<v1::Item> NetManager::ControlKvm(const std::string& name,
                                                 v1::KvmAction action) {
   absl::Cleanup flush = [this] { Flush().IgnoreError(); };

@@ -117,6 +117,10 @@ class NetManager {
       const cloonix::v1::A2bSettingsPatch& patch);
 
   // Reboot, stop or start a kvm (see Topology.ControlKvm).
+  // Topology.SaveKvmDisk: the kvm must exist (not being created or
+  // deleted: its name is held meanwhile).
+  absl::StatusOr<cloonix::v1::SaveKvmDiskResponse> SaveKvmDisk(
+      const std::string& name, const std::string& path);
   absl::StatusOr<cloonix::v1::Item> ControlKvm(const std::string& name,
                                                cloonix::v1::KvmAction action);
 

@@ -164,6 +164,10 @@ class NoVms : public VmBackend {
   absl::Status Delete(const std::string&) override { return absl::OkStatus(); }
   absl::Status Stop(const std::string&) override { return absl::OkStatus(); }
   absl::Status Reboot(const std::string&) override { return absl::OkStatus(); }
+  absl::StatusOr<std::pair<std::string, uint64_t>> SaveDisk(
+      const std::string&, const std::string&) override {
+    return absl::FailedPreconditionError("this test has no VMs");
+  }
   absl::StatusOr<std::vector<RunningVm>> List() override {
     return std::vector<RunningVm>{};
   }

@@ -211,6 +211,12 @@ class FakeVms : public VmBackend {
     ++reboots;
     return absl::OkStatus();
   }
+  absl::StatusOr<std::pair<std::string, uint64_t>> SaveDisk(
+      const std::string& name, const std::string& path) override {
+    saved.push_back(name + ">" + path);
+    return std::make_pair("/bulk/" + path, uint64_t{4096});
+  }
+  std::vector<std::string> saved;
   absl::StatusOr<std::vector<RunningVm>> List() override {
     std::vector<RunningVm> out;
     for (const auto& [n, v] : vms) out.push_back(v);
@@ -676,6 +682,31 @@ TEST_F(NetManagerTest, WatchGetsCurrentThenChanges) {
   EXPECT_EQ(e.type(), v1::EVENT_TYPE_DELETED);
   EXPECT_FALSE(sub->Next(&e, absl::Milliseconds(10)));
   m_->Unwatch(sub);
+}
+
+TEST_F(NetManagerTest, SaveKvmDiskGoesToTheVmBackendForKvmsOnly) {
+  v1::Item req;
+  req.set_name("vm1");
+  auto* k = req.mutable_kvm();
+  k->set_image("deb.qcow2");
+  k->set_ram_mb(256);
+  k->set_cpu(1);
+  k->set_eth_count(1);
+  ASSERT_TRUE(m_->CreateItem(req).ok());
+  ASSERT_TRUE(m_->CreateItem(Cnt("cnt1")).ok());
+  auto r = m_->SaveKvmDisk("vm1", "vm1-saved.qcow2");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->path(), "/bulk/vm1-saved.qcow2");
+  EXPECT_EQ(r->size_bytes(), 4096u);
+  EXPECT_EQ(vms_.saved, std::vector<std::string>{"vm1>vm1-saved.qcow2"});
+  EXPECT_EQ(m_->SaveKvmDisk("cnt1", "x.qcow2").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m_->SaveKvmDisk("nosuch", "x.qcow2").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(vms_.saved.size(), 1u);
+  // The name is free again: another save and a delete go through.
+  EXPECT_TRUE(m_->SaveKvmDisk("vm1", "again.qcow2").ok());
+  EXPECT_TRUE(m_->DeleteItem("vm1", false).ok());
 }
 
 TEST_F(NetManagerTest, KvmLifeCycleAgentStateAndReconcile) {

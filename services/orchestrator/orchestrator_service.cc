@@ -219,6 +219,12 @@ grpc::Status TopologyService::ControlKvm(grpc::ServerContext*,
   return Reply(manager_->ControlKvm(req->name(), req->action()), resp);
 }
 
+grpc::Status TopologyService::SaveKvmDisk(grpc::ServerContext*,
+                                          const v1::SaveKvmDiskRequest* req,
+                                          v1::SaveKvmDiskResponse* resp) {
+  return Reply(manager_->SaveKvmDisk(req->name(), req->path()), resp);
+}
+
 // One WatchEvents stream: replays the current items, a SYNCED marker, then
 // writes each event of its subscription, one write in flight at a time.
 class WatchReactor : public grpc::ServerWriteReactor<v1::Event> {

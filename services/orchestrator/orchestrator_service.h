@@ -62,6 +62,9 @@ class TopologyService final
                             v1::Item* resp) override;
   grpc::Status WhatIp(grpc::ServerContext*, const v1::WhatIpRequest* req,
                       v1::WhatIpResponse* resp) override;
+  grpc::Status SaveKvmDisk(grpc::ServerContext*,
+                           const v1::SaveKvmDiskRequest* req,
+                           v1::SaveKvmDiskResponse* resp) override;
   grpc::Status ControlKvm(grpc::ServerContext*,
                           const v1::ControlKvmRequest* req,
                           v1::Item* resp) override;

@@ -33,6 +33,9 @@ class LibvirtHost : public VmHost {
   // Destroys the domain (QEMU killed). NOT_FOUND if there is none.
   absl::Status Destroy(const std::string& name) override;
   absl::Status Reset(const std::string& name) override;
+  absl::Status BackupDisk(const std::string& name, const std::string& dev,
+                          const std::string& dest,
+                          absl::Duration timeout) override;
   // Domains whose name starts with `prefix`.
   absl::StatusOr<std::vector<DomainInfo>> List(
       const std::string& prefix) override;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 struct _virStream;
 
@@ -36,6 +37,15 @@ class VmHost {
   // a host without consoles.
   virtual absl::StatusOr<struct _virStream*> OpenConsole(
       const std::string& name) = 0;
+  // A full copy of the running domain's disk `dev` (e.g. "vda") as a
+  // standalone qcow2 at `dest`, taken at one instant by QEMU (libvirt's
+  // push-mode backup: what QEMU holds in memory is in it), within
+  // `timeout`. NOT_FOUND, UNAVAILABLE, DEADLINE_EXCEEDED (the job is
+  // aborted).
+  virtual absl::Status BackupDisk(const std::string& name,
+                                  const std::string& dev,
+                                  const std::string& dest,
+                                  absl::Duration timeout) = 0;
 };
 
 }  // namespace cloonix

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -22,6 +24,7 @@
 #include "common/netns.h"
 #include "common/process.h"
 #include "common/status_macros.h"
+#include "nlohmann/json.hpp"
 #include "services/vm_runner/domain_xml.h"
 #include "spdlog/spdlog.h"
 
@@ -281,6 +284,86 @@ absl::StatusOr<vr::Vm> VmRunner::Reboot(const std::string& name) {
   for (const auto& d : doms)
     if (d.name == DomainName(name)) return Describe(name, &d);
   return absl::NotFoundError(absl::StrCat("VM ", name, " does not exist"));
+}
+
+absl::StatusOr<vr::SaveDiskResponse> VmRunner::SaveDisk(
+    const std::string& name, const std::string& path) {
+  RETURN_IF_ERROR(ValidateName(name, "VM name"));
+  if (!absl::EndsWith(path, ".qcow2") || path.size() <= 6 ||
+      absl::StrContains(path, "\n")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", path.substr(0, 200), "\": the file name must end in .qcow2"));
+  }
+  if (path[0] != '/' && absl::StrContains(path, '/')) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", path,
+                     "\": give an absolute path, or a file name "
+                     "(written in the bulk dir ",
+                     config_.bulk_dir, ")"));
+  }
+  const std::string dest =
+      path[0] == '/' ? path : absl::StrCat(config_.bulk_dir, "/", path);
+  if (access(dest.c_str(), F_OK) == 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(dest, " exists: remove it or choose another name"));
+  }
+  const std::string dir = VmDir(name);
+  const std::string overlay = dir + "/disk.qcow2";
+  NameLocks::Hold hold = names_.Lock(name);
+  ASSIGN_OR_RETURN(std::vector<DomainInfo> doms, host_->List(DomainName(name)));
+  bool running = false;
+  for (const auto& d : doms) running |= d.name == DomainName(name) && d.running;
+  if (!running && access(dir.c_str(), F_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat("VM ", name, " does not exist"));
+  }
+  if (access(overlay.c_str(), F_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "VM ", name,
+        " has no overlay disk: a guest booted from kernel + initrd has no "
+        "disk, and a persistent VM writes into its image (copy that file)"));
+  }
+  // The image under the overlay, for its .boot sidecar.
+  std::string base;
+  if (auto info = ExecOk({"qemu-img", "info", "-U", "--output=json", overlay},
+                         absl::StatusCode::kUnavailable);
+      info.ok()) {
+    nlohmann::json j = nlohmann::json::parse(*info, nullptr, false);
+    if (j.is_object()) base = j.value("full-backing-filename", "");
+  }
+  const std::string tmp = dest + ".tmp";
+  unlink(tmp.c_str());
+  absl::Time t0 = absl::Now();
+  absl::Status s;
+  if (running) {
+    s = host_->BackupDisk(DomainName(name), "vda", tmp, absl::Minutes(30));
+  } else {
+    s = ExecOk({"qemu-img", "convert", "-O", "qcow2", overlay, tmp},
+               absl::StatusCode::kUnavailable, absl::Minutes(30))
+            .status();
+  }
+  if (s.ok() && rename(tmp.c_str(), dest.c_str()) != 0) {
+    s = absl::PermissionDeniedError(
+        absl::StrCat("cannot write ", dest, ": ", std::strerror(errno)));
+  }
+  if (!s.ok()) {
+    unlink(tmp.c_str());
+    return s;
+  }
+  if (absl::EndsWith(base, ".qcow2")) {
+    const std::string side = base.substr(0, base.size() - 6) + ".boot";
+    if (auto text = ReadFile(side); text.ok()) {
+      WriteFileAtomic(dest.substr(0, dest.size() - 6) + ".boot", *text)
+          .IgnoreError();
+    }
+  }
+  struct stat st;
+  vr::SaveDiskResponse out;
+  out.set_path(dest);
+  if (stat(dest.c_str(), &st) == 0) out.set_size_bytes(st.st_size);
+  spdlog::info("VM {}: disk saved to {} ({} bytes, {}, {})", name, dest,
+               out.size_bytes(), running ? "running: backup" : "stopped",
+               absl::FormatDuration(absl::Now() - t0));
+  return out;
 }
 
 absl::Status VmRunner::DeleteAll() {

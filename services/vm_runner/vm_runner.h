@@ -47,6 +47,9 @@ class VmRunner {
   absl::Status Delete(const std::string& name, bool keep_disk = false);
   absl::StatusOr<std::vector<vmrunner::v1::Vm>> List();
   absl::StatusOr<vmrunner::v1::Vm> Reboot(const std::string& name);
+  // See VmRunner.SaveDisk in vm_runner.proto.
+  absl::StatusOr<vmrunner::v1::SaveDiskResponse> SaveDisk(
+      const std::string& name, const std::string& path);
   absl::Status DeleteAll();
   // The agent link of a VM. NOT_FOUND, FAILED_PRECONDITION (agent down).
   // Shared: a session keeps its link alive after the VM is deleted (it then

@@ -39,6 +39,15 @@ grpc::Status VmRunnerService::RebootVm(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status VmRunnerService::SaveDisk(grpc::ServerContext*,
+                                       const vr::SaveDiskRequest* req,
+                                       vr::SaveDiskResponse* resp) {
+  auto r = runner_->SaveDisk(req->name(), req->path());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *resp = *r;
+  return grpc::Status::OK;
+}
+
 grpc::Status VmRunnerService::Teardown(grpc::ServerContext*,
                                        const vr::TeardownRequest*,
                                        vr::TeardownResponse*) {

@@ -24,6 +24,9 @@ class VmRunnerService final : public vmrunner::v1::VmRunner::Service {
   grpc::Status RebootVm(grpc::ServerContext*,
                         const vmrunner::v1::RebootVmRequest* req,
                         vmrunner::v1::Vm* resp) override;
+  grpc::Status SaveDisk(grpc::ServerContext*,
+                        const vmrunner::v1::SaveDiskRequest* req,
+                        vmrunner::v1::SaveDiskResponse* resp) override;
   grpc::Status Teardown(grpc::ServerContext*,
                         const vmrunner::v1::TeardownRequest*,
                         vmrunner::v1::TeardownResponse*) override;

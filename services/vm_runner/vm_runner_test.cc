@@ -59,6 +59,10 @@ class FakeHost : public VmHost {
     }
     return out;
   }
+  absl::Status BackupDisk(const std::string&, const std::string&,
+                          const std::string&, absl::Duration) override {
+    return absl::UnimplementedError("fake host: no backup");
+  }
   absl::StatusOr<struct _virStream*> OpenConsole(const std::string&) override {
     return absl::UnimplementedError("no console in the fake");
   }
