@@ -454,18 +454,16 @@ class CopyToReactor : public grpc::ServerReadReactor<v1::CopyToRequest> {
                                   "the first CopyTo message must be start"));
         return;
       }
-      auto pid = client_->TaskPid(req_.start().item());
-      if (!pid.ok()) {
-        FinishLocked(ToGrpcStatus(pid.status()));
-        return;
-      }
-      writer_ = std::make_unique<TreeWriter>(
-          absl::StrCat("/proc/", *pid, "/root"), "/root");
-      if (std::string err = writer_->Begin(req_.start().path()); !err.empty()) {
-        FinishLocked(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, err));
-        return;
-      }
-      StartRead(&req_);
+      // The container's pid is a containerd call: in the pool.
+      refs_.fetch_add(1);
+      BlockingPool::Default()->Run([this, st = req_.start()] {
+        auto pid = client_->TaskPid(st.item());
+        {
+          absl::MutexLock l(&mu_);
+          if (!finished_) Begin(pid, st.path());
+        }
+        Unref();
+      });
       return;
     }
     if (!ok) {  // the client's last message, or a client gone (OnCancel)
@@ -491,14 +489,32 @@ class CopyToReactor : public grpc::ServerReadReactor<v1::CopyToRequest> {
     absl::MutexLock l(&mu_);
     FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
   }
-  void OnDone() override { delete this; }
+  void OnDone() override { Unref(); }
 
  private:
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+  void Begin(const absl::StatusOr<uint32_t>& pid, const std::string& path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!pid.ok()) {
+      FinishLocked(ToGrpcStatus(pid.status()));
+      return;
+    }
+    writer_ = std::make_unique<TreeWriter>(
+        absl::StrCat("/proc/", *pid, "/root"), "/root");
+    if (std::string err = writer_->Begin(path); !err.empty()) {
+      FinishLocked(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, err));
+      return;
+    }
+    StartRead(&req_);
+  }
   void FinishLocked(const grpc::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
     Finish(s);
   }
+  std::atomic<int> refs_{1};  // OnDone, and the pid lookup in the pool
   ContainerdClient* const client_;
   v1::CopyToResponse* const resp_;
   absl::Mutex mu_;
@@ -512,15 +528,25 @@ class CopyToReactor : public grpc::ServerReadReactor<v1::CopyToRequest> {
 class CopyFromReactor : public grpc::ServerWriteReactor<v1::CopyFromResponse> {
  public:
   CopyFromReactor(ContainerdClient* client, const v1::CopyFromRequest& req) {
-    absl::MutexLock l(&mu_);
-    auto pid = client->TaskPid(req.item());
-    if (!pid.ok()) {
-      FinishLocked(ToGrpcStatus(pid.status()));
-      return;
-    }
-    reader_ = std::make_unique<TreeReader>(
-        absl::StrCat("/proc/", *pid, "/root"), "/root", req.path(), 256 * 1024);
-    NextLocked();
+    // The container's pid is a containerd call: in the pool.
+    refs_.fetch_add(1);
+    BlockingPool::Default()->Run([this, client, req] {
+      auto pid = client->TaskPid(req.item());
+      {
+        absl::MutexLock l(&mu_);
+        if (!finished_) {
+          if (!pid.ok()) {
+            FinishLocked(ToGrpcStatus(pid.status()));
+          } else {
+            reader_ = std::make_unique<TreeReader>(
+                absl::StrCat("/proc/", *pid, "/root"), "/root", req.path(),
+                256 * 1024);
+            NextLocked();
+          }
+        }
+      }
+      Unref();
+    });
   }
   void OnWriteDone(bool ok) override {
     absl::MutexLock l(&mu_);
@@ -535,9 +561,13 @@ class CopyFromReactor : public grpc::ServerWriteReactor<v1::CopyFromResponse> {
     absl::MutexLock l(&mu_);
     FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
   }
-  void OnDone() override { delete this; }
+  void OnDone() override { Unref(); }
 
  private:
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+  std::atomic<int> refs_{1};  // OnDone, and the pid lookup in the pool
   void NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     TreeReader::Step step;
