@@ -17,8 +17,6 @@ inline constexpr char kItemExists[] = "ITEM_EXISTS";
 // another request on it) longer than the request could wait (metadata:
 // item). Retry later.
 inline constexpr char kItemBusy[] = "ITEM_BUSY";
-// UNIMPLEMENTED: the kind has no driver yet (metadata: kind).
-inline constexpr char kKindNotBuilt[] = "KIND_NOT_BUILT";
 // UNAVAILABLE: the doorway answers but one of the net's daemons does not
 // (restarting, or the net is stopping) (metadata: service).
 inline constexpr char kUpstreamUnavailable[] = "UPSTREAM_UNAVAILABLE";

@@ -91,8 +91,8 @@ class KindDriver {
   }
 };
 
-// The table: one driver per built kind, on `backends`. Kinds without a
-// driver answer UNIMPLEMENTED.
+// The table: one driver per kind, on `backends` (every ItemKind but
+// UNSPECIFIED has one).
 std::vector<std::unique_ptr<KindDriver>> MakeDrivers(const Backends& backends);
 // The table's driver of `kind` with no services, for Validate and Prepare
 // (Topology); nullptr if the kind has none.

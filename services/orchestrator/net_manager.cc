@@ -405,9 +405,9 @@ absl::StatusOr<v1::Item> NetManager::CreateOne(
     }
     ASSIGN_OR_RETURN(item, topo_.PrepareCreate(request));
     driver = Driver(item.kind());
-    if (driver == nullptr) {
-      return absl::UnimplementedError(
-          absl::StrCat(KindName(item.kind()), " items are not built yet"));
+    if (driver == nullptr) {  // the table misses a kind: a programming error
+      return absl::InternalError(
+          absl::StrCat("no driver for ", KindName(item.kind()), " items"));
     }
     // Reserved and visible while its service creates it.
     topo_.Commit(Stamp(item));

@@ -56,10 +56,9 @@ absl::StatusOr<v1::Item> Topology::PrepareCreate(
         "c2c");
   }
   const KindDriver* driver = ValidationDriver(kind);
-  if (driver == nullptr) {
-    return WithReason(absl::UnimplementedError(absl::StrCat(
-                          KindName(kind), " items are not built yet")),
-                      reason::kKindNotBuilt, {{"kind", KindName(kind)}});
+  if (driver == nullptr) {  // the table misses a kind: a programming error
+    return absl::InternalError(
+        absl::StrCat("no driver for ", KindName(kind), " items"));
   }
   ASSIGN_OR_RETURN(uint32_t eth_count, driver->Validate(request));
   v1::Item item = request;

@@ -28,8 +28,7 @@ class Topology {
   // Validates a create request and returns the item as it would be stored:
   // kind, id, eths with derived ports and MACs, state CREATING. Nothing is
   // changed. The kind's checks are its driver's (kind_driver.h).
-  // INVALID_ARGUMENT, ALREADY_EXISTS or UNIMPLEMENTED (a kind with no driver
-  // in the table).
+  // INVALID_ARGUMENT or ALREADY_EXISTS.
   absl::StatusOr<cloonix::v1::Item> PrepareCreate(
       const cloonix::v1::Item& request) const;
   // Stores an item returned by PrepareCreate (consumes its id).

@@ -33,8 +33,7 @@ class VmHost {
   virtual absl::StatusOr<std::vector<DomainInfo>> List(
       const std::string& prefix) = 0;
   // A non-blocking libvirt stream on the domain's serial console (forcibly
-  // taking it from another client). NOT_FOUND, UNAVAILABLE; UNIMPLEMENTED on
-  // a host without consoles.
+  // taking it from another client). NOT_FOUND, UNAVAILABLE.
   virtual absl::StatusOr<struct _virStream*> OpenConsole(
       const std::string& name) = 0;
   // A full copy of the running domain's disk `dev` (e.g. "vda") as a

@@ -61,10 +61,10 @@ class FakeHost : public VmHost {
   }
   absl::Status BackupDisk(const std::string&, const std::string&,
                           const std::string&, absl::Duration) override {
-    return absl::UnimplementedError("fake host: no backup");
+    return absl::FailedPreconditionError("fake host: no backup");
   }
   absl::StatusOr<struct _virStream*> OpenConsole(const std::string&) override {
-    return absl::UnimplementedError("no console in the fake");
+    return absl::NotFoundError("no console in the fake");
   }
   absl::Mutex mu;
   std::map<std::string, DomainInfo> doms;
