@@ -34,10 +34,14 @@ absl::Status ValidateName(absl::string_view name, absl::string_view what) {
   return absl::OkStatus();
 }
 
+uint32_t Fnv1a(absl::string_view s) {
+  uint32_t h = 2166136261u;
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+  return h;
+}
+
 std::string NetTag(absl::string_view net) {
-  uint32_t h = 2166136261u;  // FNV-1a
-  for (char c : net) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-  return absl::StrFormat("%05x", h & 0xfffff);
+  return absl::StrFormat("%05x", Fnv1a(net) & 0xfffff);
 }
 
 absl::Status ValidateMac(absl::string_view mac) {

@@ -43,6 +43,8 @@ std::string DerivedMac(absl::string_view net, uint32_t id, uint32_t eth);
 // the host's netns (unique per net: "ct<tag><id>e<eth>" taps of VMs before
 // they move, "cn<tag><id>" nat veth ends).
 std::string NetTag(absl::string_view net);
+// 32-bit FNV-1a of `s`: short stable tags in derived names.
+uint32_t Fnv1a(absl::string_view s);
 
 // OK for a unicast MAC written "xx:xx:xx:xx:xx:xx" (hex, any case).
 absl::Status ValidateMac(absl::string_view mac);

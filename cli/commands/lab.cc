@@ -558,9 +558,6 @@ int Apply(Globals& g, const std::string& path, const std::string& bulk_dir,
 int Validate(Globals& g, const std::string& path, const std::string& bulk_dir) {
   Lab l;
   if (!LoadLab(path, bulk_dir, &l)) return kExitFailed;
-  size_t guests = 0;
-  for (const auto& li : l.items)
-    guests += li.item.has_kvm() || li.item.has_cnt();
   if (g.Json()) {
     std::cout << nlohmann::json{{"file", path},
                                 {"valid", true},

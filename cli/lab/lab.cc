@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -493,13 +494,8 @@ std::string P2pLanName(const std::string& a, uint32_t ea, const std::string& b,
   if (y < x) std::swap(x, y);
   std::string name = absl::StrCat("p2p-", x, "-", y);
   if (name.size() <= 31) return name;
-  uint32_t h = 2166136261u;  // FNV-1a of both ends: stable across runs
-  for (char c : absl::StrCat(x, "|", y)) {
-    h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-  }
-  char hex[9];
-  snprintf(hex, sizeof(hex), "%08x", h);
-  return absl::StrCat("p2p-", hex);
+  // A hash of both ends: stable across runs.
+  return absl::StrFormat("p2p-%08x", cloonix::Fnv1a(absl::StrCat(x, "|", y)));
 }
 
 uint32_t EthCount(const Lab& lab, const LabItem& li) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,15 @@ std::string P2pLanName(const std::string& a, uint32_t ea, const std::string& b,
 // The eth count an item needs: its spec's, else the highest eth its cables
 // and addresses name + 1 (at least 1).
 uint32_t EthCount(const Lab& lab, const LabItem& item);
+
+// What natplug made in a net (its nats and their lans, and the eths of the
+// owners cabled to them): they belong to their owner's natplug setting, so
+// apply leaves them alone and save leaves them out.
+struct NatplugOwned {
+  std::set<std::string> items;                      // nats and lans
+  std::set<std::pair<std::string, uint32_t>> eths;  // item, eth
+};
+NatplugOwned FindNatplugOwned(const std::vector<cloonix::v1::Item>& items);
 
 // The net as a lab file (cloonix save): items with their settings, lans,
 // cables; natplug-made nats and lans are left to their item's natplug.

@@ -18,15 +18,21 @@ namespace {
 
 using Eth = std::pair<std::string, uint32_t>;
 
-// Natplug's own items: its nats, their lans, the owners' natplug eths.
-struct Owned {
-  std::set<std::string> items;  // nats and lans
-  std::set<Eth> eths;
-};
+template <typename T>
+std::string Diff(const char* what, const T& want, const T& have) {
+  if (want == have) return "";
+  return absl::StrCat(what, " ", have, " -> ", want);
+}
 
-Owned FindOwned(const std::vector<v1::Item>& current) {
-  Owned o;
-  for (const auto& it : current) {
+std::string Joined(const google::protobuf::RepeatedPtrField<std::string>& r) {
+  return absl::StrCat("[", absl::StrJoin(r, " "), "]");
+}
+
+}  // namespace
+
+NatplugOwned FindNatplugOwned(const std::vector<v1::Item>& items) {
+  NatplugOwned o;
+  for (const auto& it : items) {
     if (it.has_nat() && !it.nat().natplug_of().empty()) {
       o.items.insert(it.name());
       o.eths.insert({it.name(), 0});
@@ -43,18 +49,6 @@ Owned FindOwned(const std::vector<v1::Item>& current) {
   }
   return o;
 }
-
-template <typename T>
-std::string Diff(const char* what, const T& want, const T& have) {
-  if (want == have) return "";
-  return absl::StrCat(what, " ", have, " -> ", want);
-}
-
-std::string Joined(const google::protobuf::RepeatedPtrField<std::string>& r) {
-  return absl::StrCat("[", absl::StrJoin(r, " "), "]");
-}
-
-}  // namespace
 
 std::string RecreateReason(const v1::Item& want, const v1::Item& have) {
   if (want.kind() != have.kind()) {
@@ -97,7 +91,7 @@ std::string RecreateReason(const v1::Item& want, const v1::Item& have) {
 
 Plan MakePlan(const Lab& lab, const std::vector<v1::Item>& current) {
   Plan p;
-  const Owned owned = FindOwned(current);
+  const NatplugOwned owned = FindNatplugOwned(current);
   std::map<std::string, const v1::Item*> have;
   for (const auto& it : current) have[it.name()] = &it;
 

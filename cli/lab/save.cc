@@ -43,39 +43,16 @@ void EmitA2b(YAML::Emitter& out, const char* key, const v1::A2bSettings& s) {
   out << YAML::EndMap;
 }
 
-// What natplug made (a nat with natplug_of, its lan, the owner's eth on it):
-// save leaves them to the owner's natplug: setting.
-struct Natplugged {
-  std::set<std::string> nats;
-  std::set<std::pair<std::string, uint32_t>> eths;  // cables left out
-};
-
-Natplugged FindNatplugged(const std::vector<v1::Item>& items) {
-  Natplugged np;
-  for (const auto& it : items) {
-    if (it.has_nat() && !it.nat().natplug_of().empty()) {
-      np.nats.insert(it.name());
-      np.eths.insert({it.name(), 0});
-    }
-    std::optional<uint32_t> eth;
-    if (it.has_kvm() && it.kvm().has_natplug()) eth = it.kvm().natplug();
-    if (it.has_cnt() && it.cnt().has_natplug()) eth = it.cnt().natplug();
-    if (eth) np.eths.insert({it.name(), *eth});
-  }
-  return np;
-}
-
 }  // namespace
 
 std::string SaveLab(const std::string& net,
                     const std::vector<v1::Item>& unsorted) {
   // In the order they were made (ids grow): a diff of two saves is small.
   std::vector<v1::Item> items = unsorted;
-  std::stable_sort(items.begin(), items.end(),
-                   [](const v1::Item& a, const v1::Item& b) {
-                     return a.id() < b.id();
-                   });
-  Natplugged np = FindNatplugged(items);
+  std::stable_sort(
+      items.begin(), items.end(),
+      [](const v1::Item& a, const v1::Item& b) { return a.id() < b.id(); });
+  const NatplugOwned np = FindNatplugOwned(items);
   YAML::Emitter out;
   out << YAML::Comment("cloonix lab file (cloonix save); docs/LABS.md");
   out << YAML::BeginMap;
@@ -91,17 +68,11 @@ std::string SaveLab(const std::string& net,
     }
   }
   for (const auto& it : items) {
+    if (np.items.count(it.name())) continue;  // natplug's nat or lan
     if (it.kind() == v1::ITEM_KIND_LAN) {
-      bool natplug_lan = false;
-      for (const auto& ep : it.lan().endpoints()) {
-        if (np.eths.count({ep.item(), ep.eth()})) natplug_lan = true;
-      }
-      if (!natplug_lan && !ends.count(it.name())) {
-        lone_lans.push_back(it.name());
-      }
+      if (!ends.count(it.name())) lone_lans.push_back(it.name());
       continue;
     }
-    if (np.nats.count(it.name())) continue;
     out << YAML::Key << it.name() << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "kind" << YAML::Value << cloonix::KindName(it.kind());
     if (it.has_kvm()) {

@@ -12,13 +12,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_setup lbench
 trap bench_cleanup EXIT
-bazel build //guest_agent:cloonix-agent >/dev/null 2>&1
-bash tools/images/build-tiny-guest.sh "$W/bulk" --agent bazel-bin/guest_agent/cloonix-agent >/dev/null
+bench_tiny_guest
 
 CNTS=50
 LANS=10
-now() { date +%s.%N; }
-ms_since() { echo "($(now) - $1) * 1000 / 1" | bc; }
 
 F="$W/cnt50.yaml"
 {

@@ -29,4 +29,13 @@ bench_cleanup() {
   rm -rf "$W"
 }
 
+# The tiny guest (kernel + initrd, this build's agent) in the bench's bulk dir.
+bench_tiny_guest() {
+  bazel build //guest_agent:cloonix-agent >/dev/null 2>&1
+  bash tools/images/build-tiny-guest.sh "$W/bulk" --agent bazel-bin/guest_agent/cloonix-agent >/dev/null
+}
+
+now() { date +%s.%N; }
+ms_since() { echo "($(now) - $1) * 1000 / 1" | bc; }
+
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

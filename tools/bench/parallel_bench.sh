@@ -14,13 +14,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_setup pbench
 trap bench_cleanup EXIT
-bazel build //guest_agent:cloonix-agent >/dev/null 2>&1
-bash tools/images/build-tiny-guest.sh "$W/bulk" --agent bazel-bin/guest_agent/cloonix-agent >/dev/null
+bench_tiny_guest
 
 CNTS=50
 LANS=10
-now() { date +%s.%N; }
-ms_since() { echo "($(now) - $1) * 1000 / 1" | bc; }
 
 # deploy_share K N: containers i = K, K+N, K+2N, ... (1-based): create, cable,
 # address (10.0.<lan>.<i>/16 inside the container's netns).
