@@ -28,7 +28,8 @@ void AddLabCommands(CLI::App* app, Context& ctx);
 
 // For apply and destroy: net start --may-exist with defaults (the bulk dir
 // given); net stop, where a net without a trace is nothing to do (0).
-int StartNetForLab(const Globals& g, const std::string& bulk_dir);
+int StartNetForLab(const Globals& g, const std::string& bulk_dir,
+                   const std::string& listen);
 int StopNetForLab(const Globals& g);
 
 // `ssh <name> cmd -x ...`: takes the command out of `args` before CLI11

@@ -70,6 +70,7 @@ bool LoadLab(const std::string& path, const std::string& bulk_dir, Lab* out) {
               absl::EndsWith(path, ".clab.yaml") || lab::LooksLikeClab(text);
   *out = clab ? lab::ParseClab(text, path, &errors)
               : lab::ParseLab(text, path, &errors);
+  lab::ResolvePaths(path, out);
   if (errors.empty()) lab::CheckLab(*out, bulk_dir, &errors);
   if (!errors.empty()) {
     std::cerr << lab::FormatErrors(path, errors);
@@ -114,6 +115,7 @@ class Applier {
     for (const auto& it : current) current_[it.name()] = it;
     for (const auto& li : l.items) {
       for (const auto& d : li.depends_on) has_dependents_.insert(d);
+      if (li.awaited) has_dependents_.insert(li.item.name());
     }
   }
 
@@ -140,7 +142,10 @@ class Applier {
     //    ready), cabled, then waited for, addressed, exec'd as needed.
     for (const auto& li : lab_.items) ready_[li.item.name()];
     std::vector<const LabItem*> all;
-    for (const auto& li : lab_.items) all.push_back(&li);
+    for (const auto& li : lab_.items) {
+      // Another net makes a foreign item: nothing to do before it exists.
+      if (!li.foreign || current_.count(li.item.name())) all.push_back(&li);
+    }
     ForAll(
         all,
         [&](const LabItem* li) {
@@ -506,16 +511,84 @@ class Applier {
   std::map<std::string, std::string> not_ready_ ABSL_GUARDED_BY(out_mu_);
 };
 
-int Apply(Globals& g, const std::string& path, const std::string& bulk_dir,
-          bool dry_run, bool wait, int timeout_s) {
-  Lab l;
-  // Images are looked for in the bulk dir of this host's nets.
-  if (!LoadLab(path, g.remote.empty() ? bulk_dir : "", &l)) return kExitUsage;
-  PickNet(g, l);
+// The worse of two apply exit codes: a failure, then not ready, then done.
+int Worse(int a, int b) {
+  auto rank = [](int rc) { return rc == 0 ? 0 : rc == kExitNotReady ? 1 : 2; };
+  return rank(b) > rank(a) ? b : a;
+}
+
+// A host of the lab as the CLI's --remote to its doorway.
+Globals HostGlobals(const Globals& g, const lab::LabHost& h) {
+  Globals hg = g;
+  hg.remote = h.address;
+  hg.creds = h.creds;
+  hg.net_given = true;
+  return hg;
+}
+
+// The name of the net that answers at a host's doorway.
+absl::StatusOr<std::string> HostNetName(const Globals& hg) {
+  Client c(hg);
+  v1::GetNetRequest req;
+  v1::NetInfo info;
+  auto ctx = c.Ctx(absl::Seconds(15));
+  grpc::Status s = c.net()->GetNet(ctx.get(), req, &info);
+  if (!s.ok()) return cloonix::FromGrpcStatus(s);
+  return info.name();
+}
+
+// Each host's net name (by its doorway); an error names the host.
+bool HostNets(const Globals& g, const Lab& l,
+              std::map<std::string, std::string>* nets, int* rc) {
+  for (const auto& [name, h] : l.hosts) {
+    auto net = HostNetName(HostGlobals(g, h));
+    if (!net.ok()) {
+      *rc = Fail(absl::StrCat("host ", name, " (", h.address,
+                              "): ", net.status().message(),
+                              " (its net must run with --listen; start it "
+                              "there)"),
+                 kExitNotRunning);
+      return false;
+    }
+    (*nets)[name] = *net;
+  }
+  return true;
+}
+
+// Prints a plan under its heading.
+void PrintPlan(const Globals& g, const std::string& heading, const Plan& plan,
+               const std::vector<v1::Item>& current) {
+  if (g.Json()) {
+    nlohmann::json j = {
+        {"event", "plan"}, {"net", g.net}, {"changes", plan.Changes()}};
+    if (!g.remote.empty()) j["remote"] = g.remote;
+    j["text"] = plan.Text(current);
+    std::cout << j.dump() << std::endl;
+    return;
+  }
+  std::cout << heading << ":\n";
+  for (absl::string_view line :
+       absl::StrSplit(plan.Text(current), '\n', absl::SkipEmpty())) {
+    std::cout << "  " << line << "\n";
+  }
+}
+
+struct ApplyOptions {
+  std::string bulk_dir;
+  bool dry_run = false;
+  bool wait = false;
+  int timeout_s = 300;
+  bool quiet_if_none = false;  // no output when there is nothing to do
+};
+
+// Applies one net's part of a lab (a whole lab without hosts:). A local net
+// that does not run is started (with the lab's listen:).
+int ApplyOne(Globals& g, const Lab& l, const ApplyOptions& o,
+             const std::string& heading) {
   Client c(g);
   if (!c.Exists()) {
     if (!g.remote.empty()) return NotRunning(g);
-    if (dry_run) {
+    if (o.dry_run) {
       // Nothing runs: the plan is the whole file.
       Plan p = lab::MakePlan(l, {});
       if (!g.Json())
@@ -525,34 +598,64 @@ int Apply(Globals& g, const std::string& path, const std::string& bulk_dir,
       return 0;
     }
     if (!g.Json()) std::cout << "starting net " << g.net << std::endl;
-    if (int rc = StartNetForLab(g, bulk_dir); rc != 0) return rc;
+    if (int rc = StartNetForLab(g, o.bulk_dir, l.listen); rc != 0) return rc;
   }
   auto current = ListAll(c);
   if (!current.ok()) {
-    return Fail(std::string(current.status().message()),
+    return Fail(absl::StrCat(g.NetLabel(), ": ", current.status().message()),
                 current.status().code() == absl::StatusCode::kUnavailable
                     ? kExitNotRunning
                     : kExitFailed);
   }
   Plan plan = lab::MakePlan(l, *current);
-  if (g.Json()) {
-    nlohmann::json j = {
-        {"event", "plan"}, {"net", g.net}, {"changes", plan.Changes()}};
-    j["text"] = plan.Text(*current);
-    std::cout << j.dump() << std::endl;
-  } else {
-    std::cout << "plan for net " << g.net << " (" << path << "):\n";
-    for (absl::string_view line :
-         absl::StrSplit(plan.Text(*current), '\n', absl::SkipEmpty())) {
-      std::cout << "  " << line << "\n";
-    }
-  }
-  if (dry_run) return 0;
+  if (o.quiet_if_none && plan.Changes() == 0) return 0;
+  PrintPlan(g, heading, plan, *current);
+  if (o.dry_run) return 0;
   Applier::Options opt;
-  opt.wait = wait;
-  opt.timeout = absl::Seconds(timeout_s);
+  opt.wait = o.wait;
+  opt.timeout = absl::Seconds(o.timeout_s);
   Applier a(g, l, plan, *current, opt);
   return a.Run();
+}
+
+int Apply(Globals& g, const std::string& path, const std::string& bulk_dir,
+          bool dry_run, bool wait, int timeout_s) {
+  Lab l;
+  // Images are looked for in the bulk dir of this host's nets.
+  if (!LoadLab(path, g.remote.empty() ? bulk_dir : "", &l)) return kExitUsage;
+  PickNet(g, l);
+  ApplyOptions o{bulk_dir, dry_run, wait, timeout_s};
+  std::string here = absl::StrCat("plan for net ", g.net, " (", path, ")");
+  if (l.hosts.empty()) return ApplyOne(g, l, o, here);
+  // hosts: each host's part first (its net runs there), then this net's
+  // (its c2cs make their far ends on the hosts), then the hosts' cables of
+  // those ends.
+  int rc = 0;
+  std::map<std::string, std::string> nets;
+  if (!HostNets(g, l, &nets, &rc)) return rc;
+  l.net = g.net;
+  if (l.listen.empty()) l.listen = "0.0.0.0:0";
+  std::map<std::string, Lab> parts = lab::SplitByHost(l, nets);
+  auto on_host = [&](const std::string& h, bool second) {
+    Globals hg = HostGlobals(g, l.hosts.at(h));
+    hg.net = nets[h];
+    ApplyOptions ho = o;
+    ho.quiet_if_none = second;
+    return ApplyOne(hg, parts.at(h), ho,
+                    absl::StrCat("plan for host ", h, " (net ", nets[h], " at ",
+                                 hg.remote, ")"));
+  };
+  for (const auto& [h, _] : l.hosts) {
+    rc = Worse(rc, on_host(h, false));
+    if (rc == kExitNotRunning) return rc;
+  }
+  if (rc == kExitFailed && !dry_run) {
+    return Fail("a host's part failed: this net is left as it was");
+  }
+  rc = Worse(rc, ApplyOne(g, parts.at(""), o, here));
+  if (dry_run || rc == kExitNotRunning) return rc;
+  for (const auto& [h, _] : l.hosts) rc = Worse(rc, on_host(h, true));
+  return rc;
 }
 
 int Validate(Globals& g, const std::string& path, const std::string& bulk_dir) {
@@ -601,13 +704,57 @@ int Save(const Globals& g, const std::string& out) {
   return 0;
 }
 
-int Destroy(Globals& g, const std::string& path) {
-  if (!path.empty()) {
-    Lab l;
-    if (!LoadLab(path, "", &l)) return kExitUsage;
-    PickNet(g, l);
+// Deletes `names` from a net, in parallel; lans after the rest.
+int DeleteAll(const Globals& g, const std::vector<std::string>& items,
+              const std::vector<std::string>& lans) {
+  Client c(g);
+  int rc = 0;
+  absl::Mutex mu;
+  for (const auto* group : {&items, &lans}) {
+    std::vector<std::thread> threads;
+    for (const auto& name : *group) {
+      threads.emplace_back([&, name] {
+        v1::DeleteItemRequest req;
+        req.set_name(name);
+        req.set_allow_missing(true);
+        v1::DeleteItemResponse resp;
+        auto ctx = c.Ctx();
+        grpc::Status s = c.topo()->DeleteItem(ctx.get(), req, &resp);
+        absl::MutexLock l(&mu);
+        if (!s.ok()) rc = FailRpc(g, s);
+      });
+    }
+    for (auto& t : threads) t.join();
   }
-  return StopNetForLab(g);
+  return rc;
+}
+
+int Destroy(Globals& g, const std::string& path) {
+  if (path.empty()) return StopNetForLab(g);
+  Lab l;
+  if (!LoadLab(path, "", &l)) return kExitUsage;
+  PickNet(g, l);
+  if (l.hosts.empty()) return StopNetForLab(g);
+  // This net first (its c2cs take their far ends with them), then what the
+  // lab made on each host; the hosts' nets keep running.
+  int rc = StopNetForLab(g);
+  std::map<std::string, std::string> nets;
+  for (const auto& [h, host] : l.hosts) nets[h] = h;
+  std::map<std::string, Lab> parts = lab::SplitByHost(l, nets);
+  for (const auto& [h, host] : l.hosts) {
+    Globals hg = HostGlobals(g, host);
+    std::vector<std::string> items, lans;
+    for (const auto& li : parts.at(h).items) items.push_back(li.item.name());
+    for (const auto& [lan, _] : parts.at(h).lans) lans.push_back(lan);
+    int hrc = DeleteAll(hg, items, lans);
+    if (hrc == 0 && !g.Json()) {
+      std::cout << "host " << h << " (" << host.address << "): " << items.size()
+                << " items and " << lans.size() << " lans of the lab deleted"
+                << std::endl;
+    }
+    rc = rc == 0 ? hrc : rc;
+  }
+  return rc;
 }
 
 int Graph(Globals& g, const std::string& path, const std::string& format) {

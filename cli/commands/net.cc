@@ -329,9 +329,10 @@ int NetCreds(const Globals& g, const std::string& out) {
 
 }  // namespace
 
-int StartNetForLab(const Globals& g, const std::string& bulk_dir) {
+int StartNetForLab(const Globals& g, const std::string& bulk_dir,
+                   const std::string& listen) {
   return NetStart(g, bulk_dir, "info", /*may_exist=*/true, /*timeout_s=*/120,
-                  /*listen=*/"", /*resolv_conf=*/"", /*reset=*/false,
+                  listen, /*resolv_conf=*/"", /*reset=*/false,
                   /*adopt=*/false, /*host_netns=*/"");
 }
 

@@ -69,6 +69,17 @@ bool ValidCidr(const std::string& s) {
   return false;
 }
 
+// "host:port" or "[v6]:port", port 1..65535 (0 too with port_zero).
+bool ValidHostPort(const std::string& s, bool port_zero) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  uint32_t port;
+  if (!absl::SimpleAtoi(s.substr(colon + 1), &port) || port > 65535) {
+    return false;
+  }
+  return port > 0 || port_zero;
+}
+
 // Reads YAML nodes into a Lab, collecting errors with their place.
 class Reader {
  public:
@@ -279,6 +290,8 @@ void ReadItemKey(Reader& r, const std::string& key, const YAML::Node& v,
                             "\" is not agent, running, none or "
                             "{command: \"...\"}"));
     }
+  } else if (key == "host") {
+    r.Name(v, "host", &li->host);
   } else if (key == "depends_on") {
     std::vector<std::string> deps;
     if (!r.StrList(v, "depends_on", &deps)) return;
@@ -389,6 +402,56 @@ void ReadItemKey(Reader& r, const std::string& key, const YAML::Node& v,
   }
 }
 
+// hosts: {name: {address: HOST:PORT, creds: DIR}}.
+void ReadHosts(Reader& r, const YAML::Node& n, Lab* lab) {
+  if (!n.IsMap()) {
+    r.Err(n, "hosts: a map of host name to {address: HOST:PORT, creds: DIR}");
+    return;
+  }
+  for (const auto& kv : n) {
+    LabHost h;
+    if (!r.Name(kv.first, "host name", &h.name)) continue;
+    h.pos = PosOf(kv.first);
+    if (lab->hosts.count(h.name)) {
+      r.Err(kv.first, absl::StrCat("host ", h.name, " is defined twice"));
+      continue;
+    }
+    if (!kv.second.IsMap()) {
+      r.Err(kv.second, absl::StrCat("host ", h.name,
+                                    ": a map of address (HOST:PORT of its "
+                                    "doorway) and creds (a dir from "
+                                    "`cloonix net creds`)"));
+      continue;
+    }
+    bool ok = true;
+    for (const auto& e : kv.second) {
+      const std::string k = e.first.Scalar();
+      if (k == "address") {
+        ok &= r.Str(e.second, "address", &h.address);
+        if (ok && !ValidHostPort(h.address, /*port_zero=*/false)) {
+          r.Err(e.second,
+                absl::StrCat("address \"", h.address, "\" is not HOST:PORT"));
+          ok = false;
+        }
+      } else if (k == "creds") {
+        ok &= r.Str(e.second, "creds", &h.creds);
+      } else {
+        r.Err(e.first, absl::StrCat("unknown key \"", k, "\" for host ", h.name,
+                                    " (address, creds)"));
+        ok = false;
+      }
+    }
+    if (ok && h.creds.empty()) {
+      r.Err(kv.first,
+            absl::StrCat("host ", h.name,
+                         " needs creds: the dir `cloonix net creds DIR` "
+                         "wrote on that host"));
+      ok = false;
+    }
+    if (ok) lab->hosts[h.name] = h;
+  }
+}
+
 void SetKind(v1::Item* it, v1::ItemKind k) {
   it->set_kind(k);
   switch (k) {
@@ -486,7 +549,189 @@ std::unique_ptr<YAML::Node> Load(const std::string& text,
   }
 }
 
+// hosts: each host's creds (the three PEM files) and address; items on
+// known hosts; depends_on only within a net or from this net to a host (the
+// hosts are applied first); the c2c names of shared lans free.
+void CheckHosts(const Lab& lab,
+                const std::map<std::string, const LabItem*>& by_name,
+                std::vector<LabError>* errors) {
+  auto err = [&](Pos p, std::string m) {
+    errors->push_back({p, std::move(m)});
+  };
+  for (const auto& [name, h] : lab.hosts) {
+    for (const char* f : {"ca.pem", "client.pem", "client.key"}) {
+      if (!FileExists(absl::StrCat(h.creds, "/", f))) {
+        err(h.pos, absl::StrCat("host ", name, ": no ", f, " in ", h.creds,
+                                " (write it on that host with `cloonix net "
+                                "creds DIR`)"));
+        break;
+      }
+    }
+    if (h.address.empty()) {
+      err(h.pos, absl::StrCat("host ", name, ": no address, and no ", h.creds,
+                              "/address file (give address: HOST:PORT)"));
+    }
+  }
+  for (const auto& li : lab.items) {
+    const std::string& host = li.host;
+    if (!host.empty() && !lab.hosts.count(host)) {
+      err(li.key_pos.count("host") ? li.key_pos.at("host") : li.pos,
+          absl::StrCat(li.item.name(), ": no host ", host, " under hosts:"));
+    }
+    for (const auto& d : li.depends_on) {
+      auto dep = by_name.find(d);
+      if (dep == by_name.end() || dep->second->host == host || host.empty()) {
+        continue;
+      }
+      err(li.depends_pos.at(d),
+          absl::StrCat(li.item.name(), " (on host ", host, ") depends_on ", d,
+                       " on ",
+                       dep->second->host.empty()
+                           ? "this net"
+                           : absl::StrCat("host ", dep->second->host),
+                       ": a host's item may depend on items of its own host "
+                       "only (hosts are applied before this net)"));
+    }
+  }
+  if (lab.hosts.empty()) return;
+  std::map<std::string, std::set<std::string>> users;  // lan -> hosts
+  for (const auto& c : lab.cables) {
+    auto it = by_name.find(c.item);
+    if (it != by_name.end()) users[c.lan].insert(it->second->host);
+  }
+  for (const auto& [lan, hosts] : users) {
+    if (hosts.size() < 2) continue;
+    for (const auto& h : hosts) {
+      if (h.empty()) continue;
+      std::string c2c = C2cName(lan, h);
+      if (by_name.count(c2c) || lab.lans.count(c2c)) {
+        err(lab.lans.count(lan) ? lab.lans.at(lan) : Pos{},
+            absl::StrCat("lan ", lan, " spans this net and host ", h,
+                         ": its c2c would be named ", c2c,
+                         ", which the file already uses"));
+      }
+    }
+  }
+}
+
 }  // namespace
+
+std::string C2cName(const std::string& lan, const std::string& host) {
+  std::string name = absl::StrCat("c2c-", lan, "-", host);
+  if (name.size() <= 31) return name;
+  return absl::StrFormat("c2c-%08x",
+                         cloonix::Fnv1a(absl::StrCat(lan, "|", host)));
+}
+
+void ResolvePaths(const std::string& file, Lab* lab) {
+  std::string dir = ".";
+  if (file != "-" && file.find('/') != std::string::npos) {
+    dir = file.substr(0, file.rfind('/'));
+    if (dir.empty()) dir = "/";
+  }
+  auto resolve = [&](std::string* p) {
+    if (!p->empty() && (*p)[0] != '/' && dir != ".") {
+      *p = absl::StrCat(dir, "/", *p);
+    }
+  };
+  for (auto& [_, h] : lab->hosts) {
+    resolve(&h.creds);
+    if (h.address.empty()) {
+      std::FILE* f = std::fopen((h.creds + "/address").c_str(), "r");
+      if (f != nullptr) {
+        char buf[300] = {};
+        size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+        std::fclose(f);
+        h.address =
+            std::string(absl::StripAsciiWhitespace(absl::string_view(buf, n)));
+      }
+    }
+  }
+  for (auto& li : lab->items) resolve(&li.c2c_creds);
+}
+
+std::map<std::string, Lab> SplitByHost(
+    const Lab& lab, const std::map<std::string, std::string>& host_nets) {
+  auto net_of = [&](const std::string& h) {
+    auto it = host_nets.find(h);
+    return it == host_nets.end() ? h : it->second;
+  };
+  std::map<std::string, Lab> out;
+  auto part = [&](const std::string& h) -> Lab& {
+    auto [it, fresh] = out.try_emplace(h);
+    if (fresh) {
+      it->second.file = lab.file;
+      it->second.net = h.empty() ? lab.net : net_of(h);
+      if (h.empty()) it->second.listen = lab.listen;
+    }
+    return it->second;
+  };
+  part("");
+  for (const auto& [h, _] : lab.hosts) part(h);
+  std::map<std::string, std::string> host_of;  // item -> host
+  for (const auto& li : lab.items) host_of[li.item.name()] = li.host;
+  // Items, with the depends_on within their net; a dependency on another
+  // net's item marks that item awaited.
+  std::vector<std::pair<std::string, std::string>> awaited;  // host, item
+  for (const auto& li : lab.items) {
+    LabItem c = li;
+    c.host.clear();
+    c.depends_on.clear();
+    for (const auto& d : li.depends_on) {
+      auto h = host_of.find(d);
+      if (h == host_of.end() || h->second == li.host) {
+        c.depends_on.push_back(d);
+      } else {
+        awaited.push_back({h->second, d});
+      }
+    }
+    part(li.host).items.push_back(std::move(c));
+  }
+  for (const auto& [h, name] : awaited) {
+    for (auto& li : part(h).items) {
+      if (li.item.name() == name) li.awaited = true;
+    }
+  }
+  // Lans: on every net with a cable to them (uncabled ones: this net); a
+  // lan on several nets is made on this net too and joined to each host's
+  // by a c2c.
+  std::map<std::string, std::set<std::string>> users;
+  for (const auto& c : lab.cables) {
+    auto h = host_of.find(c.item);
+    std::string host = h == host_of.end() ? "" : h->second;
+    users[c.lan].insert(host);
+    part(host).cables.push_back(c);
+  }
+  for (const auto& [lan, pos] : lab.lans) {
+    std::set<std::string> hosts = users[lan];
+    if (hosts.size() != 1) hosts.insert("");
+    for (const auto& h : hosts) part(h).lans[lan] = pos;
+    if (hosts.size() < 2) continue;
+    for (const auto& h : hosts) {
+      if (h.empty()) continue;
+      const LabHost& host = lab.hosts.at(h);
+      LabItem end;
+      end.item.set_name(C2cName(lan, h));
+      end.item.set_kind(v1::ITEM_KIND_C2C);
+      end.pos = pos;
+      auto* c = end.item.mutable_c2c();
+      c->set_peer_net(net_of(h));
+      c->set_peer_address(host.address);
+      end.c2c_creds = host.creds;
+      LabItem far = end;
+      far.foreign = true;
+      far.wait = Wait::kNone;
+      far.c2c_creds.clear();
+      far.item.mutable_c2c()->set_peer_net(lab.net);
+      far.item.mutable_c2c()->clear_peer_address();
+      part("").items.push_back(std::move(end));
+      part("").cables.push_back({C2cName(lan, h), 0, lan, pos});
+      part(h).items.push_back(std::move(far));
+      part(h).cables.push_back({C2cName(lan, h), 0, lan, pos});
+    }
+  }
+  return out;
+}
 
 std::string P2pLanName(const std::string& a, uint32_t ea, const std::string& b,
                        uint32_t eb) {
@@ -559,10 +804,18 @@ Lab ParseLab(const std::string& text, const std::string& file,
           defaults[d.first.Scalar()] = d.second;
         }
       }
+    } else if (key == "listen") {
+      if (r.Str(kv.second, "listen", &lab.listen) &&
+          !ValidHostPort(lab.listen, /*port_zero=*/true)) {
+        r.Err(kv.second, absl::StrCat("listen: \"", lab.listen,
+                                      "\" is not HOST:PORT (0.0.0.0:7000)"));
+      }
+    } else if (key == "hosts") {
+      ReadHosts(r, kv.second, &lab);
     } else if (key != "items" && key != "lans" && key != "cables") {
       r.Err(kv.first, absl::StrCat("unknown key \"", key,
-                                   "\" (a lab file has net, defaults, items, "
-                                   "lans, cables)"));
+                                   "\" (a lab file has net, listen, hosts, "
+                                   "defaults, items, lans, cables)"));
     }
   }
 
@@ -610,8 +863,8 @@ Lab ParseLab(const std::string& text, const std::string& file,
         li.item.mutable_phy()->set_host_ifname(name);
       }
       const std::set<std::string>& own = KeysOf(kind);
-      static const std::set<std::string> common = {"kind", "addresses", "exec",
-                                                   "wait", "depends_on"};
+      static const std::set<std::string> common = {
+          "kind", "addresses", "exec", "wait", "depends_on", "host"};
       bool eths_given = false;
       auto read = [&](const YAML::Node& m, bool from_defaults) {
         for (const auto& e : m) {
@@ -619,7 +872,8 @@ Lab ParseLab(const std::string& text, const std::string& file,
           if (k == "kind" && !from_defaults) continue;
           if (!own.count(k) && !common.count(k)) {
             std::vector<std::string> all(own.begin(), own.end());
-            all.insert(all.end(), {"addresses", "exec", "wait", "depends_on"});
+            all.insert(all.end(),
+                       {"addresses", "exec", "wait", "depends_on", "host"});
             r.Err(e.first,
                   absl::StrCat("unknown key \"", k, "\" for a ", kind_name,
                                " (", absl::StrJoin(all, ", "), ")"));
@@ -803,6 +1057,7 @@ void CheckLab(const Lab& lab, const std::string& bulk_dir,
       }
     }
   }
+  CheckHosts(lab, by_name, errors);
   // depends_on cycles (each cycle reported once, at its first item).
   std::map<std::string, int> color;  // 0 new, 1 on the path, 2 done
   std::vector<std::string> path;

@@ -52,6 +52,15 @@ struct LabItem {
   // defaults: no impairment).
   cloonix::v1::A2bSettings a2b[2];
   std::string c2c_creds;  // c2c: dir of the peer's client credentials
+  // `host:`: the name of the lab's host whose net the item is made in ("":
+  // this net).
+  std::string host;
+  // A c2c end made by another net's c2c (JoinC2c): this net's part of the
+  // lab cables it but never creates, deletes or remakes it.
+  bool foreign = false;
+  // An item of another net of the lab depends on it: apply waits until it
+  // is ready even without --wait.
+  bool awaited = false;
   // Where each key of the item is, for errors found after parsing.
   std::map<std::string, Pos> key_pos;
 };
@@ -63,10 +72,25 @@ struct LabCable {
   Pos pos;
 };
 
+// `hosts:`: another host's net that items of the lab are placed in,
+// reached through its doorway's TLS listener with the client credentials
+// `cloonix net creds DIR` wrote on that host.
+struct LabHost {
+  std::string name;
+  std::string address;  // HOST:PORT; from <creds>/address when not given
+  std::string creds;    // dir of ca.pem, client.pem, client.key
+  Pos pos;
+};
+
 struct Lab {
   std::string file;  // as given, for messages
   std::string net;   // "" when the file names none
   Pos net_pos;
+  // `listen:`: HOST:PORT of the TLS listener apply starts this net with
+  // when it is not running ("": none; a file with hosts: needs one for the
+  // hosts' c2c ends to call back, and gets 0.0.0.0:0).
+  std::string listen;
+  std::map<std::string, LabHost> hosts;
   std::vector<LabItem> items;  // every kind but lan, in file order
   // Every lan: declared under lans: or items (kind lan), or named by a cable.
   std::map<std::string, Pos> lans;
@@ -106,6 +130,26 @@ void CheckLab(const Lab& lab, const std::string& bulk_dir,
 // "file:line:col: msg" lines, in file order.
 std::string FormatErrors(const std::string& file,
                          const std::vector<LabError>& errors);
+
+// The c2c that joins lan `lan` of this net to host `host`'s net, for a lan
+// whose cables are on both ("c2c-<lan>-<host>", or a hash when too long).
+std::string C2cName(const std::string& lan, const std::string& host);
+
+// A lab with hosts: split into one lab per net: "" for this net, and each
+// host's name. A lan cabled on several nets is made on each of them and,
+// on this net, joined to each host by a c2c (C2cName) that this net makes:
+// in this net's lab a c2c item to the host's net (`host_nets`: host name ->
+// the name of its net), in the host's lab a foreign item of the same name,
+// cabled to the lan. Each lab keeps its own items, lans, cables and the
+// depends_on between its items; an item of this net that depends on a
+// host's item makes the host's apply wait for that item. Without hosts:,
+// {"": lab}.
+std::map<std::string, Lab> SplitByHost(
+    const Lab& lab, const std::map<std::string, std::string>& host_nets);
+
+// Makes relative paths of the file (hosts' and c2c items' creds) relative
+// to the directory of `file` (not of the current directory); "-": kept.
+void ResolvePaths(const std::string& file, Lab* lab);
 
 // The name of the lan a point-to-point cable (item:eth -- item:eth) makes.
 std::string P2pLanName(const std::string& a, uint32_t ea, const std::string& b,

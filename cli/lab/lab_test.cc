@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "cli/lab/plan.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -290,6 +291,118 @@ TEST(PlanTest, NatplugItemsBelongToTheirOwner) {
   std::string saved = SaveLab("n", now);
   EXPECT_THAT(saved, HasSubstr("natplug: eth1"));
   EXPECT_THAT(saved, ::testing::Not(HasSubstr("nat-c1")));
+}
+
+// A creds dir as `cloonix net creds` writes it (with its address file).
+std::string CredsDir(bool with_address) {
+  char tmpl[] = "/tmp/lab_test_credsXXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  for (const char* f : {"ca.pem", "client.pem", "client.key"}) {
+    std::ofstream(dir + "/" + f) << "x";
+  }
+  if (with_address) std::ofstream(dir + "/address") << "127.0.0.1:7001\n";
+  return dir;
+}
+
+TEST(HostsTest, SplitsItemsAndJoinsSharedLansByC2c) {
+  std::string creds = CredsDir(true);
+  std::vector<LabError> errors;
+  Lab l = ParseLab(
+      "net: east\n"
+      "hosts:\n  west: {creds: " +
+          creds +
+          "}\n"
+          "items:\n"
+          "  c1: {kind: cnt, depends_on: [v2]}\n"
+          "  c2: {kind: cnt, host: west}\n"
+          "  v2: {kind: cnt, host: west, eths: 2}\n"
+          "  c3: {kind: cnt}\n"
+          "cables:\n"
+          "  - c1:eth0 -- lan1\n"
+          "  - c2:eth0 -- lan1\n"
+          "  - v2:eth0 -- lanw\n"
+          "  - c3:eth0 -- v2:eth1\n",
+      "lab.yaml", &errors);
+  ResolvePaths("lab.yaml", &l);
+  CheckLab(l, "", &errors);
+  ASSERT_TRUE(errors.empty()) << FormatErrors("lab.yaml", errors);
+  EXPECT_EQ(l.hosts.at("west").address, "127.0.0.1:7001");
+  auto parts = SplitByHost(l, {{"west", "westnet"}});
+  ASSERT_EQ(parts.size(), 2u);
+  const Lab& here = parts.at("");
+  const Lab& west = parts.at("west");
+  EXPECT_EQ(west.net, "westnet");
+  // lan1 and the p2p lan span both nets: a c2c each, made here.
+  std::string p2p = P2pLanName("c3", 0, "v2", 1);
+  for (const std::string& lan : {std::string("lan1"), p2p}) {
+    const LabItem* mine = here.Find(C2cName(lan, "west"));
+    ASSERT_NE(mine, nullptr) << lan;
+    EXPECT_FALSE(mine->foreign);
+    EXPECT_EQ(mine->item.c2c().peer_net(), "westnet");
+    EXPECT_EQ(mine->item.c2c().peer_address(), "127.0.0.1:7001");
+    EXPECT_EQ(mine->c2c_creds, creds);
+    const LabItem* far = west.Find(C2cName(lan, "west"));
+    ASSERT_NE(far, nullptr) << lan;
+    EXPECT_TRUE(far->foreign);
+    EXPECT_TRUE(here.lans.count(lan) && west.lans.count(lan)) << lan;
+  }
+  // lanw is the host's only.
+  EXPECT_TRUE(west.lans.count("lanw"));
+  EXPECT_FALSE(here.lans.count("lanw"));
+  EXPECT_EQ(here.Find("c2"), nullptr);
+  EXPECT_NE(west.Find("c2"), nullptr);
+  // c1 depends on v2 across nets: v2 is awaited on its host, c1 no longer
+  // lists it.
+  EXPECT_TRUE(west.Find("v2")->awaited);
+  EXPECT_TRUE(here.Find("c1")->depends_on.empty());
+  // The foreign end is neither made nor cabled before it exists, and kept
+  // once it does.
+  Plan first = MakePlan(west, {});
+  for (const LabItem* li : first.creates) EXPECT_FALSE(li->foreign);
+  for (const auto& c : first.cables) {
+    EXPECT_FALSE(absl::StartsWith(c.item, "c2c-")) << c.item;
+  }
+  v1::Item end;
+  end.set_name(C2cName("lan1", "west"));
+  end.set_kind(v1::ITEM_KIND_C2C);
+  end.mutable_c2c()->set_peer_net("other");
+  end.add_eths()->set_index(0);
+  Plan second = MakePlan(west, {end});
+  EXPECT_TRUE(second.deletes.empty());
+  bool cabled = false;
+  for (const auto& c : second.cables) cabled |= c.item == end.name();
+  EXPECT_TRUE(cabled);
+}
+
+TEST(HostsTest, Errors) {
+  std::string creds = CredsDir(false);
+  std::string e = Errors(
+      "hosts:\n"
+      "  south: {address: nowhere, creds: x}\n"
+      "  east: {creds: " +
+      creds + ", address: 127.0.0.1:1, user: me}\n");
+  EXPECT_THAT(e, HasSubstr(":2:20: address \"nowhere\" is not HOST:PORT"));
+  EXPECT_THAT(e, HasSubstr("unknown key \"user\" for host east"));
+  e = Errors(
+      "hosts:\n"
+      "  west: {creds: /nonexistent/dir}\n"
+      "  north: {creds: " +
+      creds +
+      "}\n"
+      "items:\n"
+      "  c1: {kind: cnt, host: mars}\n"
+      "  c2: {kind: cnt, host: west, depends_on: [c3]}\n"
+      "  c3: {kind: cnt}\n");
+  EXPECT_THAT(e, HasSubstr(":2:3: host west: no ca.pem in /nonexistent/dir"));
+  EXPECT_THAT(e, HasSubstr(":3:3: host north: no address, and no "));
+  EXPECT_THAT(e, HasSubstr("c1: no host mars under hosts:"));
+  EXPECT_THAT(e, HasSubstr("c2 (on host west) depends_on c3 on this net"));
+  // A relative creds dir is the file's directory's, not the caller's.
+  std::vector<LabError> errors;
+  Lab l = ParseLab("hosts:\n  w: {creds: creds-w}\n", "/some/dir/lab.yaml",
+                   &errors);
+  ResolvePaths("/some/dir/lab.yaml", &l);
+  EXPECT_EQ(l.hosts.at("w").creds, "/some/dir/creds-w");
 }
 
 TEST(SaveTest, RoundTrip) {

@@ -96,9 +96,14 @@ Plan MakePlan(const Lab& lab, const std::vector<v1::Item>& current) {
   for (const auto& it : current) have[it.name()] = &it;
 
   // Items.
-  std::set<std::string> fresh;  // created by this plan: no cables yet
+  std::set<std::string> fresh;   // created by this plan: no cables yet
+  std::set<std::string> absent;  // foreign items not made yet: no cables
   for (const auto& li : lab.items) {
     auto h = have.find(li.item.name());
+    if (li.foreign) {  // another net makes it: kept as it is
+      if (h == have.end()) absent.insert(li.item.name());
+      continue;
+    }
     if (h == have.end() || h->second->kind() == v1::ITEM_KIND_LAN) {
       if (h != have.end()) {  // a lan of that name goes first
         p.deletes.push_back(li.item.name());
@@ -154,6 +159,7 @@ Plan MakePlan(const Lab& lab, const std::vector<v1::Item>& current) {
     }
   }
   for (const auto& c : lab.cables) {
+    if (absent.count(c.item)) continue;
     auto n = now.find({c.item, c.eth});
     if (fresh.count(c.item) || n == now.end() || n->second != c.lan) {
       p.cables.push_back(c);

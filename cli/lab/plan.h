@@ -42,7 +42,9 @@ struct Plan {
 };
 
 // `current`: the net's items (ListItems). Items made by a natplug (their nat
-// and lan) belong to their owner and are left alone.
+// and lan) belong to their owner and are left alone. Foreign items (a c2c
+// end another net of the lab makes) are never created, deleted or remade;
+// their cables wait until they exist.
 Plan MakePlan(const Lab& lab, const std::vector<cloonix::v1::Item>& current);
 
 // Why `want` (from a file) needs a new item in place of `have` (the net's),

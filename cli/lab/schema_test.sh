@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docs/lab.schema.json: the example of docs/LABS.md is valid against it, and
+# docs/lab.schema.json: the examples of docs/LABS.md are valid against it, and
 # files with an unknown key, a bad cable or a bad kind are not
 # (python3-jsonschema, python3-yaml).
 set -euo pipefail
@@ -10,9 +10,11 @@ import jsonschema, yaml
 schema = json.load(open(sys.argv[1]))
 jsonschema.Draft202012Validator.check_schema(schema)
 v = jsonschema.Draft202012Validator(schema)
-example = re.search(r"```yaml\n(.*?)```", open(sys.argv[2]).read(), re.S).group(1)
-errors = list(v.iter_errors(yaml.safe_load(example)))
-assert not errors, [e.message for e in errors]
+examples = re.findall(r"```yaml\n(.*?)```", open(sys.argv[2]).read(), re.S)
+assert len(examples) >= 2, "LABS.md lost its examples"
+for example in examples:
+    errors = list(v.iter_errors(yaml.safe_load(example)))
+    assert not errors, [e.message for e in errors]
 bad = {
     "unknown top-level key": "itemz: {}",
     "unknown item key": "items: {c1: {kind: cnt, colour: red}}",
@@ -21,11 +23,12 @@ bad = {
     "bad name": "items: {Bad.One: {kind: nat}}",
     "a2b key": "items: {a: {kind: a2b, dir0: {delai: 3}}}",
     "c2c without peer_net": "items: {x: {kind: c2c}}",
+    "host without creds": "hosts: {west: {address: '10.0.0.2:7000'}}",
 }
 failed = []
 for what, text in bad.items():
     if not list(v.iter_errors(yaml.safe_load(text))):
         failed.append(what)
 assert not failed, "accepted: %s" % failed
-print("schema: example valid, %d bad files refused" % len(bad))
+print("schema: %d examples valid, %d bad files refused" % (len(examples), len(bad)))
 PY
