@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   cloonix::cli::AddKvmCommands(add, cnf, ctx);
   cloonix::cli::AddNatCommands(add, cnf, ctx);
   cloonix::cli::AddA2bCommands(add, cnf, ctx);
+  cloonix::cli::AddC2cCommands(add, cnf, ctx);
   cloonix::cli::AddGuestCommands(&app, ctx);
   cloonix::cli::AddSnfCommands(&app, ctx);
   cloonix::cli::AddLabCommands(&app, ctx);

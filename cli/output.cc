@@ -177,6 +177,10 @@ std::string ItemDetails(const v1::Item& it) {
         ", bad vni ", k.drop_bad_vni(), ", too big ", k.drop_too_big(),
         ", other ", k.drop_other(), "; TCP frames cut to fit ", k.tcp_split(),
         "\n");
+    if (!c.mac_mangle().empty()) {
+      absl::StrAppend(&out, "mac_mangle: ", c.mac_mangle(), " (", k.mangled(),
+                      " frames rewritten)\n");
+    }
   }
   if (it.kind() == v1::ITEM_KIND_PHY) {
     const v1::PhySpec& p = it.phy();

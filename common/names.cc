@@ -61,6 +61,7 @@ absl::Status ValidateMac(absl::string_view mac) {
   }
   int first = std::stoi(std::string(mac.substr(0, 2)), nullptr, 16);
   if (first & 1) return bad("it is a multicast address");
+  if (mac == "00:00:00:00:00:00") return bad("it is all zeros");
   return absl::OkStatus();
 }
 

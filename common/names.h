@@ -46,7 +46,8 @@ std::string NetTag(absl::string_view net);
 // 32-bit FNV-1a of `s`: short stable tags in derived names.
 uint32_t Fnv1a(absl::string_view s);
 
-// OK for a unicast MAC written "xx:xx:xx:xx:xx:xx" (hex, any case).
+// OK for a unicast MAC written "xx:xx:xx:xx:xx:xx" (hex, any case), not
+// all zeros.
 absl::Status ValidateMac(absl::string_view mac);
 
 }  // namespace cloonix

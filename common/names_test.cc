@@ -76,6 +76,7 @@ TEST(NamesTest, NetTagAndMacs) {
   EXPECT_FALSE(ValidateMac("02:aa:bb:cc:dd").ok());
   EXPECT_FALSE(ValidateMac("02-aa-bb-cc-dd-ee").ok());
   EXPECT_FALSE(ValidateMac("02:aa:bb:cc:dd:eg").ok());
+  EXPECT_FALSE(ValidateMac("00:00:00:00:00:00").ok());
 }
 
 }  // namespace

@@ -9,7 +9,8 @@
 # VXLAN on the wire (tshark decodes the VNI), the inner MTU (a larger non-TCP
 # packet is dropped and counted), a2b delay 20 ms adds 40 ms of RTT across,
 # another CA's certificate refused, datagrams from another source dropped and
-# counted, kill -9 of daemons on either side, peer net stop -> down with a
+# counted, Cloonix's mac_mangle (B's guests seen on A with one MAC), kill -9
+# of daemons on either side, peer net stop -> down with a
 # reason -> up again when it is back, `del` on one side removes both ends.
 # No traffic leaves the machine.
 source "$(dirname "$0")/lib.sh"
@@ -98,6 +99,30 @@ check "vm1's agent is up" wait_agent_b
 check "vm1 address" B cloonix ssh vm1 "ip addr add $SUB.3/24 dev eth0 && ip link set eth0 up"
 check "c1 (net A) pings c2 (net B) across the c2c" reaches c1 "$NET" "$SUB.2"
 check "c1 (net A) pings vm1 (net B) across the c2c" reaches c1 "$NET" "$SUB.3"
+
+# Cloonix's mac_mangle on A's end: B's guests show on A's lans with one MAC
+# (c1's neighbour table), and the answers still reach each of them.
+MM=02:c2:c0:00:00:01
+neigh() { ip netns exec "cloonix_${NET}.c1" ip neigh show "$1" | awk '{print $5}'; }
+flush() { ip netns exec "cloonix_${NET}.c1" ip neigh flush all; }
+real2="$(neigh "$SUB.2")"; real3="$(neigh "$SUB.3")"
+check "cnf c2c cx mac_mangle=$MM" cloonix cnf c2c cx mac_mangle=$MM
+flush
+check "with mac_mangle, c1 still reaches c2 across the c2c" reaches c1 "$NET" "$SUB.2"
+check "and vm1" reaches c1 "$NET" "$SUB.3"
+now2="$(neigh "$SUB.2")"; now3="$(neigh "$SUB.3")"
+check "c1 sees both at the one mangle MAC ($now2, $now3; were $real2, $real3)" \
+  test "$now2" == $MM -a "$now3" == $MM
+check "show cx gives the MAC and the frames rewritten" bash -c \
+  "cloonix show cx | grep -q 'mac_mangle: $MM (' && (( \$(cloonix show cx -f json | python3 -c 'import json,sys; print(int(json.load(sys.stdin)[\"c2c\"][\"counters\"].get(\"mangled\", 0)))') > 0 ))"
+expect_code "a multicast mac_mangle is refused" INVALID_ARGUMENT cloonix cnf c2c cx mac_mangle=01:00:5e:00:00:01
+expect_code "cnf c2c of a container is refused" INVALID_ARGUMENT cloonix cnf c2c c1 mac_mangle=$MM
+check "and cx keeps its mac_mangle" bash -c "cloonix show cx -f json | grep -q '\"mac_mangle\": *\"$MM\"'"
+check "cnf c2c cx mac_mangle=off" cloonix cnf c2c cx mac_mangle=off
+flush
+check "without it, c1 reaches c2 again" reaches c1 "$NET" "$SUB.2"
+now2="$(neigh "$SUB.2")"
+check "at c2's own MAC again ($now2, was $real2)" test -n "$real2" -a "$now2" == "$real2"
 
 # The path's MTU: a packet at the inner MTU crosses; a larger one with DF
 # (not TCP) is dropped and counted. The guests keep MTU 1500: TCP still

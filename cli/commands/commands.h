@@ -20,6 +20,7 @@ void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
 void AddSavCommand(CLI::App* app, Context& ctx);
 void AddNatCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
 void AddA2bCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
+void AddC2cCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
 // ssh, scp, osh, ocp, console, tunnel.
 void AddGuestCommands(CLI::App* app, Context& ctx);
 void AddSnfCommands(CLI::App* app, Context& ctx);

@@ -306,50 +306,6 @@ void AddItemCommands(CLI::App* app, CLI::App* add, Context& ctx) {
       return CreateItem(g, it);
     };
   });
-  static std::vector<std::string> c2c_args;
-  static std::string c2c_peer;
-  static std::string c2c_creds;
-  static uint32_t c2c_udp_port = 0;
-  auto* c2c = add->add_subcommand(
-      "c2c",
-      "add c2c <name> <peer-net> [--peer HOST:PORT --creds DIR]: a cable to "
-      "net <peer-net> (on another host): its doorway at HOST:PORT (its net "
-      "start --listen) is asked, over mutual TLS with its client credentials "
-      "(cloonix net creds DIR on its host), to make the other end <name>; "
-      "frames go as VXLAN over UDP. Cable each end: add lan <name> eth0 <lan> "
-      "on each side. This net needs a listener too (net start --listen).");
-  c2c->add_option("args", c2c_args, "<name> <peer-net>")
-      ->required()
-      ->expected(2);
-  c2c->add_option("--peer", c2c_peer,
-                  "HOST:PORT of the peer net's doorway listener (default: "
-                  "that of another c2c of this net to the same peer net)");
-  c2c->add_option("--creds", c2c_creds,
-                  "the peer net's client credentials (its cloonix net "
-                  "creds; default: those of another c2c to the same net)");
-  c2c->add_option("--udp-port", c2c_udp_port,
-                  "this end's UDP port (default 4789 if free, else any)")
-      ->check(CLI::Range(1, 65535));
-  c2c->callback([&] {
-    ctx.action = [&]() -> int {
-      v1::Item it;
-      it.set_name(c2c_args[0]);
-      auto* c = it.mutable_c2c();
-      c->set_peer_net(c2c_args[1]);
-      c->set_peer_address(c2c_peer);
-      if (!c2c_creds.empty()) {
-        auto creds = cloonix::LoadClientCreds(c2c_creds);
-        if (!creds.ok())
-          return Fail(std::string(creds.status().message()), kExitUsage);
-        c->set_peer_ca_pem(creds->ca_pem);
-        c->set_peer_cert_pem(creds->cert_pem);
-        c->set_peer_key_pem(creds->key_pem);
-      }
-      c->set_udp_port(c2c_udp_port);
-      return CreateItem(g, it);
-    };
-  });
-
   // del
   static std::vector<std::string> del_args;
   static bool if_exists = false;

@@ -211,7 +211,8 @@ const std::set<std::string>& KeysOf(v1::ItemKind k) {
       {v1::ITEM_KIND_CNT, {"image", "eths", "env", "cmd", "natplug"}},
       {v1::ITEM_KIND_A2B, {"dir0", "dir1", "both"}},
       {v1::ITEM_KIND_PHY, {"nic", "mode", "force", "netns"}},
-      {v1::ITEM_KIND_C2C, {"peer_net", "peer", "creds", "udp_port"}},
+      {v1::ITEM_KIND_C2C,
+       {"peer_net", "peer", "creds", "udp_port", "mac_mangle"}},
       {v1::ITEM_KIND_NAT, {}},
       {v1::ITEM_KIND_TAP, {}},
       {v1::ITEM_KIND_LAN, {}},
@@ -397,6 +398,13 @@ void ReadItemKey(Reader& r, const std::string& key, const YAML::Node& v,
     if (r.Str(v, "peer", &s)) it.mutable_c2c()->set_peer_address(s);
   } else if (key == "creds") {
     r.Str(v, "creds", &li->c2c_creds);
+  } else if (key == "mac_mangle") {
+    if (!r.Str(v, "mac_mangle", &s)) return;
+    if (auto st = cloonix::ValidateMac(s); !st.ok()) {
+      r.Err(v, std::string(st.message()));
+    } else {
+      it.mutable_c2c()->set_mac_mangle(absl::AsciiStrToLower(s));
+    }
   } else if (key == "udp_port") {
     if (r.Uint(v, "udp_port", 1, 65535, &u)) it.mutable_c2c()->set_udp_port(u);
   }

@@ -85,6 +85,7 @@ std::string RecreateReason(const v1::Item& want, const v1::Item& have) {
     add(Diff("netns", w.host_netns(), h.host_netns()));
   } else if (want.has_c2c()) {
     add(Diff("peer_net", want.c2c().peer_net(), have.c2c().peer_net()));
+    add(Diff("mac_mangle", want.c2c().mac_mangle(), have.c2c().mac_mangle()));
   }
   return absl::StrJoin(why, ", ");
 }

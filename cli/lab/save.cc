@@ -129,6 +129,9 @@ std::string SaveLab(const std::string& net,
       if (!c.peer_address().empty()) {
         out << YAML::Key << "peer" << YAML::Value << c.peer_address();
       }
+      if (!c.mac_mangle().empty()) {
+        out << YAML::Key << "mac_mangle" << YAML::Value << c.mac_mangle();
+      }
     }
     out << YAML::EndMap;
   }

@@ -30,6 +30,12 @@ grpc::Status C2cService::SetPeer(grpc::ServerContext*,
       resp);
 }
 
+grpc::Status C2cService::SetMacMangle(grpc::ServerContext*,
+                                      const c2cv1::SetMacMangleRequest* req,
+                                      c2cv1::C2c* resp) {
+  return Reply(worker_->SetMacMangle(req->name(), req->mac_mangle()), resp);
+}
+
 grpc::Status C2cService::DeleteC2c(grpc::ServerContext*,
                                    const c2cv1::DeleteC2cRequest* req,
                                    c2cv1::DeleteC2cResponse*) {

@@ -18,6 +18,9 @@ class C2cService final : public cloonix::c2c::v1::C2cWorker::Service {
                          c2c::v1::C2c* resp) override;
   grpc::Status SetPeer(grpc::ServerContext*, const c2c::v1::SetPeerRequest* req,
                        c2c::v1::C2c* resp) override;
+  grpc::Status SetMacMangle(grpc::ServerContext*,
+                            const c2c::v1::SetMacMangleRequest* req,
+                            c2c::v1::C2c* resp) override;
   grpc::Status DeleteC2c(grpc::ServerContext*,
                          const c2c::v1::DeleteC2cRequest* req,
                          c2c::v1::DeleteC2cResponse*) override;

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/dpdk_eal.h"
 #include "common/names.h"
@@ -173,6 +174,8 @@ c2cv1::C2c C2cWorker::Describe(const End& e) const {
   k->set_drop_too_big(n.drop_too_big.load());
   k->set_drop_other(n.drop_other.load());
   k->set_tcp_split(n.tcp_split.load());
+  k->set_mangled(n.mangled.load());
+  c.set_mac_mangle(e.mangle_mac);
   return c;
 }
 
@@ -208,6 +211,11 @@ absl::StatusOr<c2cv1::C2c> C2cWorker::Add(const c2cv1::CreateC2cRequest& req) {
   if (id == 0)
     return absl::InvalidArgumentError(
         absl::StrCat("port ", req.port(), " is not cx<id>e<eth>"));
+  std::unique_ptr<MacMangler> mangle;
+  if (!req.mac_mangle().empty()) {
+    ASSIGN_OR_RETURN(Mac mac, ParseUnicastMac(req.mac_mangle()));
+    mangle = std::make_unique<MacMangler>(mac);
+  }
   std::unique_ptr<Peer> peer;
   uint32_t inner_mtu = 0;
   if (!req.peer_ip().empty()) {
@@ -267,6 +275,10 @@ absl::StatusOr<c2cv1::C2c> C2cWorker::Add(const c2cv1::CreateC2cRequest& req) {
     e->inner_mtu = inner_mtu;
     e->peer.store(peer.release());
   }
+  if (mangle) {
+    e->mangle_mac = absl::AsciiStrToLower(req.mac_mangle());
+    e->mangle.store(mangle.release());
+  }
   End* raw = e.get();
   ends_[req.name()] = std::move(e);
   Publish();
@@ -299,6 +311,27 @@ absl::StatusOr<c2cv1::C2c> C2cWorker::SetPeer(const std::string& name,
   return Describe(*e);
 }
 
+absl::StatusOr<c2cv1::C2c> C2cWorker::SetMacMangle(const std::string& name,
+                                                   const std::string& mac) {
+  std::unique_ptr<MacMangler> mangle;
+  if (!mac.empty()) {
+    ASSIGN_OR_RETURN(Mac m, ParseUnicastMac(mac));
+    mangle = std::make_unique<MacMangler>(m);
+  }
+  absl::MutexLock l(&mu_);
+  auto it = ends_.find(name);
+  if (it == ends_.end())
+    return absl::NotFoundError(absl::StrCat("c2c ", name, " not found"));
+  End* e = it->second.get();
+  MacMangler* old =
+      e->mangle.exchange(mangle.release(), std::memory_order_acq_rel);
+  e->mangle_mac = absl::AsciiStrToLower(mac);
+  Synchronize();
+  delete old;
+  spdlog::info("c2c {}: mac_mangle {}", name, mac.empty() ? "off" : mac);
+  return Describe(*e);
+}
+
 absl::Status C2cWorker::Remove(const std::string& name) {
   absl::MutexLock l(&mu_);
   auto it = ends_.find(name);
@@ -310,6 +343,7 @@ absl::Status C2cWorker::Remove(const std::string& name) {
   close(e->udp_fd);
   e->port.Close();
   delete e->peer.load();
+  delete e->mangle.load();
   spdlog::info("c2c {} removed", name);
   return absl::OkStatus();
 }
@@ -408,12 +442,17 @@ void C2cWorker::FromLan(End* e) {
   mmsghdr msgs[kBurst];
   iovec iov[kBurst][2];
   unsigned k = 0;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0, mangled = 0;
+  MacMangler* mangle = e->mangle.load(std::memory_order_acquire);
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = burst[i];
     if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
       Bump(e->counters.drop_other, 1);
       continue;
+    }
+    if (mangle != nullptr &&
+        mangle->ToPeer(rte_pktmbuf_mtod(m, uint8_t*), m->pkt_len)) {
+      ++mangled;
     }
     if (m->pkt_len > peer->max_frame) {
       uint64_t split = 0;
@@ -454,6 +493,7 @@ void C2cWorker::FromLan(End* e) {
   }
   Bump(e->counters.tx_frames, frames);
   Bump(e->counters.tx_bytes, bytes);
+  if (mangled) Bump(e->counters.mangled, mangled);
   for (uint16_t i = 0; i < n; ++i) rte_pktmbuf_free(burst[i]);
 }
 
@@ -481,7 +521,8 @@ void C2cWorker::FromPeer(End* e) {
       peer ? reinterpret_cast<const sockaddr_in6*>(&peer->addr) : nullptr;
   rte_mbuf* out[kBurst];
   uint16_t k = 0;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0, mangled = 0;
+  MacMangler* mangle = e->mangle.load(std::memory_order_acquire);
   for (unsigned i = 0; i < kBurst; ++i) {
     if (i >= got) {
       rte_pktmbuf_free(bufs[i]);
@@ -507,9 +548,14 @@ void C2cWorker::FromPeer(End* e) {
     rte_mbuf* m = bufs[i];
     m->data_len = len - kVxlanHeader;
     m->pkt_len = len - kVxlanHeader;
+    if (mangle != nullptr &&
+        mangle->ToLan(rte_pktmbuf_mtod(m, uint8_t*), m->pkt_len)) {
+      ++mangled;
+    }
     bytes += m->pkt_len;
     out[k++] = m;
   }
+  if (mangled) Bump(e->counters.mangled, mangled);
   if (k == 0) return;
   uint16_t sent = rte_eth_tx_burst(e->port.port_id(), 0, out, k);
   for (uint16_t i = sent; i < k; ++i) {

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cloonix/c2c/v1/c2c.pb.h"
 #include "common/af_packet_port.h"
+#include "services/c2c/mac_mangle.h"
 
 struct rte_mempool;
 struct rte_rcu_qsbr;
@@ -47,6 +48,9 @@ class C2cWorker {
   absl::StatusOr<cloonix::c2c::v1::C2c> SetPeer(const std::string& name,
                                                 const std::string& ip,
                                                 uint32_t port);
+  // mac_mangle: "" off, else a unicast MAC (mac_mangle.h), live.
+  absl::StatusOr<cloonix::c2c::v1::C2c> SetMacMangle(const std::string& name,
+                                                     const std::string& mac);
   absl::Status Remove(const std::string& name);
   std::vector<cloonix::c2c::v1::C2c> List();
   void RemoveAll();
@@ -59,7 +63,7 @@ class C2cWorker {
   struct Counters {
     std::atomic<uint64_t> tx_frames{0}, tx_bytes{0}, rx_frames{0}, rx_bytes{0},
         drop_foreign{0}, drop_bad_vni{0}, drop_too_big{0}, drop_other{0},
-        tcp_split{0};
+        tcp_split{0}, mangled{0};
   };
   struct Peer {
     sockaddr_storage addr{};
@@ -77,6 +81,10 @@ class C2cWorker {
     std::string peer_ip;
     uint32_t peer_port = 0;
     uint32_t inner_mtu = 0;
+    // Swapped under mu_ and freed after Synchronize(); used by the packet
+    // thread only.
+    std::atomic<MacMangler*> mangle{nullptr};
+    std::string mangle_mac;
     Counters counters;
   };
   struct Table {

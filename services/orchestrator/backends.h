@@ -147,6 +147,7 @@ struct C2cEnd {
   std::string peer_ip;
   uint32_t peer_udp_port = 0;
   uint32_t inner_mtu = 0;
+  std::string mac_mangle;  // "" off
   cloonix::v1::C2cCounters counters;
 };
 
@@ -154,12 +155,16 @@ class C2cBackend {
  public:
   virtual ~C2cBackend() = default;
   // `udp_port` 0: 4789 if free, else any; `peer_ip` may be empty (SetPeer
-  // later).
+  // later); `mac_mangle` "" or a unicast MAC (C2cSpec.mac_mangle).
   virtual absl::StatusOr<C2cEnd> Create(const std::string& name,
                                         const std::string& port, uint32_t vni,
                                         uint32_t udp_port,
                                         const std::string& peer_ip,
-                                        uint32_t peer_udp_port) = 0;
+                                        uint32_t peer_udp_port,
+                                        const std::string& mac_mangle) = 0;
+  // Sets ("" clears) an end's mac_mangle, live.
+  virtual absl::StatusOr<C2cEnd> SetMacMangle(const std::string& name,
+                                              const std::string& mac) = 0;
   virtual absl::StatusOr<C2cEnd> SetPeer(const std::string& name,
                                          const std::string& peer_ip,
                                          uint32_t peer_udp_port) = 0;

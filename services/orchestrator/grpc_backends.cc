@@ -471,6 +471,7 @@ C2cEnd EndOf(const cc::C2c& c) {
   e.peer_ip = c.peer_ip();
   e.peer_udp_port = c.peer_udp_port();
   e.inner_mtu = c.inner_mtu();
+  e.mac_mangle = c.mac_mangle();
   e.counters = c.counters();
   return e;
 }
@@ -483,8 +484,10 @@ absl::StatusOr<C2cEnd> GrpcC2cBackend::Create(const std::string& name,
                                               const std::string& port,
                                               uint32_t vni, uint32_t udp_port,
                                               const std::string& peer_ip,
-                                              uint32_t peer_udp_port) {
+                                              uint32_t peer_udp_port,
+                                              const std::string& mac_mangle) {
   cc::CreateC2cRequest req;
+  req.set_mac_mangle(mac_mangle);
   req.set_name(name);
   req.set_port(port);
   req.set_vni(vni);
@@ -508,6 +511,18 @@ absl::StatusOr<C2cEnd> GrpcC2cBackend::SetPeer(const std::string& name,
   cc::C2c resp;
   auto s = Call(stub_.get(), &cc::C2cWorker::Stub::SetPeer, req, &resp, kShort,
                 "c2c: ");
+  if (!s.ok()) return s;
+  return EndOf(resp);
+}
+
+absl::StatusOr<C2cEnd> GrpcC2cBackend::SetMacMangle(const std::string& name,
+                                                    const std::string& mac) {
+  cc::SetMacMangleRequest req;
+  req.set_name(name);
+  req.set_mac_mangle(mac);
+  cc::C2c resp;
+  auto s = Call(stub_.get(), &cc::C2cWorker::Stub::SetMacMangle, req, &resp,
+                kShort, "c2c: ");
   if (!s.ok()) return s;
   return EndOf(resp);
 }

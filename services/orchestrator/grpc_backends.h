@@ -108,7 +108,10 @@ class GrpcC2cBackend : public C2cBackend {
   absl::StatusOr<C2cEnd> Create(const std::string& name,
                                 const std::string& port, uint32_t vni,
                                 uint32_t udp_port, const std::string& peer_ip,
-                                uint32_t peer_udp_port) override;
+                                uint32_t peer_udp_port,
+                                const std::string& mac_mangle) override;
+  absl::StatusOr<C2cEnd> SetMacMangle(const std::string& name,
+                                      const std::string& mac) override;
   absl::StatusOr<C2cEnd> SetPeer(const std::string& name,
                                  const std::string& peer_ip,
                                  uint32_t peer_udp_port) override;

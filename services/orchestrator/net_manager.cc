@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/a2b_settings.h"
@@ -772,6 +773,38 @@ absl::StatusOr<v1::Item> NetManager::ConfigureA2b(
                : it->mutable_a2b()->mutable_dir1()) = next;
     Persist();  // logged; the live state already changed
     spdlog::info("a2b {} dir {}: {}", name, dir, A2bSettingsText(next));
+    out = topo_.WithEndpoints(*it);
+  }
+  std::vector<v1::Item> one{out};
+  Present(&one);
+  bus_.Publish(v1::EVENT_TYPE_UPDATED, one.front());
+  return one.front();
+}
+
+absl::StatusOr<v1::Item> NetManager::ConfigureC2c(const std::string& name,
+                                                  const std::string& mac) {
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
+  if (!mac.empty()) RETURN_IF_ERROR(ValidateMac(mac));
+  const std::string lower = absl::AsciiStrToLower(mac);
+  {
+    absl::MutexLock l(&mu_);
+    RETURN_IF_ERROR(FindKind(&topo_, name, v1::ITEM_KIND_C2C, "a").status());
+    if (backends_.c2cs == nullptr)
+      return absl::FailedPreconditionError("this net has no c2c worker");
+    RETURN_IF_ERROR(Reserve({name}, absl::Now() + kMaxWait));
+  }
+  auto end = backends_.c2cs->SetMacMangle(name, lower);
+  v1::Item out;
+  {
+    absl::MutexLock l(&mu_);
+    Release({name});
+    RETURN_IF_ERROR(end.status());
+    v1::Item* it = topo_.FindMutable(name);
+    if (it == nullptr)
+      return absl::NotFoundError(absl::StrCat("item ", name, " was deleted"));
+    it->mutable_c2c()->set_mac_mangle(lower);
+    Persist();  // logged; the live state already changed
+    spdlog::info("c2c {}: mac_mangle {}", name, lower.empty() ? "off" : lower);
     out = topo_.WithEndpoints(*it);
   }
   std::vector<v1::Item> one{out};

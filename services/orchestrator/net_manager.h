@@ -116,6 +116,12 @@ class NetManager {
       const std::string& name, uint32_t dir,
       const cloonix::v1::A2bSettingsPatch& patch);
 
+  // Sets ("" clears) the mac_mangle of c2c `name`, live (Topology.
+  // ConfigureC2c). NOT_FOUND, INVALID_ARGUMENT (not a c2c, not a unicast
+  // MAC), FAILED_PRECONDITION (no c2c worker).
+  absl::StatusOr<cloonix::v1::Item> ConfigureC2c(const std::string& name,
+                                                 const std::string& mac);
+
   // Reboot, stop or start a kvm (see Topology.ControlKvm).
   // Topology.SaveKvmDisk: the kvm must exist (not being created or
   // deleted: its name is held meanwhile).

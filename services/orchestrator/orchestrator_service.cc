@@ -207,6 +207,12 @@ grpc::Status TopologyService::ConfigureA2b(grpc::ServerContext*,
                resp);
 }
 
+grpc::Status TopologyService::ConfigureC2c(grpc::ServerContext*,
+                                           const v1::ConfigureC2cRequest* req,
+                                           v1::Item* resp) {
+  return Reply(manager_->ConfigureC2c(req->name(), req->mac_mangle()), resp);
+}
+
 grpc::Status TopologyService::WhatIp(grpc::ServerContext*,
                                      const v1::WhatIpRequest* req,
                                      v1::WhatIpResponse* resp) {

@@ -60,6 +60,9 @@ class TopologyService final
   grpc::Status ConfigureA2b(grpc::ServerContext*,
                             const v1::ConfigureA2bRequest* req,
                             v1::Item* resp) override;
+  grpc::Status ConfigureC2c(grpc::ServerContext*,
+                            const v1::ConfigureC2cRequest* req,
+                            v1::Item* resp) override;
   grpc::Status WhatIp(grpc::ServerContext*, const v1::WhatIpRequest* req,
                       v1::WhatIpResponse* resp) override;
   grpc::Status SaveKvmDisk(grpc::ServerContext*,

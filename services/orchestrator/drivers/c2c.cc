@@ -7,6 +7,7 @@
 // again. `del` tells the peer (LeaveC2c); net stop does not.
 #include <random>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/names.h"
@@ -43,6 +44,7 @@ class C2cDriver : public KindDriver {
       return absl::InvalidArgumentError("c2c.udp_port is 0..65535");
     if (c.vni() > 0xffffff)
       return absl::InvalidArgumentError("c2c.vni is 0..16777215");
+    if (!c.mac_mangle().empty()) RETURN_IF_ERROR(ValidateMac(c.mac_mangle()));
     return 1;
   }
   void Prepare(v1::Item* item) const override {
@@ -54,6 +56,7 @@ class C2cDriver : public KindDriver {
     c->clear_peer_up();
     c->clear_peer_state();
     c->clear_counters();
+    c->set_mac_mangle(absl::AsciiStrToLower(c->mac_mangle()));
   }
 
   absl::Status Create(v1::Item* item) override {
@@ -64,10 +67,10 @@ class C2cDriver : public KindDriver {
       std::random_device rd;
       c->set_vni(1 + rd() % 0xfffffe);
     }
-    ASSIGN_OR_RETURN(
-        C2cEnd end,
-        c2cs_->Create(item->name(), item->eths(0).port(), c->vni(),
-                      c->udp_port(), c->peer_ip(), c->peer_udp_port()));
+    ASSIGN_OR_RETURN(C2cEnd end,
+                     c2cs_->Create(item->name(), item->eths(0).port(), c->vni(),
+                                   c->udp_port(), c->peer_ip(),
+                                   c->peer_udp_port(), c->mac_mangle()));
     c->set_udp_port(end.udp_port);
     c->set_inner_mtu(end.inner_mtu);
     if (c->joined()) {
