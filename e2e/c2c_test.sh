@@ -11,7 +11,8 @@
 # another CA's certificate refused, datagrams from another source dropped and
 # counted, Cloonix's mac_mangle (B's guests seen on A with one MAC), kill -9
 # of daemons on either side, peer net stop -> down with a
-# reason -> up again when it is back, `del` on one side removes both ends.
+# reason -> up again when it is back, `del` on one side removes both ends (and
+# a del the peer could not hear does not come back: its end shows down).
 # No traffic leaves the machine.
 source "$(dirname "$0")/lib.sh"
 
@@ -210,6 +211,41 @@ check "cy is up on both sides" bash -c \
   "for i in \$(seq 1 20); do cloonix show cy -f json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"c2c\"].get(\"peer_up\") else 1)' && B cloonix show cy >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1"
 check "del cy on A removes B's end" bash -c \
   "cloonix del cy && for i in \$(seq 1 20); do ! B cloonix show cy >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1"
+
+# A del while the peer cannot be told (its doorway frozen): the other end is
+# not made again behind the user's back; it shows down with the reason.
+up_both() {  # up_both NAME: A's end up and B's end there within 10 s
+  for i in $(seq 1 20); do
+    cloonix show "$1" -f json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["c2c"].get("peer_up") else 1)' &&
+      B cloonix show "$1" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  return 1
+}
+down_with() {  # down_with NET NAME TEXT: that end down, its reason has TEXT (15 s)
+  for i in $(seq 1 30); do
+    CLOONIX_NET="$1" cloonix show "$2" -f json 2>/dev/null | python3 -c "
+import json,sys; c=json.load(sys.stdin)['c2c']; sys.exit(0 if not c.get('peer_up') and '$3' in c.get('peer_state','') else 1)" && return 0
+    sleep 0.5
+  done
+  CLOONIX_NET="$1" cloonix show "$2"; return 1
+}
+check "add c2c cz $NETB" bash -c "cloonix add c2c cz $NETB"
+check "cz is up on both sides" up_both cz
+kill -STOP "$(cat "$WB/doorway.pid")"
+check "del cz on A while B's doorway is frozen" cloonix del cz
+kill -CONT "$(cat "$WB/doorway.pid")"
+check "B's end of cz shows down: A no longer has its end" down_with "$NETB" cz "no longer has its end"
+check "and A did not make cz again" bash -c "sleep 4; ! cloonix show cz >/dev/null 2>&1"
+check "del cz on B" B cloonix del cz
+check "add c2c cw $NETB" bash -c "cloonix add c2c cw $NETB"
+check "cw is up on both sides" up_both cw
+kill -STOP "$(cat "$WA/doorway.pid")"
+check "del cw on B while A's doorway is frozen" B cloonix del cw
+kill -CONT "$(cat "$WA/doorway.pid")"
+check "A's end of cw shows down: deleted in net B (its join refused)" down_with "$NET" cw "was deleted in net $NETB"
+check "and B did not make cw again" bash -c "! B cloonix show cw >/dev/null 2>&1"
+check "del cw on A" cloonix del cw
 
 # del on one side removes both ends.
 check "del cx on B" B cloonix del cx

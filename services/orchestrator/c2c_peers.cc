@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/atomic_file.h"
 #include "common/grpc_status.h"
@@ -42,7 +43,44 @@ std::string JoinAddress(const std::string& ip, uint32_t port) {
 }  // namespace
 
 C2cPeers::C2cPeers(std::string net, std::string work_dir)
-    : net_(std::move(net)), work_dir_(std::move(work_dir)) {}
+    : net_(std::move(net)), work_dir_(std::move(work_dir)) {
+  auto text = ReadFile(work_dir_ + "/c2c.deleted");
+  if (!text.ok()) return;
+  absl::MutexLock l(&mu_);
+  for (absl::string_view line :
+       absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv =
+        absl::StrSplit(line, absl::MaxSplits(' ', 1));
+    if (!kv.second.empty()) buried_[kv.first] = kv.second;
+  }
+}
+
+void C2cPeers::SaveBuriedLocked() {
+  std::string text;
+  for (const auto& [name, what] : buried_)
+    absl::StrAppend(&text, name, " ", what, "\n");
+  if (auto s = WriteFileAtomic(work_dir_ + "/c2c.deleted", text, 0600); !s.ok())
+    spdlog::warn("c2c tombstones not saved: {}", s.ToString());
+}
+
+void C2cPeers::Bury(const std::string& name, const std::string& peer_net,
+                    uint32_t vni) {
+  absl::MutexLock l(&mu_);
+  buried_[name] = absl::StrCat(peer_net, " ", vni);
+  SaveBuriedLocked();
+}
+
+bool C2cPeers::Buried(const std::string& name, const std::string& peer_net,
+                      uint32_t vni) {
+  absl::MutexLock l(&mu_);
+  auto it = buried_.find(name);
+  return it != buried_.end() && it->second == absl::StrCat(peer_net, " ", vni);
+}
+
+void C2cPeers::Unbury(const std::string& name) {
+  absl::MutexLock l(&mu_);
+  if (buried_.erase(name) > 0) SaveBuriedLocked();
+}
 
 std::string C2cPeers::Dir(const std::string& name) const {
   return absl::StrCat(work_dir_, "/c2c/", name);

@@ -22,6 +22,7 @@ namespace cloonix {
 class C2cPeers {
  public:
   C2cPeers(std::string net, std::string work_dir);
+  const std::string& net() const { return net_; }
 
   // Keeps the peer's credentials of c2c `name`.
   absl::Status Keep(const std::string& name, const ClientCreds& creds);
@@ -50,6 +51,16 @@ class C2cPeers {
   void MarkLeaving(const std::string& name);
   bool TakeLeaving(const std::string& name);
 
+  // Tombstones: an end deleted here while its peer could not be told. The
+  // peer's own end stays until it learns it: JoinC2c for that end (same
+  // name, peer net and VNI) is refused (Buried) instead of making it again.
+  // Kept in <work_dir>/c2c.deleted across orchestrator restarts; a new c2c
+  // of that name (Unbury) or a new VNI clears it.
+  void Bury(const std::string& name, const std::string& peer_net, uint32_t vni);
+  bool Buried(const std::string& name, const std::string& peer_net,
+              uint32_t vni);
+  void Unbury(const std::string& name);
+
  private:
   std::shared_ptr<grpc::Channel> Channel(const cloonix::v1::Item& item);
   std::string Dir(const std::string& name) const;
@@ -61,6 +72,9 @@ class C2cPeers {
   std::map<std::string, std::pair<std::string, std::shared_ptr<grpc::Channel>>>
       channels_ ABSL_GUARDED_BY(mu_);  // name -> (address, channel)
   std::set<std::string> leaving_ ABSL_GUARDED_BY(mu_);
+  void SaveBuriedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // name -> "peer_net vni"
+  std::map<std::string, std::string> buried_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cloonix

@@ -89,6 +89,12 @@ grpc::Status TopologyService::JoinC2c(grpc::ServerContext*,
         "JoinC2c needs vni 1..16777215, the caller's IP, UDP port and "
         "credentials"));
   }
+  if (peers_->Buried(req->name(), req->peer_net(), req->vni())) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        absl::StrCat("c2c ", req->name(), " was deleted in net ", peers_->net(),
+                     " while net ", req->peer_net(), " could not be told: del ",
+                     req->name(), " in net ", req->peer_net())));
+  }
   ClientCreds creds{req->peer_ca_pem(), req->peer_cert_pem(),
                     req->peer_key_pem()};
   auto existing = manager_->GetItem(req->name());

@@ -63,6 +63,7 @@ class C2cDriver : public KindDriver {
     if (c2cs_ == nullptr || peers_ == nullptr)
       return absl::FailedPreconditionError("this net has no c2c worker");
     auto* c = item->mutable_c2c();
+    if (!c->joined()) peers_->Unbury(item->name());
     if (c->vni() == 0) {
       std::random_device rd;
       c->set_vni(1 + rd() % 0xfffffe);
@@ -91,9 +92,11 @@ class C2cDriver : public KindDriver {
     if (c2cs_ == nullptr || peers_ == nullptr) return absl::OkStatus();
     if (!peers_->TakeLeaving(item.name()) && !peers_->stopping()) {
       if (auto s = peers_->Leave(item); !s.ok()) {
+        // Its end stays there: it must not make this one again.
+        peers_->Bury(item.name(), item.c2c().peer_net(), item.c2c().vni());
         spdlog::warn(
             "c2c {}: could not tell net {} to delete its end: {} (it shows "
-            "this end down)",
+            "this end down and is refused if it asks for it again)",
             item.name(), item.c2c().peer_net(), s.ToString());
       }
     }
@@ -150,7 +153,13 @@ class C2cDriver : public KindDriver {
       }
       last = now;
       absl::Status s = peers_->Check(it);
-      if (absl::IsNotFound(s)) {
+      if (absl::IsNotFound(s) && it.c2c().joined()) {
+        // The end that made this one is gone (deleted there while this net
+        // could not be told, or its net stopped): not made again from here.
+        s = absl::NotFoundError(absl::StrCat(
+            "it no longer has its end ", it.name(),
+            " (deleted there, or its net stopped): del ", it.name(), " here"));
+      } else if (absl::IsNotFound(s)) {
         // The peer runs without its end (its net was stopped and started,
         // or it lost it): made again with the same settings.
         s = JoinPeer(&next);
