@@ -31,6 +31,24 @@ absl::Status Set(const std::string& key, const std::string& value,
     if (!absl::SimpleAtod(value, &d))
       return bad("expects a percentage, e.g. 10 or 0.5");
     p.set_loss_percent(cloonix_units ? d / 100.0 : d);
+  } else if (cloonix_units && (key == "rate" || key == "qsize" ||
+                               key == "bsize" || key == "silentms")) {
+    // Cloonix's units (its a2b's sched.c): kilobytes.
+    if (!absl::SimpleAtoi(value, &u) || u > UINT32_MAX / 1000) {
+      return bad("expects a whole number (Cloonix's kilobytes or ms)");
+    }
+    if (key == "rate") {
+      p.set_rate_kbps(u * 8);
+      uint64_t q = u > 1000 ? u * 1000 / 4 : u > 100 ? u * 1000 / 2 : u * 1000;
+      p.set_queue_bytes(static_cast<uint32_t>(q));
+      p.set_burst_bytes(static_cast<uint32_t>(u * 125 + 2000));
+    } else if (key == "qsize") {
+      p.set_queue_bytes(static_cast<uint32_t>(u * 1000));
+    } else if (key == "bsize") {
+      p.set_burst_bytes(static_cast<uint32_t>(u * 1000));
+    } else {
+      out->silent_ms = static_cast<uint32_t>(u);
+    }
   } else if (key == "rate" || key == "burst" || key == "qsize" ||
              key == "bsize") {
     if (!absl::SimpleAtoi(value, &u)) return bad("expects a whole number");
@@ -54,6 +72,10 @@ absl::Status Set(const std::string& key, const std::string& value,
 }
 
 }  // namespace
+
+uint64_t SilentBurstBytes(uint64_t rate_kbps, uint32_t silent_ms) {
+  return rate_kbps * silent_ms / 8;  // kbit/s x ms = bits; / 8
+}
 
 absl::StatusOr<A2bArgs> ParseA2bArgs(const std::vector<std::string>& tokens) {
   A2bArgs out;

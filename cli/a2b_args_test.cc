@@ -45,6 +45,32 @@ TEST(A2bArgsTest, CloonixFormUsesItsLossUnit) {
   EXPECT_DOUBLE_EQ(a->patch.delay_ms(), 30);
 }
 
+TEST(A2bArgsTest, CloonixRateIsKilobytesPerSecond) {
+  // Cloonix's a2b (sched.c) shapes rate=N to N*1000 bytes/s: 8N kbit/s,
+  // with its queue and burst.
+  auto a = ParseA2bArgs({"dir=1 cmd=rate val=1250"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->patch.rate_kbps(), 10000u);
+  EXPECT_EQ(a->patch.queue_bytes(), 1250u * 1000 / 4);
+  EXPECT_EQ(a->patch.burst_bytes(), 1250u * 125 + 2000);
+  a = ParseA2bArgs({"dir=0 cmd=rate val=50"});
+  EXPECT_EQ(a->patch.queue_bytes(), 50000u);
+  a = ParseA2bArgs({"dir=0 cmd=qsize val=64"});
+  EXPECT_EQ(a->patch.queue_bytes(), 64000u);
+  a = ParseA2bArgs({"dir=0 cmd=bsize val=3"});
+  EXPECT_EQ(a->patch.burst_bytes(), 3000u);
+  // The native form keeps kbit/s.
+  a = ParseA2bArgs({"dir=0", "rate=1250"});
+  EXPECT_EQ(a->patch.rate_kbps(), 1250u);
+  // silentms: left to the caller, which knows the rate.
+  a = ParseA2bArgs({"dir=0 cmd=silentms val=200"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a->silent_ms, 200u);
+  EXPECT_FALSE(a->patch.has_burst_bytes());
+  EXPECT_EQ(SilentBurstBytes(8000, 200), 200000u);  // 1 MB/s for 0.2 s
+  EXPECT_FALSE(ParseA2bArgs({"dir=0 cmd=rate val=-3"}).ok());
+}
+
 TEST(A2bArgsTest, BothDirectionsWhenDirIsAbsent) {
   auto a = ParseA2bArgs({"delay=5"});
   ASSERT_TRUE(a.ok());

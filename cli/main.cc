@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "cli/cloonix_compat.h"
 #include "cli/commands/commands.h"
 #include "cli/context.h"
 #include "common/names.h"
@@ -20,6 +21,13 @@ using cloonix::cli::Fail;
 using cloonix::cli::kExitUsage;
 
 int main(int argc, char** argv) {
+  // Called as one of Cloonix's commands (cloonix_cli, cloonix_ssh, ...).
+  std::string tool = argv[0];
+  tool = tool.substr(tool.rfind('/') + 1);
+  if (cloonix::cli::IsCloonixTool(tool)) {
+    return cloonix::cli::RunCloonixTool(
+        tool, std::vector<std::string>(argv + 1, argv + argc));
+  }
   cloonix::cli::Context ctx;
   ctx.self = argv[0];
   cloonix::cli::Globals& g = ctx.g;
@@ -65,6 +73,7 @@ int main(int argc, char** argv) {
   cloonix::cli::AddSnfCommands(&app, ctx);
   cloonix::cli::AddLabCommands(&app, ctx);
   cloonix::cli::AddSavCommand(&app, ctx);
+  cloonix::cli::AddCloonixVerbs(&app, ctx);
 
   // `ssh <name> cmd -x ...`: the command is taken out before CLI11 sees it.
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -77,7 +86,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kExitUsage;
   }
   g.net_given = app.get_option("--net")->count() > 0;
-  if (auto s = cloonix::ValidateName(g.net, "net name"); !s.ok()) {
+  if (auto s = cloonix::ValidateNetName(g.net, "net name"); !s.ok()) {
     return Fail(std::string(s.message()), kExitUsage);
   }
   return ctx.action ? ctx.action() : kExitUsage;

@@ -12,7 +12,7 @@ absl::StatusOr<DaemonSetup> SetUpDaemon(const std::string& net,
                                         const std::string& work_dir,
                                         const std::string& socket,
                                         const std::string& service) {
-  RETURN_IF_ERROR(ValidateName(net, "net name"));
+  RETURN_IF_ERROR(ValidateNetName(net, "net name"));
   DaemonSetup d;
   d.net = net;
   d.work_dir = work_dir.empty() ? "/var/lib/cloonix/" + net : work_dir;

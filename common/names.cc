@@ -11,27 +11,44 @@
 
 namespace cloonix {
 
-absl::Status ValidateName(absl::string_view name, absl::string_view what) {
+namespace {
+
+absl::Status CheckName(absl::string_view name, absl::string_view what,
+                       bool dots) {
   auto bad = [&](absl::string_view why) {
     // A name is quoted back cut to 40 bytes: the input may be megabytes.
     std::string shown = name.size() > 40
                             ? absl::StrCat(name.substr(0, 40), "...")
                             : std::string(name);
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " \"", shown, "\" is invalid: ", why,
-        " (use a lowercase letter, then up to 30 of a-z, 0-9, '_' or '-')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " \"", shown, "\" is invalid: ", why,
+                     dots ? " (use a letter, then up to 30 of letters, "
+                            "digits, '_', '-' or '.')"
+                          : " (use a letter, then up to 30 of letters, "
+                            "digits, '_' or '-')"));
   };
   if (name.empty()) return bad("it is empty");
   if (name.size() > 31) return bad("it is longer than 31 characters");
-  if (name[0] < 'a' || name[0] > 'z') return bad("it must start with a-z");
+  if (!absl::ascii_isalpha(static_cast<unsigned char>(name[0])))
+    return bad("it must start with a letter");
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-';
+    bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+              c == '-' || (dots && c == '.');
     if (!ok)
       return bad(
           absl::StrCat("character '", std::string(1, c), "' is not allowed"));
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateName(absl::string_view name, absl::string_view what) {
+  return CheckName(name, what, /*dots=*/true);
+}
+
+absl::Status ValidateNetName(absl::string_view name, absl::string_view what) {
+  return CheckName(name, what, /*dots=*/false);
 }
 
 uint32_t Fnv1a(absl::string_view s) {

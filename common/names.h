@@ -10,9 +10,15 @@
 
 namespace cloonix {
 
-// Net and item names: a lowercase letter then up to 30 of [a-z0-9_-].
+// Item and lan names, as Cloonix takes them ("Cloon1", "lan1.0.1"): a
+// letter then up to 30 of [A-Za-z0-9_.-]. Case matters ("Vm1" and "vm1" are
+// two items). Linux objects get names derived from item ids, never these.
 // INVALID_ARGUMENT naming `what` (e.g. "item name") otherwise.
 absl::Status ValidateName(absl::string_view name, absl::string_view what);
+
+// Net names: a letter then up to 30 of [A-Za-z0-9_-]; no '.', which
+// separates the net from a container in netns names (cloonix_<net>.<item>).
+absl::Status ValidateNetName(absl::string_view name, absl::string_view what);
 
 // Linux interface names: 1..15 chars, no '/', ':' or whitespace.
 absl::Status ValidateIfname(absl::string_view name);

@@ -9,7 +9,7 @@ ovs() { ovs-vsctl --db="unix:$CLOONIX_WORK_ROOT/$NET/ovs/run/db.sock" "$@"; }
 snapshot() { cloonix ls -f json; ovs list-br; for b in $(ovs list-br); do ovs list-ports "$b"; done; ip netns list | grep -c "cloonix_${NET}"; }
 before="$(snapshot)"
 
-expect_code "invalid item name" INVALID_ARGUMENT cloonix add cnt "Bad_Name"
+expect_code "invalid item name" INVALID_ARGUMENT cloonix add cnt "Bad/Name"
 expect_code "invalid lan name" INVALID_ARGUMENT cloonix add lan cnt2 eth0 "lan 2"
 expect_code "unknown lan (no creation)" NOT_FOUND cloonix add lan --no-create cnt2 eth0 lan9
 expect_code "eth out of range" INVALID_ARGUMENT cloonix add lan cnt1 eth3 lan1

@@ -169,9 +169,9 @@ items:
   c1: {kind: cnt}
   c2: {kind: cnt, colour: red}
 EOF
-bad "a bad name" ':2:3: item name "Bad.One" is invalid' <<'EOF'
+bad "a bad name" ':2:3: item name "1Bad" is invalid' <<'EOF'
 items:
-  Bad.One: {kind: cnt}
+  1Bad: {kind: cnt}
 EOF
 bad "an unknown eth" ':5:5: c1 has no eth2' <<'EOF'
 items:

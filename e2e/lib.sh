@@ -30,6 +30,11 @@ for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
   cp -L "$RUNFILES/$b" "$E2E_BIN/"
 done
 cp -L "$RUNFILES/tools/images/busybox.tar" "$CLOONIX_BULK_DIR/busybox.tar"
+# Cloonix's commands are names of the cloonix binary (cli/cloonix_compat.h).
+for t in cloonix_net cloonix_cli cloonix_ssh cloonix_scp cloonix_osh cloonix_ocp \
+         cloonix_shk cloonix_shc cloonix_wsk cloonix_gui; do
+  ln -s cloonix "$E2E_BIN/$t"
+done
 export PATH="$E2E_BIN:$PATH"
 
 E2E_PASSED=0

@@ -22,6 +22,11 @@ for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
          services/doorway/cloonix-doorway services/nat/cloonix-nat services/c2c/cloonix-c2c; do
   install -m 0755 "bazel-bin/$b" "$PREFIX/bin/"
 done
+# Cloonix's commands: names of the cloonix binary (links, no suid).
+for t in cloonix_net cloonix_cli cloonix_ssh cloonix_scp cloonix_osh cloonix_ocp \
+         cloonix_shk cloonix_shc cloonix_wsk cloonix_gui; do
+  ln -sf cloonix "$PREFIX/bin/$t"
+done
 install -m 0644 bazel-bin/tools/images/busybox.tar "$BULK/busybox.tar"
 # The static guest agent, for images built later (build-debian-guest.sh).
 install -d "$PREFIX/share/cloonix"

@@ -52,6 +52,29 @@ int ConfigureA2b(const Globals& g, const std::string& name,
   req.set_name(name);
   req.set_dir(*args->dir);
   *req.mutable_patch() = args->patch;
+  if (args->silent_ms.has_value()) {
+    // Cloonix's silentms: the burst that much silence gathers at the rate
+    // the direction has now (or is given in the same command).
+    uint64_t rate = args->patch.has_rate_kbps() ? args->patch.rate_kbps() : 0;
+    if (rate == 0) {
+      v1::GetItemRequest get;
+      get.set_name(name);
+      v1::Item it;
+      auto gctx = c.Ctx(absl::Seconds(10));
+      grpc::Status gs = c.topo()->GetItem(gctx.get(), get, &it);
+      if (!gs.ok()) return FailRpc(g, gs);
+      rate = (*args->dir == 0 ? it.a2b().dir0() : it.a2b().dir1()).rate_kbps();
+    }
+    if (rate == 0) {
+      return Fail(absl::StrCat("cnf a2b ", name,
+                               ": silentms needs a rate first (cmd=rate): "
+                               "silence gathers a burst at that rate"),
+                  kExitUsage);
+    }
+    uint64_t burst = cloonix::cli::SilentBurstBytes(rate, *args->silent_ms);
+    req.mutable_patch()->set_burst_bytes(
+        static_cast<uint32_t>(std::min<uint64_t>(burst, UINT32_MAX)));
+  }
   v1::Item resp;
   auto ctx = c.Ctx();
   grpc::Status s = c.topo()->ConfigureA2b(ctx.get(), req, &resp);

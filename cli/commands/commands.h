@@ -21,6 +21,13 @@ void AddSavCommand(CLI::App* app, Context& ctx);
 void AddNatCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
 void AddA2bCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
 void AddC2cCommands(CLI::App* add, CLI::App* cnf, Context& ctx);
+// kil, rma, dmp, lst, pid: Cloonix's own verbs (commands/cloonix.cc).
+void AddCloonixVerbs(CLI::App* app, Context& ctx);
+// Deletes `items`, then `lans`, each group in parallel (missing ones are
+// fine); counts the deletes in *deleted (may be null). The exit code of
+// the last failure (printed), or 0.
+int DeleteItems(const Globals& g, const std::vector<std::string>& items,
+                const std::vector<std::string>& lans, size_t* deleted);
 // ssh, scp, osh, ocp, console, tunnel.
 void AddGuestCommands(CLI::App* app, Context& ctx);
 void AddSnfCommands(CLI::App* app, Context& ctx);

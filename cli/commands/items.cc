@@ -342,6 +342,7 @@ void AddItemCommands(CLI::App* app, CLI::App* add, Context& ctx) {
   auto* events = app->add_subcommand("events",
                                      "Stream the net's events: current items, "
                                      "then every change (NDJSON with -f json)");
+  events->alias("evt");  // Cloonix's name
   events->add_option("--count", count,
                      "Exit after this many changes (0: never)");
   events->callback([&] { ctx.action = [&] { return Events(g, count); }; });

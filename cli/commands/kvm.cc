@@ -170,14 +170,27 @@ void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx) {
   static std::string cnf_kvm_name, cnf_kvm_action;
   auto* cnf_kvm = cnf->add_subcommand(
       "kvm",
-      "cnf kvm <name> reboot|stop|start: hard reset; stop QEMU keeping the "
-      "overlay and cables; start it again");
+      "cnf kvm <name> reboot|stop|start (or Cloonix's order: cnf kvm reboot "
+      "<name>): hard reset; stop QEMU keeping the overlay and cables; start "
+      "it again");
   cnf_kvm->add_option("name", cnf_kvm_name, "kvm name")->required();
   cnf_kvm->add_option("action", cnf_kvm_action, "reboot, stop or start")
-      ->required()
-      ->check(CLI::IsMember({"reboot", "stop", "start"}));
+      ->required();
   cnf_kvm->callback([&] {
-    ctx.action = [&] { return ControlKvm(g, cnf_kvm_name, cnf_kvm_action); };
+    ctx.action = [&]() -> int {
+      auto is_action = [](const std::string& a) {
+        return a == "reboot" || a == "stop" || a == "start";
+      };
+      if (is_action(cnf_kvm_name) && !is_action(cnf_kvm_action)) {
+        std::swap(cnf_kvm_name, cnf_kvm_action);  // Cloonix's order
+      }
+      if (!is_action(cnf_kvm_action)) {
+        return Fail(absl::StrCat("cnf kvm: \"", cnf_kvm_action,
+                                 "\" is not reboot, stop or start"),
+                    kExitUsage);
+      }
+      return ControlKvm(g, cnf_kvm_name, cnf_kvm_action);
+    };
   });
 }
 

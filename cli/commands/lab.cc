@@ -704,31 +704,6 @@ int Save(const Globals& g, const std::string& out) {
   return 0;
 }
 
-// Deletes `names` from a net, in parallel; lans after the rest.
-int DeleteAll(const Globals& g, const std::vector<std::string>& items,
-              const std::vector<std::string>& lans) {
-  Client c(g);
-  int rc = 0;
-  absl::Mutex mu;
-  for (const auto* group : {&items, &lans}) {
-    std::vector<std::thread> threads;
-    for (const auto& name : *group) {
-      threads.emplace_back([&, name] {
-        v1::DeleteItemRequest req;
-        req.set_name(name);
-        req.set_allow_missing(true);
-        v1::DeleteItemResponse resp;
-        auto ctx = c.Ctx();
-        grpc::Status s = c.topo()->DeleteItem(ctx.get(), req, &resp);
-        absl::MutexLock l(&mu);
-        if (!s.ok()) rc = FailRpc(g, s);
-      });
-    }
-    for (auto& t : threads) t.join();
-  }
-  return rc;
-}
-
 int Destroy(Globals& g, const std::string& path) {
   if (path.empty()) return StopNetForLab(g);
   Lab l;
@@ -746,7 +721,7 @@ int Destroy(Globals& g, const std::string& path) {
     std::vector<std::string> items, lans;
     for (const auto& li : parts.at(h).items) items.push_back(li.item.name());
     for (const auto& [lan, _] : parts.at(h).lans) lans.push_back(lan);
-    int hrc = DeleteAll(hg, items, lans);
+    int hrc = DeleteItems(hg, items, lans, nullptr);
     if (hrc == 0 && !g.Json()) {
       std::cout << "host " << h << " (" << host.address << "): " << items.size()
                 << " items and " << lans.size() << " lans of the lab deleted"

@@ -127,7 +127,7 @@ Lab ParseClab(const std::string& text, const std::string& file,
     if (k == "name") {
       lab.net = kv.second.Scalar();
       lab.net_pos = At(kv.second);
-      if (auto s = cloonix::ValidateName(lab.net, "lab name (the net)");
+      if (auto s = cloonix::ValidateNetName(lab.net, "lab name (the net)");
           !s.ok()) {
         r.Err(kv.second, std::string(s.message()));
       }

@@ -144,9 +144,13 @@ class Reader {
     }
     return true;
   }
-  bool Name(const YAML::Node& n, const std::string& what, std::string* out) {
+  // An item or lan name; a net's with `net` (no dots).
+  bool Name(const YAML::Node& n, const std::string& what, std::string* out,
+            bool net = false) {
     if (!Str(n, what, out)) return false;
-    if (auto s = cloonix::ValidateName(*out, what); !s.ok()) {
+    if (auto s = net ? cloonix::ValidateNetName(*out, what)
+                     : cloonix::ValidateName(*out, what);
+        !s.ok()) {
       Err(n, std::string(s.message()));
       return false;
     }
@@ -393,7 +397,9 @@ void ReadItemKey(Reader& r, const std::string& key, const YAML::Node& v,
   } else if (key == "netns") {
     if (r.Str(v, "netns", &s)) it.mutable_phy()->set_host_netns(s);
   } else if (key == "peer_net") {
-    if (r.Name(v, "peer_net", &s)) it.mutable_c2c()->set_peer_net(s);
+    if (r.Name(v, "peer_net", &s, /*net=*/true)) {
+      it.mutable_c2c()->set_peer_net(s);
+    }
   } else if (key == "peer") {
     if (r.Str(v, "peer", &s)) it.mutable_c2c()->set_peer_address(s);
   } else if (key == "creds") {
@@ -794,7 +800,7 @@ Lab ParseLab(const std::string& text, const std::string& file,
     const std::string key = kv.first.Scalar();
     if (key == "net") {
       lab.net_pos = PosOf(kv.second);
-      r.Name(kv.second, "net name", &lab.net);
+      r.Name(kv.second, "net name", &lab.net, /*net=*/true);
     } else if (key == "defaults") {
       if (!kv.second.IsMap()) {
         r.Err(kv.second,

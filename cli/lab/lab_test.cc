@@ -108,8 +108,8 @@ TEST(LabTest, ErrorsCarryLineAndColumn) {
                      "colour: red}\n"),
               HasSubstr("lab.yaml:3:30: unknown key \"colour\" for a kvm"));
   EXPECT_THAT(Errors("itemz: {}\n"), HasSubstr("lab.yaml:1:1: unknown key"));
-  EXPECT_THAT(Errors("items:\n  Bad.Name: {kind: nat}\n"),
-              HasSubstr("lab.yaml:2:3: item name \"Bad.Name\" is invalid"));
+  EXPECT_THAT(Errors("items:\n  Bad:Name: {kind: nat}\n"),
+              HasSubstr("lab.yaml:2:3: item name \"Bad:Name\" is invalid"));
   EXPECT_THAT(Errors("items:\n  x: {kind: router}\n"),
               HasSubstr("lab.yaml:2:13: kind \"router\""));
   EXPECT_THAT(Errors("items:\n  c: {kind: cnt, eths: 99}\n"),

@@ -20,7 +20,7 @@ bad = {
     "unknown item key": "items: {c1: {kind: cnt, colour: red}}",
     "bad kind": "items: {c1: {kind: router}}",
     "bad cable": "cables: ['c1 eth0 lan1']",
-    "bad name": "items: {Bad.One: {kind: nat}}",
+    "bad name": "items: {1Bad/One: {kind: nat}}",
     "a2b key": "items: {a: {kind: a2b, dir0: {delai: 3}}}",
     "c2c without peer_net": "items: {x: {kind: c2c}}",
     "host without creds": "hosts: {west: {address: '10.0.0.2:7000'}}",

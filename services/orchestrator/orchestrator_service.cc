@@ -79,7 +79,7 @@ grpc::Status TopologyService::JoinC2c(grpc::ServerContext*,
                                       v1::JoinC2cResponse* resp) {
   if (auto s = ValidateName(req->name(), "c2c name"); !s.ok())
     return ToGrpcStatus(s);
-  if (auto s = ValidateName(req->peer_net(), "peer net"); !s.ok())
+  if (auto s = ValidateNetName(req->peer_net(), "peer net"); !s.ok())
     return ToGrpcStatus(s);
   if (req->vni() == 0 || req->vni() > 0xffffff || req->peer_ip().empty() ||
       req->peer_udp_port() == 0 || req->peer_udp_port() > 65535 ||

@@ -27,7 +27,7 @@ class C2cDriver : public KindDriver {
   v1::ItemKind kind() const override { return v1::ITEM_KIND_C2C; }
   absl::StatusOr<uint32_t> Validate(const v1::Item& request) const override {
     const auto& c = request.c2c();
-    if (!ValidateName(c.peer_net(), "peer net").ok()) {
+    if (!ValidateNetName(c.peer_net(), "peer net").ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "c2c.peer_net \"", c.peer_net(),
           "\" is not a net name: cloonix add c2c <name> <peer-net> --peer "
