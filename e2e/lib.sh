@@ -29,6 +29,9 @@ for b in cli/cloonix services/orchestrator/cloonix-orchestrator \
          services/doorway/cloonix-doorway services/nat/cloonix-nat services/c2c/cloonix-c2c e2e/grpc_probe; do
   cp -L "$RUNFILES/$b" "$E2E_BIN/"
 done
+# The agent beside vm_runner: every VM gets it on its config disk (delivered
+# through hvc0 to images with root autologin there, as Cloonix's).
+cp -L "$RUNFILES/guest_agent/cloonix-agent" "$E2E_BIN/"
 cp -L "$RUNFILES/tools/images/busybox.tar" "$CLOONIX_BULK_DIR/busybox.tar"
 # Cloonix's commands are names of the cloonix binary (cli/cloonix_compat.h).
 for t in cloonix_net cloonix_cli cloonix_ssh cloonix_scp cloonix_osh cloonix_ocp \

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -557,6 +558,19 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (a.rfind("--port=", 0) == 0) port = a.substr(7);
+  }
+  // One agent per guest: a second one (started by an image's unit and by
+  // vm_runner's hvc0 delivery, or typed twice) leaves at once instead of
+  // fighting over the port. The lock goes with the process.
+  for (const char* lock :
+       {"/run/cloonix-agent.lock", "/tmp/cloonix-agent.lock"}) {
+    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0) continue;
+    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+      Log("another cloonix-agent runs (" + std::string(lock) + "): exiting");
+      return 0;
+    }
+    break;  // held until exit
   }
   if (pipe2(g_sigchld_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
   struct sigaction sa = {};

@@ -28,9 +28,11 @@ for t in cloonix_net cloonix_cli cloonix_ssh cloonix_scp cloonix_osh cloonix_ocp
   ln -sf cloonix "$PREFIX/bin/$t"
 done
 install -m 0644 bazel-bin/tools/images/busybox.tar "$BULK/busybox.tar"
-# The static guest agent, for images built later (build-debian-guest.sh).
+# The static guest agent, for images built later (build-debian-guest.sh) and
+# for vm_runner's config disks (<prefix>/share/cloonix/cloonix-agent).
 install -d "$PREFIX/share/cloonix"
 install -m 0755 bazel-bin/guest_agent/cloonix-agent "$PREFIX/share/cloonix/"
+# vm_runner puts it on every VM's config disk (delivered through hvc0).
 # The tiny VM guest (kernel from Debian's linux-image, cached; ~10 s).
 echo "install: building the tiny VM guest into $BULK ..." >&2
 bash tools/images/build-tiny-guest.sh "$BULK" --agent bazel-bin/guest_agent/cloonix-agent >/dev/null

@@ -61,6 +61,16 @@ std::string DomainXml(const VmDef& d) {
                     "'/>\n      <target dev='vda' bus='virtio'/>\n"
                     "    </disk>\n");
   }
+  if (!d.agent_disk.empty()) {
+    absl::StrAppend(&x,
+                    "    <disk type='file' device='disk'>\n"
+                    "      <driver name='qemu' type='raw'/>\n"
+                    "      <source file='",
+                    XmlEscape(d.agent_disk),
+                    "'/>\n      <target dev='vdz' bus='virtio'/>\n"
+                    "      <readonly/>\n      <serial>cloonix-cfg</serial>\n"
+                    "    </disk>\n");
+  }
   for (const auto& t : d.taps) {
     absl::StrAppend(&x, "    <interface type='ethernet'>\n      <mac address='",
                     XmlEscape(t.mac), "'/>\n      <target dev='",
@@ -72,8 +82,17 @@ std::string DomainXml(const VmDef& d) {
       &x, "    <serial type='pty'>\n      <log file='",
       XmlEscape(d.console_log),
       "' append='on'/>\n      <target port='0'/>\n    </serial>\n"
-      "    <console type='pty'><target type='serial' port='0'/></console>\n"
-      "    <channel type='unix'>\n      <source mode='bind' path='",
+      "    <console type='pty'><target type='serial' port='0'/></console>\n");
+  if (!d.hvc_socket.empty()) {
+    absl::StrAppend(&x,
+                    "    <console type='unix'>\n      <source mode='bind' "
+                    "path='",
+                    XmlEscape(d.hvc_socket),
+                    "'/>\n      <target type='virtio' port='1'/>\n"
+                    "    </console>\n");
+  }
+  absl::StrAppend(
+      &x, "    <channel type='unix'>\n      <source mode='bind' path='",
       XmlEscape(d.agent_socket), "'/>\n      <target type='virtio' name='",
       wire::kAgentPortName,
       "'/>\n    </channel>\n    <memballoon model='none'/>\n"

@@ -25,6 +25,12 @@ struct VmDef {
   std::vector<VmTap> taps;
   std::string agent_socket;  // virtio-serial port org.cloonix.agent.0
   std::string console_log;   // serial console log file
+  // Agent delivery as Cloonix does it (agent_delivery.h): a read-only raw
+  // disk holding the agent (serial "cloonix-cfg": in the guest
+  // /dev/disk/by-id/virtio-cloonix-cfg) and a virtio console (the guest's
+  // hvc0) on a unix socket QEMU listens on. "" for none.
+  std::string agent_disk;
+  std::string hvc_socket;
   std::string emulator = "/usr/bin/qemu-system-x86_64";
 };
 

@@ -36,6 +36,26 @@ TEST(DomainXmlTest, TinyGuestBootsItsKernelWithTapsAndAgentChannel) {
   EXPECT_THAT(x, Not(HasSubstr("<disk")));
 }
 
+TEST(DomainXmlTest, AgentDiskAndHvc0) {
+  VmDef d;
+  d.domain_name = "cloonix.nemo.vm1";
+  d.domain_type = "qemu";
+  d.disk = "/w/vm/vm1/disk.qcow2";
+  std::string plain = DomainXml(d);
+  EXPECT_THAT(plain, Not(HasSubstr("cloonix-cfg")));
+  EXPECT_THAT(plain, Not(HasSubstr("type='virtio' port='1'")));
+  d.agent_disk = "/w/vm/agent-cfg.img";
+  d.hvc_socket = "/w/vm/vm1/hvc0.sock";
+  std::string x = DomainXml(d);
+  EXPECT_THAT(x, HasSubstr("<source file='/w/vm/agent-cfg.img'/>"));
+  EXPECT_THAT(x, HasSubstr("<readonly/>"));
+  EXPECT_THAT(x, HasSubstr("<serial>cloonix-cfg</serial>"));
+  // The root disk stays vda; the config disk comes after it.
+  EXPECT_LT(x.find("disk.qcow2"), x.find("agent-cfg.img"));
+  EXPECT_THAT(x, HasSubstr("<source mode='bind' path='/w/vm/vm1/hvc0.sock'/>"
+                           "\n      <target type='virtio' port='1'/>"));
+}
+
 TEST(DomainXmlTest, DiskGuestAndEscaping) {
   VmDef d;
   d.domain_name = "cloonix.nemo.vm1";

@@ -4,6 +4,8 @@
 // the VMs' agents) on a unix socket (0600). On SIGTERM it exits and leaves
 // the VMs running: a restarted vm_runner adopts them and reconnects to
 // their agents. Teardown destroys them.
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 
@@ -14,6 +16,7 @@
 #include "common/host_links.h"
 #include "common/logging.h"
 #include "common/server.h"
+#include "services/vm_runner/agent_delivery.h"
 #include "services/vm_runner/libvirt_host.h"
 #include "services/vm_runner/vm_guest_service.h"
 #include "services/vm_runner/vm_runner_service.h"
@@ -35,6 +38,10 @@ ABSL_FLAG(bool, start_libvirtd, true,
 ABSL_FLAG(std::string, domain_type, "auto",
           "qemu (TCG), kvm, or auto (kvm only when a probe boots a guest).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
+ABSL_FLAG(std::string, agent_path, "",
+          "The static cloonix-agent delivered to guests through their config "
+          "disk and hvc0 (default: cloonix-agent beside this binary, else "
+          "<prefix>/share/cloonix/cloonix-agent); none found: no delivery.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -68,9 +75,34 @@ int main(int argc, char** argv) {
     spdlog::error("--domain_type must be qemu, kvm or auto, not {}", type);
     return 2;
   }
+  // The config disk every VM gets (agent_delivery.h), made fresh at start.
+  std::string agent = absl::GetFlag(FLAGS_agent_path);
+  if (agent.empty()) {
+    agent = cloonix::SiblingOrPath("cloonix-agent");
+    if (agent == "cloonix-agent") {
+      std::string self = cloonix::SiblingOrPath("cloonix-vm-runner");
+      agent = self.substr(0, self.find_last_of('/') + 1) +
+              "../share/cloonix/cloonix-agent";
+    }
+  }
+  std::string agent_disk = setup->work_dir + "/agent-cfg.img";
+  if (access(agent.c_str(), R_OK) != 0) {
+    spdlog::warn(
+        "no agent at {}: VMs get no config disk (images need their "
+        "own agent)",
+        agent);
+    agent_disk.clear();
+  } else if (auto s = cloonix::MakeAgentDisk(agent, agent_disk); !s.ok()) {
+    spdlog::warn("config disk {}: {} (no agent delivery)", agent_disk,
+                 s.ToString());
+    agent_disk.clear();
+  } else {
+    spdlog::info("config disk {} holds {}", agent_disk, agent);
+  }
   cloonix::IpHostLinks links;
-  cloonix::VmRunner runner({setup->net, setup->work_dir, bulk, type},
-                           libvirt->get(), &links);
+  cloonix::VmRunner runner(
+      {setup->net, setup->work_dir, bulk, type, agent_disk}, libvirt->get(),
+      &links);
   if (auto s = runner.Adopt(); !s.ok()) {
     spdlog::error("cannot list the net's VMs: {}", s.ToString());
     return 1;
@@ -83,6 +115,7 @@ int main(int argc, char** argv) {
     spdlog::error("{}", server.status().ToString());
     return 1;
   }
+  runner.StartAgentDelivery();
   spdlog::info("serving on {} (domain type {})", setup->socket, type);
   cloonix::ServeUntilShutdown(server->get(), setup->socket, &shutdown);
   spdlog::info("stopped");

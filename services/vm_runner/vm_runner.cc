@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -25,6 +27,7 @@
 #include "common/process.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "services/vm_runner/agent_delivery.h"
 #include "services/vm_runner/domain_xml.h"
 #include "spdlog/spdlog.h"
 
@@ -184,6 +187,10 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
                    plan.cmdline_extra.empty() ? "" : " ", plan.cmdline_extra);
   def.agent_socket = sock;
   def.console_log = dir + "/console.log";
+  if (!config_.agent_disk.empty()) {
+    def.agent_disk = config_.agent_disk;
+    def.hvc_socket = dir + "/hvc0.sock";  // shorter than agent.sock
+  }
   auto fail = [&](absl::Status s) {
     host_->Destroy(dom).IgnoreError();
     if (!keep_disk) RemoveTree(dir).IgnoreError();
@@ -232,6 +239,70 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
   vr::Vm vm = Describe(name, info);
   vm.set_disk(def.disk);
   return vm;
+}
+
+VmRunner::~VmRunner() {
+  stop_delivery_.Notify();
+  if (delivery_.joinable()) delivery_.join();
+}
+
+void VmRunner::StartAgentDelivery(absl::Duration every, absl::Duration grace,
+                                  absl::Duration retry) {
+  if (config_.agent_disk.empty() || delivery_.joinable()) return;
+  delivery_ = std::thread([=] { DeliveryLoop(every, grace, retry); });
+}
+
+void VmRunner::DeliveryLoop(absl::Duration every, absl::Duration grace,
+                            absl::Duration retry) {
+  struct Seen {
+    absl::Time since;          // agent down since
+    absl::Time last_try;       // last typing
+    std::string last_outcome;  // logged once per change
+  };
+  std::map<std::string, Seen> seen;
+  while (!stop_delivery_.WaitForNotificationWithTimeout(every)) {
+    std::map<std::string, std::shared_ptr<AgentLink>> links;
+    {
+      absl::MutexLock l(&mu_);
+      links = agents_;
+    }
+    const absl::Time now = absl::Now();
+    for (auto it = seen.begin(); it != seen.end();) {
+      it = links.count(it->first) ? std::next(it) : seen.erase(it);
+    }
+    for (const auto& [name, link] : links) {
+      if (link->Up()) {
+        seen.erase(name);
+        continue;
+      }
+      const std::string hvc = VmDir(name) + "/hvc0.sock";
+      if (access(hvc.c_str(), F_OK) != 0) continue;  // made without one
+      auto [s, fresh] = seen.try_emplace(name);
+      if (fresh) s->second.since = now;
+      if (now - s->second.since < grace || now - s->second.last_try < retry) {
+        continue;
+      }
+      s->second.last_try = now;
+      std::string shown;
+      absl::Status st = TypeIntoHvc0(hvc, absl::Milliseconds(400), &shown);
+      if (!shown.empty()) {
+        std::string log = VmDir(name) + "/hvc0.log";
+        if (FILE* f = fopen(log.c_str(), "ae")) {
+          fwrite(shown.data(), 1, shown.size(), f);
+          fclose(f);
+        }
+      }
+      std::string outcome = st.ok() ? "typed" : st.ToString();
+      if (outcome != s->second.last_outcome) {
+        if (st.ok()) {
+          spdlog::info("VM {}: agent down, its start typed into hvc0", name);
+        } else {
+          spdlog::info("VM {}: agent down; hvc0: {}", name, st.ToString());
+        }
+        s->second.last_outcome = outcome;
+      }
+    }
+  }
 }
 
 absl::Status VmRunner::Delete(const std::string& name, bool keep_disk) {

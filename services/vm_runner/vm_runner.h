@@ -15,10 +15,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "cloonix/vmrunner/v1/vm_runner.grpc.pb.h"
 #include "common/host_links.h"
 #include "common/name_locks.h"
@@ -32,6 +35,9 @@ struct VmRunnerConfig {
   std::string work_dir;
   std::string bulk_dir;
   std::string domain_type;  // "qemu" or "kvm"
+  // The config disk with the agent (agent_delivery.h); "" for none: no
+  // config disk, no hvc0, nothing typed.
+  std::string agent_disk;
 };
 
 class VmRunner {
@@ -39,6 +45,14 @@ class VmRunner {
   // `host` runs the domains, `links` moves their taps.
   VmRunner(VmRunnerConfig config, VmHost* host, HostLinks* links)
       : config_(std::move(config)), host_(host), links_(links) {}
+  ~VmRunner();
+
+  // Starts the thread that types the agent into the hvc0 of VMs whose agent
+  // does not answer (agent_delivery.h): every `every`, a VM at most once per
+  // `retry`, none in its first `grace` (an image's own agent answers first).
+  void StartAgentDelivery(absl::Duration every = absl::Seconds(2),
+                          absl::Duration grace = absl::Seconds(4),
+                          absl::Duration retry = absl::Seconds(6));
 
   // Adopts the net's running domains (after a vm_runner restart).
   absl::Status Adopt();
@@ -67,6 +81,9 @@ class VmRunner {
   vmrunner::v1::Vm Describe(const std::string& name, const DomainInfo* info)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  void DeliveryLoop(absl::Duration every, absl::Duration grace,
+                    absl::Duration retry);
+
   VmRunnerConfig config_;
   VmHost* host_;
   HostLinks* links_;
@@ -74,6 +91,8 @@ class VmRunner {
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<AgentLink>> agents_
       ABSL_GUARDED_BY(mu_);
+  absl::Notification stop_delivery_;
+  std::thread delivery_;
 };
 
 }  // namespace cloonix

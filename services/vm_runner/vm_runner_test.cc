@@ -117,8 +117,8 @@ class VmRunnerTest : public ::testing::Test {
     for (const char* f : {"/bulk/tiny-vmlinux", "/bulk/tiny-initrd.img"})
       std::ofstream(root_ + f) << "x";
     runner_ = std::make_unique<VmRunner>(
-        VmRunnerConfig{"nemo", root_ + "/w", root_ + "/bulk", "qemu"}, &host_,
-        &links_);
+        VmRunnerConfig{"nemo", root_ + "/w", root_ + "/bulk", "qemu", ""},
+        &host_, &links_);
   }
   vr::CreateVmRequest Req(const std::string& name, uint32_t id, int eths = 1) {
     vr::CreateVmRequest r;

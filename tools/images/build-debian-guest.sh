@@ -30,11 +30,16 @@
 # (apt's Acquire::http::Proxy is honoured when http_proxy is not set).
 #
 # usage: build-debian-guest.sh OUT.qcow2 (--agent PATH | --no-agent)
+#                              [--hvc0-autologin]
 #                              [--authorized-key FILE]... [--mirror URL]
 #                              [--size 2G] [--cache DIR] [--kver KERNEL_VERSION]
 #   --agent   the static cloonix agent to install (exactly one of --agent and
 #             --no-agent)
 #   --no-agent  no agent binary, no unit: a guest reached through its sshd
+#   --hvc0-autologin  a root shell on the virtio console hvc0 (agetty -a
+#             root), as every Cloonix image has: vm_runner delivers the
+#             agent through it from its config disk (nothing of cloonix in
+#             the image)
 #   --authorized-key  an ssh public key file for root
 #             (/root/.ssh/authorized_keys, 0600 in a 0700 dir); repeatable,
 #             the files are concatenated
@@ -46,7 +51,7 @@ set -euo pipefail
 
 usage() { sed -n '/^# usage:/,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
-out="" agent="" noagent="" mirror="http://deb.debian.org/debian" size="2G"
+out="" agent="" noagent="" hvc0="" mirror="http://deb.debian.org/debian" size="2G"
 cache="/var/cache/cloonix/kernel" kver=""
 keys=()
 SUITE=bookworm
@@ -57,6 +62,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --agent)  agent="${2:?--agent needs a path}"; shift 2 ;;
     --no-agent) noagent=1; shift ;;
+    --hvc0-autologin) hvc0=1; shift ;;
     --authorized-key) keys+=("${2:?--authorized-key needs a file}"); shift 2 ;;
     --mirror) mirror="${2:?--mirror needs a URL}"; shift 2 ;;
     --size)   size="${2:?--size needs a size}"; shift 2 ;;
@@ -198,6 +204,18 @@ units+=(cloonix-agent.service)
 fi
 mkdir -p "$rootfs/etc/systemd/system/multi-user.target.wants" \
          "$rootfs/etc/systemd/system/sockets.target.wants"
+if [[ -n "$hvc0" ]]; then
+  # Root logged in on hvc0 at boot, as Cloonix's images (agetty -a root).
+  mkdir -p "$rootfs/etc/systemd/system/serial-getty@hvc0.service.d" \
+           "$rootfs/etc/systemd/system/getty.target.wants"
+  cat > "$rootfs/etc/systemd/system/serial-getty@hvc0.service.d/autologin.conf" <<'EOF'
+[Service]
+ExecStart=
+ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,38400,9600 %I $TERM
+EOF
+  ln -sf /lib/systemd/system/serial-getty@.service \
+    "$rootfs/etc/systemd/system/getty.target.wants/serial-getty@hvc0.service"
+fi
 for unit in "${units[@]}"; do
   ln -sf "/etc/systemd/system/$unit" "$rootfs/etc/systemd/system/multi-user.target.wants/$unit"
 done
@@ -237,5 +255,5 @@ mv -f "$out.tmp" "$out"
 mv -f "$boot.tmp" "$boot"
 bytes="$(stat -c %s "$out")"
 echo "built $out: $bytes bytes ($(numfmt --to=iec "$bytes")), virtual $size," \
-     "$([[ -n "$agent" ]] && echo "agent $agent" || echo "no agent"), ${#keys[@]} authorized key(s)," \
+     "$([[ -n "$agent" ]] && echo "agent $agent" || echo "no agent"),${hvc0:+ hvc0 autologin,} ${#keys[@]} authorized key(s)," \
      "kernel modules $kver, sidecar $boot, in $((SECONDS - start)) s" >&2

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# End-to-end: the agent delivered as Cloonix does it. A Debian image built
+# with no agent but with root autologin on hvc0 (as every Cloonix image has)
+# boots; vm_runner types into its hvc0 the line that mounts the config disk
+# and starts the agent from it; the VM turns blue. ssh, scp both ways, and a
+# reboot (the agent is typed in again and comes back) work; nothing of
+# cloonix is in the image. No traffic leaves the machine.
+source "$(dirname "$0")/lib.sh"
+
+build_tiny_guest   # the kernel and initrd the Debian image boots with
+IMG_CACHE=/var/cache/cloonix
+IMG="$IMG_CACHE/test-debian-hvc0.qcow2"
+if [[ ! -f "$IMG" ]]; then
+  mkdir -p "$IMG_CACHE"
+  t0=$(date +%s)
+  if bash "$RUNFILES/tools/images/build-debian-guest.sh" "$IMG" --no-agent --hvc0-autologin \
+      >"$E2E_ROOT/debian.log" 2>&1; then
+    pass "build the Debian image without agent, hvc0 autologin ($(( $(date +%s) - t0 )) s)"
+  else
+    fail "build the Debian image without agent" "$(tail -5 "$E2E_ROOT/debian.log")"
+    e2e_finish; exit 1
+  fi
+fi
+cp "$IMG" "$CLOONIX_BULK_DIR/debh.qcow2"
+cp "${IMG%.qcow2}.boot" "$CLOONIX_BULK_DIR/debh.boot"
+check "the image holds no agent" bash -c \
+  "qemu-img convert -O raw $CLOONIX_BULK_DIR/debh.qcow2 $E2E_ROOT/debh.raw &&
+   ! debugfs -R 'ls -l /usr/local/sbin' $E2E_ROOT/debh.raw 2>/dev/null | grep -q cloonix-agent &&
+   ! debugfs -R 'ls -l /etc/systemd/system' $E2E_ROOT/debh.raw 2>/dev/null | grep -q cloonix-agent"
+rm -f "$E2E_ROOT/debh.raw"
+
+agent_up() {  # agent_up NAME WANT(true|false) SECONDS
+  local i
+  for i in $(seq 1 $(( $3 * 2 ))); do
+    [[ "$(cloonix show "$1" -f json 2>/dev/null | python3 -c 'import json,sys; print(str(json.load(sys.stdin)["kvm"].get("agent_up", False)).lower())')" == "$2" ]] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+check "net start" cloonix net start
+t0=$(date +%s.%N)
+check "add kvm deb (Debian, no agent inside)" cloonix add kvm deb ram=512 cpu=1 eth=1 debh.qcow2
+if agent_up deb true 240; then
+  pass "deb turns blue through its config disk and hvc0 ($(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5) s)"
+else
+  fail "deb turns blue through its config disk and hvc0" \
+    "$(tail -c 1500 "$CLOONIX_WORK_ROOT/$NET/vm/deb/hvc0.log" 2>/dev/null; grep -i hvc0 "$CLOONIX_WORK_ROOT/$NET/log/vm_runner.log" | tail -5)"
+fi
+check "vm_runner says it typed the agent's start" grep -q "deb: agent down, its start typed into hvc0" \
+  "$CLOONIX_WORK_ROOT/$NET/log/vm_runner.log"
+check "ssh runs a command" bash -c "[[ \$(cloonix ssh deb echo hi) == hi ]]"
+check "the agent runs from the config disk, read-only" bash -c "
+  [[ \$(cloonix ssh deb 'readlink /proc/\$(pgrep -x cloonix-agent)/exe') == /run/cloonix-cfg/cloonix-agent ]] &&
+  cloonix ssh deb 'grep \" /run/cloonix-cfg \" /proc/mounts' | grep -q ' ro'"
+head -c 1000000 /dev/urandom > "$E2E_ROOT/blob"
+check "scp in" cloonix scp "$E2E_ROOT/blob" deb:/root/blob
+check "scp out, intact" bash -c "cloonix scp deb:/root/blob $E2E_ROOT/blob.back && cmp $E2E_ROOT/blob $E2E_ROOT/blob.back"
+check "sync, then cnf kvm deb reboot (a hard reset)" bash -c "cloonix ssh deb sync && cloonix cnf kvm deb reboot"
+check "the agent goes down with the reboot" agent_up deb false 60
+if agent_up deb true 240; then pass "and comes back (typed in again after the reboot)"
+else fail "the agent comes back after the reboot" "$(tail -c 1500 "$CLOONIX_WORK_ROOT/$NET/vm/deb/hvc0.log" 2>/dev/null)"; fi
+check "ssh after the reboot (the copied file is there)" bash -c "[[ \$(cloonix ssh deb cat /root/blob | md5sum) == \$(md5sum < $E2E_ROOT/blob) ]]"
+check "a tiny guest (its own agent) still turns blue, nothing typed for it" bash -c "
+  cloonix add kvm tiny1 ram=192 cpu=1 eth=1 tiny && for i in \$(seq 1 120); do cloonix ssh tiny1 true 2>/dev/null && break; sleep 0.5; done &&
+  cloonix ssh tiny1 true && ! grep -q 'tiny1: agent down, its start typed' $CLOONIX_WORK_ROOT/$NET/log/vm_runner.log"
+check "net stop" cloonix net stop
+check_clean "nothing left after stop"
+e2e_finish

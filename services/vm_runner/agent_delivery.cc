@@ -1,0 +1,120 @@
+#include "services/vm_runner/agent_delivery.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/exec.h"
+#include "common/process.h"
+#include "common/status_macros.h"
+
+namespace cloonix {
+
+namespace {
+
+// Reads what comes within `d` (or until the peer closes).
+void ReadFor(int fd, absl::Duration d, std::string* out) {
+  const absl::Time end = absl::Now() + d;
+  char buf[4096];
+  for (absl::Time now = absl::Now(); now < end; now = absl::Now()) {
+    pollfd p{fd, POLLIN, 0};
+    int ms = static_cast<int>(absl::ToInt64Milliseconds(end - now)) + 1;
+    if (poll(&p, 1, ms) <= 0) return;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) return;
+    out->append(buf, n);
+  }
+}
+
+bool WriteAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += n;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status MakeAgentDisk(const std::string& agent, const std::string& out) {
+  const std::string dir = out + ".d";
+  RemoveTree(dir).IgnoreError();
+  RETURN_IF_ERROR(MakeDirs(dir, 0755));
+  auto cleanup = [&] { RemoveTree(dir).IgnoreError(); };
+  auto cp = ExecOk({"install", "-m", "0755", agent, dir + "/cloonix-agent"});
+  if (!cp.ok()) {
+    cleanup();
+    return cp.status();
+  }
+  const std::string tmp = out + ".tmp";
+  unlink(tmp.c_str());
+  auto mk = ExecOk(
+      {"mkfs.ext4", "-q", "-F", "-L", "cloonix-cfg", "-d", dir, tmp, "16M"});
+  cleanup();
+  if (!mk.ok()) {
+    unlink(tmp.c_str());
+    return mk.status();
+  }
+  if (rename(tmp.c_str(), out.c_str()) != 0) {
+    return absl::InternalError(
+        absl::StrCat("rename ", tmp, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+std::string DeliveryCommand() {
+  return "pgrep -x cloonix-agent >/dev/null || { mkdir -p /run/cloonix-cfg; "
+         "mountpoint -q /run/cloonix-cfg || mount -o ro "
+         "/dev/disk/by-id/virtio-cloonix-cfg /run/cloonix-cfg; setsid "
+         "/run/cloonix-cfg/cloonix-agent </dev/null >/dev/null 2>&1 & }";
+}
+
+absl::Status TypeIntoHvc0(const std::string& socket, absl::Duration settle,
+                          std::string* seen) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (socket.size() >= sizeof(a.sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hvc0 socket path too long: ", socket));
+  }
+  std::memcpy(a.sun_path, socket.c_str(), socket.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(std::strerror(errno));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    std::string why = std::strerror(errno);
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("hvc0 ", socket, ": ", why));
+  }
+  std::string shown;
+  absl::Status s = absl::OkStatus();
+  if (!WriteAll(fd, "\r")) {
+    s = absl::UnavailableError("hvc0: write failed");
+  } else {
+    ReadFor(fd, settle, &shown);
+    if (absl::StrContains(shown, "login:") ||
+        absl::StrContains(shown, "Password:")) {
+      s = absl::FailedPreconditionError(
+          "hvc0 asks for a login (no root autologin in the image): the "
+          "agent is not delivered");
+    } else if (!WriteAll(fd, DeliveryCommand() + "\r")) {
+      s = absl::UnavailableError("hvc0: write failed");
+    } else {
+      ReadFor(fd, settle, &shown);
+    }
+  }
+  close(fd);
+  seen->append(shown);
+  return s;
+}
+
+}  // namespace cloonix

@@ -1,0 +1,41 @@
+// The agent delivered as Cloonix delivers it, so that an image with nothing
+// of cloonix inside turns blue: every VM gets a read-only config disk with
+// the static cloonix-agent (serial "cloonix-cfg", one image shared by the
+// net's VMs) and a virtio console, the guest's hvc0, on a unix socket. An
+// image with root logged in on hvc0 (agetty -a root, as every Cloonix image
+// has) gets the agent started through it: until the agent answers, the
+// runner types into hvc0 the line that mounts the disk and starts the agent
+// (DeliveryCommand), again after each reboot. A console that asks for a
+// login (no autologin) is left alone; an image with its own agent answers
+// before anything is typed, and the typed line does nothing when an agent
+// already runs.
+#ifndef CLOONIX_SERVICES_VM_RUNNER_AGENT_DELIVERY_H_
+#define CLOONIX_SERVICES_VM_RUNNER_AGENT_DELIVERY_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace cloonix {
+
+// Writes `out`: a small ext4 image (mkfs.ext4 -d, no mount) holding
+// `agent` as /cloonix-agent (0755). INTERNAL with mkfs's error.
+absl::Status MakeAgentDisk(const std::string& agent, const std::string& out);
+
+// The shell line typed into hvc0: mounts the config disk read-only on
+// /run/cloonix-cfg and starts the agent from it (setsid, in the
+// background) unless a cloonix-agent runs.
+std::string DeliveryCommand();
+
+// One delivery attempt on the hvc0 socket: a carriage return, up to
+// `settle` to see what the console shows, then the command (unless it asks
+// for a login: FAILED_PRECONDITION), then what follows for `settle`. What
+// the console showed is appended to *seen. UNAVAILABLE when the socket does
+// not answer (QEMU not up yet).
+absl::Status TypeIntoHvc0(const std::string& socket, absl::Duration settle,
+                          std::string* seen);
+
+}  // namespace cloonix
+
+#endif  // CLOONIX_SERVICES_VM_RUNNER_AGENT_DELIVERY_H_
