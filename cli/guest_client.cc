@@ -21,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/atomic_file.h"
 #include "common/error_reasons.h"
 #include "common/file_tree.h"
 #include "common/grpc_status.h"
@@ -132,17 +133,6 @@ v1::WindowSize TermSize() {
     w.set_cols(ws.ws_col);
   }
   return w;
-}
-
-bool WriteAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
 }
 
 class Progress {

@@ -10,22 +10,27 @@
 
 namespace cloonix {
 
+bool WriteAll(int fd, absl::string_view s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 absl::Status WriteFileAtomic(const std::string& path,
                              const std::string& content, int mode) {
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", tmp));
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = write(fd, content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      close(fd);
-      unlink(tmp.c_str());
-      return absl::ErrnoToStatus(e, absl::StrCat("write ", tmp));
-    }
-    off += n;
+  if (!WriteAll(fd, content)) {
+    int e = errno;
+    close(fd);
+    unlink(tmp.c_str());
+    return absl::ErrnoToStatus(e, absl::StrCat("write ", tmp));
   }
   if (fsync(fd) != 0) {
     int e = errno;

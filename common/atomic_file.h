@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace cloonix {
 
@@ -15,6 +16,10 @@ absl::Status WriteFileAtomic(const std::string& path,
 
 // NOT_FOUND if the file does not exist.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Writes all of `s` to `fd` (retrying short writes and EINTR). False on an
+// error (errno says which) or a write of 0.
+bool WriteAll(int fd, absl::string_view s);
 
 }  // namespace cloonix
 

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/atomic_file.h"
 #include "common/exec.h"
 #include "common/process.h"
 #include "common/status_macros.h"
@@ -31,17 +32,6 @@ void ReadFor(int fd, absl::Duration d, std::string* out) {
     if (n <= 0) return;
     out->append(buf, n);
   }
-}
-
-bool WriteAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += n;
-  }
-  return true;
 }
 
 }  // namespace
