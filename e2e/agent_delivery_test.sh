@@ -60,6 +60,9 @@ check "sync, then cnf kvm deb reboot (a hard reset)" bash -c "cloonix ssh deb sy
 check "the agent goes down with the reboot" agent_up deb false 60
 if agent_up deb true 240; then pass "and comes back (typed in again after the reboot)"
 else fail "the agent comes back after the reboot" "$(tail -c 1500 "$CLOONIX_WORK_ROOT/$NET/vm/deb/hvc0.log" 2>/dev/null)"; fi
+# As after any reboot (vm_test): the link resets once on the new agent's
+# hello, so the first command may see "agent restarted"; wait until one runs.
+check "the agent answers commands again" wait_agent deb
 check "ssh after the reboot (the copied file is there)" bash -c "[[ \$(cloonix ssh deb cat /root/blob | md5sum) == \$(md5sum < $E2E_ROOT/blob) ]]"
 check "a tiny guest (its own agent) still turns blue, nothing typed for it" bash -c "
   cloonix add kvm tiny1 ram=192 cpu=1 eth=1 tiny && for i in \$(seq 1 120); do cloonix ssh tiny1 true 2>/dev/null && break; sleep 0.5; done &&
