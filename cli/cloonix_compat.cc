@@ -48,16 +48,16 @@ absl::StatusOr<std::string> EthCount(const std::string& arg) {
 absl::StatusOr<std::vector<std::string>> AddKvm(
     const std::vector<std::string>& a) {
   std::vector<std::string> out = {"add", "kvm"};
-  static const std::set<std::string> kUnsupported = {
-      "--install_cdrom", "--added_cdrom", "--added_disk",
-      "--with_pxe",      "--no_reboot",   "--fullvirt",
-      "--balloon",       "--vwifi",       "--9p_share"};
+  static const std::set<std::string> kUnsupported = {"--vwifi", "--9p_share"};
   for (size_t i = 2; i < a.size(); ++i) {
     const std::string& s = a[i];
     std::string key = s.substr(0, s.find('='));
     if (s == "--no_qemu_ga") continue;  // no qemu-ga here: nothing to skip
     if (kUnsupported.count(key)) {
-      return NotHere(key, "this kvm option is not built yet");
+      return NotHere(key, key == "--vwifi"
+                              ? "no wifi emulation here"
+                              : "no 9p share here (Cloonix 2025 dropped it "
+                                "too); use cloonix scp");
     }
     out.push_back(s);
   }
@@ -327,10 +327,16 @@ int RunCloonixTool(const std::string& tool, const std::vector<std::string>& a) {
     for (size_t i = 1; i < a.size(); ++i) args.push_back(a[i]);
     return ExecSelf(args);
   }
-  if (tool == "cloonix_ssh" || tool == "cloonix_osh") {
+  if (tool == "cloonix_ssh") {
     if (a.size() < 2) return Usage(tool, "<net> <item> [cmd ...]");
-    add({tool == "cloonix_ssh" ? "ssh" : "osh", a[1]});
+    add({"ssh", a[1]});
     if (a.size() > 2) args.push_back(absl::StrJoin(Tail(a, 2), " "));
+    return ExecSelf(args);
+  }
+  if (tool == "cloonix_osh") {  // [-i KEY] [-l USER] [-o OPT] <item> [cmd]
+    if (a.size() < 2) return Usage(tool, "<net> [-i KEY] [-l USER] <item>");
+    add({"osh"});
+    for (const auto& s : Tail(a, 1)) args.push_back(s);
     return ExecSelf(args);
   }
   if (tool == "cloonix_scp" || tool == "cloonix_ocp") {

@@ -44,9 +44,13 @@ TEST(CloonixCompatTest, Verbs) {
 }
 
 TEST(CloonixCompatTest, WhatIsNotHereIsNamed) {
-  EXPECT_THAT(Err({"add", "kvm", "v", "ram=1", "cpu=1", "eth=s", "x",
-                   "--install_cdrom=/x.iso"}),
-              HasSubstr("--install_cdrom: not supported"));
+  EXPECT_THAT(
+      Err({"add", "kvm", "v", "ram=1", "cpu=1", "eth=s", "x", "--vwifi=2"}),
+      HasSubstr("--vwifi: not supported"));
+  EXPECT_THAT(T({"add", "kvm", "v", "ram=1", "cpu=1", "eth=s", "x.qcow2",
+                 "--install_cdrom=/x.iso", "--balloon"}),
+              ElementsAre("add", "kvm", "v", "ram=1", "cpu=1", "eth=s",
+                          "x.qcow2", "--install_cdrom=/x.iso", "--balloon"));
   EXPECT_THAT(Err({"add", "zip", "c", "eth=s", "x.zip", "--privileged"}),
               HasSubstr("--privileged: not supported"));
   EXPECT_THAT(Err({"add", "cvm", "c", "eth=sd", "img"}),

@@ -105,9 +105,12 @@ out="$(cloonix_cli "$NET" add kvm vm1 ram=256 cpu=1 eth=s tiny)"; rc=$?
 out="$(cloonix_cli "$NET" cnf lan lan2 rstp)"; rc=$?
 [[ $rc -eq 255 && "$out" == KO*"not supported"* ]] && pass "what this net does not have: KO naming it" \
   || fail "cnf lan rstp: KO naming it" "exit $rc: $out"
-out="$(cloonix_cli "$NET" add kvm v9 ram=256 cpu=1 eth=s tiny --install_cdrom=/x.iso)"; rc=$?
-[[ $rc -eq 255 && "$out" == KO*"--install_cdrom"* ]] && pass "an unsupported kvm option: KO naming it" \
+out="$(cloonix_cli "$NET" add kvm v9 ram=256 cpu=1 eth=s tiny --vwifi=2)"; rc=$?
+[[ $rc -eq 255 && "$out" == KO*"--vwifi"* ]] && pass "an unsupported kvm option: KO naming it" \
   || fail "an unsupported kvm option: KO naming it" "exit $rc: $out"
+out="$(cloonix_cli "$NET" add kvm v9 ram=256 cpu=1 eth=s tiny --install_cdrom=/nonexistent.iso)"; rc=$?
+[[ $rc -eq 255 && "$out" == KO*"install_cdrom"* ]] && pass "--install_cdrom on a kernel set: KO with the reason" \
+  || fail "--install_cdrom on a kernel set: KO with the reason" "exit $rc: $out"
 
 check "rma: every item goes, the net runs" bash -c "
   cloonix_cli $NET rma | grep -q '^OK' && [[ -z \$(cloonix ls -f json | python3 -c 'import json,sys; print(\" \".join(i[\"name\"] for i in json.load(sys.stdin).get(\"items\", [])))') ]] &&

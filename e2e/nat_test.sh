@@ -101,6 +101,9 @@ for _ in $(seq 1 120); do
 done
 if [[ -n "$ok" ]]; then pass "osh reaches the guest's own sshd"; else fail "osh reaches the guest's own sshd" "$(cloonix osh -i "$KEY" deb true 2>&1)"; fi
 check "osh runs a command (hostname)" bash -c "[[ -n \"\$(cloonix osh -i $KEY deb hostname)\" ]]"
+check "osh -l root -o ConnectTimeout=20 (login name, ssh options)" bash -c \
+  "[[ \$(cloonix osh -i $KEY -l root -o ConnectTimeout=20 deb id -un) == root ]]"
+check "osh -l nosuchuser is refused by the guest's sshd" bash -c "! cloonix osh -i $KEY -l nosuchuser deb true"
 check "the deb guest has no agent (red)" bash -c "cloonix ls | grep '^deb ' | grep -q 'agent=down'"
 echo "ocp payload $NET" > "$E2E_ROOT/ocp.txt"
 check "ocp a file in" cloonix ocp -i "$KEY" "$E2E_ROOT/ocp.txt" deb:/tmp/ocp.txt

@@ -205,6 +205,42 @@ mkdir -p "$E2E_ROOT/none" && cp "$E2E_ROOT/creds/ca.pem" "$E2E_ROOT/none/"
 expect_code "a client without certificate is refused" "does not answer" \
   cloonix --remote "$addr" --creds "$E2E_ROOT/none" ls
 
+# Cloonix's add kvm options.
+qemu-img create -q -f qcow2 "$CLOONIX_BULK_DIR/extra.qcow2" 10M
+head -c 1048576 /dev/zero > "$CLOONIX_BULK_DIR/extra.iso"   # stands for an ISO
+qemu-img create -q -f qcow2 "$CLOONIX_BULK_DIR/bare.qcow2" 10M   # boots by itself (it would)
+dumpxml() { virsh -c qemu:///system dumpxml "cloonix.$NET.$1"; }
+check "add kvm vmo --added_disk --added_cdrom --balloon --no_reboot" cloonix add kvm vmo ram=192 cpu=1 eth=1 tiny \
+  --added_disk=extra.qcow2 --added_cdrom=extra.iso --balloon --no_reboot
+check "vmo's domain: the extra disk (qcow2), a CD-ROM, a virtio balloon, on_reboot destroy" bash -c "
+  x=\$(virsh -c qemu:///system dumpxml cloonix.$NET.vmo) &&
+  grep -q \"extra.qcow2\" <<<\"\$x\" && grep -q \"type='qcow2'\" <<<\"\$x\" &&
+  grep -q \"device='cdrom'\" <<<\"\$x\" && grep -q \"<memballoon model='virtio'\" <<<\"\$x\" &&
+  grep -q '<on_reboot>destroy</on_reboot>' <<<\"\$x\""
+check "vmo's agent is up" wait_agent vmo
+check "the guest sees the 10 MiB extra disk" bash -c "cloonix ssh vmo 'cat /sys/block/vd*/size' | grep -qx 20480"
+cloonix ssh vmo 'reboot -f' >/dev/null 2>&1 &
+check "--no_reboot: a reboot inside ends QEMU, vmo shows stopped" bash -c "
+  for i in \$(seq 1 60); do cloonix show vmo -f json | grep -q ITEM_STATE_STOPPED && exit 0; sleep 0.5; done; exit 1"
+wait
+check "add kvm vmf --fullvirt: e1000 NICs, the agent still up" bash -c "
+  cloonix add kvm vmf ram=192 cpu=1 eth=1 tiny --fullvirt &&
+  virsh -c qemu:///system dumpxml cloonix.$NET.vmf | grep -q \"<model type='e1000'/>\""
+check "vmf's agent is up (virtio-serial stays)" wait_agent vmf
+check "add kvm vmp --with_pxe (an image that boots by itself): network first" bash -c "
+  cloonix add kvm vmp ram=192 cpu=1 eth=1 bare.qcow2 --with_pxe &&
+  virsh -c qemu:///system dumpxml cloonix.$NET.vmp | grep -A1 \"<boot dev='network'/>\" | grep -q \"<boot dev='hd'/>\""
+expect_code "--install_cdrom on a kernel set is refused" INVALID_ARGUMENT \
+  cloonix add kvm bad3 ram=192 cpu=1 eth=1 tiny --install_cdrom=extra.iso
+expect_code "--added_disk of a missing file is refused" INVALID_ARGUMENT \
+  cloonix add kvm bad4 ram=192 cpu=1 eth=1 tiny --added_disk=nosuch.qcow2
+expect_code "--added_disk outside the bulk dir by a relative path is refused" INVALID_ARGUMENT \
+  cloonix add kvm bad5 ram=192 cpu=1 eth=1 tiny --added_disk=../x.qcow2
+check "nothing left of the refused ones" bash -c "
+  ! virsh -c qemu:///system list --all --name | grep -q 'cloonix.$NET.bad' && [[ ! -e $W/vm/bad3 && ! -e $W/vm/bad4 && ! -e $W/vm/bad5 ]] &&
+  ! cloonix show bad3 >/dev/null 2>&1"
+check "delete vmo, vmf, vmp" bash -c "cloonix del vmo && cloonix del vmf && cloonix del vmp"
+
 # Delete and stop: nothing left.
 check "delete vm1" cloonix del vm1
 check "vm1: no domain, overlay dir, socket or tap left" bash -c \

@@ -109,8 +109,17 @@ std::string SelfOptions(const Globals& g) {
   return o;
 }
 
+// What osh and ocp pass to the system's ssh/scp: the identity file, the
+// login name (root unless -l; Cloonix's router images log in as admin), and
+// extra ssh options (-o, repeatable).
+struct SshLogin {
+  std::string key;
+  std::string user = "root";
+  std::vector<std::string> options;
+};
+
 std::vector<std::string> SshOptions(const Globals& g, const std::string& self,
-                                    const std::string& key) {
+                                    const SshLogin& login) {
   std::string me = self;
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -120,7 +129,8 @@ std::vector<std::string> SshOptions(const Globals& g, const std::string& self,
       "-o", "StrictHostKeyChecking=no",
       "-o", "UserKnownHostsFile=/dev/null",
       "-o", "LogLevel=ERROR"};
-  if (!key.empty()) o.insert(o.end(), {"-i", key});
+  if (!login.key.empty()) o.insert(o.end(), {"-i", login.key});
+  for (const auto& opt : login.options) o.insert(o.end(), {"-o", opt});
   return o;
 }
 
@@ -134,17 +144,17 @@ int ExecTool(std::vector<std::string> argv) {
 }
 
 int Osh(const Globals& g, const std::string& self, const std::string& name,
-        const std::string& key, const std::vector<std::string>& cmd) {
+        const SshLogin& login, const std::vector<std::string>& cmd) {
   std::vector<std::string> argv = {"ssh"};
-  auto o = SshOptions(g, self, key);
+  auto o = SshOptions(g, self, login);
   argv.insert(argv.end(), o.begin(), o.end());
-  argv.push_back("root@" + name);
+  argv.push_back(login.user + "@" + name);
   argv.insert(argv.end(), cmd.begin(), cmd.end());
   return ExecTool(argv);
 }
 
 int Ocp(const Globals& g, const std::string& self, const std::string& src,
-        const std::string& dst, bool recursive, const std::string& key) {
+        const std::string& dst, bool recursive, const SshLogin& login) {
   auto from = cloonix::cli::ParseGuestPath(src);
   auto to = cloonix::cli::ParseGuestPath(dst);
   if (from.has_value() == to.has_value()) {
@@ -153,11 +163,12 @@ int Ocp(const Globals& g, const std::string& self, const std::string& src,
   }
   std::vector<std::string> argv = {"scp", "-q"};
   if (recursive) argv.push_back("-r");
-  auto o = SshOptions(g, self, key);
+  auto o = SshOptions(g, self, login);
   argv.insert(argv.end(), o.begin(), o.end());
-  argv.push_back(from ? absl::StrCat("root@", from->item, ":", from->path)
-                      : src);
-  argv.push_back(to ? absl::StrCat("root@", to->item, ":", to->path) : dst);
+  argv.push_back(
+      from ? absl::StrCat(login.user, "@", from->item, ":", from->path) : src);
+  argv.push_back(to ? absl::StrCat(login.user, "@", to->item, ":", to->path)
+                    : dst);
   return ExecTool(argv);
 }
 
@@ -177,9 +188,13 @@ std::vector<std::string> SplitSshCommand(std::vector<std::string>* args) {
   if (i >= args->size() || ((*args)[i] != "ssh" && (*args)[i] != "osh"))
     return {};
   ++i;
-  while (i < args->size() &&
-         ((*args)[i] == "-t" || (*args)[i] == "-T" || (*args)[i] == "-i")) {
-    i += (*args)[i] == "-i" ? 2 : 1;
+  // Options of ssh/osh before the name; -i, -l and -o take a value.
+  auto takes_value = [](const std::string& a) {
+    return a == "-i" || a == "-l" || a == "-o";
+  };
+  while (i < args->size() && ((*args)[i] == "-t" || (*args)[i] == "-T" ||
+                              takes_value((*args)[i]))) {
+    i += takes_value((*args)[i]) ? 2 : 1;
   }
   if (i >= args->size() || (*args)[i].rfind("-", 0) == 0) return {};
   std::vector<std::string> cmd(args->begin() + i + 1, args->end());
@@ -223,33 +238,43 @@ void AddGuestCommands(CLI::App* app, Context& ctx) {
   });
 
   // osh / ocp / tunnel: guests without agent, through their nat.
-  static std::string osh_name, osh_key;
+  static std::string osh_name;
+  static SshLogin osh_login;
   auto* osh = app->add_subcommand(
       "osh",
-      "osh <name> [command...]: ssh to the guest's own ssh server (as root) "
-      "through its nat, for guests without agent (Cloonix's cloonix_osh); "
-      "runs the system's ssh");
-  osh->add_option("-i", osh_key, "Identity file for ssh");
+      "osh [-i KEY] [-l USER] [-o OPTION]... <name> [command...]: ssh to the "
+      "guest's own ssh server through its nat, for guests without agent "
+      "(Cloonix's cloonix_osh); runs the system's ssh");
+  osh->add_option("-i", osh_login.key, "Identity file for ssh");
+  osh->add_option("-l", osh_login.user,
+                  "Login name (default root; Cloonix's router images: admin)");
+  osh->add_option("-o", osh_login.options,
+                  "An ssh option (ssh -o), e.g. -o "
+                  "KexAlgorithms=+diffie-hellman-group1-sha1; repeatable");
   osh->add_option("name", osh_name, "kvm or cnt name")->required();
   osh->footer("Everything after the name is the remote command.");
   osh->callback([&] {
     ctx.action = [&] {
-      return Osh(g, ctx.self, osh_name, osh_key, ctx.ssh_cmd);
+      return Osh(g, ctx.self, osh_name, osh_login, ctx.ssh_cmd);
     };
   });
-  static std::string ocp_src, ocp_dst, ocp_key;
+  static std::string ocp_src, ocp_dst;
+  static SshLogin ocp_login;
   static bool ocp_r = false;
   auto* ocp = app->add_subcommand(
       "ocp",
       "ocp [-r] <src> <dst>: scp with the guest's own ssh server through its "
       "nat (name:path on the guest side), for guests without agent");
   ocp->add_flag("-r", ocp_r, "Recursive");
-  ocp->add_option("-i", ocp_key, "Identity file for scp");
+  ocp->add_option("-i", ocp_login.key, "Identity file for scp");
+  ocp->add_option("-l", ocp_login.user, "Login name (default root)");
+  ocp->add_option("-o", ocp_login.options,
+                  "An ssh option (scp -o); repeatable");
   ocp->add_option("src", ocp_src, "Source")->required();
   ocp->add_option("dst", ocp_dst, "Destination")->required();
   ocp->callback([&] {
     ctx.action = [&] {
-      return Ocp(g, ctx.self, ocp_src, ocp_dst, ocp_r, ocp_key);
+      return Ocp(g, ctx.self, ocp_src, ocp_dst, ocp_r, ocp_login);
     };
   });
   static std::string con_name;

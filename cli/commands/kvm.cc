@@ -149,6 +149,26 @@ void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx) {
                     "Write the image itself, no copy-on-write overlay");
   add_kvm->add_option("--mac_addr,--mac-addr", mac_addrs,
                       "ethN:xx:xx:xx:xx:xx:xx (repeatable)");
+  // Cloonix's other add kvm options (KvmOptions in topology.proto).
+  static std::string install_cdrom, added_cdrom, added_disk;
+  static bool with_pxe = false, no_reboot = false, fullvirt = false,
+              balloon = false;
+  add_kvm->add_option("--install_cdrom,--install-cdrom", install_cdrom,
+                      "ISO booted first, the disk attached (install a "
+                      "system); the image must boot by itself");
+  add_kvm->add_option("--added_cdrom,--added-cdrom", added_cdrom,
+                      "One more CD-ROM (ISO in the bulk dir or absolute)");
+  add_kvm->add_option("--added_disk,--added-disk", added_disk,
+                      "One more disk after the root disk (qcow2 or raw, "
+                      "written in place)");
+  add_kvm->add_flag("--with_pxe,--with-pxe", with_pxe,
+                    "Network boot first, then the disk");
+  add_kvm->add_flag("--no_reboot,--no-reboot", no_reboot,
+                    "A reboot from inside ends QEMU (the VM shows stopped)");
+  add_kvm->add_flag("--fullvirt", fullvirt,
+                    "Emulated e1000 NICs and SATA disks (guests without "
+                    "virtio drivers)");
+  add_kvm->add_flag("--balloon", balloon, "A virtio memory balloon");
   static std::string kvm_natplug;
   add_kvm->add_option("--natplug", kvm_natplug,
                       "ethN or N: create nat-<name> and lan-<name> cabled to "
@@ -158,6 +178,14 @@ void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx) {
       auto it =
           cloonix::cli::ParseAddKvm(kvm_name, kvm_args, persistent, mac_addrs);
       if (!it.ok()) return Fail(std::string(it.status().message()), kExitUsage);
+      auto* o = it->mutable_kvm()->mutable_options();
+      o->set_install_cdrom(install_cdrom);
+      o->set_added_cdrom(added_cdrom);
+      o->set_added_disk(added_disk);
+      o->set_with_pxe(with_pxe);
+      o->set_no_reboot(no_reboot);
+      o->set_fullvirt(fullvirt);
+      o->set_balloon(balloon);
       if (!kvm_natplug.empty()) {
         auto eth = cloonix::cli::ParseEth(kvm_natplug);
         if (!eth.ok())

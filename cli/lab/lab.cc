@@ -211,7 +211,9 @@ class Reader {
 const std::set<std::string>& KeysOf(v1::ItemKind k) {
   static const std::map<v1::ItemKind, std::set<std::string>> keys = {
       {v1::ITEM_KIND_KVM,
-       {"image", "ram", "cpu", "eths", "persistent", "natplug"}},
+       {"image", "ram", "cpu", "eths", "persistent", "natplug", "install_cdrom",
+        "added_cdrom", "added_disk", "with_pxe", "no_reboot", "fullvirt",
+        "balloon"}},
       {v1::ITEM_KIND_CNT, {"image", "eths", "env", "cmd", "natplug"}},
       {v1::ITEM_KIND_A2B, {"dir0", "dir1", "both"}},
       {v1::ITEM_KIND_PHY, {"nic", "mode", "force", "netns"}},
@@ -327,6 +329,21 @@ void ReadItemKey(Reader& r, const std::string& key, const YAML::Node& v,
     }
   } else if (key == "persistent") {
     if (r.Bool(v, "persistent", &b)) it.mutable_kvm()->set_persistent(b);
+  } else if (key == "install_cdrom" || key == "added_cdrom" ||
+             key == "added_disk") {
+    if (!r.Str(v, key, &s)) return;
+    auto* o = it.mutable_kvm()->mutable_options();
+    if (key == "install_cdrom") o->set_install_cdrom(s);
+    if (key == "added_cdrom") o->set_added_cdrom(s);
+    if (key == "added_disk") o->set_added_disk(s);
+  } else if (key == "with_pxe" || key == "no_reboot" || key == "fullvirt" ||
+             key == "balloon") {
+    if (!r.Bool(v, key, &b)) return;
+    auto* o = it.mutable_kvm()->mutable_options();
+    if (key == "with_pxe") o->set_with_pxe(b);
+    if (key == "no_reboot") o->set_no_reboot(b);
+    if (key == "fullvirt") o->set_fullvirt(b);
+    if (key == "balloon") o->set_balloon(b);
   } else if (key == "natplug") {
     if (!r.Str(v, "natplug", &s)) return;
     uint32_t eth;

@@ -432,6 +432,33 @@ TEST(SaveTest, RoundTrip) {
                                      HasSubstr("vm1:eth1 -- c1:eth0")));
 }
 
+TEST(SaveTest, KvmOptionsRoundTripAndRemake) {
+  std::vector<LabError> errors;
+  Lab l = Parse(
+      "items:\n  vm1: {kind: kvm, image: d.qcow2, added_disk: x.qcow2, "
+      "install_cdrom: /i.iso, balloon: true, no_reboot: yes}\n",
+      &errors);
+  ASSERT_TRUE(errors.empty()) << FormatErrors("f", errors);
+  const auto& o = l.Find("vm1")->item.kvm().options();
+  EXPECT_EQ(o.added_disk(), "x.qcow2");
+  EXPECT_EQ(o.install_cdrom(), "/i.iso");
+  EXPECT_TRUE(o.balloon() && o.no_reboot() && !o.fullvirt());
+  std::vector<v1::Item> now = {l.Find("vm1")->item};
+  std::string text = SaveLab("n", now);
+  EXPECT_THAT(text, HasSubstr("added_disk: x.qcow2"));
+  EXPECT_THAT(text, HasSubstr("balloon: true"));
+  std::vector<LabError> e2;
+  Lab back = Parse(text, &e2);
+  ASSERT_TRUE(e2.empty()) << text;
+  EXPECT_EQ(MakePlan(back, now).Changes(), 0u);
+  // Another option makes the VM again.
+  now[0].mutable_kvm()->mutable_options()->set_balloon(false);
+  EXPECT_THAT(RecreateReason(l.Find("vm1")->item, now[0]),
+              HasSubstr("kvm options"));
+  EXPECT_THAT(Errors("items:\n  v: {kind: kvm, image: t, fullvirt: maybe}\n"),
+              HasSubstr("fullvirt must be true or false"));
+}
+
 TEST(ClabTest, MapsLinuxNodesBridgesAndHosts) {
   std::vector<LabError> errors;
   Lab l = ParseClab(R"(name: clab1

@@ -66,6 +66,10 @@ std::string RecreateReason(const v1::Item& want, const v1::Item& have) {
     add(Diff("cpu", w.cpu(), h.cpu()));
     add(Diff("eths", w.eth_count(), h.eth_count()));
     add(Diff("persistent", w.persistent(), h.persistent()));
+    if (!google::protobuf::util::MessageDifferencer::Equals(w.options(),
+                                                            h.options())) {
+      why.push_back("kvm options");
+    }
     if (w.has_natplug() != h.has_natplug() || w.natplug() != h.natplug()) {
       why.push_back("natplug");
     }

@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -83,6 +84,22 @@ std::string SaveLab(const std::string& net,
       out << YAML::Key << "eths" << YAML::Value << k.eth_count();
       if (k.persistent())
         out << YAML::Key << "persistent" << YAML::Value << true;
+      const auto& o = k.options();
+      using Text = std::pair<const char*, std::string>;
+      for (const Text& t :
+           std::vector<Text>{{"install_cdrom", o.install_cdrom()},
+                             {"added_cdrom", o.added_cdrom()},
+                             {"added_disk", o.added_disk()}}) {
+        if (!t.second.empty())
+          out << YAML::Key << t.first << YAML::Value << t.second;
+      }
+      using Flag = std::pair<const char*, bool>;
+      for (const Flag& f : std::vector<Flag>{{"with_pxe", o.with_pxe()},
+                                             {"no_reboot", o.no_reboot()},
+                                             {"fullvirt", o.fullvirt()},
+                                             {"balloon", o.balloon()}}) {
+        if (f.second) out << YAML::Key << f.first << YAML::Value << true;
+      }
       if (k.has_natplug()) {
         out << YAML::Key << "natplug" << YAML::Value
             << absl::StrCat("eth", k.natplug());

@@ -315,6 +315,7 @@ absl::Status GrpcVmBackend::Create(cloonix::v1::Item* item, bool restart) {
   req.set_ram_mb(item->kvm().ram_mb());
   req.set_cpu(item->kvm().cpu());
   req.set_persistent(item->kvm().persistent());
+  *req.mutable_options() = item->kvm().options();
   for (const auto& e : item->eths()) {
     auto* ve = req.add_eths();
     ve->set_port(e.port());

@@ -42,6 +42,9 @@ std::string DomainXml(const VmDef& d) {
       absl::StrAppend(&x, "    <initrd>", XmlEscape(d.initrd), "</initrd>\n");
     absl::StrAppend(&x, "    <cmdline>", XmlEscape(d.cmdline), "</cmdline>\n");
   } else {
+    if (d.with_pxe) absl::StrAppend(&x, "    <boot dev='network'/>\n");
+    if (!d.install_cdrom.empty())
+      absl::StrAppend(&x, "    <boot dev='cdrom'/>\n");
     absl::StrAppend(&x, "    <boot dev='hd'/>\n");
   }
   // TCG: 'maximum' (custom+max is refused); KVM: the host's CPU.
@@ -49,18 +52,35 @@ std::string DomainXml(const VmDef& d) {
                   d.domain_type == "kvm" ? "  <cpu mode='host-passthrough'/>\n"
                                          : "  <cpu mode='maximum'/>\n",
                   "  <on_poweroff>destroy</on_poweroff>\n"
-                  "  <on_reboot>restart</on_reboot>\n"
+                  "  <on_reboot>",
+                  d.no_reboot ? "destroy" : "restart",
+                  "</on_reboot>\n"
                   "  <on_crash>destroy</on_crash>\n  <devices>\n    <emulator>",
                   XmlEscape(d.emulator), "</emulator>\n");
-  if (!d.disk.empty()) {
+  // Disks: virtio (vdX), or SATA (sdX) with fullvirt.
+  const std::string bus = d.fullvirt ? "sata" : "virtio";
+  const char* pre = d.fullvirt ? "sd" : "vd";
+  auto disk = [&](const std::string& file, const std::string& type,
+                  const char* letter) {
     absl::StrAppend(&x,
                     "    <disk type='file' device='disk'>\n"
-                    "      <driver name='qemu' type='qcow2' cache='unsafe'/>\n"
+                    "      <driver name='qemu' type='",
+                    type, "' cache='unsafe'/>\n      <source file='",
+                    XmlEscape(file), "'/>\n      <target dev='", pre, letter,
+                    "' bus='", bus, "'/>\n    </disk>\n");
+  };
+  if (!d.disk.empty()) disk(d.disk, "qcow2", "a");
+  if (!d.added_disk.empty()) disk(d.added_disk, d.added_disk_format, "b");
+  auto cdrom = [&](const std::string& file, const char* dev) {
+    absl::StrAppend(&x,
+                    "    <disk type='file' device='cdrom'>\n"
+                    "      <driver name='qemu' type='raw'/>\n"
                     "      <source file='",
-                    XmlEscape(d.disk),
-                    "'/>\n      <target dev='vda' bus='virtio'/>\n"
-                    "    </disk>\n");
-  }
+                    XmlEscape(file), "'/>\n      <target dev='", dev,
+                    "' bus='sata'/>\n      <readonly/>\n    </disk>\n");
+  };
+  if (!d.install_cdrom.empty()) cdrom(d.install_cdrom, "sdx");
+  if (!d.added_cdrom.empty()) cdrom(d.added_cdrom, "sdy");
   if (!d.agent_disk.empty()) {
     absl::StrAppend(&x,
                     "    <disk type='file' device='disk'>\n"
@@ -75,8 +95,8 @@ std::string DomainXml(const VmDef& d) {
     absl::StrAppend(&x, "    <interface type='ethernet'>\n      <mac address='",
                     XmlEscape(t.mac), "'/>\n      <target dev='",
                     XmlEscape(t.host_name),
-                    "' managed='yes'/>\n      <model type='virtio'/>\n"
-                    "    </interface>\n");
+                    "' managed='yes'/>\n      <model type='",
+                    d.fullvirt ? "e1000" : "virtio", "'/>\n    </interface>\n");
   }
   absl::StrAppend(
       &x, "    <serial type='pty'>\n      <log file='",
@@ -94,9 +114,8 @@ std::string DomainXml(const VmDef& d) {
   absl::StrAppend(
       &x, "    <channel type='unix'>\n      <source mode='bind' path='",
       XmlEscape(d.agent_socket), "'/>\n      <target type='virtio' name='",
-      wire::kAgentPortName,
-      "'/>\n    </channel>\n    <memballoon model='none'/>\n"
-      "  </devices>\n</domain>\n");
+      wire::kAgentPortName, "'/>\n    </channel>\n    <memballoon model='",
+      d.balloon ? "virtio" : "none", "'/>\n  </devices>\n</domain>\n");
   return x;
 }
 

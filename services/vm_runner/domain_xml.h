@@ -31,6 +31,15 @@ struct VmDef {
   // hvc0) on a unix socket QEMU listens on. "" for none.
   std::string agent_disk;
   std::string hvc_socket;
+  // Cloonix's add kvm options (cloonix.v1.KvmOptions), paths resolved.
+  std::string install_cdrom;  // booted first
+  std::string added_cdrom;
+  std::string added_disk;
+  std::string added_disk_format = "raw";  // or "qcow2"
+  bool with_pxe = false;                  // network boot first
+  bool no_reboot = false;                 // a guest reboot ends QEMU
+  bool fullvirt = false;                  // e1000 NICs, SATA disks
+  bool balloon = false;                   // virtio memballoon
   std::string emulator = "/usr/bin/qemu-system-x86_64";
 };
 

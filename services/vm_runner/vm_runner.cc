@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -34,6 +35,7 @@
 namespace cloonix {
 
 namespace vr = ::cloonix::vmrunner::v1;
+namespace v1 = ::cloonix::v1;
 
 namespace {
 
@@ -48,6 +50,65 @@ struct BootPlan {
   std::string disk_base;  // "" for none
   std::string kernel, initrd, cmdline_extra;
 };
+
+// A file an option names (Cloonix's add kvm --added_disk= ...): a name in
+// the bulk dir or an absolute path, a regular file.
+absl::StatusOr<std::string> OptionFile(const std::string& bulk,
+                                       const std::string& option,
+                                       const std::string& name) {
+  if (name.empty() || (name[0] != '/' && name.find('/') != std::string::npos) ||
+      absl::StrContains(name, "..")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kvm --", option, "=", name,
+                     ": give a file name in the bulk dir or an absolute path"));
+  }
+  std::string path = name[0] == '/' ? name : bulk + "/" + name;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kvm --", option, "=", name, ": no file ", path));
+  }
+  return path;
+}
+
+// Cloonix's add kvm options into the domain.
+absl::Status ApplyOptions(const std::string& bulk,
+                          const vr::CreateVmRequest& req, const BootPlan& plan,
+                          VmDef* def) {
+  const v1::KvmOptions& o = req.options();
+  const bool boots_itself = plan.kernel.empty();
+  if ((!o.install_cdrom().empty() || o.with_pxe()) && !boots_itself) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "kvm --", o.with_pxe() ? "with_pxe" : "install_cdrom",
+        " needs an image that boots by itself (a .qcow2 with its "
+        "bootloader); ",
+        req.image(),
+        " boots a kernel directly (a kernel set or a .boot sidecar)"));
+  }
+  if (!o.install_cdrom().empty()) {
+    ASSIGN_OR_RETURN(def->install_cdrom,
+                     OptionFile(bulk, "install_cdrom", o.install_cdrom()));
+  }
+  if (!o.added_cdrom().empty()) {
+    ASSIGN_OR_RETURN(def->added_cdrom,
+                     OptionFile(bulk, "added_cdrom", o.added_cdrom()));
+  }
+  if (!o.added_disk().empty()) {
+    ASSIGN_OR_RETURN(def->added_disk,
+                     OptionFile(bulk, "added_disk", o.added_disk()));
+    std::ifstream f(def->added_disk, std::ios::binary);  // qcow2's magic
+    char magic[4] = {};
+    f.read(magic, sizeof(magic));
+    def->added_disk_format =
+        f.gcount() == 4 && std::memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2"
+                                                                 : "raw";
+  }
+  def->with_pxe = o.with_pxe();
+  def->no_reboot = o.no_reboot();
+  def->fullvirt = o.fullvirt();
+  def->balloon = o.balloon();
+  return absl::OkStatus();
+}
 
 absl::StatusOr<BootPlan> ResolveImage(const std::string& bulk,
                                       const std::string& image) {
@@ -190,6 +251,10 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
   if (!config_.agent_disk.empty()) {
     def.agent_disk = config_.agent_disk;
     def.hvc_socket = dir + "/hvc0.sock";  // shorter than agent.sock
+  }
+  if (auto s = ApplyOptions(config_.bulk_dir, req, plan, &def); !s.ok()) {
+    if (!keep_disk) RemoveTree(dir).IgnoreError();
+    return s;
   }
   auto fail = [&](absl::Status s) {
     host_->Destroy(dom).IgnoreError();
