@@ -143,9 +143,27 @@ e2e_cleanup_net() {
 # Extra nets a test starts (their cleanup runs with the test's own).
 E2E_EXTRA_NETS=()
 
+# keep_logs: when a check failed, the nets' daemon logs (and the kernel's
+# segfault lines) go to Bazel's undeclared outputs
+# (bazel-testlogs/<test>/test.outputs/outputs.zip) before the work root goes.
+keep_logs() {
+  [[ $E2E_FAILED -gt 0 && -n "${TEST_UNDECLARED_OUTPUTS_DIR:-}" ]] || return 0
+  local d
+  for d in "$CLOONIX_WORK_ROOT"/*/log; do
+    [[ -d "$d" ]] && cp -r "$d" "$TEST_UNDECLARED_OUTPUTS_DIR/$(basename "$(dirname "$d")")-log" 2>/dev/null
+  done
+  for d in "$CLOONIX_WORK_ROOT"/*/vm/*/hvc0.log; do
+    [[ -f "$d" ]] && cp "$d" "$TEST_UNDECLARED_OUTPUTS_DIR/$(basename "$(dirname "$d")")-hvc0.log" 2>/dev/null
+  done
+  dmesg 2>/dev/null | grep -iE 'segfault|general protection|cloonix' | tail -50 \
+    > "$TEST_UNDECLARED_OUTPUTS_DIR/dmesg.txt" 2>/dev/null
+  return 0
+}
+
 e2e_cleanup() {
   local n
   for n in "${E2E_EXTRA_NETS[@]}" "$NET"; do e2e_cleanup_net "$n"; done
+  keep_logs
   # Belt and braces if the stop failed: kill what runs under our work root.
   pkill -9 -f -- "$E2E_ROOT" 2>/dev/null || true
   for m in $(mount | awk '{print $3}' | grep -F "$E2E_ROOT" | sort -r); do umount -l "$m" 2>/dev/null; done
