@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -37,6 +38,12 @@ void ReadFor(int fd, absl::Duration d, std::string* out) {
 }  // namespace
 
 absl::Status MakeAgentDisk(const std::string& agent, const std::string& out) {
+  // A disk newer than the agent holds it already (a restarted vm_runner).
+  struct stat a, o;
+  if (stat(agent.c_str(), &a) == 0 && stat(out.c_str(), &o) == 0 &&
+      o.st_size > 0 && o.st_mtim.tv_sec > a.st_mtim.tv_sec) {
+    return absl::OkStatus();
+  }
   const std::string dir = out + ".d";
   RemoveTree(dir).IgnoreError();
   RETURN_IF_ERROR(MakeDirs(dir, 0755));

@@ -20,7 +20,8 @@
 namespace cloonix {
 
 // Writes `out`: a small ext4 image (mkfs.ext4 -d, no mount) holding
-// `agent` as /cloonix-agent (0755). INTERNAL with mkfs's error.
+// `agent` as /cloonix-agent (0755), unless `out` is already newer than
+// `agent`. INTERNAL with mkfs's error.
 absl::Status MakeAgentDisk(const std::string& agent, const std::string& out);
 
 // The shell line typed into hvc0: mounts the config disk read-only on
