@@ -29,6 +29,7 @@ _LIBS = {
     "nlohmann_json": (["nlohmann_json"], []),
     "yaml_cpp": (["yaml-cpp"], []),
     "curl": (["libcurl", "libcrypto"], []),
+    "crypto": (["libcrypto"], []),
     "cli11": ([], []),
     "libvirt": (["libvirt"], []),
     "pcap": (["libpcap"], []),

@@ -67,10 +67,12 @@ absl::StatusOr<std::vector<std::string>> AddKvm(
 // add zip|cvm <name> eth=<letters> <image> [options] -> add cnt.
 absl::StatusOr<std::vector<std::string>> AddContainer(
     const std::vector<std::string>& a) {
-  std::vector<std::string> pos, env;
+  std::vector<std::string> pos, env, pass;
   for (size_t i = 2; i < a.size(); ++i) {
     const std::string& s = a[i];
-    if (absl::StartsWith(s, "--startup_env=")) {
+    if (absl::StartsWith(s, "--vmount=") || s == "--privileged") {
+      pass.push_back(s);
+    } else if (absl::StartsWith(s, "--startup_env=")) {
       for (absl::string_view e :
            absl::StrSplit(absl::StripPrefix(s, "--startup_env="), ' ',
                           absl::SkipWhitespace())) {
@@ -79,15 +81,19 @@ absl::StatusOr<std::vector<std::string>> AddContainer(
       }
     } else if (absl::StartsWith(s, "--")) {
       return NotHere(s.substr(0, s.find('=')),
-                     "containers here run from an OCI image with the "
-                     "project's isolation; this option is not built");
+                     s == "--persistent"
+                         ? "a container's root here is a snapshot of its "
+                           "image; keep data in a --vmount directory"
+                         : "this option is not built for containers");
     } else {
       pos.push_back(s);
     }
   }
   if (pos.size() != 3 || !absl::StartsWith(pos[1], "eth=")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "add ", a[1], " <name> eth=<letters> <image> [--startup_env=...]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("add ", a[1],
+                     " <name> eth=<letters> <image> [--startup_env=...] "
+                     "[--vmount=HOST:GUEST] [--privileged]"));
   }
   auto n = EthCount(pos[1]);
   if (!n.ok()) return n.status();
@@ -96,6 +102,7 @@ absl::StatusOr<std::vector<std::string>> AddContainer(
     out.push_back("--env");
     out.push_back(e);
   }
+  out.insert(out.end(), pass.begin(), pass.end());
   return out;
 }
 

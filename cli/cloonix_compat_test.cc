@@ -51,8 +51,12 @@ TEST(CloonixCompatTest, WhatIsNotHereIsNamed) {
                  "--install_cdrom=/x.iso", "--balloon"}),
               ElementsAre("add", "kvm", "v", "ram=1", "cpu=1", "eth=s",
                           "x.qcow2", "--install_cdrom=/x.iso", "--balloon"));
-  EXPECT_THAT(Err({"add", "zip", "c", "eth=s", "x.zip", "--privileged"}),
-              HasSubstr("--privileged: not supported"));
+  EXPECT_THAT(T({"add", "zip", "c", "eth=s", "x.zip", "--privileged",
+                 "--vmount=/srv:/mnt"}),
+              ElementsAre("add", "cnt", "c", "x.zip", "eth=1", "--privileged",
+                          "--vmount=/srv:/mnt"));
+  EXPECT_THAT(Err({"add", "zip", "c", "eth=s", "x.zip", "--persistent"}),
+              HasSubstr("--persistent: not supported"));
   EXPECT_THAT(Err({"add", "cvm", "c", "eth=sd", "img"}),
               HasSubstr("one letter per eth, s or v"));
   EXPECT_THAT(Err({"cnf", "lan", "lan1", "rstp"}), HasSubstr("rstp"));

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/a2b_settings.h"
 #include "common/item_kind.h"
 #include "google/protobuf/util/json_util.h"
@@ -24,6 +25,22 @@ absl::StatusOr<uint32_t> ParseEth(const std::string& s) {
         absl::StrCat("\"", s, "\" is not an eth (use eth0 or 0)"));
   }
   return n;
+}
+
+absl::StatusOr<cloonix::v1::BindMount> ParseVmount(const std::string& s) {
+  std::vector<std::string> parts = absl::StrSplit(s, ':');
+  cloonix::v1::BindMount m;
+  if (parts.size() == 3 && (parts[2] == "ro" || parts[2] == "rw")) {
+    m.set_readonly(parts[2] == "ro");
+    parts.pop_back();
+  }
+  if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", s, "\" is not a mount: write HOST_PATH:GUEST_PATH[:ro]"));
+  }
+  m.set_host_path(parts[0]);
+  m.set_guest_path(parts[1]);
+  return m;
 }
 
 std::string ToJsonLine(const google::protobuf::Message& m) {
@@ -136,6 +153,13 @@ std::string ItemDetails(const v1::Item& it) {
   if (it.kind() == v1::ITEM_KIND_CNT) {
     absl::StrAppend(&out, "image: ", it.cnt().image(),
                     "\nnetns: ", it.cnt().netns(), "\n");
+    for (const auto& m : it.cnt().mounts()) {
+      absl::StrAppend(&out, "mount: ", m.host_path(), " -> ", m.guest_path(),
+                      m.readonly() ? " (read-only)" : "", "\n");
+    }
+    if (it.cnt().privileged()) {
+      absl::StrAppend(&out, "privileged: yes (no isolation from the host)\n");
+    }
   }
   if (it.kind() == v1::ITEM_KIND_NAT) {
     absl::StrAppend(&out,

@@ -16,6 +16,10 @@ namespace cloonix::cli {
 // "eth3" or "3" -> 3. INVALID_ARGUMENT otherwise.
 absl::StatusOr<uint32_t> ParseEth(const std::string& s);
 
+// "HOST:GUEST" or "HOST:GUEST:ro|rw" (Cloonix's --vmount) -> a BindMount
+// (paths checked by the net). INVALID_ARGUMENT otherwise.
+absl::StatusOr<cloonix::v1::BindMount> ParseVmount(const std::string& s);
+
 // One-line JSON of a message (proto field names, enums as names).
 std::string ToJsonLine(const google::protobuf::Message& m);
 

@@ -9,6 +9,21 @@ namespace {
 using ::testing::HasSubstr;
 namespace v1 = cloonix::v1;
 
+TEST(OutputTest, ParseVmount) {
+  auto m = ParseVmount("/srv/share:/mnt/share");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->host_path(), "/srv/share");
+  EXPECT_EQ(m->guest_path(), "/mnt/share");
+  EXPECT_FALSE(m->readonly());
+  EXPECT_TRUE(ParseVmount("/a:/b:ro")->readonly());
+  EXPECT_FALSE(ParseVmount("/a:/b:rw")->readonly());
+  for (const char* bad : {"/a", "/a:", ":/b", "/a:/b:x", "/a:/b:ro:ro", ""}) {
+    EXPECT_EQ(ParseVmount(bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
 TEST(OutputTest, ParseEthAcceptsBothSpellings) {
   EXPECT_EQ(*ParseEth("eth3"), 3u);
   EXPECT_EQ(*ParseEth("0"), 0u);

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace cloonix {
 
@@ -79,6 +80,47 @@ absl::Status ValidateMac(absl::string_view mac) {
   int first = std::stoi(std::string(mac.substr(0, 2)), nullptr, 16);
   if (first & 1) return bad("it is a multicast address");
   if (mac == "00:00:00:00:00:00") return bad("it is all zeros");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateBindMountPaths(absl::string_view host_path,
+                                    absl::string_view guest_path) {
+  for (auto [path, what] : {std::pair{host_path, "host path"},
+                            std::pair{guest_path, "guest path"}}) {
+    auto bad = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mount ", what, " \"", path, "\" ", why));
+    };
+    if (path.empty() || path[0] != '/') return bad("must be absolute");
+    if (path.size() > 1024) return bad("is longer than 1024 bytes");
+    for (char c : path) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        return bad("has a control character");
+      }
+    }
+    for (absl::string_view part : absl::StrSplit(path, '/')) {
+      if (part == "." || part == "..") {
+        return bad("must not have a \".\" or \"..\" component");
+      }
+    }
+  }
+  // "//proc/" is /proc: compare the path without empty components.
+  std::string g;
+  for (absl::string_view part :
+       absl::StrSplit(guest_path, '/', absl::SkipEmpty())) {
+    absl::StrAppend(&g, "/", part);
+  }
+  if (g.empty()) {
+    return absl::InvalidArgumentError(
+        "mount guest path \"/\": the container's root cannot be replaced");
+  }
+  for (absl::string_view reserved : {"/proc", "/sys", "/dev"}) {
+    if (g == reserved || absl::StartsWith(g, absl::StrCat(reserved, "/"))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mount guest path \"", guest_path, "\" is under ",
+                       reserved, ", which the container mounts itself"));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -56,6 +56,13 @@ uint32_t Fnv1a(absl::string_view s);
 // all zeros.
 absl::Status ValidateMac(absl::string_view mac);
 
+// A bind mount's paths (Cloonix's --vmount=<host>:<guest>): both absolute,
+// at most 1024 bytes, no "." or ".." component, no control character; the
+// guest path not "/" and not under /proc, /sys or /dev (the container's own
+// mounts). Whether the host path exists is the runner's check.
+absl::Status ValidateBindMountPaths(absl::string_view host_path,
+                                    absl::string_view guest_path);
+
 }  // namespace cloonix
 
 #endif  // CLOONIX_COMMON_NAMES_H_

@@ -1,5 +1,9 @@
 #include "common/names.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -80,6 +84,29 @@ TEST(NamesTest, NetTagAndMacs) {
   EXPECT_FALSE(ValidateMac("02-aa-bb-cc-dd-ee").ok());
   EXPECT_FALSE(ValidateMac("02:aa:bb:cc:dd:eg").ok());
   EXPECT_FALSE(ValidateMac("00:00:00:00:00:00").ok());
+}
+
+TEST(NamesTest, BindMountPaths) {
+  EXPECT_TRUE(ValidateBindMountPaths("/srv/share", "/mnt/share").ok());
+  EXPECT_TRUE(ValidateBindMountPaths("/etc/hosts.lab", "/etc/hosts").ok());
+  EXPECT_TRUE(ValidateBindMountPaths("/a..b", "/device").ok());
+  for (auto [h, g] : std::vector<std::pair<std::string, std::string>>{
+           {"srv", "/mnt"},          // relative host
+           {"/srv", "mnt"},          // relative guest
+           {"", "/mnt"},             // empty
+           {"/srv/../etc", "/mnt"},  // escapes
+           {"/srv", "/mnt/./x"},     // "." component
+           {"/srv", "/"},            // the root
+           {"/srv", "//"},           // the root again
+           {"/srv", "/proc"},        // reserved
+           {"/srv", "/sys/fs"},      // under a reserved one
+           {"/srv", "/dev/"},        // reserved, trailing slash
+           {"/srv", "//proc"},       // reserved, doubled slash
+           {"/srv\nx", "/mnt"},      // control character
+           {"/" + std::string(1100, 'a'), "/mnt"}}) {
+    absl::Status s = ValidateBindMountPaths(h, g);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << h << " " << g;
+  }
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ PACKAGES=(
   libcurl4-openssl-dev
   # data plane and runtimes
   openvswitch-switch containerd runc busybox-static libdpdk-dev dpdk
+  unzip zip  # Cloonix's zipped rootfs images (add zip); zip for the tests
   # VMs: libvirtd + virtlogd (started by vm_runner), QEMU (TCG), images
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   qemu-utils cpio xz-utils kmod debootstrap openssl

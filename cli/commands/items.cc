@@ -218,6 +218,15 @@ void AddItemCommands(CLI::App* app, CLI::App* add, Context& ctx) {
                       "(Cloonix's --natplug)");
   add_cnt->add_option("--cmd", cmd,
                       "Command run by /bin/sh -c instead of the image's");
+  static std::vector<std::string> vmounts;
+  add_cnt->add_option(
+      "--vmount", vmounts,
+      "HOST:GUEST[:ro]: bind-mount a host path into the container "
+      "(repeatable; Cloonix's --vmount; the container writes there as root)");
+  static bool privileged = false;
+  add_cnt->add_flag("--privileged", privileged,
+                    "Every capability, no seccomp, the host's devices: no "
+                    "isolation from the host (Cloonix's --privileged)");
   add_cnt->callback([&] {
     ctx.action = [&]() -> int {
       v1::Item it;
@@ -240,6 +249,12 @@ void AddItemCommands(CLI::App* app, CLI::App* add, Context& ctx) {
         }
       }
       for (const auto& e : env) c->add_env(e);
+      for (const auto& v : vmounts) {
+        auto m = cloonix::cli::ParseVmount(v);
+        if (!m.ok()) return Fail(std::string(m.status().message()), kExitUsage);
+        *c->add_mounts() = *m;
+      }
+      c->set_privileged(privileged);
       if (!cnt_natplug.empty()) {
         auto eth = cloonix::cli::ParseEth(cnt_natplug);
         if (!eth.ok())

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "cli/a2b_args.h"
+#include "cli/output.h"
 #include "common/a2b_settings.h"
 #include "common/item_kind.h"
 #include "common/names.h"
@@ -214,7 +215,8 @@ const std::set<std::string>& KeysOf(v1::ItemKind k) {
        {"image", "ram", "cpu", "eths", "persistent", "natplug", "install_cdrom",
         "added_cdrom", "added_disk", "with_pxe", "no_reboot", "fullvirt",
         "balloon"}},
-      {v1::ITEM_KIND_CNT, {"image", "eths", "env", "cmd", "natplug"}},
+      {v1::ITEM_KIND_CNT,
+       {"image", "eths", "env", "cmd", "natplug", "mounts", "privileged"}},
       {v1::ITEM_KIND_A2B, {"dir0", "dir1", "both"}},
       {v1::ITEM_KIND_PHY, {"nic", "mode", "force", "netns"}},
       {v1::ITEM_KIND_C2C,
@@ -373,6 +375,29 @@ void ReadItemKey(Reader& r, const std::string& key, const YAML::Node& v,
       }
       c->add_env(e);
     }
+  } else if (key == "mounts") {
+    auto* c = it.mutable_cnt();
+    c->clear_mounts();
+    std::vector<std::string> mounts;
+    if (!r.StrList(v, "mounts", &mounts)) return;
+    for (const auto& text : mounts) {
+      auto m = cloonix::cli::ParseVmount(text);
+      if (!m.ok()) {
+        r.Err(v, std::string(m.status().message()));
+        continue;
+      }
+      // A relative host path is relative to the lab file (ResolvePaths).
+      absl::Status st = cloonix::ValidateBindMountPaths(
+          m->host_path()[0] == '/' ? m->host_path() : "/" + m->host_path(),
+          m->guest_path());
+      if (!st.ok()) {
+        r.Err(v, std::string(st.message()));
+        continue;
+      }
+      *c->add_mounts() = *m;
+    }
+  } else if (key == "privileged") {
+    if (r.Bool(v, "privileged", &b)) it.mutable_cnt()->set_privileged(b);
   } else if (key == "cmd") {
     auto* c = it.mutable_cnt();
     c->clear_command();
@@ -678,7 +703,13 @@ void ResolvePaths(const std::string& file, Lab* lab) {
       }
     }
   }
-  for (auto& li : lab->items) resolve(&li.c2c_creds);
+  for (auto& li : lab->items) {
+    resolve(&li.c2c_creds);
+    if (!li.item.has_cnt()) continue;
+    for (auto& m : *li.item.mutable_cnt()->mutable_mounts()) {
+      resolve(m.mutable_host_path());
+    }
+  }
 }
 
 std::map<std::string, Lab> SplitByHost(
@@ -1082,9 +1113,14 @@ void CheckLab(const Lab& lab, const std::string& bulk_dir,
       bool path = absl::EndsWith(img, ".tar") || img[0] == '/';
       bool ref =
           !path && (absl::StrContains(img, '/') || absl::StrContains(img, ':'));
-      if (!ref && !FileExists(path ? img : in_bulk(img + ".tar"))) {
-        err(ipos, absl::StrCat("cnt ", name, ": image ", img, " not found (no ",
-                               path ? img : in_bulk(img + ".tar"), ")"));
+      // A bare name: <bulk>/<name>.tar, else a rootfs <bulk>/<name> (a
+      // directory or a .zip), as cnt_runner looks them up.
+      if (!ref && !FileExists(path ? img : in_bulk(img + ".tar")) &&
+          (path || !FileExists(in_bulk(img)))) {
+        err(ipos,
+            absl::StrCat("cnt ", name, ": image ", img, " not found (no ",
+                         path ? img : in_bulk(img + ".tar"),
+                         path ? "" : absl::StrCat(" nor ", in_bulk(img)), ")"));
       }
     }
   }

@@ -1,5 +1,6 @@
 #include "cli/lab/lab.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -164,12 +165,16 @@ TEST(LabTest, MissingImages) {
   std::ofstream(bulk + "/busybox.tar") << "x";
   std::ofstream(bulk + "/tiny-vmlinux") << "x";
   std::ofstream(bulk + "/tiny-initrd.img") << "x";
+  std::ofstream(bulk + "/frr.zip") << "x";
+  mkdir((bulk + "/bookworm").c_str(), 0755);
   std::vector<LabError> errors;
   Lab l = ParseLab(
       "items:\n"
       "  c1: {kind: cnt}\n"
       "  c2: {kind: cnt, image: nosuch}\n"
       "  c3: {kind: cnt, image: \"alpine:3.19\"}\n"
+      "  c4: {kind: cnt, image: frr.zip}\n"
+      "  c5: {kind: cnt, image: bookworm}\n"
       "  v1: {kind: kvm, image: tiny}\n"
       "  v2: {kind: kvm, image: deb.qcow2}\n",
       "lab.yaml", &errors);
@@ -177,8 +182,9 @@ TEST(LabTest, MissingImages) {
   CheckLab(l, bulk, &errors);
   std::string e = FormatErrors("lab.yaml", errors);
   EXPECT_THAT(e, HasSubstr("lab.yaml:3:26: cnt c2: image nosuch not found"));
-  EXPECT_THAT(e, HasSubstr("lab.yaml:6:26: kvm v2: image deb.qcow2 not found"));
-  EXPECT_EQ(errors.size(), 2u) << e;  // busybox, alpine:3.19, tiny are fine
+  EXPECT_THAT(e, HasSubstr("lab.yaml:8:26: kvm v2: image deb.qcow2 not found"));
+  // busybox, alpine:3.19, the zip and dir rootfs, tiny are fine
+  EXPECT_EQ(errors.size(), 2u) << e;
   std::system(("rm -rf " + bulk).c_str());
 }
 
@@ -457,6 +463,39 @@ TEST(SaveTest, KvmOptionsRoundTripAndRemake) {
               HasSubstr("kvm options"));
   EXPECT_THAT(Errors("items:\n  v: {kind: kvm, image: t, fullvirt: maybe}\n"),
               HasSubstr("fullvirt must be true or false"));
+}
+
+TEST(SaveTest, CntMountsAndPrivileged) {
+  std::vector<LabError> errors;
+  Lab l = ParseLab(
+      "items:\n  c1: {kind: cnt, mounts: [\"/srv/a:/mnt/a\", "
+      "\"share:/mnt/b:ro\"], privileged: true}\n",
+      "/labs/x/lab.yaml", &errors);
+  ASSERT_TRUE(errors.empty()) << FormatErrors("f", errors);
+  ResolvePaths("/labs/x/lab.yaml", &l);
+  const auto& c = l.Find("c1")->item.cnt();
+  ASSERT_EQ(c.mounts_size(), 2);
+  EXPECT_EQ(c.mounts(0).host_path(), "/srv/a");
+  EXPECT_EQ(c.mounts(1).host_path(), "/labs/x/share");  // next to the file
+  EXPECT_TRUE(c.mounts(1).readonly());
+  EXPECT_TRUE(c.privileged());
+  std::vector<v1::Item> now = {l.Find("c1")->item};
+  std::string text = SaveLab("n", now);
+  EXPECT_THAT(text, HasSubstr("/labs/x/share:/mnt/b:ro"));
+  EXPECT_THAT(text, HasSubstr("privileged: true"));
+  std::vector<LabError> e2;
+  Lab back = Parse(text, &e2);
+  ASSERT_TRUE(e2.empty()) << text;
+  EXPECT_EQ(MakePlan(back, now).Changes(), 0u);
+  now[0].mutable_cnt()->mutable_mounts(0)->set_readonly(true);
+  EXPECT_THAT(RecreateReason(l.Find("c1")->item, now[0]), HasSubstr("mounts"));
+  now[0].mutable_cnt()->set_privileged(false);
+  EXPECT_THAT(RecreateReason(l.Find("c1")->item, now[0]),
+              HasSubstr("privileged"));
+  EXPECT_THAT(Errors("items:\n  c: {kind: cnt, mounts: [\"/a:/proc/x\"]}\n"),
+              HasSubstr("under /proc"));
+  EXPECT_THAT(Errors("items:\n  c: {kind: cnt, mounts: [\"/a\"]}\n"),
+              HasSubstr("HOST_PATH:GUEST_PATH"));
 }
 
 TEST(ClabTest, MapsLinuxNodesBridgesAndHosts) {

@@ -82,6 +82,13 @@ std::string RecreateReason(const v1::Item& want, const v1::Item& have) {
     if (w.has_natplug() != h.has_natplug() || w.natplug() != h.natplug()) {
       why.push_back("natplug");
     }
+    bool same_mounts = w.mounts_size() == h.mounts_size();
+    for (int i = 0; same_mounts && i < w.mounts_size(); ++i) {
+      same_mounts = google::protobuf::util::MessageDifferencer::Equals(
+          w.mounts(i), h.mounts(i));
+    }
+    if (!same_mounts) why.push_back("mounts");
+    add(Diff("privileged", w.privileged(), h.privileged()));
   } else if (want.has_phy()) {
     const auto &w = want.phy(), &h = have.phy();
     add(Diff("nic", w.host_ifname(), h.host_ifname()));

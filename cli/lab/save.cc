@@ -126,6 +126,16 @@ std::string SaveLab(const std::string& net,
         out << YAML::Key << "natplug" << YAML::Value
             << absl::StrCat("eth", c.natplug());
       }
+      if (c.mounts_size()) {
+        out << YAML::Key << "mounts" << YAML::Value << YAML::BeginSeq;
+        for (const auto& m : c.mounts()) {
+          out << absl::StrCat(m.host_path(), ":", m.guest_path(),
+                              m.readonly() ? ":ro" : "");
+        }
+        out << YAML::EndSeq;
+      }
+      if (c.privileged())
+        out << YAML::Key << "privileged" << YAML::Value << true;
     } else if (it.has_a2b()) {
       EmitA2b(out, "dir0", it.a2b().dir0());
       EmitA2b(out, "dir1", it.a2b().dir1());

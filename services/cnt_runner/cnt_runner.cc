@@ -1,7 +1,10 @@
 #include "services/cnt_runner/cnt_runner.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -17,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "services/cnt_runner/oci_spec.h"
 #include "services/cnt_runner/registry_client.h"
+#include "services/cnt_runner/rootfs_image.h"
 #include "spdlog/spdlog.h"
 
 namespace cloonix {
@@ -75,7 +79,9 @@ std::string EthsToJson(const crv1::CreateContainerRequest& req) {
 
 absl::StatusOr<ImageInfo> CntRunner::ResolveImage(const std::string& image) {
   // A path: absolute or relative, a .tar, or what exists on disk; a
-  // registry reference (host/repo:tag, repo:tag) is pulled once.
+  // registry reference (host/repo:tag, repo:tag) is pulled once; a bare name
+  // is the net's containerd image, else <bulk>/<name>.tar, else a rootfs
+  // <bulk>/<name> (a directory or a .zip, Cloonix's cvm and zip images).
   bool is_path = image[0] == '/' || image[0] == '.' ||
                  absl::EndsWith(image, ".tar") ||
                  std::filesystem::exists(image);
@@ -83,21 +89,47 @@ absl::StatusOr<ImageInfo> CntRunner::ResolveImage(const std::string& image) {
     auto info = runtime_->GetImage(image);
     if (info.ok() || info.status().code() != absl::StatusCode::kNotFound)
       return info;
-    if (LooksLikeImageRef(image)) {
+    if (LooksLikeImageRef(image) && !absl::EndsWith(image, ".zip")) {
       ASSIGN_OR_RETURN(std::string name, runtime_->PullImage(image));
       return runtime_->GetImage(name);
     }
   }
-  std::string tarball =
+  std::string path =
       is_path ? image : absl::StrCat(config_.bulk_dir, "/", image, ".tar");
-  if (!std::filesystem::exists(tarball)) {
+  if (!is_path && !std::filesystem::exists(path) &&
+      IsRootfsPath(absl::StrCat(config_.bulk_dir, "/", image))) {
+    path = absl::StrCat(config_.bulk_dir, "/", image);
+  }
+  if (!std::filesystem::exists(path)) {
     return absl::NotFoundError(absl::StrCat(
         "image \"", image,
-        "\" not found: not in the net's containerd and no tarball ", tarball,
-        " (build one with tools/images/build-busybox-oci.sh)"));
+        "\" not found: not in the net's containerd, no tarball ", path,
+        " (build one with tools/images/build-busybox-oci.sh), no rootfs "
+        "directory or .zip ",
+        config_.bulk_dir, "/", image));
   }
-  ASSIGN_OR_RETURN(std::string name, runtime_->ImportOciTarball(tarball));
+  if (IsRootfsPath(path)) return ImportRootfs(path);
+  ASSIGN_OR_RETURN(std::string name, runtime_->ImportOciTarball(path));
   return runtime_->GetImage(name);
+}
+
+absl::StatusOr<ImageInfo> CntRunner::ImportRootfs(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string name, RootfsImageName(path));
+  auto known = runtime_->GetImage(name);
+  if (known.ok() || known.status().code() != absl::StatusCode::kNotFound) {
+    return known;  // imported before, the tree unchanged since
+  }
+  const std::string layout = absl::StrCat(config_.work_dir, "/rootfs-import");
+  std::error_code ec;
+  std::filesystem::remove_all(layout, ec);  // a create cut short
+  spdlog::info("importing rootfs {} as image {}", path, name);
+  absl::Status made = MakeRootfsLayout(path, name, layout, kMaxRootfsBytes);
+  absl::StatusOr<std::string> imported =
+      made.ok() ? runtime_->ImportOciTarball(layout)
+                : absl::StatusOr<std::string>(made);
+  std::filesystem::remove_all(layout, ec);
+  if (!imported.ok()) return imported.status();
+  return runtime_->GetImage(*imported);
 }
 
 absl::Status CntRunner::PlumbEths(const std::string& cnt_netns,
@@ -126,6 +158,28 @@ absl::StatusOr<crv1::Container> CntRunner::Create(
     if (links_->LinkExists(NetNetns(config_.net), e.port())) {
       return absl::AlreadyExistsError(
           absl::StrCat("port ", e.port(), " already exists"));
+    }
+  }
+  if (req.mounts_size() > 32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        req.mounts_size(), " mounts; a container takes at most 32"));
+  }
+  std::set<std::string> guest_paths;
+  for (const auto& m : req.mounts()) {
+    RETURN_IF_ERROR(ValidateBindMountPaths(m.host_path(), m.guest_path()));
+    struct stat st;
+    if (stat(m.host_path().c_str(), &st) != 0) {
+      return absl::NotFoundError(absl::StrCat("mount host path ", m.host_path(),
+                                              ": ", std::strerror(errno)));
+    }
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mount host path ", m.host_path(),
+                       " is neither a directory nor a regular file"));
+    }
+    if (!guest_paths.insert(m.guest_path()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mount guest path ", m.guest_path(), " given twice"));
     }
   }
   if (!links_->NetnsExists(NetNetns(config_.net))) {
@@ -182,6 +236,15 @@ absl::StatusOr<crv1::Container> CntRunner::Create(
   spec.cgroups_path = absl::StrCat("/cloonix/", config_.net, "/", req.name());
   spec.proc_sys_entries = config_.proc_sys_entries;
   spec.seccomp_json = config_.seccomp_json;
+  for (const auto& m : req.mounts()) {
+    spec.mounts.push_back({m.host_path(), m.guest_path(), m.readonly()});
+  }
+  spec.privileged = req.privileged();
+  if (spec.privileged) {
+    spec.privileged_caps = CapabilitiesInMask(OwnBoundingSet());
+    spdlog::warn("container {} is privileged: no isolation from the host",
+                 req.name());
+  }
   if (auto s = MakeDirs(config_.work_dir + "/cnt"); !s.ok()) return rollback(s);
   ContainerParams p;
   p.id = req.name();

@@ -58,6 +58,9 @@ class CntRunner {
   absl::StatusOr<std::vector<cntrunner::v1::Container>> List()
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<ImageInfo> ResolveImage(const std::string& image);
+  // A rootfs directory or .zip (rootfs_image.h) as an image, imported once
+  // per content. Holds image_mu_ (as ResolveImage's callers do).
+  absl::StatusOr<ImageInfo> ImportRootfs(const std::string& path);
   absl::Status PlumbEths(const std::string& cnt_netns,
                          const cntrunner::v1::CreateContainerRequest& req);
 

@@ -4,10 +4,17 @@
 #ifndef CLOONIX_SERVICES_CNT_RUNNER_OCI_SPEC_H_
 #define CLOONIX_SERVICES_CNT_RUNNER_OCI_SPEC_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace cloonix {
+
+// A bind mount of a host path (Cloonix's --vmount).
+struct OciBindMount {
+  std::string host_path, guest_path;  // absolute, validated
+  bool readonly = false;
+};
 
 struct OciSpecParams {
   std::string hostname;
@@ -22,7 +29,25 @@ struct OciSpecParams {
   std::vector<std::string> proc_sys_entries;
   // The OCI linux.seccomp object (JSON, see seccomp.h); empty: no filter.
   std::string seccomp_json;
+  // rbind mounts after the container's own (/proc, /dev, /sys, /tmp ...).
+  std::vector<OciBindMount> mounts;
+  // Docker's --privileged: AllCapabilities(), no seccomp filter (whatever
+  // seccomp_json says), no masked or read-only paths, /sys read-write, the
+  // host's /dev (rbind) and every device allowed, no no_new_privileges.
+  bool privileged = false;
+  // The capabilities of a privileged container; empty: AllCapabilities().
+  // The runner gives those of its own bounding set (as Docker does): runc
+  // cannot grant what it does not hold.
+  std::vector<std::string> privileged_caps;
 };
+
+// Every capability Linux 6.1 knows (CAP_LAST_CAP: 40), in number order.
+std::vector<std::string> AllCapabilities();
+// The names of the capabilities whose bits are set in `mask`.
+std::vector<std::string> CapabilitiesInMask(uint64_t mask);
+// This process's bounding set (CapBnd of /proc/self/status); all ones if it
+// cannot be read.
+uint64_t OwnBoundingSet();
 
 // The capabilities of a lab container: Docker's default set plus NET_ADMIN
 // (a lab container configures its own interfaces, routes and net.* sysctls).

@@ -191,6 +191,8 @@ absl::Status GrpcCntBackend::Create(cloonix::v1::Item* item) {
   }
   for (const auto& c : item->cnt().command()) req.add_command(c);
   for (const auto& e : item->cnt().env()) req.add_env(e);
+  *req.mutable_mounts() = item->cnt().mounts();
+  req.set_privileged(item->cnt().privileged());
   cr::Container resp;
   auto s = Call(stub_.get(), &cr::CntRunner::Stub::CreateContainer, req, &resp,
                 kLong, "cnt_runner: ");

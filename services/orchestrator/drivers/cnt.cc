@@ -1,6 +1,7 @@
 // cnt: a container run by cnt_runner (containerd), one veth per eth whose
 // net-side end is the eth's port.
 #include "absl/strings/str_cat.h"
+#include "common/names.h"
 #include "common/status_macros.h"
 #include "services/orchestrator/drivers/drivers.h"
 
@@ -28,6 +29,13 @@ class CntDriver : public KindDriver {
         return absl::InvalidArgumentError(
             absl::StrCat("env \"", e, "\" must be KEY=value"));
       }
+    }
+    if (c.mounts_size() > 32) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cnt.mounts has ", c.mounts_size(), " entries; at most 32"));
+    }
+    for (const auto& m : c.mounts()) {
+      RETURN_IF_ERROR(ValidateBindMountPaths(m.host_path(), m.guest_path()));
     }
     return c.eth_count();
   }
