@@ -4,18 +4,20 @@
 # boots; vm_runner types into its hvc0 the line that mounts the config disk
 # and starts the agent from it; the VM turns blue. ssh, scp both ways, and a
 # reboot (the agent is typed in again and comes back) work; nothing of
-# cloonix is in the image. No traffic leaves the machine.
+# cloonix is in the image. The same image (cloud-init installed, as a cloud
+# image) booted with --cloud-init turns blue through its NoCloud seed with
+# nothing typed into a console. No traffic leaves the machine.
 source "$(dirname "$0")/lib.sh"
 
 build_tiny_guest   # the kernel and initrd the Debian image boots with
 IMG_CACHE=/var/cache/cloonix
-IMG="$IMG_CACHE/test-debian-hvc0.qcow2"
+IMG="$IMG_CACHE/test-debian-hvc0-ci.qcow2"
 if [[ ! -f "$IMG" ]]; then
   mkdir -p "$IMG_CACHE"
   t0=$(date +%s)
-  if bash "$RUNFILES/tools/images/build-debian-guest.sh" "$IMG" --no-agent --hvc0-autologin \
+  if bash "$RUNFILES/tools/images/build-debian-guest.sh" "$IMG" --no-agent --hvc0-autologin --cloud-init \
       >"$E2E_ROOT/debian.log" 2>&1; then
-    pass "build the Debian image without agent, hvc0 autologin ($(( $(date +%s) - t0 )) s)"
+    pass "build the Debian image without agent, hvc0 autologin, cloud-init ($(( $(date +%s) - t0 )) s)"
   else
     fail "build the Debian image without agent" "$(tail -5 "$E2E_ROOT/debian.log")"
     e2e_finish; exit 1
@@ -71,6 +73,23 @@ check "ssh after the reboot (the copied file is there)" bash -c "[[ \$(cloonix s
 check "a tiny guest (its own agent) still turns blue" bash -c "
   cloonix add kvm tiny1 ram=192 cpu=1 eth=1 tiny && for i in \$(seq 1 240); do cloonix ssh tiny1 true 2>/dev/null && break; sleep 0.5; done &&
   cloonix ssh tiny1 true"
+# cloud-init: the VM has no hvc0 (nothing can be typed); its seed's bootcmd
+# mounts the config disk and starts the agent.
+check "del deb and tiny1 (the CPU for the next boot)" bash -c "cloonix del deb && cloonix del tiny1"
+t0=$(date +%s.%N)
+check "add kvm cld --cloud-init (the same image)" cloonix add kvm cld ram=512 cpu=1 eth=1 debh.qcow2 --cloud-init
+if agent_up cld true 240; then
+  pass "cld turns blue through its NoCloud seed ($(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5) s)"
+else
+  fail "cld turns blue through its NoCloud seed" "$(tail -c 2000 "$CLOONIX_WORK_ROOT/$NET/vm/cld/console.log" 2>/dev/null)"
+fi
+check "cld has no hvc0 console and nothing was typed for it" bash -c "
+  [[ ! -e $CLOONIX_WORK_ROOT/$NET/vm/cld/hvc0.sock ]] && ! grep -q 'cld: agent down' $CLOONIX_WORK_ROOT/$NET/log/vm_runner.log"
+check "cld answers commands" wait_agent cld
+check "cloud-init ran the seed: hostname from its meta-data, agent from the config disk" bash -c "
+  [[ \$(cloonix ssh cld hostname) == cld ]] &&
+  [[ \$(cloonix ssh cld 'readlink /proc/\$(pgrep -x cloonix-agent)/exe') == /run/cloonix-cfg/cloonix-agent ]] &&
+  cloonix ssh cld 'grep -q cloonix /var/lib/cloud/instance/user-data.txt'"
 check "net stop" cloonix net stop
 check_clean "nothing left after stop"
 e2e_finish

@@ -21,6 +21,7 @@ PACKAGES=(
   # VMs: libvirtd + virtlogd (started by vm_runner), QEMU (TCG), images
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   qemu-utils cpio xz-utils kmod debootstrap openssl
+  genisoimage  # the NoCloud seed of kvm --cloud-init
   # fuzzing (libFuzzer) and sanitizer runs
   clang libclang-rt-14-dev
   # tools used by the lab and the tests

@@ -152,7 +152,7 @@ void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx) {
   // Cloonix's other add kvm options (KvmOptions in topology.proto).
   static std::string install_cdrom, added_cdrom, added_disk;
   static bool with_pxe = false, no_reboot = false, fullvirt = false,
-              balloon = false;
+              balloon = false, cloud_init = false;
   add_kvm->add_option("--install_cdrom,--install-cdrom", install_cdrom,
                       "ISO booted first, the disk attached (install a "
                       "system); the image must boot by itself");
@@ -169,6 +169,10 @@ void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx) {
                     "Emulated e1000 NICs and SATA disks (guests without "
                     "virtio drivers)");
   add_kvm->add_flag("--balloon", balloon, "A virtio memory balloon");
+  add_kvm->add_flag("--cloud-init,--cloud_init", cloud_init,
+                    "A NoCloud seed whose cloud-init starts the agent from "
+                    "the config disk at every boot (cloud images without "
+                    "hvc0 autologin)");
   static std::string kvm_natplug;
   add_kvm->add_option("--natplug", kvm_natplug,
                       "ethN or N: create nat-<name> and lan-<name> cabled to "
@@ -186,6 +190,7 @@ void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx) {
       o->set_no_reboot(no_reboot);
       o->set_fullvirt(fullvirt);
       o->set_balloon(balloon);
+      o->set_cloud_init(cloud_init);
       if (!kvm_natplug.empty()) {
         auto eth = cloonix::cli::ParseEth(kvm_natplug);
         if (!eth.ok())

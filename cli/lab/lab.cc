@@ -214,7 +214,7 @@ const std::set<std::string>& KeysOf(v1::ItemKind k) {
       {v1::ITEM_KIND_KVM,
        {"image", "ram", "cpu", "eths", "persistent", "natplug", "install_cdrom",
         "added_cdrom", "added_disk", "with_pxe", "no_reboot", "fullvirt",
-        "balloon"}},
+        "balloon", "cloud_init"}},
       {v1::ITEM_KIND_CNT,
        {"image", "eths", "env", "cmd", "natplug", "mounts", "privileged"}},
       {v1::ITEM_KIND_A2B, {"dir0", "dir1", "both"}},
@@ -339,13 +339,14 @@ void ReadItemKey(Reader& r, const std::string& key, const YAML::Node& v,
     if (key == "added_cdrom") o->set_added_cdrom(s);
     if (key == "added_disk") o->set_added_disk(s);
   } else if (key == "with_pxe" || key == "no_reboot" || key == "fullvirt" ||
-             key == "balloon") {
+             key == "balloon" || key == "cloud_init") {
     if (!r.Bool(v, key, &b)) return;
     auto* o = it.mutable_kvm()->mutable_options();
     if (key == "with_pxe") o->set_with_pxe(b);
     if (key == "no_reboot") o->set_no_reboot(b);
     if (key == "fullvirt") o->set_fullvirt(b);
     if (key == "balloon") o->set_balloon(b);
+    if (key == "cloud_init") o->set_cloud_init(b);
   } else if (key == "natplug") {
     if (!r.Str(v, "natplug", &s)) return;
     uint32_t eth;

@@ -442,17 +442,19 @@ TEST(SaveTest, KvmOptionsRoundTripAndRemake) {
   std::vector<LabError> errors;
   Lab l = Parse(
       "items:\n  vm1: {kind: kvm, image: d.qcow2, added_disk: x.qcow2, "
-      "install_cdrom: /i.iso, balloon: true, no_reboot: yes}\n",
+      "install_cdrom: /i.iso, balloon: true, no_reboot: yes, cloud_init: "
+      "true}\n",
       &errors);
   ASSERT_TRUE(errors.empty()) << FormatErrors("f", errors);
   const auto& o = l.Find("vm1")->item.kvm().options();
   EXPECT_EQ(o.added_disk(), "x.qcow2");
   EXPECT_EQ(o.install_cdrom(), "/i.iso");
-  EXPECT_TRUE(o.balloon() && o.no_reboot() && !o.fullvirt());
+  EXPECT_TRUE(o.balloon() && o.no_reboot() && !o.fullvirt() && o.cloud_init());
   std::vector<v1::Item> now = {l.Find("vm1")->item};
   std::string text = SaveLab("n", now);
   EXPECT_THAT(text, HasSubstr("added_disk: x.qcow2"));
   EXPECT_THAT(text, HasSubstr("balloon: true"));
+  EXPECT_THAT(text, HasSubstr("cloud_init: true"));
   std::vector<LabError> e2;
   Lab back = Parse(text, &e2);
   ASSERT_TRUE(e2.empty()) << text;

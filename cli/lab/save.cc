@@ -97,7 +97,8 @@ std::string SaveLab(const std::string& net,
       for (const Flag& f : std::vector<Flag>{{"with_pxe", o.with_pxe()},
                                              {"no_reboot", o.no_reboot()},
                                              {"fullvirt", o.fullvirt()},
-                                             {"balloon", o.balloon()}}) {
+                                             {"balloon", o.balloon()},
+                                             {"cloud_init", o.cloud_init()}}) {
         if (f.second) out << YAML::Key << f.first << YAML::Value << true;
       }
       if (k.has_natplug()) {

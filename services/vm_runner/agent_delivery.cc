@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -74,6 +75,52 @@ std::string DeliveryCommand() {
          "mountpoint -q /run/cloonix-cfg || mount -o ro "
          "/dev/disk/by-id/virtio-cloonix-cfg /run/cloonix-cfg; setsid "
          "/run/cloonix-cfg/cloonix-agent </dev/null >/dev/null 2>&1 & }";
+}
+
+std::string CloudInitUserData() {
+  // A YAML single-quoted scalar: the command has no single quote.
+  return absl::StrCat(
+      "#cloud-config\n"
+      "# cloonix: start the agent from the config disk at every boot\n"
+      "bootcmd:\n"
+      "  - ['sh', '-c', '",
+      DeliveryCommand(), "']\n");
+}
+
+absl::Status MakeCloudInitSeed(const std::string& out,
+                               const std::string& instance_id,
+                               const std::string& hostname) {
+  // Item and net names may hold '_' (not in a hostname): '-' instead.
+  auto label = [](std::string v) {
+    for (char& c : v) {
+      if (!absl::ascii_isalnum(c) && c != '-' && c != '.') c = '-';
+    }
+    return v.substr(0, 63);
+  };
+  const std::string dir = out + ".d";
+  RemoveTree(dir).IgnoreError();
+  RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  auto cleanup = [&] { RemoveTree(dir).IgnoreError(); };
+  absl::Status st =
+      WriteFileAtomic(dir + "/meta-data",
+                      absl::StrCat("instance-id: ", label(instance_id),
+                                   "\nlocal-hostname: ", label(hostname), "\n"),
+                      0644);
+  if (st.ok())
+    st = WriteFileAtomic(dir + "/user-data", CloudInitUserData(), 0644);
+  if (st.ok()) {
+    const std::string tmp = out + ".tmp";
+    st = ExecOk({"genisoimage", "-quiet", "-output", tmp, "-volid", "cidata",
+                 "-joliet", "-rock", dir + "/user-data", dir + "/meta-data"})
+             .status();
+    if (st.ok() && rename(tmp.c_str(), out.c_str()) != 0) {
+      st = absl::InternalError(
+          absl::StrCat("rename ", tmp, ": ", std::strerror(errno)));
+    }
+    if (!st.ok()) unlink(tmp.c_str());
+  }
+  cleanup();
+  return st;
 }
 
 absl::Status TypeIntoHvc0(const std::string& socket, absl::Duration settle,

@@ -29,6 +29,19 @@ absl::Status MakeAgentDisk(const std::string& agent, const std::string& out);
 // background) unless a cloonix-agent runs.
 std::string DeliveryCommand();
 
+// The NoCloud seed of --cloud-init: `out` (an ISO 9660 image, volume id
+// "cidata", made with genisoimage) holding meta-data (instance-id
+// `instance_id`, local-hostname `hostname`) and user-data, a #cloud-config
+// whose bootcmd runs DeliveryCommand() at every boot. Characters other than
+// [A-Za-z0-9.-] in the id and hostname become '-'. INTERNAL with
+// genisoimage's error.
+absl::Status MakeCloudInitSeed(const std::string& out,
+                               const std::string& instance_id,
+                               const std::string& hostname);
+
+// The user-data of that seed.
+std::string CloudInitUserData();
+
 // One delivery attempt on the hvc0 socket: a carriage return, up to
 // `settle` to see what the console shows, then the command (unless it asks
 // for a login: FAILED_PRECONDITION), then what follows for `settle`. What

@@ -40,6 +40,43 @@ TEST(AgentDeliveryTest, DiskHoldsTheAgent) {
   RemoveTree(dir).IgnoreError();
 }
 
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    pclose(p);
+  }
+  return out;
+}
+
+TEST(AgentDeliveryTest, CloudInitSeed) {
+  std::string dir = TempDir();
+  const std::string iso = dir + "/seed.iso";
+  ASSERT_TRUE(MakeCloudInitSeed(iso, "cloonix-net_1-Vm.1", "Vm_1").ok());
+  // NoCloud finds it by its volume id.
+  EXPECT_NE(Shell("isoinfo -d -i " + iso).find("Volume id: cidata"),
+            std::string::npos);
+  EXPECT_EQ(Shell("isoinfo -R -i " + iso + " -x /meta-data"),
+            "instance-id: cloonix-net-1-Vm.1\nlocal-hostname: Vm-1\n");
+  const std::string user_data =
+      Shell("isoinfo -R -i " + iso + " -x /user-data");
+  EXPECT_EQ(user_data, CloudInitUserData());
+  EXPECT_EQ(user_data.rfind("#cloud-config\n", 0), 0u);
+  EXPECT_NE(user_data.find(DeliveryCommand()), std::string::npos);
+  // Valid YAML whose bootcmd is [sh, -c, the delivery line].
+  std::ofstream(dir + "/ud.yaml") << user_data;
+  EXPECT_EQ(
+      Shell("python3 -c 'import yaml,sys; "
+          "print(yaml.safe_load(open(sys.argv[1]))[\"bootcmd\"][0][2])' " +
+          dir + "/ud.yaml"),
+      DeliveryCommand() + "\n");
+  EXPECT_NE(access((iso + ".d").c_str(), F_OK), 0);  // no leftovers
+  EXPECT_NE(access((iso + ".tmp").c_str(), F_OK), 0);
+  RemoveTree(dir).IgnoreError();
+}
+
 // A console on a unix socket: answers the first carriage return with
 // `prompt`, then records what is typed.
 class FakeConsole {

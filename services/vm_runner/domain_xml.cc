@@ -81,16 +81,18 @@ std::string DomainXml(const VmDef& d) {
   };
   if (!d.install_cdrom.empty()) cdrom(d.install_cdrom, "sdx");
   if (!d.added_cdrom.empty()) cdrom(d.added_cdrom, "sdy");
-  if (!d.agent_disk.empty()) {
+  auto ro_disk = [&](const std::string& file, const char* dev,
+                     const char* serial) {
     absl::StrAppend(&x,
                     "    <disk type='file' device='disk'>\n"
                     "      <driver name='qemu' type='raw'/>\n"
                     "      <source file='",
-                    XmlEscape(d.agent_disk),
-                    "'/>\n      <target dev='vdz' bus='virtio'/>\n"
-                    "      <readonly/>\n      <serial>cloonix-cfg</serial>\n"
-                    "    </disk>\n");
-  }
+                    XmlEscape(file), "'/>\n      <target dev='", dev,
+                    "' bus='virtio'/>\n      <readonly/>\n      <serial>",
+                    serial, "</serial>\n    </disk>\n");
+  };
+  if (!d.agent_disk.empty()) ro_disk(d.agent_disk, "vdz", "cloonix-cfg");
+  if (!d.seed_disk.empty()) ro_disk(d.seed_disk, "vdy", "cloonix-seed");
   for (const auto& t : d.taps) {
     absl::StrAppend(&x, "    <interface type='ethernet'>\n      <mac address='",
                     XmlEscape(t.mac), "'/>\n      <target dev='",

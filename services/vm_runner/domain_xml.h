@@ -31,6 +31,9 @@ struct VmDef {
   // hvc0) on a unix socket QEMU listens on. "" for none.
   std::string agent_disk;
   std::string hvc_socket;
+  // --cloud-init: the NoCloud seed (ISO 9660, label cidata), a read-only
+  // virtio disk with serial "cloonix-seed". "" for none.
+  std::string seed_disk;
   // Cloonix's add kvm options (cloonix.v1.KvmOptions), paths resolved.
   std::string install_cdrom;  // booted first
   std::string added_cdrom;

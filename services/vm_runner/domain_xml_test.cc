@@ -54,6 +54,15 @@ TEST(DomainXmlTest, AgentDiskAndHvc0) {
   EXPECT_LT(x.find("disk.qcow2"), x.find("agent-cfg.img"));
   EXPECT_THAT(x, HasSubstr("<source mode='bind' path='/w/vm/vm1/hvc0.sock'/>"
                            "\n      <target type='virtio' port='1'/>"));
+  EXPECT_THAT(x, Not(HasSubstr("cloonix-seed")));
+  // --cloud-init: the seed, read-only, after the config disk; no hvc0.
+  d.hvc_socket.clear();
+  d.seed_disk = "/w/vm/vm1/seed.iso";
+  x = DomainXml(d);
+  EXPECT_THAT(x, HasSubstr("<source file='/w/vm/vm1/seed.iso'/>\n      "
+                           "<target dev='vdy' bus='virtio'/>\n      "
+                           "<readonly/>\n      <serial>cloonix-seed</serial>"));
+  EXPECT_THAT(x, Not(HasSubstr("hvc0.sock")));
 }
 
 TEST(DomainXmlTest, DiskGuestAndEscaping) {

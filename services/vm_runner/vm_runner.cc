@@ -252,9 +252,24 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
     def.agent_disk = config_.agent_disk;
     def.hvc_socket = dir + "/hvc0.sock";  // shorter than agent.sock
   }
-  if (auto s = ApplyOptions(config_.bulk_dir, req, plan, &def); !s.ok()) {
+  absl::Status opts = ApplyOptions(config_.bulk_dir, req, plan, &def);
+  if (opts.ok() && req.options().cloud_init()) {
+    if (config_.agent_disk.empty()) {
+      opts = absl::FailedPreconditionError(
+          "kvm --cloud-init starts the agent from the config disk, and this "
+          "vm_runner makes none (no agent found: --agent_path)");
+    } else {
+      // The agent comes from cloud-init: nothing is typed into hvc0.
+      def.hvc_socket.clear();
+      def.seed_disk = dir + "/seed.iso";
+      opts = MakeCloudInitSeed(def.seed_disk,
+                               absl::StrCat("cloonix-", config_.net, "-", name),
+                               name);
+    }
+  }
+  if (!opts.ok()) {
     if (!keep_disk) RemoveTree(dir).IgnoreError();
-    return s;
+    return opts;
   }
   auto fail = [&](absl::Status s) {
     host_->Destroy(dom).IgnoreError();

@@ -30,7 +30,7 @@
 # (apt's Acquire::http::Proxy is honoured when http_proxy is not set).
 #
 # usage: build-debian-guest.sh OUT.qcow2 (--agent PATH | --no-agent)
-#                              [--hvc0-autologin]
+#                              [--hvc0-autologin] [--cloud-init]
 #                              [--authorized-key FILE]... [--mirror URL]
 #                              [--size 2G] [--cache DIR] [--kver KERNEL_VERSION]
 #   --agent   the static cloonix agent to install (exactly one of --agent and
@@ -40,6 +40,9 @@
 #             root), as every Cloonix image has: vm_runner delivers the
 #             agent through it from its config disk (nothing of cloonix in
 #             the image)
+#   --cloud-init  Debian's cloud-init, limited to the NoCloud datasource
+#             (as a cloud image): `add kvm --cloud-init` starts the agent
+#             through its seed; without a seed cloud-init stays disabled
 #   --authorized-key  an ssh public key file for root
 #             (/root/.ssh/authorized_keys, 0600 in a 0700 dir); repeatable,
 #             the files are concatenated
@@ -51,7 +54,7 @@ set -euo pipefail
 
 usage() { sed -n '/^# usage:/,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
-out="" agent="" noagent="" hvc0="" mirror="http://deb.debian.org/debian" size="2G"
+out="" agent="" noagent="" hvc0="" cloudinit="" mirror="http://deb.debian.org/debian" size="2G"
 cache="/var/cache/cloonix/kernel" kver=""
 keys=()
 SUITE=bookworm
@@ -63,6 +66,7 @@ while [[ $# -gt 0 ]]; do
     --agent)  agent="${2:?--agent needs a path}"; shift 2 ;;
     --no-agent) noagent=1; shift ;;
     --hvc0-autologin) hvc0=1; shift ;;
+    --cloud-init) cloudinit=1; shift ;;
     --authorized-key) keys+=("${2:?--authorized-key needs a file}"); shift 2 ;;
     --mirror) mirror="${2:?--mirror needs a URL}"; shift 2 ;;
     --size)   size="${2:?--size needs a size}"; shift 2 ;;
@@ -120,6 +124,19 @@ echo "debootstrap $SUITE from $mirror${http_proxy:+ (proxy $http_proxy)}" >&2
 debootstrap --variant=minbase --include="$INCLUDE" \
   --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
   "$SUITE" "$rootfs" "$mirror" >&2
+
+if [[ -n "$cloudinit" ]]; then
+  # apt in the chroot (debootstrap's --include does not order cloud-init's
+  # python dependencies), with the host's DNS for the mirror meanwhile.
+  echo "apt-get install cloud-init" >&2
+  rm -f "$rootfs/etc/resolv.conf"
+  cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+  mount -t proc proc "$rootfs/proc"
+  chroot "$rootfs" apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get install -y -q \
+    --no-install-recommends cloud-init >&2
+  umount "$rootfs/proc"
+fi
 
 # --- configuration -----------------------------------------------------------
 echo debian > "$rootfs/etc/hostname"
@@ -204,6 +221,13 @@ units+=(cloonix-agent.service)
 fi
 mkdir -p "$rootfs/etc/systemd/system/multi-user.target.wants" \
          "$rootfs/etc/systemd/system/sockets.target.wants"
+if [[ -n "$cloudinit" ]]; then
+  # Only NoCloud (the seed of add kvm --cloud-init): nothing else is probed,
+  # and without a seed ds-identify finds nothing and cloud-init stays off
+  # (with the "None" datasource it would run every boot, 35 s under TCG).
+  mkdir -p "$rootfs/etc/cloud/cloud.cfg.d"
+  printf 'datasource_list: [ NoCloud ]\n' > "$rootfs/etc/cloud/cloud.cfg.d/99-cloonix.cfg"
+fi
 if [[ -n "$hvc0" ]]; then
   # Root logged in on hvc0 at boot, as Cloonix's images (agetty -a root).
   mkdir -p "$rootfs/etc/systemd/system/serial-getty@hvc0.service.d" \
@@ -255,5 +279,5 @@ mv -f "$out.tmp" "$out"
 mv -f "$boot.tmp" "$boot"
 bytes="$(stat -c %s "$out")"
 echo "built $out: $bytes bytes ($(numfmt --to=iec "$bytes")), virtual $size," \
-     "$([[ -n "$agent" ]] && echo "agent $agent" || echo "no agent"),${hvc0:+ hvc0 autologin,} ${#keys[@]} authorized key(s)," \
+     "$([[ -n "$agent" ]] && echo "agent $agent" || echo "no agent"),${hvc0:+ hvc0 autologin,}${cloudinit:+ cloud-init,} ${#keys[@]} authorized key(s)," \
      "kernel modules $kver, sidecar $boot, in $((SECONDS - start)) s" >&2
