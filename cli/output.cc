@@ -1,6 +1,7 @@
 #include "cli/output.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -41,6 +42,19 @@ absl::StatusOr<cloonix::v1::BindMount> ParseVmount(const std::string& s) {
   m.set_host_path(parts[0]);
   m.set_guest_path(parts[1]);
   return m;
+}
+
+cloonix::v1::GuestFiles MakeGuestFiles(
+    const std::vector<std::string>& dirs,
+    const std::vector<std::string>& deletes) {
+  cloonix::v1::GuestFiles f;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    std::filesystem::path p = std::filesystem::absolute(d, ec);
+    f.add_dirs(ec ? d : p.lexically_normal().string());
+  }
+  for (const auto& p : deletes) f.add_delete_(p);
+  return f;
 }
 
 std::string ToJsonLine(const google::protobuf::Message& m) {
@@ -159,6 +173,9 @@ std::string ItemDetails(const v1::Item& it) {
     }
     if (it.cnt().privileged()) {
       absl::StrAppend(&out, "privileged: yes (no isolation from the host)\n");
+    }
+    for (const auto& d : it.cnt().files().dirs()) {
+      absl::StrAppend(&out, "files: ", d, "\n");
     }
   }
   if (it.kind() == v1::ITEM_KIND_NAT) {

@@ -20,6 +20,11 @@ absl::StatusOr<uint32_t> ParseEth(const std::string& s);
 // (paths checked by the net). INVALID_ARGUMENT otherwise.
 absl::StatusOr<cloonix::v1::BindMount> ParseVmount(const std::string& s);
 
+// --files DIR... and --delete PATH...: the dirs made absolute (against the
+// current directory; they are read on the net's host).
+cloonix::v1::GuestFiles MakeGuestFiles(const std::vector<std::string>& dirs,
+                                       const std::vector<std::string>& deletes);
+
 // One-line JSON of a message (proto field names, enums as names).
 std::string ToJsonLine(const google::protobuf::Message& m);
 

@@ -223,6 +223,14 @@ void AddItemCommands(CLI::App* app, CLI::App* add, Context& ctx) {
       "--vmount", vmounts,
       "HOST:GUEST[:ro]: bind-mount a host path into the container "
       "(repeatable; Cloonix's --vmount; the container writes there as root)");
+  static std::vector<std::string> cnt_files, cnt_deletes;
+  add_cnt->add_option("--files", cnt_files,
+                      "DIR: its content is copied into the container's root "
+                      "before it starts (repeatable, in order; a directory "
+                      "of the net's host)");
+  add_cnt->add_option("--delete", cnt_deletes,
+                      "PATH: removed from the container's root before it "
+                      "starts (repeatable)");
   static bool privileged = false;
   add_cnt->add_flag("--privileged", privileged,
                     "Every capability, no seccomp, the host's devices: no "
@@ -255,6 +263,8 @@ void AddItemCommands(CLI::App* app, CLI::App* add, Context& ctx) {
         *c->add_mounts() = *m;
       }
       c->set_privileged(privileged);
+      *c->mutable_files() =
+          cloonix::cli::MakeGuestFiles(cnt_files, cnt_deletes);
       if (!cnt_natplug.empty()) {
         auto eth = cloonix::cli::ParseEth(cnt_natplug);
         if (!eth.ok())

@@ -169,6 +169,14 @@ void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx) {
                     "Emulated e1000 NICs and SATA disks (guests without "
                     "virtio drivers)");
   add_kvm->add_flag("--balloon", balloon, "A virtio memory balloon");
+  static std::vector<std::string> kvm_files, kvm_deletes;
+  add_kvm->add_option("--files", kvm_files,
+                      "DIR: its content is copied into the guest's root "
+                      "before its init runs (repeatable, in order; a "
+                      "directory of the net's host)");
+  add_kvm->add_option("--delete", kvm_deletes,
+                      "PATH: removed from the guest's root before its init "
+                      "runs (repeatable)");
   add_kvm->add_flag("--cloud-init,--cloud_init", cloud_init,
                     "A NoCloud seed whose cloud-init starts the agent from "
                     "the config disk at every boot (cloud images without "
@@ -191,6 +199,8 @@ void AddKvmCommands(CLI::App* add, CLI::App* cnf, Context& ctx) {
       o->set_fullvirt(fullvirt);
       o->set_balloon(balloon);
       o->set_cloud_init(cloud_init);
+      *it->mutable_kvm()->mutable_files() =
+          cloonix::cli::MakeGuestFiles(kvm_files, kvm_deletes);
       if (!kvm_natplug.empty()) {
         auto eth = cloonix::cli::ParseEth(kvm_natplug);
         if (!eth.ok())

@@ -20,6 +20,7 @@
 #include "cli/a2b_args.h"
 #include "cli/output.h"
 #include "common/a2b_settings.h"
+#include "common/guest_files.h"
 #include "common/item_kind.h"
 #include "common/names.h"
 #include "yaml-cpp/yaml.h"
@@ -214,9 +215,10 @@ const std::set<std::string>& KeysOf(v1::ItemKind k) {
       {v1::ITEM_KIND_KVM,
        {"image", "ram", "cpu", "eths", "persistent", "natplug", "install_cdrom",
         "added_cdrom", "added_disk", "with_pxe", "no_reboot", "fullvirt",
-        "balloon", "cloud_init"}},
+        "balloon", "cloud_init", "files", "delete"}},
       {v1::ITEM_KIND_CNT,
-       {"image", "eths", "env", "cmd", "natplug", "mounts", "privileged"}},
+       {"image", "eths", "env", "cmd", "natplug", "mounts", "privileged",
+        "files", "delete"}},
       {v1::ITEM_KIND_A2B, {"dir0", "dir1", "both"}},
       {v1::ITEM_KIND_PHY, {"nic", "mode", "force", "netns"}},
       {v1::ITEM_KIND_C2C,
@@ -397,6 +399,26 @@ void ReadItemKey(Reader& r, const std::string& key, const YAML::Node& v,
       }
       *c->add_mounts() = *m;
     }
+  } else if (key == "files" || key == "delete") {
+    v1::GuestFiles* f = kind == v1::ITEM_KIND_KVM
+                            ? it.mutable_kvm()->mutable_files()
+                            : it.mutable_cnt()->mutable_files();
+    std::vector<std::string> list;
+    if (v.IsScalar()) {
+      list.push_back(v.Scalar());
+    } else if (!r.StrList(v, key, &list)) {
+      return;
+    }
+    if (key == "files") {
+      f->clear_dirs();
+      for (const auto& d : list) f->add_dirs(d);  // ResolvePaths: absolute
+    } else {
+      f->clear_delete_();
+      for (const auto& p : list) f->add_delete_(p);
+    }
+    absl::Status st = cloonix::ValidateGuestFiles(
+        {}, {f->delete_().begin(), f->delete_().end()});
+    if (!st.ok()) r.Err(v, std::string(st.message()));
   } else if (key == "privileged") {
     if (r.Bool(v, "privileged", &b)) it.mutable_cnt()->set_privileged(b);
   } else if (key == "cmd") {
@@ -706,6 +728,13 @@ void ResolvePaths(const std::string& file, Lab* lab) {
   }
   for (auto& li : lab->items) {
     resolve(&li.c2c_creds);
+    v1::GuestFiles* files =
+        li.item.has_kvm()   ? li.item.mutable_kvm()->mutable_files()
+        : li.item.has_cnt() ? li.item.mutable_cnt()->mutable_files()
+                            : nullptr;
+    if (files != nullptr) {
+      for (auto& d : *files->mutable_dirs()) resolve(&d);
+    }
     if (!li.item.has_cnt()) continue;
     for (auto& m : *li.item.mutable_cnt()->mutable_mounts()) {
       resolve(m.mutable_host_path());

@@ -500,6 +500,40 @@ TEST(SaveTest, CntMountsAndPrivileged) {
               HasSubstr("HOST_PATH:GUEST_PATH"));
 }
 
+TEST(SaveTest, GuestFiles) {
+  std::vector<LabError> errors;
+  Lab l = ParseLab(
+      "items:\n"
+      "  vm1: {kind: kvm, image: tiny, files: [all, /abs/vm1], delete: "
+      "/etc/x}\n"
+      "  c1: {kind: cnt, files: all, delete: [/a, /b/]}\n",
+      "/labs/d/lab.yaml", &errors);
+  ASSERT_TRUE(errors.empty()) << FormatErrors("f", errors);
+  ResolvePaths("/labs/d/lab.yaml", &l);
+  const auto& kf = l.Find("vm1")->item.kvm().files();
+  ASSERT_EQ(kf.dirs_size(), 2);
+  EXPECT_EQ(kf.dirs(0), "/labs/d/all");  // next to the file
+  EXPECT_EQ(kf.dirs(1), "/abs/vm1");
+  ASSERT_EQ(kf.delete__size(), 1);
+  EXPECT_EQ(kf.delete_(0), "/etc/x");
+  EXPECT_EQ(l.Find("c1")->item.cnt().files().delete__size(), 2);
+  std::vector<v1::Item> now = {l.Find("vm1")->item, l.Find("c1")->item};
+  std::string text = SaveLab("n", now);
+  EXPECT_THAT(text, HasSubstr("- /labs/d/all"));
+  std::vector<LabError> e2;
+  Lab back = Parse(text, &e2);
+  ASSERT_TRUE(e2.empty()) << text;
+  EXPECT_EQ(MakePlan(back, now).Changes(), 0u);
+  now[1].mutable_cnt()->mutable_files()->add_dirs("/more");
+  EXPECT_THAT(RecreateReason(l.Find("c1")->item, now[1]), HasSubstr("files"));
+  now[0].mutable_kvm()->mutable_files()->clear_delete_();
+  EXPECT_THAT(RecreateReason(l.Find("vm1")->item, now[0]), HasSubstr("files"));
+  EXPECT_THAT(Errors("items:\n  c: {kind: cnt, delete: [etc/x]}\n"),
+              HasSubstr("must be absolute"));
+  EXPECT_THAT(Errors("items:\n  c: {kind: cnt, delete: /a/../b}\n"),
+              HasSubstr("\"..\""));
+}
+
 TEST(ClabTest, MapsLinuxNodesBridgesAndHosts) {
   std::vector<LabError> errors;
   Lab l = ParseClab(R"(name: clab1

@@ -70,6 +70,10 @@ std::string RecreateReason(const v1::Item& want, const v1::Item& have) {
                                                             h.options())) {
       why.push_back("kvm options");
     }
+    if (!google::protobuf::util::MessageDifferencer::Equals(w.files(),
+                                                            h.files())) {
+      why.push_back("files");
+    }
     if (w.has_natplug() != h.has_natplug() || w.natplug() != h.natplug()) {
       why.push_back("natplug");
     }
@@ -89,6 +93,10 @@ std::string RecreateReason(const v1::Item& want, const v1::Item& have) {
     }
     if (!same_mounts) why.push_back("mounts");
     add(Diff("privileged", w.privileged(), h.privileged()));
+    if (!google::protobuf::util::MessageDifferencer::Equals(w.files(),
+                                                            h.files())) {
+      why.push_back("files");
+    }
   } else if (want.has_phy()) {
     const auto &w = want.phy(), &h = have.phy();
     add(Diff("nic", w.host_ifname(), h.host_ifname()));

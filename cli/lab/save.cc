@@ -23,6 +23,19 @@ namespace {
 // "12.5" rather than "12.500000"; integers without a point.
 std::string Num(double d) { return absl::StrFormat("%g", d); }
 
+void EmitFiles(YAML::Emitter& out, const v1::GuestFiles& f) {
+  if (f.dirs_size()) {
+    out << YAML::Key << "files" << YAML::Value << YAML::BeginSeq;
+    for (const auto& d : f.dirs()) out << d;
+    out << YAML::EndSeq;
+  }
+  if (f.delete__size()) {
+    out << YAML::Key << "delete" << YAML::Value << YAML::BeginSeq;
+    for (const auto& p : f.delete_()) out << p;
+    out << YAML::EndSeq;
+  }
+}
+
 void EmitA2b(YAML::Emitter& out, const char* key, const v1::A2bSettings& s) {
   if (s.ByteSizeLong() == 0) return;
   out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginMap;
@@ -105,6 +118,7 @@ std::string SaveLab(const std::string& net,
         out << YAML::Key << "natplug" << YAML::Value
             << absl::StrCat("eth", k.natplug());
       }
+      EmitFiles(out, k.files());
     } else if (it.has_cnt()) {
       const auto& c = it.cnt();
       out << YAML::Key << "image" << YAML::Value << c.image();
@@ -137,6 +151,7 @@ std::string SaveLab(const std::string& net,
       }
       if (c.privileged())
         out << YAML::Key << "privileged" << YAML::Value << true;
+      EmitFiles(out, c.files());
     } else if (it.has_a2b()) {
       EmitA2b(out, "dir0", it.a2b().dir0());
       EmitA2b(out, "dir1", it.a2b().dir1());

@@ -10,8 +10,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/exec.h"
 #include "common/grpc_status.h"
+#include "common/guest_files.h"
 #include "common/names.h"
 #include "common/netns.h"
 #include "common/notify_once.h"
@@ -182,6 +184,12 @@ absl::StatusOr<crv1::Container> CntRunner::Create(
           absl::StrCat("mount guest path ", m.guest_path(), " given twice"));
     }
   }
+  const std::vector<std::string> file_dirs(req.files().dirs().begin(),
+                                           req.files().dirs().end());
+  const std::vector<std::string> file_deletes(req.files().delete_().begin(),
+                                              req.files().delete_().end());
+  RETURN_IF_ERROR(ValidateGuestFiles(file_dirs, file_deletes));
+  RETURN_IF_ERROR(CheckFileDirs(file_dirs));
   if (!links_->NetnsExists(NetNetns(config_.net))) {
     return absl::FailedPreconditionError(
         absl::StrCat("netns ", NetNetns(config_.net),
@@ -253,6 +261,18 @@ absl::StatusOr<crv1::Container> CntRunner::Create(
   p.spec_json = OciSpecJson(spec);
   p.labels = {{kLabelNet, config_.net}, {kLabelEths, EthsToJson(req)}};
   p.log_path = absl::StrCat(config_.work_dir, "/cnt/", req.name(), ".log");
+  if (!file_dirs.empty() || !file_deletes.empty()) {
+    p.before_start = [&](uint32_t pid) {
+      absl::Status s = PlaceFiles(absl::StrCat("/proc/", pid, "/root"),
+                                  file_dirs, file_deletes);
+      if (s.ok()) {
+        spdlog::info("container {}: files from {} placed, {} paths deleted",
+                     req.name(), absl::StrJoin(file_dirs, ", "),
+                     file_deletes.size());
+      }
+      return s;
+    };
+  }
   auto pid = runtime_->CreateAndStart(p);
   if (!pid.ok()) return rollback(pid.status());
   spdlog::info("container {} started (pid {}, image {}, {} eths)", req.name(),

@@ -5,6 +5,7 @@
 #define CLOONIX_SERVICES_CNT_RUNNER_CONTAINER_RUNTIME_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ struct ContainerParams {
   std::string spec_json;  // OCI runtime spec
   std::map<std::string, std::string> labels;
   std::string log_path;  // stdout+stderr of the container's process
+  // Called once the task exists (its root mounted, /proc/<pid>/root) and
+  // before it starts; an error removes the container.
+  std::function<absl::Status(uint32_t pid)> before_start;
 };
 
 struct ContainerInfo {

@@ -447,6 +447,10 @@ absl::StatusOr<uint32_t> ContainerdClient::CreateAndStart(
   auto tctx = Ctx();
   s = ts->Create(tctx.get(), treq, &tresp);
   if (!s.ok()) return fail(FromGrpcStatus(s, "create task: "));
+  if (p.before_start) {
+    // runc made the namespaces and mounted the root; the process waits.
+    if (absl::Status b = p.before_start(tresp.pid()); !b.ok()) return fail(b);
+  }
   tasks::StartRequest sreq;
   sreq.set_container_id(p.id);
   tasks::StartResponse sresp;

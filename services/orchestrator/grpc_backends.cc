@@ -193,6 +193,7 @@ absl::Status GrpcCntBackend::Create(cloonix::v1::Item* item) {
   for (const auto& e : item->cnt().env()) req.add_env(e);
   *req.mutable_mounts() = item->cnt().mounts();
   req.set_privileged(item->cnt().privileged());
+  *req.mutable_files() = item->cnt().files();
   cr::Container resp;
   auto s = Call(stub_.get(), &cr::CntRunner::Stub::CreateContainer, req, &resp,
                 kLong, "cnt_runner: ");
@@ -314,6 +315,7 @@ absl::Status GrpcVmBackend::Create(cloonix::v1::Item* item, bool restart) {
   req.set_name(item->name());
   req.set_id(item->id());
   req.set_image(item->kvm().image());
+  *req.mutable_files() = item->kvm().files();
   req.set_ram_mb(item->kvm().ram_mb());
   req.set_cpu(item->kvm().cpu());
   req.set_persistent(item->kvm().persistent());

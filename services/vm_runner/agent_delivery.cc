@@ -8,13 +8,18 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <functional>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
 #include "common/exec.h"
+#include "common/guest_files.h"
 #include "common/process.h"
 #include "common/status_macros.h"
 
@@ -36,6 +41,23 @@ void ReadFor(int fd, absl::Duration d, std::string* out) {
   }
 }
 
+// Runs the command `argv(tmp)` that writes `out`.tmp, then renames it to
+// `out`: a reader never sees half an image. The tmp file goes on failure.
+absl::Status MakeImageFile(
+    const std::string& out,
+    const std::function<std::vector<std::string>(const std::string&)>& argv) {
+  const std::string tmp = out + ".tmp";
+  unlink(tmp.c_str());
+  absl::Status st =
+      ExecOk(argv(tmp), absl::StatusCode::kInternal, absl::Minutes(5)).status();
+  if (st.ok() && rename(tmp.c_str(), out.c_str()) != 0) {
+    st = absl::InternalError(
+        absl::StrCat("rename ", tmp, ": ", std::strerror(errno)));
+  }
+  if (!st.ok()) unlink(tmp.c_str());
+  return st;
+}
+
 }  // namespace
 
 absl::Status MakeAgentDisk(const std::string& agent, const std::string& out) {
@@ -54,27 +76,65 @@ absl::Status MakeAgentDisk(const std::string& agent, const std::string& out) {
     cleanup();
     return cp.status();
   }
-  const std::string tmp = out + ".tmp";
-  unlink(tmp.c_str());
-  auto mk = ExecOk(
-      {"mkfs.ext4", "-q", "-F", "-L", "cloonix-cfg", "-d", dir, tmp, "16M"});
+  absl::Status mk = MakeImageFile(out, [&](const std::string& tmp) {
+    return std::vector<std::string>{
+        "mkfs.ext4", "-q", "-F", "-L", "cloonix-cfg", "-d", dir, tmp, "16M"};
+  });
   cleanup();
-  if (!mk.ok()) {
-    unlink(tmp.c_str());
-    return mk.status();
-  }
-  if (rename(tmp.c_str(), out.c_str()) != 0) {
-    return absl::InternalError(
-        absl::StrCat("rename ", tmp, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return mk;
 }
 
 std::string DeliveryCommand() {
-  return "pgrep -x cloonix-agent >/dev/null || { mkdir -p /run/cloonix-cfg; "
+  // The files disk first (unless the initramfs placed it: its marker), once
+  // per boot; then the agent.
+  return "[ -e /run/cloonix-files.done ] || [ ! -e "
+         "/dev/disk/by-id/virtio-cloonix-files ] || { mkdir -p "
+         "/run/cloonix-files && mount -o ro "
+         "/dev/disk/by-id/virtio-cloonix-files /run/cloonix-files && cp -a "
+         "/run/cloonix-files/tree/. / && while read -r p; do rm -f \"$p\" "
+         "2>/dev/null || rmdir \"$p\"; done </run/cloonix-files/delete; "
+         "umount /run/cloonix-files; : >/run/cloonix-files.done; }; "
+         "pgrep -x cloonix-agent >/dev/null || { mkdir -p /run/cloonix-cfg; "
          "mountpoint -q /run/cloonix-cfg || mount -o ro "
          "/dev/disk/by-id/virtio-cloonix-cfg /run/cloonix-cfg; setsid "
          "/run/cloonix-cfg/cloonix-agent </dev/null >/dev/null 2>&1 & }";
+}
+
+absl::Status MakeFilesDisk(const std::string& out,
+                           const std::vector<std::string>& dirs,
+                           const std::vector<std::string>& deletes) {
+  const std::string stage = out + ".d";
+  RemoveTree(stage).IgnoreError();
+  RETURN_IF_ERROR(MakeDirs(stage + "/tree", 0755));
+  chmod((stage + "/tree").c_str(), 0755);
+  auto cleanup = [&] { RemoveTree(stage).IgnoreError(); };
+  absl::Status st = PlaceFiles(stage + "/tree", dirs, {});
+  if (st.ok()) {
+    st = WriteFileAtomic(stage + "/delete",
+                         deletes.empty()
+                             ? std::string()
+                             : absl::StrCat(absl::StrJoin(deletes, "\n"), "\n"),
+                         0644);
+  }
+  uint64_t bytes = 0, inodes = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(stage, ec);
+       st.ok() && !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    ++inodes;
+    if (it->is_regular_file(ec)) bytes += it->file_size(ec);
+  }
+  if (st.ok()) {
+    // Room for the data (4 KiB blocks), the inodes and the journal.
+    const uint64_t kib = 16 * 1024 + bytes / 1024 * 5 / 4 + inodes * 8;
+    st = MakeImageFile(out, [&](const std::string& tmp) {
+      return std::vector<std::string>{"mkfs.ext4",           "-q", "-F",  "-L",
+                                      "cloonix-files",       "-d", stage, tmp,
+                                      absl::StrCat(kib, "k")};
+    });
+  }
+  cleanup();
+  return st;
 }
 
 std::string CloudInitUserData() {
@@ -109,15 +169,12 @@ absl::Status MakeCloudInitSeed(const std::string& out,
   if (st.ok())
     st = WriteFileAtomic(dir + "/user-data", CloudInitUserData(), 0644);
   if (st.ok()) {
-    const std::string tmp = out + ".tmp";
-    st = ExecOk({"genisoimage", "-quiet", "-output", tmp, "-volid", "cidata",
-                 "-joliet", "-rock", dir + "/user-data", dir + "/meta-data"})
-             .status();
-    if (st.ok() && rename(tmp.c_str(), out.c_str()) != 0) {
-      st = absl::InternalError(
-          absl::StrCat("rename ", tmp, ": ", std::strerror(errno)));
-    }
-    if (!st.ok()) unlink(tmp.c_str());
+    st = MakeImageFile(out, [&](const std::string& tmp) {
+      return std::vector<std::string>{
+          "genisoimage",      "-quiet",          "-output", tmp,
+          "-volid",           "cidata",          "-joliet", "-rock",
+          dir + "/user-data", dir + "/meta-data"};
+    });
   }
   cleanup();
   return st;

@@ -13,6 +13,7 @@
 #define CLOONIX_SERVICES_VM_RUNNER_AGENT_DELIVERY_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -24,10 +25,21 @@ namespace cloonix {
 // `agent`. INTERNAL with mkfs's error.
 absl::Status MakeAgentDisk(const std::string& agent, const std::string& out);
 
-// The shell line typed into hvc0: mounts the config disk read-only on
-// /run/cloonix-cfg and starts the agent from it (setsid, in the
-// background) unless a cloonix-agent runs.
+// The shell line typed into hvc0 (and cloud-init's bootcmd): copies the
+// files disk (serial cloonix-files) into "/" and removes its delete list,
+// once per boot, unless the initramfs did (/run/cloonix-files.done); then
+// mounts the config disk read-only on /run/cloonix-cfg and starts the agent
+// from it (setsid, in the background) unless a cloonix-agent runs.
 std::string DeliveryCommand();
+
+// The files disk of add kvm --files: `out`, an ext4 image (label
+// cloonix-files, made with mkfs.ext4 -d, sized to its content) holding
+// /tree, the dirs merged in order (PlaceFiles), and /delete, the paths to
+// remove, one per line. The guest copies /tree into its root: the kernel
+// sets' initramfs before init, else the delivery line.
+absl::Status MakeFilesDisk(const std::string& out,
+                           const std::vector<std::string>& dirs,
+                           const std::vector<std::string>& deletes);
 
 // The NoCloud seed of --cloud-init: `out` (an ISO 9660 image, volume id
 // "cidata", made with genisoimage) holding meta-data (instance-id

@@ -69,8 +69,8 @@ TEST(AgentDeliveryTest, CloudInitSeed) {
   std::ofstream(dir + "/ud.yaml") << user_data;
   EXPECT_EQ(
       Shell("python3 -c 'import yaml,sys; "
-          "print(yaml.safe_load(open(sys.argv[1]))[\"bootcmd\"][0][2])' " +
-          dir + "/ud.yaml"),
+            "print(yaml.safe_load(open(sys.argv[1]))[\"bootcmd\"][0][2])' " +
+            dir + "/ud.yaml"),
       DeliveryCommand() + "\n");
   EXPECT_NE(access((iso + ".d").c_str(), F_OK), 0);  // no leftovers
   EXPECT_NE(access((iso + ".tmp").c_str(), F_OK), 0);
@@ -153,10 +153,48 @@ TEST(AgentDeliveryTest, NoConsoleYet) {
 
 TEST(AgentDeliveryTest, CommandIsIdempotentAndMountsReadOnly) {
   std::string c = DeliveryCommand();
-  EXPECT_EQ(c.find("pgrep -x cloonix-agent"), 0u);
+  // The files once per boot (the initramfs' marker), the agent only if none.
+  EXPECT_EQ(c.find("[ -e /run/cloonix-files.done ] ||"), 0u);
+  EXPECT_NE(c.find("; pgrep -x cloonix-agent >/dev/null || {"),
+            std::string::npos);
   EXPECT_NE(c.find("mount -o ro /dev/disk/by-id/virtio-cloonix-cfg"),
             std::string::npos);
   EXPECT_EQ(c.find('\n'), std::string::npos);  // one line
+  EXPECT_EQ(c.find('\''), std::string::npos);  // fits YAML '...' (bootcmd)
+  // Valid sh.
+  std::string dir = TempDir();
+  std::ofstream(dir + "/line.sh") << c << "\n";
+  EXPECT_EQ(std::system(("sh -n " + dir + "/line.sh").c_str()), 0);
+  RemoveTree(dir).IgnoreError();
+}
+
+TEST(AgentDeliveryTest, FilesDiskHoldsTheTreeAndTheDeleteList) {
+  std::string dir = TempDir();
+  std::system(("mkdir -p " + dir + "/a/etc " + dir + "/b/etc && echo one > " +
+               dir + "/a/etc/x && echo two > " + dir +
+               "/b/etc/x && chmod 0750 " + dir + "/b/etc/x && ln -s x " + dir +
+               "/a/etc/y")
+                  .c_str());
+  const std::string img = dir + "/files.img";
+  ASSERT_TRUE(
+      MakeFilesDisk(img, {dir + "/a", dir + "/b"}, {"/etc/gone", "/tmp/z"})
+          .ok());
+  EXPECT_EQ(Shell("debugfs -R 'cat /tree/etc/x' " + img + " 2>/dev/null"),
+            "two\n");
+  EXPECT_NE(Shell("debugfs -R 'stat /tree/etc/x' " + img + " 2>/dev/null")
+                .find("Mode:  0750"),
+            std::string::npos);
+  EXPECT_NE(Shell("debugfs -R 'stat /tree/etc/y' " + img + " 2>/dev/null")
+                .find("Fast link dest: \"x\""),
+            std::string::npos);
+  EXPECT_EQ(Shell("debugfs -R 'cat /delete' " + img + " 2>/dev/null"),
+            "/etc/gone\n/tmp/z\n");
+  EXPECT_NE(Shell("blkid -o value -s LABEL " + img), "");
+  EXPECT_NE(access((img + ".d").c_str(), F_OK), 0);
+  EXPECT_EQ(MakeFilesDisk(dir + "/f2.img", {dir + "/nosuch"}, {}).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_NE(access((dir + "/f2.img").c_str(), F_OK), 0);
+  RemoveTree(dir).IgnoreError();
 }
 
 }  // namespace

@@ -93,6 +93,7 @@ std::string DomainXml(const VmDef& d) {
   };
   if (!d.agent_disk.empty()) ro_disk(d.agent_disk, "vdz", "cloonix-cfg");
   if (!d.seed_disk.empty()) ro_disk(d.seed_disk, "vdy", "cloonix-seed");
+  if (!d.files_disk.empty()) ro_disk(d.files_disk, "vdx", "cloonix-files");
   for (const auto& t : d.taps) {
     absl::StrAppend(&x, "    <interface type='ethernet'>\n      <mac address='",
                     XmlEscape(t.mac), "'/>\n      <target dev='",

@@ -34,6 +34,8 @@ struct VmDef {
   // --cloud-init: the NoCloud seed (ISO 9660, label cidata), a read-only
   // virtio disk with serial "cloonix-seed". "" for none.
   std::string seed_disk;
+  // add kvm --files: read-only virtio disk vdx, serial "cloonix-files".
+  std::string files_disk;
   // Cloonix's add kvm options (cloonix.v1.KvmOptions), paths resolved.
   std::string install_cdrom;  // booted first
   std::string added_cdrom;

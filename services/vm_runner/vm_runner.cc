@@ -267,6 +267,16 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
                                name);
     }
   }
+  if (opts.ok() && (req.files().dirs_size() || req.files().delete__size())) {
+    def.files_disk = dir + "/files.img";
+    // A restart keeps what the VM was made with (its dirs may be gone).
+    const bool have = keep_disk && access(def.files_disk.c_str(), F_OK) == 0;
+    opts = have ? absl::OkStatus() : MakeFilesDisk(
+        def.files_disk, {req.files().dirs().begin(), req.files().dirs().end()},
+        {req.files().delete_().begin(), req.files().delete_().end()});
+    // The kernel sets' initramfs waits for that disk.
+    if (opts.ok() && !def.kernel.empty()) def.cmdline += " cloonix_files=1";
+  }
   if (!opts.ok()) {
     if (!keep_disk) RemoveTree(dir).IgnoreError();
     return opts;

@@ -199,12 +199,13 @@ while read -r m; do
   insmod "/lib/modules/$m" || echo "cloonix-tiny: insmod $m failed"
 done < /lib/modules/load-order
 
-name=guest root= rootfstype=ext4 rootflags= mode=rw shell= noagent=
+name=guest root= rootfstype=ext4 rootflags= mode=rw shell= noagent= files=
 for w in $(cat /proc/cmdline); do
   case "$w" in
     cloonix_name=?*) name="${w#cloonix_name=}" ;;
     cloonix_shell=1) shell=1 ;;
     cloonix_noagent=1) noagent=1 ;;
+    cloonix_files=1) files=1 ;;
     root=?*) root="${w#root=}" ;;
     rootfstype=?*) rootfstype="${w#rootfstype=}" ;;
     rootflags=?*) rootflags="${w#rootflags=}" ;;
@@ -226,6 +227,31 @@ done
 
 echo "cloonix-tiny: up" > /dev/console
 
+# add kvm --files: the disk with serial cloonix-files holds /tree (copied
+# into the root before init) and /delete (paths removed, one per line).
+place_files() {  # place_files TARGET_ROOT ("" for the initramfs)
+  [ -n "$files" ] || return 0
+  dev= i=0
+  while [ -z "$dev" ] && [ $i -lt 50 ]; do
+    for b in /sys/block/vd*; do
+      [ "$(cat "$b/serial" 2>/dev/null)" = cloonix-files ] && dev="/dev/${b##*/}"
+    done
+    [ -n "$dev" ] || { sleep 0.1; i=$((i + 1)); }
+  done
+  mkdir -p /run/cloonix-files
+  if [ -n "$dev" ] && mount -t ext4 -o ro "$dev" /run/cloonix-files; then
+    cp -a /run/cloonix-files/tree/. "$1/"
+    while read -r p; do
+      rm -f "$1$p" 2>/dev/null || rmdir "$1$p" 2>/dev/null
+    done < /run/cloonix-files/delete
+    umount /run/cloonix-files
+    : > /run/cloonix-files.done
+    echo "cloonix-tiny: files placed"
+  else
+    echo "cloonix-tiny: no files disk"
+  fi
+}
+
 if [ -n "$root" ]; then
   case "$root" in
     LABEL=*|UUID=*)
@@ -240,6 +266,14 @@ if [ -n "$root" ]; then
       # /run moves into the new root: a runtime mask systemd honours.
       mkdir -p /run/systemd/system
       ln -sf /dev/null /run/systemd/system/cloonix-agent.service
+    fi
+    if [ -n "$files" ]; then
+      [ "$mode" = ro ] && mount -o remount,rw /newroot
+      place_files /newroot
+      [ "$mode" = ro ] && mount -o remount,ro /newroot
+    fi
+    if [ -n "$noagent" ]; then
+      :
     elif [ ! -e /newroot/usr/local/sbin/cloonix-agent ]; then
       [ "$mode" = ro ] && mount -o remount,rw /newroot
       mkdir -p /newroot/usr/local/sbin
@@ -261,6 +295,9 @@ if [ -n "$root" ]; then
   fi
 fi
 
+place_files ""
+# A startup script among the files runs first (busybox init's sysinit).
+[ -x /etc/init.d/rcS ] && sed -i '1i ::sysinit:/etc/init.d/rcS' /etc/inittab
 [ -n "$noagent" ] && sed -i '/cloonix-agent\.run/d' /etc/inittab
 [ -n "$shell" ] && echo '::respawn:-/bin/cttyhack /bin/sh' >> /etc/inittab
 exec /sbin/init

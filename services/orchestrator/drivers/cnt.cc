@@ -37,6 +37,7 @@ class CntDriver : public KindDriver {
     for (const auto& m : c.mounts()) {
       RETURN_IF_ERROR(ValidateBindMountPaths(m.host_path(), m.guest_path()));
     }
+    RETURN_IF_ERROR(ValidateFilesSpec(c.files()));
     return c.eth_count();
   }
   void Prepare(v1::Item* item) const override {

@@ -26,6 +26,9 @@ inline absl::Status OkIfNotFound(absl::Status s) {
 
 // Checks an eth count given in a spec ("cnt.eth_count"): 1 to kMaxEths.
 absl::Status CheckEthCount(uint32_t count, const char* field);
+// Checks the shape of a guest's files (common/guest_files.h); whether the
+// directories exist is the runner's check.
+absl::Status ValidateFilesSpec(const cloonix::v1::GuestFiles& f);
 // Checks Cloonix's --natplug=<eth> against the eth count.
 absl::Status CheckNatplug(const char* kind, uint32_t natplug,
                           uint32_t eth_count);

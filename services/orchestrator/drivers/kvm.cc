@@ -43,6 +43,7 @@ class KvmDriver : public KindDriver {
     if (k.has_natplug()) {
       RETURN_IF_ERROR(CheckNatplug("kvm", k.natplug(), k.eth_count()));
     }
+    RETURN_IF_ERROR(ValidateFilesSpec(k.files()));
     for (const auto& [idx, mac] : k.macs()) {
       if (idx >= k.eth_count()) {
         return absl::InvalidArgumentError(absl::StrCat(

@@ -1,4 +1,5 @@
 #include "absl/strings/str_cat.h"
+#include "common/guest_files.h"
 #include "services/orchestrator/drivers/drivers.h"
 
 namespace cloonix {
@@ -31,6 +32,11 @@ absl::Status CheckEthCount(uint32_t count, const char* field) {
         absl::StrCat(field, " is ", count, "; it must be 1 to ", kMaxEths));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateFilesSpec(const cloonix::v1::GuestFiles& f) {
+  return ValidateGuestFiles({f.dirs().begin(), f.dirs().end()},
+                            {f.delete_().begin(), f.delete_().end()});
 }
 
 absl::Status CheckNatplug(const char* kind, uint32_t natplug,
