@@ -111,6 +111,13 @@ absl::StatusOr<ImageInfo> CntRunner::ResolveImage(const std::string& image) {
         config_.bulk_dir, "/", image));
   }
   if (IsRootfsPath(path)) return ImportRootfs(path);
+  if (std::filesystem::is_directory(path) &&
+      !std::filesystem::exists(path + "/index.json")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", path,
+        " is a directory that is neither an OCI image layout (no index.json) "
+        "nor a root filesystem (no etc with bin, sbin or usr)"));
+  }
   ASSIGN_OR_RETURN(std::string name, runtime_->ImportOciTarball(path));
   return runtime_->GetImage(name);
 }

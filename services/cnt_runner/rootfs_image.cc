@@ -93,10 +93,21 @@ absl::StatusOr<uint64_t> ZipUnpackedBytes(const std::string& zip) {
 
 }  // namespace
 
+bool LooksLikeRoot(const std::string& dir) {
+  auto has = [&](const char* d) {
+    struct stat st;
+    return lstat((fs::path(dir) / d).c_str(), &st) == 0 &&
+           (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode));
+  };
+  return has("etc") && (has("bin") || has("sbin") || has("usr"));
+}
+
 bool IsRootfsPath(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return false;
-  if (S_ISDIR(st.st_mode)) return !fs::exists(fs::path(path) / "index.json");
+  if (S_ISDIR(st.st_mode)) {
+    return !fs::exists(fs::path(path) / "index.json") && LooksLikeRoot(path);
+  }
   return S_ISREG(st.st_mode) &&
          absl::EndsWith(absl::AsciiStrToLower(path), ".zip");
 }
@@ -171,8 +182,15 @@ absl::Status MakeRootfsLayout(const std::string& path,
     std::vector<fs::path> top;
     for (const auto& e : fs::directory_iterator(root, ec)) top.push_back(e);
     if (top.size() == 1 && fs::is_directory(top[0]) &&
-        !fs::is_symlink(top[0]) && !fs::exists(fs::path(root) / "bin", ec)) {
+        !fs::is_symlink(top[0]) && !LooksLikeRoot(root)) {
       root = top[0].string();
+    }
+    if (!LooksLikeRoot(root)) {
+      fs::remove_all(out_dir + "/unzip", ec);
+      return absl::InvalidArgumentError(
+          absl::StrCat(path,
+                       " holds no root filesystem (no etc with bin, sbin or "
+                       "usr at its top)"));
     }
   }
   const std::string layer = out_dir + "/layer.tar";

@@ -16,9 +16,14 @@ namespace cloonix {
 // Largest rootfs imported (bytes, unpacked or as a tar), as for OCI images.
 inline constexpr uint64_t kMaxRootfsBytes = 16ULL << 30;
 
-// True for a directory that is not an OCI image layout (no index.json) or
-// a regular file named *.zip.
+// True for a directory that is not an OCI image layout (no index.json) and
+// looks like a root filesystem (LooksLikeRoot), or a regular file named
+// *.zip.
 bool IsRootfsPath(const std::string& path);
+
+// A directory holding etc and one of bin, sbin or usr (directories or
+// symlinks): a work directory with a bin/ of its own is no root filesystem.
+bool LooksLikeRoot(const std::string& dir);
 
 // The name the image of that rootfs gets: "cloonix-rootfs/<base>:<12 hex>",
 // the hex a digest of the tree's paths, sizes, modes and mtimes (of the

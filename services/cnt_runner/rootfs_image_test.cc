@@ -55,6 +55,13 @@ TEST_F(RootfsImageTest, WhatIsARootfs) {
   EXPECT_FALSE(IsRootfsPath((dir_ / "layout").string()));  // an OCI layout
   EXPECT_FALSE(IsRootfsPath((dir_ / "missing").string()));
   EXPECT_FALSE(IsRootfsPath(root_ + "/etc/motd"));  // a file, not a .zip
+  EXPECT_FALSE(IsRootfsPath(root_ + "/etc"));       // no bin, sbin or usr
+  fs::create_directories(dir_ / "usronly/etc");
+  EXPECT_FALSE(IsRootfsPath((dir_ / "usronly").string()));  // etc alone
+  ASSERT_EQ(symlink("/nowhere", (dir_ / "usronly/usr").c_str()), 0);
+  EXPECT_TRUE(IsRootfsPath((dir_ / "usronly").string()));
+  fs::create_directories(dir_ / "work/bin");  // a bin/ without etc/
+  EXPECT_FALSE(IsRootfsPath((dir_ / "work").string()));
   ASSERT_TRUE(WriteFileAtomic((dir_ / "A.ZIP").string(), "x").ok());
   EXPECT_TRUE(IsRootfsPath((dir_ / "A.ZIP").string()));
 }
@@ -114,6 +121,15 @@ TEST_F(RootfsImageTest, ZipOfTheTreeOrOfItsDirectory) {
   EXPECT_EQ(MakeRootfsLayout(inner, "z:1", (dir_ / "l3").string(), 10).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(fs::exists(dir_ / "l3" / "unzip"));
+  // A zip of something else than a root filesystem.
+  const std::string etc = (dir_ / "etc.zip").string();
+  ASSERT_TRUE(
+      ExecOk({"sh", "-c", "cd '" + root_ + "/etc' && zip -qry '" + etc + "' ."})
+          .ok());
+  EXPECT_EQ(
+      MakeRootfsLayout(etc, "z:1", (dir_ / "l5").string(), 1 << 20).code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(dir_ / "l5" / "unzip"));
   // Not a zip at all.
   ASSERT_TRUE(WriteFileAtomic((dir_ / "bad.zip").string(), "not a zip").ok());
   EXPECT_EQ(MakeRootfsLayout((dir_ / "bad.zip").string(), "z:1",
