@@ -85,8 +85,12 @@ absl::Status ValidateMac(absl::string_view mac) {
 
 absl::Status ValidateBindMountPaths(absl::string_view host_path,
                                     absl::string_view guest_path) {
-  for (auto [path, what] : {std::pair{host_path, "host path"},
+  for (const auto& entry : {std::pair{host_path, "host path"},
                             std::pair{guest_path, "guest path"}}) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture
+    // one in a lambda.
+    const absl::string_view path = entry.first;
+    const char* const what = entry.second;
     auto bad = [&](absl::string_view why) {
       return absl::InvalidArgumentError(
           absl::StrCat("mount ", what, " \"", path, "\" ", why));
