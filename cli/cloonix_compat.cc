@@ -334,10 +334,16 @@ int RunCloonixTool(const std::string& tool, const std::vector<std::string>& a) {
     for (size_t i = 1; i < a.size(); ++i) args.push_back(a[i]);
     return ExecSelf(args);
   }
-  if (tool == "cloonix_ssh") {
-    if (a.size() < 2) return Usage(tool, "<net> <item> [cmd ...]");
-    add({"ssh", a[1]});
-    if (a.size() > 2) args.push_back(absl::StrJoin(Tail(a, 2), " "));
+  if (tool == "cloonix_ssh") {  // <net> [-X] <item> [cmd ...]
+    size_t i = 1;
+    add({"ssh"});
+    if (a.size() > 1 && a[1] == "-X") {
+      args.push_back("-X");
+      ++i;
+    }
+    if (a.size() <= i) return Usage(tool, "<net> [-X] <item> [cmd ...]");
+    args.push_back(a[i]);
+    if (a.size() > i + 1) args.push_back(absl::StrJoin(Tail(a, i + 1), " "));
     return ExecSelf(args);
   }
   if (tool == "cloonix_osh") {  // [-i KEY] [-l USER] [-o OPT] <item> [cmd]

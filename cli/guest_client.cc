@@ -21,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "cli/x11_forward.h"
 #include "common/atomic_file.h"
 #include "common/error_reasons.h"
 #include "common/file_tree.h"
@@ -182,8 +183,28 @@ uint64_t TreeSize(const std::string& path) {
 }  // namespace
 
 int RunSsh(v1::Guest::Stub* stub, const std::string& item,
-           const std::vector<std::string>& argv, bool tty,
-           grpc::Status* error) {
+           const std::vector<std::string>& argv, bool tty, grpc::Status* error,
+           bool x11) {
+  X11Display display;
+  X11Auth fake, real;
+  if (x11) {
+    const char* d = std::getenv("DISPLAY");
+    if (d == nullptr || *d == '\0') {
+      *error = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "ssh -X: DISPLAY is not set: there is no local X "
+                            "display to forward the guest's windows to");
+      return -1;
+    }
+    auto parsed = ParseDisplay(d);
+    if (!parsed.ok()) {
+      *error = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            std::string(parsed.status().message()));
+      return -1;
+    }
+    display = *parsed;
+    real = LocalAuth(d);
+    fake = MakeFakeAuth();
+  }
   grpc::ClientContext ctx;
   auto stream = stub->Exec(&ctx);
   v1::ExecRequest start;
@@ -191,6 +212,11 @@ int RunSsh(v1::Guest::Stub* stub, const std::string& item,
   st->set_item(item);
   for (const auto& a : argv) st->add_command(a);
   st->set_tty(tty);
+  if (x11) {
+    st->set_x11(true);
+    st->set_x11_auth_proto(fake.proto);
+    st->set_x11_auth_cookie(fake.cookie);
+  }
   struct termios saved;
   bool raw = false;
   if (tty) {
@@ -242,6 +268,14 @@ int RunSsh(v1::Guest::Stub* stub, const std::string& item,
       if (!stream->Write(m)) return;
     }
   }).detach();
+  std::unique_ptr<X11Forwarder> forwarder;
+  if (x11) {
+    forwarder = std::make_unique<X11Forwarder>(
+        display, fake, real, [shared, raw_stream](const v1::ExecRequest& m) {
+          std::lock_guard<std::mutex> l(shared->mu);
+          return !shared->closed && raw_stream->Write(m);
+        });
+  }
   int code = -1;
   std::string remote_error;
   v1::ExecResponse resp;
@@ -253,12 +287,27 @@ int RunSsh(v1::Guest::Stub* stub, const std::string& item,
     }
     if (!resp.stdout().empty()) WriteAll(STDOUT_FILENO, resp.stdout());
     if (!resp.stderr().empty()) WriteAll(STDERR_FILENO, resp.stderr());
+    if (forwarder == nullptr) continue;
+    switch (resp.msg_case()) {
+      case v1::ExecResponse::kX11Open:
+        forwarder->Open(resp.x11_open());
+        break;
+      case v1::ExecResponse::kX11Data:
+        forwarder->Data(resp.x11_data().channel(), resp.x11_data().data());
+        break;
+      case v1::ExecResponse::kX11Close:
+        forwarder->Close(resp.x11_close());
+        break;
+      default:
+        break;
+    }
   }
   {
     std::lock_guard<std::mutex> l(shared->mu);
     shared->closed = true;
     stream->WritesDone();
   }
+  forwarder.reset();  // its threads write into the stream: before Finish
   *error = stream->Finish();
   if (raw) tcsetattr(STDIN_FILENO, TCSANOW, &saved);
   if (!error->ok()) return -1;

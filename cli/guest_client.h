@@ -30,10 +30,12 @@ absl::StatusOr<cloonix::v1::Item> ParseAddKvm(
     bool persistent, const std::vector<std::string>& mac_addrs);
 
 // Runs a command (argv empty: a login shell). tty: allocate a pty and put
-// the local terminal in raw mode. Returns the remote exit code, or -1 with
-// *error set when the call failed.
+// the local terminal in raw mode. x11: forward the guest's X clients to
+// $DISPLAY (x11_forward.h; INVALID_ARGUMENT without $DISPLAY). Returns the
+// remote exit code, or -1 with *error set when the call failed.
 int RunSsh(cloonix::v1::Guest::Stub* stub, const std::string& item,
-           const std::vector<std::string>& argv, bool tty, grpc::Status* error);
+           const std::vector<std::string>& argv, bool tty, grpc::Status* error,
+           bool x11 = false);
 
 // `sh -c script` in a guest with its output kept (for scripts of the CLI
 // itself: apply's addresses and exec, sav's sync). code -1: the call failed

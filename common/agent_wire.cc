@@ -106,6 +106,7 @@ std::string EncodeExecStart(const ExecStart& e) {
   for (const auto& a : e.argv) w.Str(a);
   w.U32(static_cast<uint32_t>(e.env.size()));
   for (const auto& a : e.env) w.Str(a);
+  if (e.x11) w.U32(1).Str(e.x11_proto).Str(e.x11_cookie);
   return w.Take();
 }
 
@@ -121,6 +122,25 @@ bool DecodeExecStart(const std::string& p, ExecStart* e) {
   n = r.U32();
   if (!r.ok() || n > 4096) return false;
   for (uint32_t i = 0; i < n && r.ok(); ++i) e->env.push_back(r.Str());
+  if (r.ok() && !r.done()) {
+    e->x11 = r.U32() != 0;
+    e->x11_proto = r.Str();
+    e->x11_cookie = r.Str();
+  }
+  return r.ok();
+}
+
+std::string EncodeX11Data(uint32_t channel, const std::string& data) {
+  std::string out = WireWriter().U32(channel).Take();
+  out += data;
+  return out;
+}
+
+bool DecodeX11Data(const std::string& p, uint32_t* channel, std::string* data) {
+  if (p.size() < 4) return false;
+  WireReader r(p);
+  *channel = r.U32();
+  data->assign(p, 4, std::string::npos);
   return r.ok();
 }
 

@@ -17,6 +17,9 @@
 //   put:  H kPutBegin{dest} ; A kOk or kError ; H (kEntry, kData*)* ;
 //         H kPutEnd ; A kOk{files, bytes} or kError.
 //   get:  H kGetBegin{path} ; A (kEntry, kData*)* then kGetEnd, or kError.
+//   x11 (an exec started with x11): A kX11Open{chan} when a guest X client
+//         connects; then kX11Data{chan, bytes} both ways and kX11Close{chan}
+//         from either side. Channels end with their exec session.
 // A host that disconnects ends every session: the agent kills their
 // processes.
 #ifndef CLOONIX_COMMON_AGENT_WIRE_H_
@@ -56,6 +59,9 @@ enum class Type : uint8_t {
   kPutEnd = 33,
   kGetBegin = 40,
   kGetEnd = 41,
+  kX11Open = 50,
+  kX11Data = 51,
+  kX11Close = 52,
 };
 
 struct Frame {
@@ -116,9 +122,18 @@ struct ExecStart {
   bool tty = false;
   uint32_t rows = 0, cols = 0;
   std::string term;  // TERM for tty sessions
+  // X11 forwarding: the agent offers a display whose xauth holds this
+  // cookie (trailing fields: an older host sends none, x11 stays false).
+  bool x11 = false;
+  std::string x11_proto;   // MIT-MAGIC-COOKIE-1
+  std::string x11_cookie;  // 16 bytes
 };
 std::string EncodeExecStart(const ExecStart& e);
 bool DecodeExecStart(const std::string& p, ExecStart* e);
+
+// kX11Data: u32 channel then the bytes (the rest of the payload).
+std::string EncodeX11Data(uint32_t channel, const std::string& data);
+bool DecodeX11Data(const std::string& p, uint32_t* channel, std::string* data);
 
 }  // namespace cloonix::wire
 

@@ -254,6 +254,27 @@ TEST(AgentWireTest, FramesSplitAnywhereDecode) {
   EXPECT_TRUE(back.tty);
   EXPECT_EQ(back.cols, 120u);
   EXPECT_EQ(back.term, "xterm");
+  EXPECT_FALSE(back.x11);  // an older host's request: no trailing fields
+}
+
+TEST(AgentWireTest, X11FieldsAndData) {
+  wire::ExecStart ex;
+  ex.argv = {"xdpyinfo"};
+  ex.x11 = true;
+  ex.x11_proto = "MIT-MAGIC-COOKIE-1";
+  ex.x11_cookie = std::string("\x00\x01\xfe\xff", 4);
+  wire::ExecStart back;
+  ASSERT_TRUE(wire::DecodeExecStart(wire::EncodeExecStart(ex), &back));
+  EXPECT_TRUE(back.x11);
+  EXPECT_EQ(back.x11_proto, "MIT-MAGIC-COOKIE-1");
+  EXPECT_EQ(back.x11_cookie, ex.x11_cookie);
+  uint32_t chan = 0;
+  std::string data;
+  ASSERT_TRUE(wire::DecodeX11Data(
+      wire::EncodeX11Data(7, std::string("l\0\x0b\0", 4)), &chan, &data));
+  EXPECT_EQ(chan, 7u);
+  EXPECT_EQ(data, std::string("l\0\x0b\0", 4));
+  EXPECT_FALSE(wire::DecodeX11Data("\x01\x00", &chan, &data));
 }
 
 TEST(AgentWireTest, OversizedAndTruncatedInputIsRejected) {

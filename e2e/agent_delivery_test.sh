@@ -6,16 +6,19 @@
 # reboot (the agent is typed in again and comes back) work; nothing of
 # cloonix is in the image. The same image (cloud-init installed, as a cloud
 # image) booted with --cloud-init turns blue through its NoCloud seed with
-# nothing typed into a console. No traffic leaves the machine.
+# nothing typed into a console. Then X11 through the agent: Xvfb on the host
+# (with a cookie of its own) is the display, `cloonix ssh -X vm xdpyinfo`
+# with the guest's network down prints its screen. No traffic leaves the
+# machine.
 source "$(dirname "$0")/lib.sh"
 
 build_tiny_guest   # the kernel and initrd the Debian image boots with
 IMG_CACHE=/var/cache/cloonix
-IMG="$IMG_CACHE/test-debian-hvc0-ci.qcow2"
+IMG="$IMG_CACHE/test-debian-hvc0-ci-x11.qcow2"
 if [[ ! -f "$IMG" ]]; then
   mkdir -p "$IMG_CACHE"
   t0=$(date +%s)
-  if bash "$RUNFILES/tools/images/build-debian-guest.sh" "$IMG" --no-agent --hvc0-autologin --cloud-init \
+  if bash "$RUNFILES/tools/images/build-debian-guest.sh" "$IMG" --no-agent --hvc0-autologin --cloud-init --packages x11-utils \
       >"$E2E_ROOT/debian.log" 2>&1; then
     pass "build the Debian image without agent, hvc0 autologin, cloud-init ($(( $(date +%s) - t0 )) s)"
   else
@@ -40,7 +43,7 @@ agent_up() {  # agent_up NAME WANT(true|false) SECONDS
   return 1
 }
 
-check "net start" cloonix net start
+check "net start (a TCP listener on the loopback, for ssh -X --remote)" cloonix net start --listen 127.0.0.1:0
 t0=$(date +%s.%N)
 check "add kvm deb (Debian, no agent inside)" cloonix add kvm deb ram=512 cpu=1 eth=1 debh.qcow2
 if agent_up deb true 240; then
@@ -90,6 +93,43 @@ check "cloud-init ran the seed: hostname from its meta-data, agent from the conf
   [[ \$(cloonix ssh cld hostname) == cld ]] &&
   [[ \$(cloonix ssh cld 'readlink /proc/\$(pgrep -x cloonix-agent)/exe') == /run/cloonix-cfg/cloonix-agent ]] &&
   cloonix ssh cld 'grep -q cloonix /var/lib/cloud/instance/user-data.txt'"
+# X11 forwarding through the agent, the guest's network down.
+check "the guest's network down (no route, eth0 down)" bash -c "
+  cloonix ssh cld 'ip link set eth0 down' && ! cloonix ssh cld 'ip route | grep -q .'"
+XD=""
+for n in $(seq 50 99); do
+  [[ -e /tmp/.X11-unix/X$n || -e /tmp/.X$n-lock ]] || { XD=$n; break; }
+done
+XAUTH="$E2E_ROOT/xauth"
+COOKIE="$(mcookie)"
+: > "$XAUTH"
+xauth -f "$XAUTH" add ":$XD" MIT-MAGIC-COOKIE-1 "$COOKIE"
+Xvfb ":$XD" -auth "$XAUTH" -nolisten tcp -screen 0 1024x768x24 >"$E2E_ROOT/xvfb.log" 2>&1 &
+XVFB=$!
+for _ in $(seq 1 100); do [[ -S /tmp/.X11-unix/X$XD ]] && break; sleep 0.1; done
+check "Xvfb :$XD runs with its own cookie" bash -c "
+  DISPLAY=:$XD XAUTHORITY=$XAUTH xdpyinfo >/dev/null && ! DISPLAY=:$XD XAUTHORITY=/dev/null xdpyinfo >/dev/null 2>&1"
+check "ssh -X cld xdpyinfo prints the host's Xvfb screen" bash -c "
+  DISPLAY=:$XD XAUTHORITY=$XAUTH cloonix ssh -X cld xdpyinfo </dev/null | grep -q 'dimensions: *1024x768 pixels'"
+DISPLAY=:$XD XAUTHORITY=$XAUTH cloonix ssh -X cld 'echo $DISPLAY; cat $XAUTHORITY' </dev/null >"$E2E_ROOT/guest-x" 2>&1
+check "the guest gets a display of its own, with a cookie that is not the host's" bash -c "
+  [[ \$(head -1 $E2E_ROOT/guest-x) == :[1-9][0-9] ]] &&
+  [[ \$(tail -n +2 $E2E_ROOT/guest-x | od -An -tx1 -v | tr -d ' \\n') != *$COOKIE* ]]"
+check "export client credentials" cloonix net creds "$E2E_ROOT/creds"
+check "the same through the doorway: --remote ssh -X" bash -c "
+  DISPLAY=:$XD XAUTHORITY=$XAUTH cloonix --remote \$(cat $E2E_ROOT/creds/address) --creds $E2E_ROOT/creds ssh -X cld xdpyinfo </dev/null | grep -q 'dimensions: *1024x768 pixels'"
+check "two X clients at once, one ending while the other runs" bash -c "
+  DISPLAY=:$XD XAUTHORITY=$XAUTH cloonix ssh -X cld 'xdpyinfo -queryExtensions >/tmp/a & sleep 0.2; xdpyinfo >/tmp/b; wait; grep -q dimensions /tmp/a && grep -q dimensions /tmp/b' </dev/null"
+check "a guest client without the session's cookie is refused" bash -c "
+  ! DISPLAY=:$XD XAUTHORITY=$XAUTH cloonix ssh -X cld 'XAUTHORITY=/dev/null xdpyinfo' </dev/null >/dev/null 2>&1"
+check "without DISPLAY: a clear error" bash -c "
+  env -u DISPLAY cloonix ssh -X cld true 2>&1 | grep -q 'DISPLAY is not set'"
+check "the display's files are gone from the guest after the session" bash -c "
+  [[ -z \$(cloonix ssh cld 'ls /tmp/.cloonix-xauth-* 2>/dev/null') ]]"
+check "no cookie in the net's logs" bash -c "! grep -rqi $COOKIE $CLOONIX_WORK_ROOT/$NET/log/"
+check "a container refuses -X with a reason" bash -c "
+  cloonix add cnt xc busybox && DISPLAY=:$XD cloonix ssh -X xc true 2>&1 | grep -q 'for kvm guests'"
+kill "$XVFB" 2>/dev/null
 check "net stop" cloonix net stop
 check_clean "nothing left after stop"
 e2e_finish

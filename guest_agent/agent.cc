@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -83,7 +86,50 @@ struct Session {
   bool exited = false;
   int status = 0;
   Clock::time_point exit_time;
+  // X11 forwarding (ExecStart.x11): the display's listening socket, the
+  // files to remove when the session ends, and the open channels.
+  int x11_listen = -1;
+  std::string x11_socket, x11_auth;
+  uint32_t x11_next = 1;
+  struct X11Chan {
+    int fd = -1;
+    std::string out;  // bytes from the host not yet written to the client
+  };
+  std::map<uint32_t, X11Chan> x11;
 };
+
+// One entry of an Xauthority file (libXau's format, big-endian lengths):
+// FamilyWild (any host) for display `number`.
+std::string XauthEntry(const std::string& number, const std::string& proto,
+                       const std::string& cookie) {
+  std::string out;
+  auto u16 = [&](size_t v) {
+    out.push_back(static_cast<char>((v >> 8) & 0xff));
+    out.push_back(static_cast<char>(v & 0xff));
+  };
+  auto field = [&](const std::string& f) {
+    u16(f.size());
+    out += f;
+  };
+  u16(0xffff);
+  field("");
+  field(number);
+  field(proto);
+  field(cookie);
+  return out;
+}
+
+// True when something accepts connections on the unix socket `path`.
+bool Listening(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  struct sockaddr_un a = {};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof(a.sun_path), "%s", path.c_str());
+  bool up = connect(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof(a)) == 0;
+  close(fd);
+  return up;
+}
 
 class Agent {
  public:
@@ -101,6 +147,14 @@ class Agent {
   bool Flush(int wait_ms);
   void Handle(const wire::Frame& f);
   void StartExec(uint32_t id, const std::string& payload);
+  // Listens on the first free /tmp/.X11-unix/X<n> (n >= 10) and writes an
+  // Xauthority file holding the session's cookie; adds DISPLAY and
+  // XAUTHORITY to `env`. False with *err when no display is free.
+  bool OfferDisplay(Session* s, const wire::ExecStart& req,
+                    std::vector<std::string>* env, std::string* err);
+  void CloseX11(Session* s);
+  void CloseChannel(Session* s, uint32_t chan, bool tell_host);
+  void ReadChannel(Session* s, uint32_t chan);
   void ReadOutput(Session* s, int fd, wire::Type t);
   void Finish(Session* s);
   void Kill(Session* s);
@@ -149,6 +203,95 @@ bool Agent::Flush(int wait_ms) {
   return true;
 }
 
+bool Agent::OfferDisplay(Session* s, const wire::ExecStart& req,
+                         std::vector<std::string>* env, std::string* err) {
+  if (req.x11_proto.empty() || req.x11_cookie.empty() ||
+      req.x11_cookie.size() > 256) {
+    *err = "x11: no cookie given";
+    return false;
+  }
+  if (mkdir("/tmp/.X11-unix", 01777) == 0) chmod("/tmp/.X11-unix", 01777);
+  for (int n = 10; n < 100; ++n) {
+    const std::string num = std::to_string(n);
+    if (access(("/tmp/.X" + num + "-lock").c_str(), F_OK) == 0) continue;
+    const std::string path = "/tmp/.X11-unix/X" + num;
+    if (access(path.c_str(), F_OK) == 0) {
+      if (Listening(path)) continue;
+      unlink(path.c_str());  // left by a session that was killed
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) break;
+    struct sockaddr_un a = {};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof(a.sun_path), "%s", path.c_str());
+    if (bind(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof(a)) != 0 ||
+        listen(fd, 16) != 0) {
+      close(fd);
+      continue;
+    }
+    chmod(path.c_str(), 0777);
+    const std::string auth = "/tmp/.cloonix-xauth-" + num;
+    int afd = open(auth.c_str(),
+                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    const std::string entry = XauthEntry(num, req.x11_proto, req.x11_cookie);
+    bool wrote = afd >= 0 && write(afd, entry.data(), entry.size()) ==
+                                 static_cast<ssize_t>(entry.size());
+    if (afd >= 0) close(afd);
+    if (!wrote) {
+      close(fd);
+      unlink(path.c_str());
+      unlink(auth.c_str());
+      *err = "x11: cannot write " + auth + ": " + strerror(errno);
+      return false;
+    }
+    s->x11_listen = fd;
+    s->x11_socket = path;
+    s->x11_auth = auth;
+    env->push_back("DISPLAY=:" + num);
+    env->push_back("XAUTHORITY=" + auth);
+    return true;
+  }
+  *err = "x11: no free display from :10 to :99 in the guest";
+  return false;
+}
+
+void Agent::CloseChannel(Session* s, uint32_t chan, bool tell_host) {
+  auto it = s->x11.find(chan);
+  if (it == s->x11.end()) return;
+  close(it->second.fd);
+  s->x11.erase(it);
+  if (tell_host) {
+    wire::WireWriter w;
+    w.U32(chan);
+    Send(wire::Type::kX11Close, s->id, w.Take());
+  }
+}
+
+void Agent::CloseX11(Session* s) {
+  for (auto& [chan, c] : s->x11) close(c.fd);
+  s->x11.clear();
+  if (s->x11_listen >= 0) close(s->x11_listen);
+  s->x11_listen = -1;
+  if (!s->x11_socket.empty()) unlink(s->x11_socket.c_str());
+  if (!s->x11_auth.empty()) unlink(s->x11_auth.c_str());
+  s->x11_socket.clear();
+  s->x11_auth.clear();
+}
+
+void Agent::ReadChannel(Session* s, uint32_t chan) {
+  auto it = s->x11.find(chan);
+  if (it == s->x11.end()) return;
+  char buf[65536];
+  ssize_t n = read(it->second.fd, buf, sizeof(buf));
+  if (n > 0) {
+    Send(wire::Type::kX11Data, s->id,
+         wire::EncodeX11Data(chan, std::string(buf, static_cast<size_t>(n))));
+    return;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  CloseChannel(s, chan, true);
+}
+
 void Agent::StartExec(uint32_t id, const std::string& payload) {
   wire::ExecStart req;
   if (!wire::DecodeExecStart(payload, &req)) {
@@ -187,11 +330,22 @@ void Agent::StartExec(uint32_t id, const std::string& payload) {
       "HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh"};
   if (req.tty) env.push_back("TERM=" + (req.term.empty() ? "xterm" : req.term));
   for (const auto& e : req.env) env.push_back(e);
+  if (req.x11) {
+    std::string why;
+    if (!OfferDisplay(s.get(), req, &env, &why)) {
+      Send(wire::Type::kError, id, why);
+      for (int f :
+           {in[0], in[1], out[0], out[1], err[0], err[1], master, slave})
+        if (f >= 0) close(f);
+      return;
+    }
+  }
   pid_t pid = fork();
   if (pid < 0) {
     Send(wire::Type::kError, id, std::string("fork: ") + strerror(errno));
     for (int f : {in[0], in[1], out[0], out[1], err[0], err[1], master, slave})
       if (f >= 0) close(f);
+    CloseX11(s.get());
     return;
   }
   if (pid == 0) {
@@ -251,6 +405,7 @@ void Agent::Kill(Session* s) {
   if (s->out_fd >= 0) close(s->out_fd);
   if (s->err_fd >= 0) close(s->err_fd);
   s->in_fd = s->out_fd = s->err_fd = -1;
+  CloseX11(s);
 }
 
 void Agent::Finish(Session* s) {
@@ -422,6 +577,23 @@ void Agent::Handle(const wire::Frame& f) {
       }
       return;
     }
+    case wire::Type::kX11Data: {
+      uint32_t chan = 0;
+      std::string data;
+      if (s == nullptr || !wire::DecodeX11Data(f.payload, &chan, &data)) return;
+      auto c = s->x11.find(chan);
+      if (c == s->x11.end()) return;
+      c->second.out += data;
+      // A client that does not read must not fill the guest's memory.
+      if (c->second.out.size() > (16u << 20)) CloseChannel(s, chan, true);
+      return;
+    }
+    case wire::Type::kX11Close: {
+      wire::WireReader r(f.payload);
+      uint32_t chan = r.U32();
+      if (s != nullptr && r.ok()) CloseChannel(s, chan, false);
+      return;
+    }
     case wire::Type::kGetBegin:
       gets_[f.session] = std::make_unique<TreeReader>("", "/root", f.payload);
       return;
@@ -440,12 +612,17 @@ void Agent::Run() {
   std::vector<char> buf(256 * 1024);
   while (!gone_) {
     std::vector<struct pollfd> pfds;
-    std::vector<std::pair<Session*, int>> owners;
+    struct Owner {
+      Session* first;  // nullptr: the channel or the SIGCHLD pipe
+      int second;      // 1 stdout, 2 stderr, 3 stdin, 4 x11 listen, 5 x11
+      uint32_t chan = 0;
+    };
+    std::vector<Owner> owners;
     pfds.push_back(
         {fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0});
-    owners.push_back({nullptr, 0});
+    owners.push_back({nullptr, 0, 0});
     pfds.push_back({g_sigchld_pipe[0], POLLIN, 0});
-    owners.push_back({nullptr, 1});
+    owners.push_back({nullptr, 1, 0});
     bool backlog = out_.size() > (4 << 20);
     int timeout = 1000;
     auto now = Clock::now();
@@ -453,19 +630,29 @@ void Agent::Run() {
       if (!backlog) {
         if (s->out_fd >= 0) {
           pfds.push_back({s->out_fd, POLLIN, 0});
-          owners.push_back({s.get(), 1});
+          owners.push_back({s.get(), 1, 0});
         }
         if (s->err_fd >= 0) {
           pfds.push_back({s->err_fd, POLLIN, 0});
-          owners.push_back({s.get(), 2});
+          owners.push_back({s.get(), 2, 0});
         }
+        if (s->x11_listen >= 0) {
+          pfds.push_back({s->x11_listen, POLLIN, 0});
+          owners.push_back({s.get(), 4, 0});
+        }
+      }
+      for (auto& [chan, c] : s->x11) {
+        short ev = static_cast<short>((backlog ? 0 : POLLIN) |
+                                      (c.out.empty() ? 0 : POLLOUT));
+        pfds.push_back({c.fd, ev, 0});
+        owners.push_back({s.get(), 5, chan});
       }
       if (!s->stdin_buf.empty() && s->in_fd >= 0 && !s->tty) {
         pfds.push_back({s->in_fd, POLLOUT, 0});
-        owners.push_back({s.get(), 3});
+        owners.push_back({s.get(), 3, 0});
       } else if (!s->stdin_buf.empty() && s->tty && s->out_fd >= 0) {
         pfds.push_back({s->out_fd, POLLOUT, 0});
-        owners.push_back({s.get(), 3});
+        owners.push_back({s.get(), 3, 0});
       }
       if (s->exited) timeout = 50;
     }
@@ -497,14 +684,47 @@ void Agent::Run() {
       }
     }
     if (pfds[1].revents & POLLIN) Reap();
+    // The host's frames may have ended sessions (kKill) polled above.
+    std::set<Session*> live;
+    for (auto& [id, s] : sessions_) live.insert(s.get());
     for (size_t i = 2; i < pfds.size(); ++i) {
-      if (pfds[i].revents == 0) continue;
+      if (pfds[i].revents == 0 || !live.count(owners[i].first)) continue;
       Session* s = owners[i].first;
       int what = owners[i].second;
       if (what == 1 && s->out_fd >= 0)
         ReadOutput(s, s->out_fd, wire::Type::kStdout);
       if (what == 2 && s->err_fd >= 0)
         ReadOutput(s, s->err_fd, wire::Type::kStderr);
+      if (what == 4 && s->x11_listen >= 0) {
+        int c = accept4(s->x11_listen, nullptr, nullptr,
+                        SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c >= 0) {
+          uint32_t chan = s->x11_next++;
+          s->x11[chan].fd = c;
+          wire::WireWriter w;
+          w.U32(chan);
+          Send(wire::Type::kX11Open, s->id, w.Take());
+        }
+        continue;
+      }
+      if (what == 5) {
+        const uint32_t chan = owners[i].chan;
+        auto c = s->x11.find(chan);
+        if (c == s->x11.end()) continue;
+        if ((pfds[i].revents & POLLOUT) && !c->second.out.empty()) {
+          ssize_t n =
+              write(c->second.fd, c->second.out.data(), c->second.out.size());
+          if (n > 0) c->second.out.erase(0, static_cast<size_t>(n));
+          if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            CloseChannel(s, chan, true);
+            continue;
+          }
+        }
+        if (pfds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+          ReadChannel(s, chan);
+        }
+        continue;
+      }
       if (what == 3) {
         int fd = s->tty ? s->out_fd : s->in_fd;
         if (fd < 0) continue;

@@ -27,6 +27,7 @@ PACKAGES=(
   # tools used by the lab and the tests
   iproute2 iputils-ping iperf3 ethtool procps psmisc util-linux bc python3
   python3-yaml python3-jsonschema docker-registry
+  xvfb xauth x11-utils  # ssh -X: the display and the client's cookie
   tshark
 )
 

@@ -40,7 +40,8 @@ namespace cloonix::cli {
 namespace {
 
 int Ssh(const Globals& g, const std::string& name,
-        const std::vector<std::string>& cmd, bool force_tty, bool no_tty) {
+        const std::vector<std::string>& cmd, bool force_tty, bool no_tty,
+        bool x11) {
   Client c(g);
   if (!c.Exists()) return NotRunning(g);
   // Like ssh: a shell gets a pty when stdin is a terminal; a command does
@@ -54,7 +55,7 @@ int Ssh(const Globals& g, const std::string& name,
     argv = {"/bin/sh", "-c", line};
   }
   grpc::Status err;
-  int code = cloonix::cli::RunSsh(c.guest(), name, argv, tty, &err);
+  int code = cloonix::cli::RunSsh(c.guest(), name, argv, tty, &err, x11);
   if (code < 0) return FailRpc(g, err);
   return code;
 }
@@ -193,7 +194,7 @@ std::vector<std::string> SplitSshCommand(std::vector<std::string>* args) {
     return a == "-i" || a == "-l" || a == "-o";
   };
   while (i < args->size() && ((*args)[i] == "-t" || (*args)[i] == "-T" ||
-                              takes_value((*args)[i]))) {
+                              (*args)[i] == "-X" || takes_value((*args)[i]))) {
     i += takes_value((*args)[i]) ? 2 : 1;
   }
   if (i >= args->size() || (*args)[i].rfind("-", 0) == 0) return {};
@@ -214,13 +215,17 @@ void AddGuestCommands(CLI::App* app, Context& ctx) {
       "the command's code");
   ssh->add_flag("-t", force_tty, "Allocate a pty even for a command");
   ssh->add_flag("-T", no_tty, "Never allocate a pty");
+  static bool x11 = false;
+  ssh->add_flag("-X", x11,
+                "Forward X11: the guest's X clients open their windows on "
+                "$DISPLAY (kvm only; no guest networking needed)");
   ssh->add_option("name", ssh_name, "kvm or cnt name")->required();
   ssh->footer(
       "Everything after the name is the command (options included); it runs "
       "under /bin/sh -c.");
   ssh->callback([&] {
     ctx.action = [&] {
-      return Ssh(g, ssh_name, ctx.ssh_cmd, force_tty, no_tty);
+      return Ssh(g, ssh_name, ctx.ssh_cmd, force_tty, no_tty, x11);
     };
   });
   static std::string scp_src, scp_dst;

@@ -66,6 +66,16 @@ class ExecReactor
                                   "the first Exec message must be start"));
         return;
       }
+      if (req_.start().x11()) {
+        // A container's X clients would need the client's display socket
+        // inside the container: not offered.
+        FinishLocked(grpc::Status(
+            grpc::StatusCode::FAILED_PRECONDITION,
+            "X11 forwarding (ssh -X) is for kvm guests; containers do not "
+            "offer it (run the X client in a VM, or give the container a "
+            "display with --vmount of an X socket)"));
+        return;
+      }
       started_ = true;
       starting_ = true;
       InPool([this, st = req_.start()] { RunStart(st); });

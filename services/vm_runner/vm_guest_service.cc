@@ -165,6 +165,9 @@ class ExecReactor
         es.rows = st.size().rows();
         es.cols = st.size().cols();
         es.term = st.term();
+        es.x11 = st.x11();
+        es.x11_proto = st.x11_auth_proto();
+        es.x11_cookie = st.x11_auth_cookie();
         s = SendLocked(wire::Type::kExecStart, wire::EncodeExecStart(es));
       }
       if (!s.ok()) {
@@ -183,6 +186,15 @@ class ExecReactor
       wire::WireWriter w;
       w.U32(req_.resize().rows()).U32(req_.resize().cols());
       SendLocked(wire::Type::kResize, w.Take()).IgnoreError();
+    } else if (req_.has_x11_data()) {
+      SendLocked(wire::Type::kX11Data,
+                 wire::EncodeX11Data(req_.x11_data().channel(),
+                                     req_.x11_data().data()))
+          .IgnoreError();
+    } else if (req_.msg_case() == v1::ExecRequest::kX11Close) {
+      wire::WireWriter w;
+      w.U32(req_.x11_close());
+      SendLocked(wire::Type::kX11Close, w.Take()).IgnoreError();
     }
     StartRead(&req_);
   }
@@ -210,6 +222,26 @@ class ExecReactor
         case wire::Type::kStderr:
           resp_.set_stderr(std::move(f.payload));
           break;
+        case wire::Type::kX11Open:
+        case wire::Type::kX11Close: {
+          wire::WireReader rd(f.payload);
+          const uint32_t chan = rd.U32();
+          if (!rd.ok()) continue;
+          if (f.type == wire::Type::kX11Open) {
+            resp_.set_x11_open(chan);
+          } else {
+            resp_.set_x11_close(chan);
+          }
+          break;
+        }
+        case wire::Type::kX11Data: {
+          uint32_t chan = 0;
+          std::string data;
+          if (!wire::DecodeX11Data(f.payload, &chan, &data)) continue;
+          resp_.mutable_x11_data()->set_channel(chan);
+          resp_.mutable_x11_data()->set_data(std::move(data));
+          break;
+        }
         case wire::Type::kExit: {
           wire::WireReader rd(f.payload);
           resp_.mutable_exit()->set_code(rd.I32());

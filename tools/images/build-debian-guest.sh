@@ -31,6 +31,7 @@
 #
 # usage: build-debian-guest.sh OUT.qcow2 (--agent PATH | --no-agent)
 #                              [--hvc0-autologin] [--cloud-init]
+#                              [--packages PKG,PKG...]
 #                              [--authorized-key FILE]... [--mirror URL]
 #                              [--size 2G] [--cache DIR] [--kver KERNEL_VERSION]
 #   --agent   the static cloonix agent to install (exactly one of --agent and
@@ -43,6 +44,8 @@
 #   --cloud-init  Debian's cloud-init, limited to the NoCloud datasource
 #             (as a cloud image): `add kvm --cloud-init` starts the agent
 #             through its seed; without a seed cloud-init stays disabled
+#   --packages  more Debian packages, installed with apt in the chroot
+#             (e.g. x11-utils for `cloonix ssh -X vm xdpyinfo`)
 #   --authorized-key  an ssh public key file for root
 #             (/root/.ssh/authorized_keys, 0600 in a 0700 dir); repeatable,
 #             the files are concatenated
@@ -54,7 +57,7 @@ set -euo pipefail
 
 usage() { sed -n '/^# usage:/,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
-out="" agent="" noagent="" hvc0="" cloudinit="" mirror="http://deb.debian.org/debian" size="2G"
+out="" agent="" noagent="" hvc0="" cloudinit="" extra="" mirror="http://deb.debian.org/debian" size="2G"
 cache="/var/cache/cloonix/kernel" kver=""
 keys=()
 SUITE=bookworm
@@ -67,6 +70,7 @@ while [[ $# -gt 0 ]]; do
     --no-agent) noagent=1; shift ;;
     --hvc0-autologin) hvc0=1; shift ;;
     --cloud-init) cloudinit=1; shift ;;
+    --packages) extra="${2:?--packages needs a list}"; shift 2 ;;
     --authorized-key) keys+=("${2:?--authorized-key needs a file}"); shift 2 ;;
     --mirror) mirror="${2:?--mirror needs a URL}"; shift 2 ;;
     --size)   size="${2:?--size needs a size}"; shift 2 ;;
@@ -78,6 +82,15 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n "$out" ]] || usage
+apt_pkgs=()
+[[ -z "$cloudinit" ]] || apt_pkgs+=(cloud-init)
+if [[ -n "$extra" ]]; then
+  IFS=, read -r -a more <<<"$extra"
+  for p in "${more[@]}"; do
+    [[ "$p" =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || { echo "--packages: \"$p\" is not a package name" >&2; exit 2; }
+  done
+  apt_pkgs+=("${more[@]}")
+fi
 if [[ -n "$agent" && -n "$noagent" ]] || [[ -z "$agent" && -z "$noagent" ]]; then
   echo "exactly one of --agent PATH and --no-agent is required" >&2; usage
 fi
@@ -125,16 +138,16 @@ debootstrap --variant=minbase --include="$INCLUDE" \
   --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
   "$SUITE" "$rootfs" "$mirror" >&2
 
-if [[ -n "$cloudinit" ]]; then
+if ((${#apt_pkgs[@]})); then
   # apt in the chroot (debootstrap's --include does not order cloud-init's
   # python dependencies), with the host's DNS for the mirror meanwhile.
-  echo "apt-get install cloud-init" >&2
+  echo "apt-get install ${apt_pkgs[*]}" >&2
   rm -f "$rootfs/etc/resolv.conf"
   cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
   mount -t proc proc "$rootfs/proc"
   chroot "$rootfs" apt-get update -q >&2
   DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get install -y -q \
-    --no-install-recommends cloud-init >&2
+    --no-install-recommends "${apt_pkgs[@]}" >&2
   umount "$rootfs/proc"
 fi
 
@@ -281,5 +294,5 @@ mv -f "$out.tmp" "$out"
 mv -f "$boot.tmp" "$boot"
 bytes="$(stat -c %s "$out")"
 echo "built $out: $bytes bytes ($(numfmt --to=iec "$bytes")), virtual $size," \
-     "$([[ -n "$agent" ]] && echo "agent $agent" || echo "no agent"),${hvc0:+ hvc0 autologin,}${cloudinit:+ cloud-init,} ${#keys[@]} authorized key(s)," \
+     "$([[ -n "$agent" ]] && echo "agent $agent" || echo "no agent"),${hvc0:+ hvc0 autologin,}${cloudinit:+ cloud-init,}${extra:+ packages $extra,} ${#keys[@]} authorized key(s)," \
      "kernel modules $kver, sidecar $boot, in $((SECONDS - start)) s" >&2
