@@ -874,9 +874,24 @@ Lab ParseLab(const std::string& text, const std::string& file,
     return lab;
   }
   std::map<std::string, YAML::Node> defaults;
+  // Top-level files: and delete: apply to every kvm and cnt, before the
+  // item's own (Cloonix's files_to_add_in_all_targets).
+  std::vector<std::string> all_files, all_deletes;
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
-    if (key == "net") {
+    if (key == "files" || key == "delete") {
+      std::vector<std::string>* list =
+          key == "files" ? &all_files : &all_deletes;
+      if (kv.second.IsScalar()) {
+        list->push_back(kv.second.Scalar());
+      } else {
+        r.StrList(kv.second, key, list);
+      }
+      absl::Status st = cloonix::ValidateGuestFiles({}, all_deletes);
+      if (key == "delete" && !st.ok()) {
+        r.Err(kv.second, std::string(st.message()));
+      }
+    } else if (key == "net") {
       lab.net_pos = PosOf(kv.second);
       r.Name(kv.second, "net name", &lab.net, /*net=*/true);
     } else if (key == "defaults") {
@@ -907,7 +922,8 @@ Lab ParseLab(const std::string& text, const std::string& file,
     } else if (key != "items" && key != "lans" && key != "cables") {
       r.Err(kv.first, absl::StrCat("unknown key \"", key,
                                    "\" (a lab file has net, listen, hosts, "
-                                   "defaults, items, lans, cables)"));
+                                   "defaults, files, delete, items, lans, "
+                                   "cables)"));
     }
   }
 
@@ -987,6 +1003,18 @@ Lab ParseLab(const std::string& text, const std::string& file,
       }
       if (kind == v1::ITEM_KIND_CNT && li.item.cnt().image().empty()) {
         li.item.mutable_cnt()->set_image("busybox");
+      }
+      if ((kind == v1::ITEM_KIND_KVM || kind == v1::ITEM_KIND_CNT) &&
+          (!all_files.empty() || !all_deletes.empty())) {
+        v1::GuestFiles* f = kind == v1::ITEM_KIND_KVM
+                                ? li.item.mutable_kvm()->mutable_files()
+                                : li.item.mutable_cnt()->mutable_files();
+        v1::GuestFiles merged;
+        for (const auto& d : all_files) merged.add_dirs(d);
+        for (const auto& d : f->dirs()) merged.add_dirs(d);
+        for (const auto& p : all_deletes) merged.add_delete_(p);
+        for (const auto& p : f->delete_()) merged.add_delete_(p);
+        *f = merged;
       }
       if (kind == v1::ITEM_KIND_A2B) {
         *li.item.mutable_a2b()->mutable_dir0() = li.a2b[0];

@@ -530,6 +530,26 @@ TEST(SaveTest, GuestFiles) {
   EXPECT_THAT(RecreateReason(l.Find("vm1")->item, now[0]), HasSubstr("files"));
   EXPECT_THAT(Errors("items:\n  c: {kind: cnt, delete: [etc/x]}\n"),
               HasSubstr("must be absolute"));
+  // Top-level files: and delete: go to every kvm and cnt, first.
+  std::vector<LabError> e3;
+  Lab all = ParseLab(
+      "files: files_to_add_in_all_targets\n"
+      "delete: [/etc/motd]\n"
+      "items:\n"
+      "  vm1: {kind: kvm, image: tiny, files: files_to_add_in_vm1}\n"
+      "  c1: {kind: cnt}\n"
+      "  n1: {kind: nat}\n",
+      "/d/lab.yaml", &e3);
+  ASSERT_TRUE(e3.empty()) << FormatErrors("f", e3);
+  ResolvePaths("/d/lab.yaml", &all);
+  const auto& vf = all.Find("vm1")->item.kvm().files();
+  ASSERT_EQ(vf.dirs_size(), 2);
+  EXPECT_EQ(vf.dirs(0), "/d/files_to_add_in_all_targets");
+  EXPECT_EQ(vf.dirs(1), "/d/files_to_add_in_vm1");
+  EXPECT_EQ(vf.delete_(0), "/etc/motd");
+  EXPECT_EQ(all.Find("c1")->item.cnt().files().dirs_size(), 1);
+  EXPECT_THAT(Errors("delete: [x]\nitems:\n  c: {kind: cnt}\n"),
+              HasSubstr("must be absolute"));
   EXPECT_THAT(Errors("items:\n  c: {kind: cnt, delete: /a/../b}\n"),
               HasSubstr("\"..\""));
 }
