@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/output.h"
 #include "cloonix/v1/guest.grpc.pb.h"
@@ -77,8 +78,16 @@ class Client {
         topo_(v1::Topology::NewStub(channel_)),
         net_(v1::Net::NewStub(channel_)),
         guest_(v1::Guest::NewStub(channel_)) {}
+  // A remote net, or a local one whose doorway socket exists. For a local
+  // net, waits up to 5 s for the socket to accept a connection: a doorway
+  // the orchestrator is restarting (about 1 s) answers the call instead of
+  // the call failing with "does not answer". A healthy net connects at once.
   bool Exists() const {
-    return !g_.remote.empty() || access(g_.Socket().c_str(), F_OK) == 0;
+    if (!g_.remote.empty()) return true;
+    if (access(g_.Socket().c_str(), F_OK) != 0) return false;
+    channel_->WaitForConnected(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    return true;
   }
   v1::Guest::Stub* guest() { return guest_.get(); }
   std::unique_ptr<grpc::ClientContext> Ctx(

@@ -66,6 +66,17 @@ check "net start after SIGTERM adopts the lab" cloonix net start
 check "ping after the SIGTERM and start" in_cnt cnt1 ping -c 2 -W 2 10.20.0.2
 check "topology unchanged after the services' restart" bash -c "[[ \"\$(cloonix ls -f json)\" == '$after' ]]"
 
+# A doorway killed -9 is restarted by the orchestrator in about a second; a
+# command given meanwhile waits for it (up to 5 s) instead of failing.
+dpid="$(cat "$CLOONIX_WORK_ROOT/$NET/doorway.pid" 2>/dev/null)"
+if [[ -n "$dpid" ]] && kill -9 "$dpid"; then
+  t0=$(date +%s%N)
+  check "a command right after a doorway kill -9 waits for the new one" bash -c "[[ \"\$(cloonix ls -f json)\" == '$after' ]]"
+  echo "    answered after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+else
+  fail "a command right after a doorway kill -9 waits for the new one" "no doorway pid in $CLOONIX_WORK_ROOT/$NET/doorway.pid"
+fi
+
 check "net stop" cloonix net stop
 check_clean "nothing left after stop"
 e2e_finish
