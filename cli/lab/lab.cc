@@ -404,11 +404,7 @@ void ReadItemKey(Reader& r, const std::string& key, const YAML::Node& v,
                             ? it.mutable_kvm()->mutable_files()
                             : it.mutable_cnt()->mutable_files();
     std::vector<std::string> list;
-    if (v.IsScalar()) {
-      list.push_back(v.Scalar());
-    } else if (!r.StrList(v, key, &list)) {
-      return;
-    }
+    if (!r.StrList(v, key, &list)) return;  // a string or a list
     if (key == "files") {
       f->clear_dirs();
       for (const auto& d : list) f->add_dirs(d);  // ResolvePaths: absolute
@@ -880,16 +876,10 @@ Lab ParseLab(const std::string& text, const std::string& file,
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
     if (key == "files" || key == "delete") {
-      std::vector<std::string>* list =
-          key == "files" ? &all_files : &all_deletes;
-      if (kv.second.IsScalar()) {
-        list->push_back(kv.second.Scalar());
-      } else {
-        r.StrList(kv.second, key, list);
-      }
-      absl::Status st = cloonix::ValidateGuestFiles({}, all_deletes);
-      if (key == "delete" && !st.ok()) {
-        r.Err(kv.second, std::string(st.message()));
+      r.StrList(kv.second, key, key == "files" ? &all_files : &all_deletes);
+      if (key == "delete") {
+        absl::Status st = cloonix::ValidateGuestFiles({}, all_deletes);
+        if (!st.ok()) r.Err(kv.second, std::string(st.message()));
       }
     } else if (key == "net") {
       lab.net_pos = PosOf(kv.second);
