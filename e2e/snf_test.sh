@@ -95,7 +95,10 @@ done
 sleep 1
 fds1="$(ls /proc/$LS_PID/fd | wc -l)"; thr1="$(ls /proc/$LS_PID/task | wc -l)"
 echo "    lan_switch: fds $fds0 -> $fds1, threads $thr0 -> $thr1"
-check "10 captures leave no fd or thread in lan_switch" bash -c "(( $fds1 <= $fds0 && $thr1 <= $thr0 ))"
+# fds must come back exactly. gRPC's sync server grows its own thread pool
+# under load (14 -> 15 once in CI), so threads get a slack of 2: a capture
+# that leaked its thread would add 10.
+check "10 captures leave no fd or thread in lan_switch" bash -c "(( $fds1 <= $fds0 && $thr1 <= $thr0 + 2 ))"
 check "and no mirror port" bash -c \
   "! ovs-vsctl --db=unix:$W/ovs/run/db.sock show | grep -q 'Port cxm'"
 
