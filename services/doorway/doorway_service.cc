@@ -172,7 +172,10 @@ class GuestRelay {
       RouteLocked(*item);
       return;
     }
-    if (up_done_) return;
+    // Once the hold is gone, Up's stream may end (and be freed) at any time:
+    // a write started then is not tracked by gRPC (CI: a doorway segfault
+    // at ip 0 when a runner refused an Exec as the client half-closed).
+    if (up_done_ || up_released_) return;
     if (ok) {
       up_.StartWrite(&to_up_);
     } else {
@@ -238,13 +241,15 @@ class GuestRelay {
   void UpWritten(bool ok) {
     absl::MutexLock l(&mu_);
     // A failed write: the runner ended the call; Up's OnDone says how.
-    if (ok && !up_done_ && !client_gone_) down_.StartRead(&to_up_);
+    if (ok && !up_done_ && !up_released_ && !client_gone_) {
+      down_.StartRead(&to_up_);
+    }
   }
 
   void UpRead(bool ok) {
     absl::MutexLock l(&mu_);
     if (!ok) {
-      up_.RemoveHold();  // the runner's stream ended; OnDone has its status
+      ReleaseUpLocked();  // the runner's stream ended; OnDone has its status
       return;
     }
     if (method_ == GuestRouter::Method::kExec) {
@@ -260,8 +265,14 @@ class GuestRelay {
       up_.StartRead(&from_up_);
     } else {
       up_cc_->TryCancel();  // the client is gone: no more reads
-      up_.RemoveHold();
+      ReleaseUpLocked();
     }
+  }
+
+  // Drops Up's hold; no operation on Up may start after it.
+  void ReleaseUpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    up_released_ = true;
+    up_.RemoveHold();
   }
 
   void UpDone(const grpc::Status& s) {
@@ -307,6 +318,8 @@ class GuestRelay {
   bool routed_ ABSL_GUARDED_BY(mu_) = false;
   bool up_started_ ABSL_GUARDED_BY(mu_) = false;
   bool up_done_ ABSL_GUARDED_BY(mu_) = false;
+  // Up's hold is gone (ReleaseUpLocked): start nothing more on Up.
+  bool up_released_ ABSL_GUARDED_BY(mu_) = false;
   bool saw_exit_ ABSL_GUARDED_BY(mu_) = false;
   bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -386,15 +399,18 @@ class TunnelRelay : public grpc::ServerBidiReactor<ByteBuffer, ByteBuffer> {
 
   void OnDone() override {
     int fd;
+    bool release;
     {
       absl::MutexLock l(&mu_);
       fd = fd_;
+      server_done_ = true;
+      release = TakeForwardLocked();
     }
     if (fd >= 0) {
       FdWatcher::Default()->Remove(fd);  // no lock: a callback may wait on it
       close(fd);
     }
-    Release();
+    if (release) Release();
     Unref();
   }
 
@@ -404,17 +420,30 @@ class TunnelRelay : public grpc::ServerBidiReactor<ByteBuffer, ByteBuffer> {
   }
 
   void Opened(const grpc::Status& s) {
+    bool release = false;
     {
       absl::MutexLock l(&mu_);
       opening_ = false;
       if (s.ok()) forward_open_ = true;
       if (!s.ok()) {
         FinishLocked(Upstream(s, "orchestrator"));
+      } else if (server_done_) {
+        // The client went away while the forward was being opened: OnDone
+        // found none to release.
+        release = TakeForwardLocked();
       } else if (!finished_) {
         ConnectLocked();
       }
     }
+    if (release) Release();
     Unref();
+  }
+
+  // Whether the caller is the one to release the forward (once).
+  bool TakeForwardLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!forward_open_ || forward_released_) return false;
+    forward_released_ = true;
+    return true;
   }
 
   void ConnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -511,7 +540,6 @@ class TunnelRelay : public grpc::ServerBidiReactor<ByteBuffer, ByteBuffer> {
   // Drops this tunnel's hold on the forward (the nat closes the loopback
   // port when no tunnel uses it); best effort, logged by the nat.
   void Release() {
-    if (!forward_open_) return;
     struct Call {
       grpc::ClientContext cc;
       v1::CloseNatForwardRequest req;
@@ -536,7 +564,9 @@ class TunnelRelay : public grpc::ServerBidiReactor<ByteBuffer, ByteBuffer> {
   v1::OpenNatForwardRequest open_req_;
   v1::NatForward fwd_;
   std::unique_ptr<grpc::ClientContext> open_cc_ ABSL_GUARDED_BY(mu_);
-  std::atomic<bool> forward_open_{false};
+  bool forward_open_ ABSL_GUARDED_BY(mu_) = false;
+  bool forward_released_ ABSL_GUARDED_BY(mu_) = false;
+  bool server_done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
   int fd_ ABSL_GUARDED_BY(mu_) = -1;
   std::string pending_ ABSL_GUARDED_BY(mu_);  // to the guest
   bool opening_ ABSL_GUARDED_BY(mu_) = false;

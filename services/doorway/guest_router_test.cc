@@ -79,6 +79,9 @@ class FakeRunner final : public v1::Guest::Service {
       grpc::ServerReaderWriter<v1::ExecResponse, v1::ExecRequest>* s) override {
     v1::ExecRequest r;
     if (!s->Read(&r) || !r.has_start()) return grpc::Status::CANCELLED;
+    if (r.start().command_size() > 0 && r.start().command(0) == "refuse") {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "agent restarted");
+    }
     if (r.start().command_size() > 0 && r.start().command(0) == "hang") {
       while (!ctx->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));
       cancelled.Notify();
@@ -313,6 +316,35 @@ TEST_F(GuestRouterTest, ExecWithTheRunnerGoneEndsInBand) {
   EXPECT_NE(out.find("error:"), std::string::npos);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ReasonOf(s), reason::kUpstreamUnavailable);
+}
+
+// The runner refuses at once while the client's stdin and half-close are
+// already on their way: nothing may be written to the runner's ended call
+// (CI once saw the doorway jump to ip 0 there).
+TEST_F(GuestRouterTest, ExecRefusedWhileTheClientStillWrites) {
+  for (int i = 0; i < 300; ++i) {
+    grpc::ClientContext cc;
+    auto s = stub_->Exec(&cc);
+    v1::ExecRequest r;
+    r.mutable_start()->set_item("vm1");
+    r.mutable_start()->add_command("refuse");
+    s->Write(r);
+    v1::ExecRequest in;
+    in.set_stdin("x");
+    s->Write(in);
+    v1::ExecRequest eof;
+    eof.set_stdin_eof(true);
+    s->Write(eof);
+    s->WritesDone();
+    v1::ExecResponse resp;
+    int code = -1;
+    while (s->Read(&resp)) {
+      if (resp.has_exit()) code = resp.exit().code();
+    }
+    grpc::Status st = s->Finish();
+    ASSERT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << i;
+    ASSERT_EQ(code, 255) << i;
+  }
 }
 
 TEST_F(GuestRouterTest, TunnelRelaysALoopbackConnection) {
