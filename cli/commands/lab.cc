@@ -152,6 +152,8 @@ class Applier {
           ItemTask(*li, fresh.count(li->item.name()) > 0);
         },
         /*limit=*/static_cast<int>(all.size()));
+    // 5. Where things are drawn (layout:), for those that exist now.
+    if (!lab_.layout.empty()) Layout();
     return Summary();
   }
 
@@ -201,6 +203,33 @@ class Applier {
     absl::MutexLock l(&out_mu_);
     failures_.push_back(msg);
     return false;
+  }
+
+  void Layout() {
+    v1::ListItemsRequest lreq;
+    v1::ListItemsResponse items;
+    auto lctx = client_.Ctx(absl::Seconds(30));
+    if (!Check(client_.topo()->ListItems(lctx.get(), lreq, &items), "layout"))
+      return;
+    v1::SetLayoutRequest req;
+    for (const auto& it : items.items()) {
+      auto p = lab_.layout.find(it.name());
+      if (p == lab_.layout.end()) continue;
+      if (it.has_position() && it.position().x() == p->second.x() &&
+          it.position().y() == p->second.y()) {
+        continue;
+      }
+      (*req.mutable_positions())[it.name()] = p->second;
+    }
+    if (req.positions().empty()) return;
+    v1::SetLayoutResponse resp;
+    auto ctx = client_.Ctx(absl::Seconds(30));
+    std::string what =
+        absl::StrCat("~ layout of ", req.positions_size(),
+                     req.positions_size() == 1 ? " item" : " items");
+    if (Check(client_.topo()->SetLayout(ctx.get(), req, &resp), what)) {
+      Progress({{"event", "layout"}, {"items", req.positions_size()}}, what);
+    }
   }
 
   void Delete(const std::string& name, const std::string& kind = "") {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <set>
@@ -477,6 +478,33 @@ void ReadItemKey(Reader& r, const std::string& key, const YAML::Node& v,
   }
 }
 
+// layout: {name: [x, y], ...}: numbers within +-1e6 (Topology.SetLayout).
+void ReadLayout(Reader& r, const YAML::Node& n, Lab* lab) {
+  if (!n.IsMap()) {
+    r.Err(n, "layout: a map of item or lan name to [x, y]");
+    return;
+  }
+  for (const auto& kv : n) {
+    std::string name;
+    if (!r.Name(kv.first, "layout name", &name)) continue;
+    double xy[2];
+    bool ok = kv.second.IsSequence() && kv.second.size() == 2;
+    for (size_t i = 0; ok && i < 2; ++i) {
+      ok = kv.second[i].IsScalar() &&
+           absl::SimpleAtod(kv.second[i].Scalar(), &xy[i]) &&
+           std::isfinite(xy[i]) && std::fabs(xy[i]) <= 1e6;
+    }
+    if (!ok) {
+      r.Err(kv.second, absl::StrCat("layout of ", name,
+                                    ": [x, y], two numbers within +-1e6"));
+      continue;
+    }
+    lab->layout[name].set_x(xy[0]);
+    lab->layout[name].set_y(xy[1]);
+    lab->layout_pos[name] = PosOf(kv.first);
+  }
+}
+
 // hosts: {name: {address: HOST:PORT, creds: DIR}}.
 void ReadHosts(Reader& r, const YAML::Node& n, Lab* lab) {
   if (!n.IsMap()) {
@@ -818,6 +846,15 @@ std::map<std::string, Lab> SplitByHost(
       part(h).cables.push_back({C2cName(lan, h), 0, lan, pos});
     }
   }
+  // Each net draws what it holds.
+  for (auto& [h, l] : out) {
+    for (const auto& [name, p] : lab.layout) {
+      if (l.Find(name) != nullptr || l.lans.count(name)) {
+        l.layout[name] = p;
+        l.layout_pos[name] = lab.layout_pos.at(name);
+      }
+    }
+  }
   return out;
 }
 
@@ -909,11 +946,13 @@ Lab ParseLab(const std::string& text, const std::string& file,
       }
     } else if (key == "hosts") {
       ReadHosts(r, kv.second, &lab);
+    } else if (key == "layout") {
+      ReadLayout(r, kv.second, &lab);
     } else if (key != "items" && key != "lans" && key != "cables") {
       r.Err(kv.first, absl::StrCat("unknown key \"", key,
                                    "\" (a lab file has net, listen, hosts, "
                                    "defaults, files, delete, items, lans, "
-                                   "cables)"));
+                                   "cables, layout)"));
     }
   }
 
@@ -1072,6 +1111,11 @@ void CheckLab(const Lab& lab, const std::string& bulk_dir,
       err(lab.lans.at(li.item.name()),
           absl::StrCat(li.item.name(), " is both a lan and a ",
                        cloonix::KindName(li.item.kind())));
+    }
+  }
+  for (const auto& [name, pos] : lab.layout_pos) {
+    if (!by_name.count(name) && !lab.lans.count(name)) {
+      err(pos, absl::StrCat("layout: no item or lan ", name, " in this file"));
     }
   }
   // Cables: known items, existing eths, one cable per eth, one nat per lan.

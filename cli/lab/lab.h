@@ -95,6 +95,10 @@ struct Lab {
   // Every lan: declared under lans: or items (kind lan), or named by a cable.
   std::map<std::string, Pos> lans;
   std::vector<LabCable> cables;
+  // `layout:`: where items and lans are drawn (the gui's positions,
+  // Topology.SetLayout), by name.
+  std::map<std::string, cloonix::v1::Position> layout;
+  std::map<std::string, Pos> layout_pos;
 
   const LabItem* Find(const std::string& name) const;
 };

@@ -438,6 +438,43 @@ TEST(SaveTest, RoundTrip) {
                                      HasSubstr("vm1:eth1 -- c1:eth0")));
 }
 
+TEST(SaveTest, LayoutRoundTripAndErrors) {
+  std::vector<LabError> errors;
+  Lab l = Parse(
+      std::string(kLab) + "layout:\n  vm1: [10, -20.5]\n  lan1: [0, 300]\n",
+      &errors);
+  ASSERT_TRUE(errors.empty()) << FormatErrors("lab.yaml", errors);
+  ASSERT_EQ(l.layout.size(), 2u);
+  EXPECT_EQ(l.layout.at("vm1").y(), -20.5);
+  EXPECT_EQ(l.layout.at("lan1").y(), 300);
+  std::vector<v1::Item> now;
+  for (const auto& li : l.items) {
+    v1::Item it = li.item;
+    if (l.layout.count(it.name()))
+      *it.mutable_position() = l.layout.at(it.name());
+    now.push_back(it);
+  }
+  v1::Item lan = Lan("lan1");
+  *lan.mutable_position() = l.layout.at("lan1");
+  now.push_back(lan);
+  std::string text = SaveLab("demo", now);
+  EXPECT_THAT(text, HasSubstr("vm1: [10, -20.5]")) << text;
+  std::vector<LabError> e2;
+  Lab back = ParseLab(text, "saved", &e2);
+  ASSERT_TRUE(e2.empty()) << FormatErrors("saved", e2) << text;
+  EXPECT_EQ(back.layout.at("lan1").y(), 300);
+  EXPECT_EQ(back.layout.at("vm1").x(), 10);
+  // Errors: not a pair, not finite, too far, a name the file lacks.
+  std::string base = std::string(kLab) + "layout:\n";
+  EXPECT_THAT(Errors(base + "  vm1: 3\n"), HasSubstr("[x, y]"));
+  EXPECT_THAT(Errors(base + "  vm1: [1, nan]\n"), HasSubstr("[x, y]"));
+  EXPECT_THAT(Errors(base + "  vm1: [1, 2e7]\n"), HasSubstr("1e6"));
+  EXPECT_THAT(Errors(base + "  ghost: [1, 2]\n"),
+              HasSubstr("layout: no item or lan ghost"));
+  EXPECT_THAT(Errors(std::string(kLab) + "layout: [1]\n"),
+              HasSubstr("a map of item or lan name"));
+}
+
 TEST(SaveTest, KvmOptionsRoundTripAndRemake) {
   std::vector<LabError> errors;
   Lab l = Parse(

@@ -197,6 +197,15 @@ std::string SaveLab(const std::string& net,
     }
   }
   out << YAML::EndSeq;
+  bool placed = false;
+  for (const auto& it : items) {
+    if (!it.has_position() || np.items.count(it.name())) continue;
+    if (!placed) out << YAML::Key << "layout" << YAML::Value << YAML::BeginMap;
+    placed = true;
+    out << YAML::Key << it.name() << YAML::Value << YAML::Flow << YAML::BeginSeq
+        << Num(it.position().x()) << Num(it.position().y()) << YAML::EndSeq;
+  }
+  if (placed) out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -55,6 +56,19 @@ absl::StatusOr<Topology> ReadTopology(const std::string& path,
         absl::StrCat(path, " belongs to net ", t->net(), ", not ", net));
   }
   return t;
+}
+
+// Topology.SetLayout's bounds on a coordinate.
+absl::Status ValidatePosition(const std::string& name, const v1::Position& p) {
+  constexpr double kMaxCoord = 1e6;
+  for (double c : {p.x(), p.y()}) {
+    if (!std::isfinite(c) || std::fabs(c) > kMaxCoord) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "position of ", name, ": coordinates are finite numbers within +-",
+          kMaxCoord, " (got ", c, ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -361,6 +375,9 @@ v1::Item& Stamp(v1::Item& item) {
 }  // namespace
 
 absl::StatusOr<v1::Item> NetManager::CreateItem(const v1::Item& request) {
+  if (request.has_position()) {
+    RETURN_IF_ERROR(ValidatePosition(request.name(), request.position()));
+  }
   std::optional<uint32_t> plug = Natplug(request);
   std::vector<std::string> free;
   const std::string nat = "nat-" + request.name();
@@ -432,7 +449,10 @@ absl::StatusOr<v1::Item> NetManager::CreateOne(
     return s;
   }
   item.set_state(v1::ITEM_STATE_RUNNING);
-  *topo_.FindMutable(item.name()) = item;
+  v1::Item* stored = topo_.FindMutable(item.name());
+  // SetLayout may have placed it while it was being created.
+  if (stored->has_position()) *item.mutable_position() = stored->position();
+  *stored = item;
   Persist();  // logged; the live state already changed
   spdlog::info("created {} {} (id {})", KindName(item.kind()), item.name(),
                item.id());
@@ -811,6 +831,50 @@ absl::StatusOr<v1::Item> NetManager::ConfigureC2c(const std::string& name,
   Present(&one);
   bus_.Publish(v1::EVENT_TYPE_UPDATED, one.front());
   return one.front();
+}
+
+absl::StatusOr<v1::SetLayoutResponse> NetManager::SetLayout(
+    const v1::SetLayoutRequest& req) {
+  constexpr int kMaxPositions = 4096;
+  if (req.positions_size() > kMaxPositions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("positions: ", req.positions_size(), " entries, at most ",
+                     kMaxPositions));
+  }
+  // Sorted, so that the events and the answer come in name order.
+  std::map<std::string, v1::Position> wanted(req.positions().begin(),
+                                             req.positions().end());
+  for (const auto& [name, p] : wanted) {
+    RETURN_IF_ERROR(ValidatePosition(name, p));
+  }
+  absl::Cleanup flush = [this] { Flush().IgnoreError(); };
+  std::vector<v1::Item> changed;
+  {
+    absl::MutexLock l(&mu_);
+    for (const auto& [name, p] : wanted) {
+      if (topo_.Find(name) == nullptr) {
+        return absl::NotFoundError(
+            absl::StrCat("item ", name, " does not exist"));
+      }
+    }
+    for (const auto& [name, p] : wanted) {
+      v1::Item* it = topo_.FindMutable(name);
+      if (it->has_position() && it->position().x() == p.x() &&
+          it->position().y() == p.y()) {
+        continue;
+      }
+      *it->mutable_position() = p;
+      changed.push_back(topo_.WithEndpoints(*it));
+    }
+    if (!changed.empty()) Persist();
+  }
+  Present(&changed);
+  v1::SetLayoutResponse out;
+  for (const auto& it : changed) {
+    bus_.Publish(v1::EVENT_TYPE_UPDATED, it);
+    *out.add_items() = it;
+  }
+  return out;
 }
 
 absl::StatusOr<v1::SaveKvmDiskResponse> NetManager::SaveKvmDisk(

@@ -122,6 +122,10 @@ class NetManager {
   absl::StatusOr<cloonix::v1::Item> ConfigureC2c(const std::string& name,
                                                  const std::string& mac);
 
+  // Sets where items are drawn (Topology.SetLayout): all or nothing.
+  absl::StatusOr<cloonix::v1::SetLayoutResponse> SetLayout(
+      const cloonix::v1::SetLayoutRequest& req);
+
   // Reboot, stop or start a kvm (see Topology.ControlKvm).
   // Topology.SaveKvmDisk: the kvm must exist (not being created or
   // deleted: its name is held meanwhile).

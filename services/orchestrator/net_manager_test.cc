@@ -1,6 +1,8 @@
 #include "services/orchestrator/net_manager.h"
 
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -299,6 +301,46 @@ TEST_F(NetManagerTest, CableTwoContainersOnAutoCreatedLan) {
   ASSERT_TRUE(again.Load().ok());
   EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED).size(), 3u);
   EXPECT_EQ(again.ListItems(v1::ITEM_KIND_UNSPECIFIED)[0].name(), "lan1");
+}
+
+TEST_F(NetManagerTest, SetLayoutIsAllOrNothingAndPersisted) {
+  v1::Item c = Cnt("cnt1");
+  c.mutable_position()->set_x(5);
+  c.mutable_position()->set_y(6);
+  auto made = m_->CreateItem(c);
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(made->position().x(), 5);  // given at create, kept after it
+  ASSERT_TRUE(m_->ConnectEth("cnt1", 0, "lan1", true).ok());
+  v1::SetLayoutRequest req;
+  (*req.mutable_positions())["cnt1"].set_x(10.5);
+  (*req.mutable_positions())["lan1"].set_y(-20);
+  (*req.mutable_positions())["nosuch"].set_x(1);
+  EXPECT_EQ(m_->SetLayout(req).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m_->GetItem("cnt1")->position().x(), 5);  // nothing changed
+  req.mutable_positions()->erase("nosuch");
+  (*req.mutable_positions())["lan1"].set_x(std::nan(""));
+  EXPECT_EQ(m_->SetLayout(req).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  (*req.mutable_positions())["lan1"].set_x(2e6);
+  EXPECT_EQ(m_->SetLayout(req).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  (*req.mutable_positions())["lan1"].set_x(0);
+  auto r = m_->SetLayout(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->items_size(), 2);
+  // The same positions again: nothing changed, nothing reported.
+  EXPECT_EQ(m_->SetLayout(req)->items_size(), 0);
+  NetManager again("nemo", state_, &lans_, &cnts_, &a2bs_, &vms_, &nats_);
+  ASSERT_TRUE(again.Load().ok());
+  auto lan = again.GetItem("lan1");
+  ASSERT_TRUE(lan.ok());
+  EXPECT_EQ(lan->position().y(), -20);
+  EXPECT_EQ(again.GetItem("cnt1")->position().x(), 10.5);
+  v1::Item bad = Cnt("cnt2");
+  bad.mutable_position()->set_y(std::numeric_limits<double>::infinity());
+  EXPECT_EQ(m_->CreateItem(bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m_->GetItem("cnt2").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(NetManagerTest, KeepsThePreviousStateAndFallsBackToIt) {

@@ -219,6 +219,12 @@ grpc::Status TopologyService::ConfigureC2c(grpc::ServerContext*,
   return Reply(manager_->ConfigureC2c(req->name(), req->mac_mangle()), resp);
 }
 
+grpc::Status TopologyService::SetLayout(grpc::ServerContext*,
+                                        const v1::SetLayoutRequest* req,
+                                        v1::SetLayoutResponse* resp) {
+  return Reply(manager_->SetLayout(*req), resp);
+}
+
 grpc::Status TopologyService::WhatIp(grpc::ServerContext*,
                                      const v1::WhatIpRequest* req,
                                      v1::WhatIpResponse* resp) {

@@ -60,6 +60,8 @@ class TopologyService final
   grpc::Status ConfigureA2b(grpc::ServerContext*,
                             const v1::ConfigureA2bRequest* req,
                             v1::Item* resp) override;
+  grpc::Status SetLayout(grpc::ServerContext*, const v1::SetLayoutRequest* req,
+                         v1::SetLayoutResponse* resp) override;
   grpc::Status ConfigureC2c(grpc::ServerContext*,
                             const v1::ConfigureC2cRequest* req,
                             v1::Item* resp) override;
