@@ -2,8 +2,13 @@
 // (cli/lab/, docs/LABS.md).
 #include "cli/lab/lab.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -16,6 +21,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -33,6 +39,7 @@
 #include "cli/lab/plan.h"
 #include "common/a2b_settings.h"
 #include "common/atomic_file.h"
+#include "common/exec.h"
 #include "common/grpc_status.h"
 #include "common/item_kind.h"
 #include "common/pki.h"
@@ -761,7 +768,20 @@ int Destroy(Globals& g, const std::string& path) {
   return rc;
 }
 
-int Graph(Globals& g, const std::string& path, const std::string& format) {
+// `text` to stdout, or to `output` (written whole, then renamed).
+int WriteOut(const std::string& text, const std::string& output) {
+  if (output.empty() || output == "-") {
+    std::cout << text << std::flush;
+    return 0;
+  }
+  if (auto s = cloonix::WriteFileAtomic(output, text, 0644); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+  return 0;
+}
+
+int Graph(Globals& g, const std::string& path, const std::string& format,
+          const std::string& output) {
   Lab l;
   if (!path.empty()) {
     if (!LoadLab(path, "", &l)) return kExitUsage;
@@ -772,8 +792,28 @@ int Graph(Globals& g, const std::string& path, const std::string& format) {
     if (!items.ok()) return Fail(std::string(items.status().message()));
     l = lab::LabFromItems(g.net, *items);
   }
-  std::cout << lab::GraphLab(l, format);
-  return 0;
+  if (format == "mermaid" || format == "dot") {
+    return WriteOut(lab::GraphLab(l, format), output);
+  }
+  // svg, png: Graphviz's neato draws the dot text; nodes placed in the gui
+  // (layout) keep their places, the others are laid out around them.
+  char tmpl[] = "/tmp/cloonix-graph-XXXXXX.dot";
+  int fd = mkstemps(tmpl, 4);
+  if (fd < 0) return Fail(absl::StrCat("mkstemps: ", strerror(errno)));
+  absl::Cleanup rm = [&] { unlink(tmpl); };
+  std::string dot = lab::GraphLab(l, "dot");
+  bool wrote =
+      write(fd, dot.data(), dot.size()) == static_cast<ssize_t>(dot.size());
+  close(fd);
+  if (!wrote) return Fail(absl::StrCat("cannot write ", tmpl));
+  auto r = cloonix::Exec({"neato", "-T" + format, tmpl});
+  if (!r.ok()) {
+    return Fail(absl::StrCat(r.status().message(),
+                             " (graph --format svg|png needs graphviz: "
+                             "tools/install-deps.sh)"));
+  }
+  if (r->exit_code != 0) return Fail("neato: " + r->err);
+  return WriteOut(r->out, output);
 }
 
 }  // namespace
@@ -840,14 +880,18 @@ void AddLabCommands(CLI::App* app, Context& ctx) {
   destroy->add_option("-f,--file", dfile, "Lab file naming the net");
   destroy->callback([&] { ctx.action = [&] { return Destroy(g, dfile); }; });
 
-  static std::string gfile, gformat = "mermaid";
+  static std::string gfile, gformat = "mermaid", gout;
   auto* graph = app->add_subcommand(
-      "graph", "The topology of a lab file (or of the running net) as text");
+      "graph",
+      "The topology of a lab file (or of the running net) as Mermaid or dot "
+      "text, or drawn as SVG or PNG (Graphviz) with the places of nodes "
+      "dragged in cloonix gui (layout:)");
   graph->add_option("-f,--file", gfile, "Lab file (default: the running net)");
-  graph->add_option("--format", gformat, "mermaid (default) or dot")
-      ->check(CLI::IsMember({"mermaid", "dot"}));
+  graph->add_option("--format", gformat, "mermaid (default), dot, svg or png")
+      ->check(CLI::IsMember({"mermaid", "dot", "svg", "png"}));
+  graph->add_option("-o,--output", gout, "Write to this file (default stdout)");
   graph->callback(
-      [&] { ctx.action = [&] { return Graph(g, gfile, gformat); }; });
+      [&] { ctx.action = [&] { return Graph(g, gfile, gformat, gout); }; });
 }
 
 }  // namespace cloonix::cli

@@ -657,6 +657,16 @@ TEST(GraphTest, MermaidAndDot) {
   EXPECT_THAT(d, HasSubstr("graph \"demo\" {"));
   EXPECT_THAT(d, HasSubstr("\"ab1\" [shape=diamond"));
   EXPECT_THAT(d, HasSubstr("\"vm2\" -- \"lan2\" [label=\"eth1\"];"));
+  // A node placed in the gui is pinned where it is drawn (inches, y up).
+  l.layout["vm1"].set_x(144);
+  l.layout["vm1"].set_y(72);
+  d = GraphLab(l, "dot");
+  EXPECT_THAT(d, HasSubstr("label=\"vm1\\nkvm\", pos=\"2.000,-1.000!\""));
+  // A running net's positions reach the graph.
+  v1::Item it = l.items[0].item;
+  it.mutable_position()->set_x(7);
+  Lab from = LabFromItems("n", {it});
+  EXPECT_EQ(from.layout.at(it.name()).x(), 7);
 }
 
 }  // namespace

@@ -214,6 +214,7 @@ Lab LabFromItems(const std::string& net, const std::vector<v1::Item>& items) {
   Lab lab;
   lab.net = net;
   for (const auto& it : items) {
+    if (it.has_position()) lab.layout[it.name()] = it.position();
     if (it.kind() == v1::ITEM_KIND_LAN) {
       lab.lans[it.name()] = {};
       continue;
@@ -221,6 +222,7 @@ Lab LabFromItems(const std::string& net, const std::vector<v1::Item>& items) {
     LabItem li;
     li.item = it;
     li.item.clear_eths();
+    li.item.clear_position();
     lab.items.push_back(li);
     for (const auto& e : it.eths()) {
       if (!e.lan().empty())
@@ -235,6 +237,19 @@ namespace {
 // Mermaid ids: a prefix keeps names such as "end" from its keywords.
 std::string MermaidId(const std::string& s) {
   return "n_" + absl::StrReplaceAll(s, {{"-", "_h_"}});
+}
+
+}  // namespace
+
+namespace {
+
+// A node placed in the gui keeps its place (neato reads pos in inches, y
+// up; a pixel of the gui is a point, 1/72 inch).
+std::string DotPos(const Lab& lab, const std::string& name) {
+  auto p = lab.layout.find(name);
+  if (p == lab.layout.end()) return "";
+  return absl::StrFormat(", pos=\"%.3f,%.3f!\"", p->second.x() / 72,
+                         -p->second.y() / 72);
 }
 
 }  // namespace
@@ -254,12 +269,14 @@ std::string GraphLab(const Lab& lab, const std::string& format) {
       absl::StrAppend(&out, "  \"", li.item.name(),
                       "\" [shape=", s == shapes.end() ? "box" : s->second,
                       ", label=\"", li.item.name(), "\\n",
-                      cloonix::KindName(li.item.kind()), "\"];\n");
+                      cloonix::KindName(li.item.kind()), "\"",
+                      DotPos(lab, li.item.name()), "];\n");
     }
     for (const auto& [lan, _] : lab.lans) {
       absl::StrAppend(&out, "  \"", lan,
                       "\" [shape=ellipse, style=filled, "
-                      "fillcolor=lightgrey];\n");
+                      "fillcolor=lightgrey",
+                      DotPos(lab, lan), "];\n");
     }
     for (const auto& c : lab.cables) {
       absl::StrAppend(&out, "  \"", c.item, "\" -- \"", c.lan,
