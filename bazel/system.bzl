@@ -33,6 +33,8 @@ _LIBS = {
     "cli11": ([], []),
     "libvirt": (["libvirt"], []),
     "pcap": (["libpcap"], []),
+    # Debian's libcivetweb-dev has no .pc file (cloonix gui's HTTP server).
+    "civetweb": ([], ["-lcivetweb"]),
     # Its .pc ends with a bare -Wl,--as-needed: close it. Consumers also need
     # //bazel:dpdk.bzl's DPDK_COPTS (copts do not propagate).
     "dpdk": (["libdpdk"], ["-Wl,--no-as-needed", "-lrte_bus_vdev"]),

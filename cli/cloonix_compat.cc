@@ -386,11 +386,10 @@ int RunCloonixTool(const std::string& tool, const std::vector<std::string>& a) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     return 255;
   }
-  if (tool == "cloonix_gui") {
-    std::cerr << "cloonix_gui: the net's web page is not built yet; see "
-                 "cloonix ls, cloonix graph, cloonix events"
-              << std::endl;
-    return 1;
+  if (tool == "cloonix_gui") {  // <net>: the page, opened in a browser
+    add({"gui", "--open"});
+    for (size_t i = 1; i < a.size(); ++i) args.push_back(a[i]);
+    return ExecSelf(args);
   }
   return Usage(tool, "(unknown Cloonix command)");
 }

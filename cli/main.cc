@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
       "lans, with\nper-direction impairment between lans (a2b), a way out to "
       "the host (nat), shells,\nconsoles and file copies into guests (ssh, "
       "console, scp; osh/ocp without agent)\nand remote control over mutual "
-      "TLS. Links between hosts (c2c) come later.\n"
+      "TLS, links between hosts (c2c) and a web page (gui).\n"
       "The net is chosen by --net or $CLOONIX_NET (default nemo)."};
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   app.require_subcommand(1);
@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   cloonix::cli::AddGuestCommands(&app, ctx);
   cloonix::cli::AddSnfCommands(&app, ctx);
   cloonix::cli::AddLabCommands(&app, ctx);
+  cloonix::cli::AddGuiCommand(&app, ctx);
   cloonix::cli::AddSavCommand(&app, ctx);
   cloonix::cli::AddCloonixVerbs(&app, ctx);
 

@@ -29,6 +29,9 @@ PACKAGES=(
   python3-yaml python3-jsonschema docker-registry
   xvfb xauth x11-utils  # ssh -X: the display and the client's cookie
   tshark
+  libcivetweb-dev  # cloonix gui's HTTP + WebSocket server
+  chromium  # the gui's headless-browser test
+  graphviz  # cloonix graph --format svg|png
 )
 
 need=()
@@ -88,5 +91,13 @@ if [[ ! -s "$SECCOMP" ]]; then
   mv "$SECCOMP.tmp" "$SECCOMP"
   rm -rf "$tmp2"
 fi
+
+# The gui's browser libraries (npm ci from the lockfile, then offline):
+# node and npm from Debian unless the machine has them.
+if ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends nodejs npm
+fi
+bash "$ROOT/tools/gui-bundle.sh"
 
 echo "install-deps: ok" >&2

@@ -31,6 +31,8 @@ int DeleteItems(const Globals& g, const std::vector<std::string>& items,
 // ssh, scp, osh, ocp, console, tunnel.
 void AddGuestCommands(CLI::App* app, Context& ctx);
 void AddSnfCommands(CLI::App* app, Context& ctx);
+// gui: the net's web page (cli/gui/gui_server.h).
+void AddGuiCommand(CLI::App* app, Context& ctx);
 // apply, validate, save, destroy, graph (lab files).
 void AddLabCommands(CLI::App* app, Context& ctx);
 
