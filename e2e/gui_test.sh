@@ -19,7 +19,7 @@ G="$E2E_ROOT/gui"
 mkdir -p "$G"
 
 build_tiny_guest
-check "net start" cloonix net start
+check "net start (with a TLS listener)" cloonix net start --listen 127.0.0.1:0
 
 cat > "$G/lab.yaml" <<'LAB'
 items:
@@ -99,15 +99,30 @@ check "a capture of an eth the item lacks: 404" bash -c \
 check "seconds out of range: 400" bash -c \
   "[[ \$(curl -s -o /dev/null -w '%{http_code}' -b $J '$B2/api/capture?item=c1&eth=0&seconds=0') == 400 ]]"
 
+# A net on another host: the gui runs locally and reaches the net through
+# the doorway's TLS listener with the exported client credentials.
+check "export client credentials" cloonix net creds "$E2E_ROOT/creds"
+ADDR="$(cat "$E2E_ROOT/creds/address")"
+cloonix --remote "$ADDR" --creds "$E2E_ROOT/creds" gui --print-url > "$G/url3" 2>"$G/gui3.err" &
+GUI3_PID=$!
+for _ in $(seq 1 50); do [[ -s "$G/url3" ]] && break; sleep 0.1; done
+URL3="$(head -1 "$G/url3")"
+B3="${URL3%%/?token=*}"
+check "--remote: the page's calls go over mutual TLS (GetNet, ListItems)" bash -c \
+  "curl -s -o /dev/null -c $G/jar3 '$URL3' && curl -s -b $G/jar3 -H 'X-Cloonix-Gui: 1' -X POST -d '{}' $B3/api/rpc/ListItems | grep -q '\"name\":\"c1\"'"
+check "--remote without a session: 401" bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'X-Cloonix-Gui: 1' -d '{}' $B3/api/rpc/ListItems) == 401 ]]"
+expect_code "--remote with credentials of no net: refused before serving" "cloonix:" \
+  cloonix --remote "$ADDR" --creds "$G" gui --print-url
+
 # The stored places in the documentation drawing and in save.
 check "cloonix graph --format svg draws every node" bash -c \
   "cloonix graph --format svg -o $G/net.svg && for n in vm1 vm2 c1 ab1 lan1 lan2; do grep -q \"<title>\$n</title>\" $G/net.svg || exit 1; done"
 cp "$G/net.svg" "$OUT/graph.svg" 2>/dev/null
 check "cloonix save writes the layout" bash -c "cloonix save -f $G/saved.yaml && grep -q '^layout:' $G/saved.yaml && grep -q 'c1: \[' $G/saved.yaml"
 
-kill "$GUI_PID" "$GUI2_PID" 2>/dev/null
-wait "$GUI_PID" "$GUI2_PID" 2>/dev/null
-check "Ctrl-C (SIGINT/TERM) ends cloonix gui" bash -c "! kill -0 $GUI_PID 2>/dev/null && ! kill -0 $GUI2_PID 2>/dev/null"
+kill -INT "$GUI_PID"; kill "$GUI2_PID" "$GUI3_PID" 2>/dev/null
+wait "$GUI_PID" "$GUI2_PID" "$GUI3_PID" 2>/dev/null
+check "Ctrl-C (SIGINT/TERM) ends cloonix gui" bash -c "! kill -0 $GUI_PID 2>/dev/null && ! kill -0 $GUI2_PID 2>/dev/null && ! kill -0 $GUI3_PID 2>/dev/null"
 check "no secret in the gui's stderr" bash -c "! grep -q '$(echo "$URL" | sed 's/.*token=//')' $G/gui.err"
 check "net stop" cloonix net stop
 check_clean "nothing left after stop"
