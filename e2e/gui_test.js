@@ -32,6 +32,20 @@ async function until(what, fn, ms, step = 200) {
   throw new Error(`${what}: not within ${ms / 1000} s (last: ${last})`);
 }
 
+// A point of the graph with no node within 50 px (page coordinates).
+async function emptySpot(page) {
+  return page.evaluate(() => {
+    const r = document.getElementById('graph').getBoundingClientRect();
+    const nodes = window.cloonixGui.items().map((it) => window.cloonixGui.renderedPosition(it.name));
+    for (let y = r.bottom - 20; y > r.top + 20; y -= 30) {
+      for (let x = r.left + 20; x < r.right - 20; x += 30) {
+        if (nodes.every((p) => Math.hypot(p.x - x, p.y - y) > 50)) return {x, y};
+      }
+    }
+    return {x: r.left + 10, y: r.bottom - 10};
+  });
+}
+
 async function check(name, fn) {
   try {
     await fn();
@@ -135,8 +149,8 @@ async function check(name, fn) {
     await page.screenshot({path: path.join(outDir, 'gui-terminal.png')});
 
     await check('right-click the background, Add lan: the lan is in cloonix ls', async () => {
-      const box = await page.$eval('#graph', (g) => { const r = g.getBoundingClientRect(); return {x: r.left, y: r.top, h: r.height}; });
-      await page.mouse.click(box.x + 15, box.y + box.h - 15, {button: 'right'});
+      const spot = await emptySpot(page);
+      await page.mouse.click(spot.x, spot.y, {button: 'right'});
       await page.waitForSelector('#menu:not([hidden]) button', {timeout: 5000});
       const clicked = await page.$$eval('#menu button', (bs) => {
         const b = bs.find((x) => x.textContent.startsWith('Add lan'));
@@ -150,10 +164,49 @@ async function check(name, fn) {
       await until('lanmenu in cloonix ls', () => items().some((x) => x.name === 'lanmenu' && x.kind === 'ITEM_KIND_LAN'), 10000);
       await until('lanmenu in the page', async () => (await rows()).some((x) => x.name === 'lanmenu'), 10000);
     });
+    // A node's menu: pick an entry by its label.
+    const nodeMenu = async (name, label) => {
+      const at = await page.evaluate((n) => window.cloonixGui.renderedPosition(n), name);
+      await page.mouse.click(at.x, at.y, {button: 'right'});
+      await page.waitForSelector('#menu:not([hidden]) button', {timeout: 5000});
+      const ok = await page.$$eval('#menu button', (bs, l) => {
+        const b = bs.find((x) => x.textContent.startsWith(l));
+        if (b) b.click();
+        return !!b;
+      }, label);
+      if (!ok) throw new Error(`no "${label}" in the menu of ${name}`);
+    };
+    await check('right-click ab1, Impairment dir0: the delay is set in the net', async () => {
+      await nodeMenu('ab1', 'Impairment dir0');
+      await page.waitForSelector('dialog#form[open] input[name="delay_ms"]', {timeout: 5000});
+      await page.$eval('dialog#form input[name="delay_ms"]', (i) => { i.value = '25'; });
+      await page.click('#form-ok');
+      await until('ab1 dir0 delay 25 ms', () => {
+        const ab = items().find((x) => x.name === 'ab1');
+        return ab && ab.a2b && ab.a2b.dir0 && ab.a2b.dir0.delay_ms === 25;
+      }, 10000);
+    });
+    await check('right-click lan1, Capture: a pcap is downloaded', async () => {
+      const cdp = await page.createCDPSession();
+      await cdp.send('Browser.setDownloadBehavior', {behavior: 'allow', downloadPath: outDir});
+      await nodeMenu('lan1', 'Capture the lan');
+      const file = path.join(outDir, 'lan1.pcap');
+      await until('lan1.pcap downloaded', () => fs.existsSync(file) && fs.statSync(file).size >= 24, 30000, 500);
+      const magic = fs.readFileSync(file).readUInt32LE(0);
+      if (magic !== 0xa1b23c4d) throw new Error(`not a nanosecond pcap (magic ${magic.toString(16)})`);
+    });
     await check('a refused action shows the net\'s reason in the page', async () => {
-      await page.evaluate(() => fetch('/api/rpc/CreateItem', {method: 'POST',
-        headers: {'X-Cloonix-Gui': '1'}, body: JSON.stringify({item: {name: 'lanmenu', lan: {}}})}).then((r) => r.status))
-        .then((s) => { if (s !== 409) throw new Error(`HTTP ${s}, want 409`); });
+      const spot = await emptySpot(page);
+      await page.mouse.click(spot.x, spot.y, {button: 'right'});
+      await page.waitForSelector('#menu:not([hidden]) button', {timeout: 5000});
+      await page.$$eval('#menu button', (bs) => bs.find((x) => x.textContent.startsWith('Add lan')).click());
+      await page.waitForSelector('dialog#form[open] input[name="name"]', {timeout: 5000});
+      await page.$eval('dialog#form input[name="name"]', (i) => { i.value = 'lanmenu'; });
+      await page.click('#form-ok');
+      await until('the error line', async () => {
+        const t = await page.$eval('#error', (e) => e.textContent);
+        return t.includes('ALREADY_EXISTS') && t.includes('lanmenu');
+      }, 10000);
     });
     await check('no script error in the page', async () => {
       if (errors.length) throw new Error(errors.join('; '));
