@@ -353,18 +353,24 @@ int main(int argc, char** argv) {
   supervisor.Watch();
 
   absl::Notification shutdown;
-  // Agent states (blue/red) of the VMs, every second. Only read: a silent
-  // agent never makes the orchestrator act on its VM.
-  // Also: a keeper restarts this orchestrator if it dies (kill -9, a
-  // crash); a dead keeper is started again.
+  // Agent states (blue/red) of the VMs, every second (every 200 ms while a
+  // new VM waits for its agent: NetManager::AwaitingAgents). Only read: a
+  // silent agent never makes the orchestrator act on its VM. Also: a keeper
+  // restarts this orchestrator if it dies (kill -9, a crash); a dead keeper is
+  // started again.
   std::thread vm_refresh([&] {
     // The keeper first: an orchestrator killed in its first second comes
     // back too.
     cloonix::EnsureKeeper(work_dir, keeper_argv,
                           work_dir + "/log/orchestrator.log", machine_netns);
-    while (!shutdown.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    absl::Time keeper_checked = absl::Now();
+    while (!shutdown.WaitForNotificationWithTimeout(
+        manager.AwaitingAgents() ? absl::Milliseconds(200)
+                                 : absl::Seconds(1))) {
       manager.Refresh();
-      if (!shutdown.HasBeenNotified()) {
+      if (!shutdown.HasBeenNotified() &&
+          absl::Now() - keeper_checked >= absl::Seconds(1)) {
+        keeper_checked = absl::Now();
         cloonix::EnsureKeeper(work_dir, keeper_argv,
                               work_dir + "/log/orchestrator.log",
                               machine_netns);

@@ -1258,6 +1258,20 @@ void NetManager::Refresh() {
   }
 }
 
+bool NetManager::AwaitingAgents(absl::Duration window) {
+  const absl::Time since = absl::Now() - window;
+  absl::MutexLock l(&mu_);
+  for (const auto& it : topo_.Items()) {
+    if (it.kind() != v1::ITEM_KIND_KVM) continue;
+    if (absl::FromUnixSeconds(it.create_time().seconds()) < since) continue;
+    if (it.state() == v1::ITEM_STATE_CREATING ||
+        (it.state() == v1::ITEM_STATE_RUNNING && !it.kvm().agent_up())) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::shared_ptr<EventBus::Subscription> NetManager::Watch(
     std::vector<v1::Item>* current, std::function<void()> notify) {
   absl::MutexLock l(&mu_);

@@ -153,6 +153,11 @@ class NetManager {
   // (called every second). Never acts on a silent agent: a red VM keeps
   // running.
   void Refresh();
+  // Whether a kvm made in the last `window` is being created or still waits
+  // for its agent: the refresh then runs every 200 ms instead of every
+  // second, so that blue shows without a second's lag (issue 16) while a VM
+  // without an agent does not keep the net polling.
+  bool AwaitingAgents(absl::Duration window = absl::Minutes(3));
   // Deletes every item (net stop). From its start on, requests that wait or
   // arrive are refused with UNAVAILABLE, reason NET_STOPPING.
   absl::Status DeleteAll();

@@ -95,12 +95,17 @@ std::string DomainXml(const VmDef& d) {
   if (!d.seed_disk.empty()) ro_disk(d.seed_disk, "vdy", "cloonix-seed");
   if (!d.files_disk.empty()) ro_disk(d.files_disk, "vdx", "cloonix-files");
   for (const auto& t : d.taps) {
-    absl::StrAppend(&x, "    <interface type='ethernet'>\n      <mac address='",
-                    XmlEscape(t.mac), "'/>\n      <target dev='",
-                    XmlEscape(t.host_name),
-                    "' managed='yes'/>\n      <model type='",
-                    d.fullvirt ? "e1000" : "virtio", "'/>\n    </interface>\n");
+    absl::StrAppend(
+        &x, "    <interface type='ethernet'>\n      <mac address='",
+        XmlEscape(t.mac), "'/>\n      <target dev='", XmlEscape(t.host_name),
+        "' managed='yes'/>\n      <model type='",
+        d.fullvirt ? "e1000" : "virtio", "'/>\n",
+        // No option ROM (iPXE) unless the VM boots from the
+        // network: SeaBIOS skips running it (issue 16).
+        d.with_pxe ? "" : "      <rom enabled='no'/>\n", "    </interface>\n");
   }
+  // No USB controller: nothing uses it, and SeaBIOS waits on its ports.
+  absl::StrAppend(&x, "    <controller type='usb' model='none'/>\n");
   absl::StrAppend(
       &x, "    <serial type='pty'>\n      <log file='",
       XmlEscape(d.console_log),

@@ -34,6 +34,11 @@ TEST(DomainXmlTest, TinyGuestBootsItsKernelWithTapsAndAgentChannel) {
   EXPECT_THAT(x, HasSubstr("name='org.cloonix.agent.0'"));
   EXPECT_THAT(x, HasSubstr("<log file='/w/vm/vm1/console.log' append='on'/>"));
   EXPECT_THAT(x, Not(HasSubstr("<disk")));
+  // No iPXE ROM and no USB controller unless asked for (boot time).
+  EXPECT_THAT(x, HasSubstr("<rom enabled='no'/>"));
+  EXPECT_THAT(x, HasSubstr("<controller type='usb' model='none'/>"));
+  d.with_pxe = true;
+  EXPECT_THAT(DomainXml(d), Not(HasSubstr("<rom enabled='no'/>")));
 }
 
 TEST(DomainXmlTest, AgentDiskAndHvc0) {

@@ -39,6 +39,13 @@ namespace v1 = ::cloonix::v1;
 
 namespace {
 
+// Kernel options of kernel-set guests under TCG (no usable KVM): no
+// speculation to mitigate in an emulated CPU, no zeroing of every page
+// allocated, 4-level paging (cheaper emulated page walks). Measured 4.6 s
+// instead of 5.5 s from add kvm to agent up for the tiny guest (issue 16).
+// Under KVM the guest's own defaults stay.
+constexpr char kTcgCmdline[] = "mitigations=off init_on_alloc=0 no5lvl ";
+
 bool FileExists(const std::string& p) {
   struct stat st;
   return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -243,9 +250,10 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
   def.cpu = req.cpu();
   def.kernel = plan.kernel;
   def.initrd = plan.initrd;
-  def.cmdline =
-      absl::StrCat("console=ttyS0 panic=-1 loglevel=4 cloonix_name=", name,
-                   plan.cmdline_extra.empty() ? "" : " ", plan.cmdline_extra);
+  def.cmdline = absl::StrCat(
+      "console=ttyS0 panic=-1 loglevel=4 ",
+      config_.domain_type == "qemu" ? kTcgCmdline : "", "cloonix_name=", name,
+      plan.cmdline_extra.empty() ? "" : " ", plan.cmdline_extra);
   def.agent_socket = sock;
   def.console_log = dir + "/console.log";
   if (!config_.agent_disk.empty()) {
@@ -271,9 +279,13 @@ absl::StatusOr<vr::Vm> VmRunner::Create(const vr::CreateVmRequest& req) {
     def.files_disk = dir + "/files.img";
     // A restart keeps what the VM was made with (its dirs may be gone).
     const bool have = keep_disk && access(def.files_disk.c_str(), F_OK) == 0;
-    opts = have ? absl::OkStatus() : MakeFilesDisk(
-        def.files_disk, {req.files().dirs().begin(), req.files().dirs().end()},
-        {req.files().delete_().begin(), req.files().delete_().end()});
+    opts =
+        have
+            ? absl::OkStatus()
+            : MakeFilesDisk(
+                  def.files_disk,
+                  {req.files().dirs().begin(), req.files().dirs().end()},
+                  {req.files().delete_().begin(), req.files().delete_().end()});
     // The kernel sets' initramfs waits for that disk.
     if (opts.ok() && !def.kernel.empty()) def.cmdline += " cloonix_files=1";
   }

@@ -103,6 +103,19 @@ KVM here), q35, through libvirt.
 | \`cloonix ssh vm1 true\` (agent) | **$exec_vm** |
 | \`cloonix ssh c1 true\` (containerd exec) | $exec_cnt |
 | \`cloonix ls\` (CLI start + one unary call, for reference) | $cli_only |
+
+Before issue 16 (2026-11-21 run): one VM 6.30 s (6.17 7.38 6.30), four at
+once 13.68 s, \`ssh vm1 true\` 42.9 ms, \`ls\` 26.1 ms (that run's machine
+started the CLI faster: compare each line with this run's \`ls\`). Since:
+under TCG the guest kernel runs with \`mitigations=off init_on_alloc=0
+no5lvl\` (in one A/B run of 3 boots each: agent up 5.55 s -> 4.61 s median,
+tiny guest's /init reached 5.31 s -> 4.52 s); the orchestrator asks for
+agent states every 200 ms (not 1 s) while a new VM waits for its agent; no
+iPXE ROM and no USB controller (SeaBIOS skips them); the tiny initramfs is
+not compressed (the emulated CPU no longer inflates it) and loads the ext4
+modules only when the guest has a disk. \`add kvm\` itself returns after
+~1.2 s (libvirt define and start, taps). Issue 16's targets: < 3.5 s for
+one, < 8 s for four, < 30 ms for ssh: not met.
 MD
 )"
 echo "$section"

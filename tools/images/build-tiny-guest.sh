@@ -22,7 +22,7 @@
 # installed). Output is reproducible for a given kernel .deb, busybox and agent.
 #
 # usage: build-tiny-guest.sh OUT_DIR --agent PATH_TO_STATIC_AGENT [--cache DIR]
-#   OUT_DIR gets tiny-vmlinux, tiny-initrd.img (gzip newc cpio), tiny.manifest.
+#   OUT_DIR gets tiny-vmlinux, tiny-initrd.img (uncompressed newc cpio), tiny.manifest.
 #   --cache  default /var/cache/cloonix/kernel (kernel .deb + unpacked tree,
 #            reused when present; build-debian-guest.sh reads the modules there).
 #   env KERNEL_PKG overrides the kernel package (e.g. linux-image-6.1.0-56-amd64).
@@ -51,10 +51,12 @@ for tool in dpkg-deb modprobe depmod xz cpio gzip file sha256sum; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
 done
 
-# Modules insmod'ed by /init, dependencies added (modprobe --show-depends).
+# Modules insmod'ed by /init, dependencies added (modprobe --show-depends):
+# always, and for a disk (root= or the files disk) only: the ext4 set is
+# most of the modules' bytes and of their load time (issue 16).
 MODULES=(virtio virtio_ring virtio_pci virtio_pci_legacy_dev virtio_pci_modern_dev
-         failover net_failover virtio_net virtio_console virtio_blk
-         crc16 crc32c_generic libcrc32c mbcache jbd2 ext4)
+         failover net_failover virtio_net virtio_console virtio_blk)
+DISK_MODULES=(crc16 crc32c_generic libcrc32c mbcache jbd2 ext4)
 
 umask 022
 mkdir -p "$out" "$cache"
@@ -132,14 +134,21 @@ done
 rm -f "$root/init"   # not an applet we want: /init is ours
 install -m 0755 "$agent" "$root/sbin/cloonix-agent"
 
-# Modules in dependency order, de-duplicated, stored flat and uncompressed.
+# Modules in dependency order, de-duplicated, stored flat and uncompressed;
+# load-order always, load-order.disk after it when the guest has a disk.
 : > "$tmp/order"
 for m in "${MODULES[@]}"; do
   modprobe -d "$kroot" -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}' >> "$tmp/order"
 done
+: > "$tmp/order.disk"
+for m in "${DISK_MODULES[@]}"; do
+  modprobe -d "$kroot" -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}' >> "$tmp/order.disk"
+done
 awk '!seen[$0]++' "$tmp/order" > "$tmp/order.uniq"
+awk 'NR==FNR{seen[$0]=1; next} !seen[$0]++' "$tmp/order.uniq" "$tmp/order.disk" > "$tmp/order.disk.uniq"
 : > "$root/lib/modules/load-order"
-while read -r ko; do
+: > "$root/lib/modules/load-order.disk"
+while read -r list ko; do
   [[ "$ko" == "$kroot"/* ]] || ko="$kroot/$ko"
   base="$(basename "$ko")"
   case "$base" in
@@ -150,8 +159,8 @@ while read -r ko; do
     *) echo "unexpected module file $ko" >&2; exit 1 ;;
   esac
   chmod 0644 "$root/lib/modules/$base"
-  echo "$base" >> "$root/lib/modules/load-order"
-done < "$tmp/order.uniq"
+  echo "$base" >> "$root/lib/modules/$list"
+done < <(sed 's/^/load-order /' "$tmp/order.uniq"; sed 's/^/load-order.disk /' "$tmp/order.disk.uniq")
 
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
 printf 'root::0:0:99999:7:::\nnobody:*:0:0:99999:7:::\n' > "$root/etc/shadow"
@@ -195,10 +204,6 @@ mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
 
-while read -r m; do
-  insmod "/lib/modules/$m" || echo "cloonix-tiny: insmod $m failed"
-done < /lib/modules/load-order
-
 name=guest root= rootfstype=ext4 rootflags= mode=rw shell= noagent= files=
 for w in $(cat /proc/cmdline); do
   case "$w" in
@@ -211,6 +216,15 @@ for w in $(cat /proc/cmdline); do
     rootflags=?*) rootflags="${w#rootflags=}" ;;
     ro|rw) mode="$w" ;;
   esac
+done
+
+# The ext4 set only for a disk (root= or the files disk).
+orders=/lib/modules/load-order
+[ -n "$root$files" ] && orders="$orders /lib/modules/load-order.disk"
+for order in $orders; do
+  while read -r m; do
+    insmod "/lib/modules/$m" || echo "cloonix-tiny: insmod $m failed"
+  done < "$order"
 done
 hostname "$name"
 echo "$name" > /etc/hostname
@@ -323,7 +337,9 @@ newc_chardev() { # name mode major minor
   printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' 0 0 0 0 1 0 0 0 0 0 0 11 0
   printf 'TRAILER!!!\0\0\0\0'   # 110 + 11 = 121, pad to 124
 } > "$tmp/initrd.cpio"
-gzip -n -9 -c "$tmp/initrd.cpio" > "$tmp/tiny-initrd.img"
+# Uncompressed: QEMU copies it in on the host, while a gzip'd one would be
+# inflated by the emulated CPU (TCG) at every boot.
+cp "$tmp/initrd.cpio" "$tmp/tiny-initrd.img"
 
 cp --sparse=always "$tmp/vmlinux" "$out/tiny-vmlinux.tmp"
 mv -f "$out/tiny-vmlinux.tmp" "$out/tiny-vmlinux"
@@ -334,7 +350,7 @@ kernel_package=$pkg
 kernel_package_version=$deb_version
 kernel_version=$kver
 busybox_version=$bb_version
-modules=$(tr '\n' ' ' < "$root/lib/modules/load-order" | sed 's/ $//')
+modules=$(cat "$root/lib/modules/load-order" "$root/lib/modules/load-order.disk" | tr '\n' ' ' | sed 's/ $//')
 agent_sha256=$(sha256sum "$agent" | cut -d' ' -f1)
 tiny-vmlinux_sha256=$(sha256sum "$out/tiny-vmlinux" | cut -d' ' -f1)
 tiny-initrd.img_sha256=$(sha256sum "$out/tiny-initrd.img" | cut -d' ' -f1)
