@@ -71,6 +71,18 @@ async function check(name, fn) {
     name: tr.dataset.name, kind: tr.dataset.kind, state: tr.dataset.state, agent: tr.dataset.agent || '',
   })));
   const synced = () => page.waitForSelector('body[data-synced="true"]', {timeout: 30000});
+  // A node's menu: pick an entry by its label.
+  const nodeMenu = async (name, label) => {
+    const at = await page.evaluate((n) => window.cloonixGui.renderedPosition(n), name);
+    await page.mouse.click(at.x, at.y, {button: 'right'});
+    await page.waitForSelector('#menu:not([hidden]) button', {timeout: 5000});
+    const ok = await page.$$eval('#menu button', (bs, l) => {
+      const b = bs.find((x) => x.textContent.startsWith(l));
+      if (b) b.click();
+      return !!b;
+    }, label);
+    if (!ok) throw new Error(`no "${label}" in the menu of ${name}`);
+  };
   try {
     await check('the token opens the page (cookie session, synced)', async () => {
       const r = await page.goto(url, {waitUntil: 'load'});
@@ -148,6 +160,21 @@ async function check(name, fn) {
     });
     await page.screenshot({path: path.join(outDir, 'gui-terminal.png')});
 
+    await check("vm1's serial console in the page shows what the guest writes to it", async () => {
+      await nodeMenu('vm1', 'Serial console');
+      await page.waitForSelector('section.term[data-item="vm1"][data-mode="console"] .xterm', {timeout: 10000});
+      await sleep(1000);
+      const mark = `gui-console-${process.pid}`;
+      cloonix('ssh', 'vm1', `echo ${mark} > /dev/console`);
+      await until('the mark on the console', async () =>
+        (await page.evaluate(() => window.cloonixGui.termText())).includes(mark), 15000);
+    });
+    await check('closing the terminals removes them from the page', async () => {
+      await page.$$eval('section.term header button', (bs) => bs.forEach((b) => b.click()));
+      const left = await page.$$eval('section.term', (t) => t.length);
+      if (left !== 0) throw new Error(`${left} terminal(s) left`);
+    });
+
     await check('right-click the background, Add lan: the lan is in cloonix ls', async () => {
       const spot = await emptySpot(page);
       await page.mouse.click(spot.x, spot.y, {button: 'right'});
@@ -164,18 +191,6 @@ async function check(name, fn) {
       await until('lanmenu in cloonix ls', () => items().some((x) => x.name === 'lanmenu' && x.kind === 'ITEM_KIND_LAN'), 10000);
       await until('lanmenu in the page', async () => (await rows()).some((x) => x.name === 'lanmenu'), 10000);
     });
-    // A node's menu: pick an entry by its label.
-    const nodeMenu = async (name, label) => {
-      const at = await page.evaluate((n) => window.cloonixGui.renderedPosition(n), name);
-      await page.mouse.click(at.x, at.y, {button: 'right'});
-      await page.waitForSelector('#menu:not([hidden]) button', {timeout: 5000});
-      const ok = await page.$$eval('#menu button', (bs, l) => {
-        const b = bs.find((x) => x.textContent.startsWith(l));
-        if (b) b.click();
-        return !!b;
-      }, label);
-      if (!ok) throw new Error(`no "${label}" in the menu of ${name}`);
-    };
     await check('right-click ab1, Impairment dir0: the delay is set in the net', async () => {
       await nodeMenu('ab1', 'Impairment dir0');
       await page.waitForSelector('dialog#form[open] input[name="delay_ms"]', {timeout: 5000});
