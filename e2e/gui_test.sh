@@ -53,6 +53,7 @@ check "a WebSocket without a session is refused" bash -c \
   "! curl -s -f -m 3 -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Origin: $BASE' $BASE/ws/events -o /dev/null"
 
 # The browser: the first use of the token.
+thr0="$(ls /proc/$GUI_PID/task | wc -l)"; fds0="$(ls /proc/$GUI_PID/fd | wc -l)"
 if node "$RUNFILES/e2e/gui_test.js" "$URL" "$G/lab.yaml" "$OUT" > "$G/browser.log" 2>&1; then :; fi
 while IFS= read -r line; do
   case "$line" in
@@ -61,6 +62,13 @@ while IFS= read -r line; do
   esac
 done < "$G/browser.log"
 grep -qE '^(PASS|FAIL):' "$G/browser.log" || fail "the browser test ran" "$(tail -5 "$G/browser.log")"
+sleep 2
+thr1="$(ls /proc/$GUI_PID/task | wc -l)"; fds1="$(ls /proc/$GUI_PID/fd | wc -l)"
+echo "    cloonix gui: threads $thr0 -> $thr1, fds $fds0 -> $fds1 (browser gone)"
+# Each open WebSocket holds a pump thread and a stream; gRPC's own pool may
+# keep a couple more.
+check "the browser gone, its sockets' threads and fds are gone too" bash -c \
+  "(( $thr1 <= $thr0 + 3 && $fds1 <= $fds0 + 3 ))"
 check "the token works once" bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' '$URL') == 401 ]]"
 
 # A second server for curl's own session (its token is its own).
