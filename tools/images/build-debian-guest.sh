@@ -26,6 +26,9 @@
 # --no-agent image must be booted with cloonix_noagent=1, else the initrd
 # copies its own agent into the root filesystem (the unit is absent, so it
 # would not run, but the image would no longer be agent-free).
+# The debootstrap result is cached as <cache>/../debootstrap-<suite>-<key>.tar
+# (key: suite, mirror, package list, debootstrap version): later images of
+# the same suite are unpacked from it (about 9 s instead of 85 s).
 # Needs root (debootstrap, chroot) and network access to the mirror
 # (apt's Acquire::http::Proxy is honoured when http_proxy is not set).
 #
@@ -133,10 +136,27 @@ cleanup() {
 trap cleanup EXIT
 rootfs="$tmp/rootfs"
 
-echo "debootstrap $SUITE from $mirror${http_proxy:+ (proxy $http_proxy)}" >&2
-debootstrap --variant=minbase --include="$INCLUDE" \
-  --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
-  "$SUITE" "$rootfs" "$mirror" >&2
+# The debootstrap result is the same for every image of a suite, mirror and
+# package list: kept as a tarball in the cache dir and unpacked next time
+# (tests build several images; each debootstrap takes about a minute).
+bs_key="$(printf '%s|%s|%s|%s' "$SUITE" "$mirror" "$INCLUDE" "$(debootstrap --version 2>/dev/null)" | sha256sum | cut -c1-16)"
+bs_tar="$(dirname "$cache")/debootstrap-$SUITE-$bs_key.tar"
+if [[ -s "$bs_tar" ]]; then
+  echo "debootstrap $SUITE: from $bs_tar" >&2
+  mkdir -p "$rootfs"
+  tar --numeric-owner --xattrs -xpf "$bs_tar" -C "$rootfs"
+else
+  echo "debootstrap $SUITE from $mirror${http_proxy:+ (proxy $http_proxy)}" >&2
+  debootstrap --variant=minbase --include="$INCLUDE" \
+    --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+    "$SUITE" "$rootfs" "$mirror" >&2
+  mkdir -p "$(dirname "$bs_tar")"
+  if tar --numeric-owner --xattrs -cpf "$bs_tar.tmp.$$" -C "$rootfs" .; then
+    mv -f "$bs_tar.tmp.$$" "$bs_tar"
+  else
+    rm -f "$bs_tar.tmp.$$"
+  fi
+fi
 
 if ((${#apt_pkgs[@]})); then
   # apt in the chroot (debootstrap's --include does not order cloud-init's
