@@ -127,6 +127,28 @@ check "cloonix graph --format svg draws every node" bash -c \
   "cloonix graph --format svg -o $G/net.svg && for n in vm1 vm2 c1 ab1 lan1 lan2; do grep -q \"<title>\$n</title>\" $G/net.svg || exit 1; done"
 cp "$G/net.svg" "$OUT/graph.svg" 2>/dev/null
 check "cloonix save writes the layout" bash -c "cloonix save -f $G/saved.yaml && grep -q '^layout:' $G/saved.yaml && grep -q 'c1: \[' $G/saved.yaml"
+pos_of() { cloonix ls -f json | python3 -c 'import json,sys; i=[x for x in json.load(sys.stdin)["items"] if x["name"]==sys.argv[1]][0]; p=i.get("position",{}); print(p.get("x",0), p.get("y",0))' "$1"; }
+before="$(pos_of c1)"
+OPID="$(cloonix net show -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["orchestrator_pid"])')"
+kill -9 "$OPID"
+if wait_orchestrator_back "$OPID" && [[ "$(pos_of c1)" == "$before" ]]; then
+  pass "positions survive kill -9 of the orchestrator ($before)"
+else
+  fail "positions survive kill -9 of the orchestrator" "before $before, after $(pos_of c1 2>&1)"
+fi
+python3 - "$G/saved.yaml" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+t = re.sub(r"(?m)^  c1: \[.*\]$", "  c1: [321.5, -45]", t)
+open(sys.argv[1], "w").write(t)
+PY
+others="$(cloonix ls -f json | python3 -c 'import json,sys; print(sorted((x["name"], json.dumps(x.get("position"))) for x in json.load(sys.stdin)["items"] if x["name"]!="c1"))')"
+if cloonix apply -f "$G/saved.yaml" > "$G/apply.out" 2>&1 && [[ "$(pos_of c1)" == "321.5 -45" ]] &&
+   [[ "$(cloonix ls -f json | python3 -c 'import json,sys; print(sorted((x["name"], json.dumps(x.get("position"))) for x in json.load(sys.stdin)["items"] if x["name"]!="c1"))')" == "$others" ]]; then
+  pass "apply of a lab file whose layout moved c1: c1 moves, nothing else"
+else
+  fail "apply of a lab file whose layout moved c1: c1 moves, nothing else" "c1 at $(pos_of c1); $(tail -3 "$G/apply.out")"
+fi
 
 kill -INT "$GUI_PID"; kill "$GUI2_PID" "$GUI3_PID" 2>/dev/null
 wait "$GUI_PID" "$GUI2_PID" "$GUI3_PID" 2>/dev/null
