@@ -41,5 +41,6 @@ The lab runs. Try:
   cloonix scp /etc/hosts vm1:/tmp/
   cloonix ls -f json            # machine-readable topology
   cloonix events                # live event stream (Ctrl-C to stop)
+  cloonix gui                   # the live web page: open the URL it prints (Ctrl-C to stop)
   cloonix net stop              # delete everything
 MSG
