@@ -80,7 +80,7 @@ B2="${URL2%%/?token=*}"
 J="$G/jar"
 check "-f json: the URL and port" bash -c "[[ '$URL2' == http://127.0.0.1:*/?token=* ]]"
 check "the token gives a session cookie (HttpOnly, SameSite=Strict) and 303 to /" bash -c \
-  "curl -s -D - -o /dev/null -c $J '$URL2' | tee $G/h | grep -q '^HTTP/1.1 303' && grep -qi 'Set-Cookie: cloonix_gui=[0-9a-f]\{64\}; Path=/; HttpOnly; SameSite=Strict' $G/h"
+  "curl -s -D $G/h -o /dev/null -c $J '$URL2' && grep -q '^HTTP/1.1 303' $G/h && grep -qi 'Set-Cookie: cloonix_gui=[0-9a-f]\{64\}; Path=/; HttpOnly; SameSite=Strict' $G/h"
 api() { curl -s -b "$J" -H 'X-Cloonix-Gui: 1' -w '\n%{http_code}' -X POST -d "$2" "$B2/api/rpc/$1"; }
 export J B2
 export -f api
@@ -142,9 +142,10 @@ t = open(sys.argv[1]).read()
 t = re.sub(r"(?m)^  c1: \[.*\]$", "  c1: [321.5, -45]", t)
 open(sys.argv[1], "w").write(t)
 PY
-others="$(cloonix ls -f json | python3 -c 'import json,sys; print(sorted((x["name"], json.dumps(x.get("position"))) for x in json.load(sys.stdin)["items"] if x["name"]!="c1"))')"
+others_pos() { cloonix ls -f json | python3 -c 'import json,sys; print(sorted((x["name"], json.dumps(x.get("position"))) for x in json.load(sys.stdin)["items"] if x["name"]!="c1"))'; }
+others="$(others_pos)"
 if cloonix apply -f "$G/saved.yaml" > "$G/apply.out" 2>&1 && [[ "$(pos_of c1)" == "321.5 -45" ]] &&
-   [[ "$(cloonix ls -f json | python3 -c 'import json,sys; print(sorted((x["name"], json.dumps(x.get("position"))) for x in json.load(sys.stdin)["items"] if x["name"]!="c1"))')" == "$others" ]]; then
+   [[ "$(others_pos)" == "$others" ]]; then
   pass "apply of a lab file whose layout moved c1: c1 moves, nothing else"
 else
   fail "apply of a lab file whose layout moved c1: c1 moves, nothing else" "c1 at $(pos_of c1); $(tail -3 "$G/apply.out")"
