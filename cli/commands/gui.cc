@@ -71,7 +71,7 @@ int Gui(const Globals& g, const std::string& listen, bool open,
               << "\n(the token works once, for one browser; Ctrl-C stops)"
               << std::endl;
   }
-  if (listen.rfind("127.", 0) != 0 && listen.rfind("localhost", 0) != 0) {
+  if (!server.loopback()) {
     std::cerr << "cloonix gui: listening beyond the loopback on plain HTTP: "
                  "the token and the session cookie cross the network in clear"
               << std::endl;

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "cli/commands/commands.h"
 #include "cli/output.h"
+#include "cli/pcap_frames.h"
 #include "common/exec.h"
 
 namespace cloonix::cli {
@@ -165,9 +166,7 @@ int Snf(const Globals& g, const Options& o) {
     if (m.has_started()) {
       if (o.write.empty()) continue;
       for (size_t i = 0; i < points->size(); ++i) {
-        pcap_t* p = pcap_open_dead_with_tstamp_precision(
-            m.started().link_type(), static_cast<int>(m.started().snaplen()),
-            PCAP_TSTAMP_PRECISION_NANO);
+        pcap_t* p = OpenDeadFor(m.started());
         pcap_dumper_t* d = nullptr;
         std::string path =
             merge ? absl::StrCat(o.write, ".", i, ".pcap") : o.write;
@@ -216,13 +215,7 @@ int Snf(const Globals& g, const Options& o) {
       }
       size_t i = merge ? f.point() : 0;
       if (i >= dumpers.size()) continue;
-      struct pcap_pkthdr h = {};
-      h.ts.tv_sec = f.time_ns() / 1000000000;
-      h.ts.tv_usec = f.time_ns() % 1000000000;  // ns: the dumper's precision
-      h.caplen = static_cast<uint32_t>(f.data().size());
-      h.len = f.orig_len();
-      pcap_dump(reinterpret_cast<u_char*>(dumpers[i]), &h,
-                reinterpret_cast<const u_char*>(f.data().data()));
+      DumpFrame(dumpers[i], f);
     }
     for (auto* d : dumpers) pcap_dump_flush(d);
   }

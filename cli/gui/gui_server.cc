@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <pcap/pcap.h>
 
 #include <atomic>
 #include <cstdio>
@@ -23,6 +22,7 @@
 #include "civetweb.h"
 #include "cli/gui/assets.h"
 #include "cli/output.h"
+#include "cli/pcap_frames.h"
 #include "common/names.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -107,8 +107,8 @@ int HttpStatusOf(grpc::StatusCode code) {
       return 409;
     case grpc::StatusCode::FAILED_PRECONDITION:
       return 412;
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return 501;
+    case grpc::StatusCode::UNIMPLEMENTED:  // the net's answer for a kind or
+      return 501;                          // method it does not serve
     case grpc::StatusCode::UNAVAILABLE:
       return 503;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
@@ -141,16 +141,17 @@ bool ReadBody(mg_connection* c, std::string* out) {
 using RpcFn = std::function<grpc::Status(Client&, const std::string& json,
                                          std::string* out, bool* parsed)>;
 
-template <typename Req, typename Resp>
-RpcFn Unary(std::function<grpc::Status(Client&, grpc::ClientContext*,
-                                       const Req&, Resp*)>
-                call) {
-  return [call](Client& c, const std::string& json, std::string* out,
-                bool* parsed) {
+// `method` of the stub `stub` picks from a Client, e.g.
+// Unary(&Client::topo, &v1::Topology::Stub::CreateItem).
+template <typename Stub, typename Req, typename Resp>
+RpcFn Unary(Stub* (Client::*stub)(),
+            grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&,
+                                         Resp*)) {
+  return [stub, method](Client& c, const std::string& json, std::string* out,
+                        bool* parsed) {
     Req req;
-    google::protobuf::util::JsonParseOptions o;
     auto st = google::protobuf::util::JsonStringToMessage(
-        json.empty() ? "{}" : json, &req, o);
+        json.empty() ? "{}" : json, &req);
     if (!st.ok()) {
       *parsed = false;
       *out = std::string(st.message());
@@ -159,55 +160,25 @@ RpcFn Unary(std::function<grpc::Status(Client&, grpc::ClientContext*,
     *parsed = true;
     Resp resp;
     auto ctx = c.Ctx(absl::Minutes(5));
-    grpc::Status s = call(c, ctx.get(), req, &resp);
+    grpc::Status s = ((c.*stub)()->*method)(ctx.get(), req, &resp);
     if (s.ok()) *out = ToJsonLine(resp);
     return s;
   };
 }
 
 const std::map<std::string, RpcFn>& RpcTable() {
-  using v1::Item;
+  using T = v1::Topology::Stub;
   static const auto* table = new std::map<std::string, RpcFn>{
-      {"CreateItem", Unary<v1::CreateItemRequest, Item>(
-                         [](Client& c, auto* x, auto& q, auto* r) {
-                           return c.topo()->CreateItem(x, q, r);
-                         })},
-      {"GetItem", Unary<v1::GetItemRequest, Item>(
-                      [](Client& c, auto* x, auto& q, auto* r) {
-                        return c.topo()->GetItem(x, q, r);
-                      })},
-      {"ListItems", Unary<v1::ListItemsRequest, v1::ListItemsResponse>(
-                        [](Client& c, auto* x, auto& q, auto* r) {
-                          return c.topo()->ListItems(x, q, r);
-                        })},
-      {"DeleteItem", Unary<v1::DeleteItemRequest, v1::DeleteItemResponse>(
-                         [](Client& c, auto* x, auto& q, auto* r) {
-                           return c.topo()->DeleteItem(x, q, r);
-                         })},
-      {"ConnectEth", Unary<v1::ConnectEthRequest, Item>(
-                         [](Client& c, auto* x, auto& q, auto* r) {
-                           return c.topo()->ConnectEth(x, q, r);
-                         })},
-      {"DisconnectEth", Unary<v1::DisconnectEthRequest, Item>(
-                            [](Client& c, auto* x, auto& q, auto* r) {
-                              return c.topo()->DisconnectEth(x, q, r);
-                            })},
-      {"ConfigureA2b", Unary<v1::ConfigureA2bRequest, Item>(
-                           [](Client& c, auto* x, auto& q, auto* r) {
-                             return c.topo()->ConfigureA2b(x, q, r);
-                           })},
-      {"ControlKvm", Unary<v1::ControlKvmRequest, Item>(
-                         [](Client& c, auto* x, auto& q, auto* r) {
-                           return c.topo()->ControlKvm(x, q, r);
-                         })},
-      {"SetLayout", Unary<v1::SetLayoutRequest, v1::SetLayoutResponse>(
-                        [](Client& c, auto* x, auto& q, auto* r) {
-                          return c.topo()->SetLayout(x, q, r);
-                        })},
-      {"GetNet", Unary<v1::GetNetRequest, v1::NetInfo>(
-                     [](Client& c, auto* x, auto& q, auto* r) {
-                       return c.net()->GetNet(x, q, r);
-                     })},
+      {"CreateItem", Unary(&Client::topo, &T::CreateItem)},
+      {"GetItem", Unary(&Client::topo, &T::GetItem)},
+      {"ListItems", Unary(&Client::topo, &T::ListItems)},
+      {"DeleteItem", Unary(&Client::topo, &T::DeleteItem)},
+      {"ConnectEth", Unary(&Client::topo, &T::ConnectEth)},
+      {"DisconnectEth", Unary(&Client::topo, &T::DisconnectEth)},
+      {"ConfigureA2b", Unary(&Client::topo, &T::ConfigureA2b)},
+      {"ControlKvm", Unary(&Client::topo, &T::ControlKvm)},
+      {"SetLayout", Unary(&Client::topo, &T::SetLayout)},
+      {"GetNet", Unary(&Client::net, &v1::Net::Stub::GetNet)},
   };
   return *table;
 }
@@ -545,21 +516,11 @@ int GuiServer::Capture(mg_connection* c) {
   v1::CaptureMessage m;
   while (reader->Read(&m)) {
     if (m.has_started() && dumper == nullptr) {
-      dead = pcap_open_dead_with_tstamp_precision(
-          m.started().link_type(), static_cast<int>(m.started().snaplen()),
-          PCAP_TSTAMP_PRECISION_NANO);
+      dead = OpenDeadFor(m.started());
       dumper = pcap_dump_fopen(dead, mem);
     }
     if (dumper == nullptr) continue;
-    for (const auto& f : m.frames().frames()) {
-      struct pcap_pkthdr h = {};
-      h.ts.tv_sec = f.time_ns() / 1000000000;
-      h.ts.tv_usec = f.time_ns() % 1000000000;  // ns: the dumper's precision
-      h.caplen = static_cast<uint32_t>(f.data().size());
-      h.len = f.orig_len();
-      pcap_dump(reinterpret_cast<u_char*>(dumper), &h,
-                reinterpret_cast<const u_char*>(f.data().data()));
-    }
+    for (const auto& f : m.frames().frames()) DumpFrame(dumper, f);
     pcap_dump_flush(dumper);
     if (size > kMaxCapture) {
       too_big = true;

@@ -60,6 +60,8 @@ class GuiServer {
   absl::Status Start(const std::string& listen);
   void Stop();
   int port() const { return port_; }
+  // Whether it listens on the loopback only (set by Start).
+  bool loopback() const { return loopback_; }
   // http://HOST:PORT/?token=<new one-time token> (64 hex digits).
   std::string NewUrl();
 
