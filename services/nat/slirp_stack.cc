@@ -95,9 +95,8 @@ absl::StatusOr<std::vector<uint8_t>> DhcpClientFrame(const std::string& mac,
   }
   bootp.push_back(255);
   bootp.resize(548, 0);
-  std::vector<uint8_t> f(6, 0xff);
-  f.insert(f.end(), m, m + 6);
-  f.insert(f.end(), {0x08, 0x00});
+  std::vector<uint8_t> f = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, m[0],
+                            m[1], m[2], m[3], m[4], m[5], 0x08, 0x00};
   size_t udp_len = 8 + bootp.size();
   size_t ip_len = 20 + udp_len;
   std::vector<uint8_t> ip = {0x45,
