@@ -11,8 +11,8 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "common/exec.h"
 #include "common/status_macros.h"
+#include "common/worker_veth.h"
 #include "spdlog/spdlog.h"
 
 namespace cloonix {
@@ -46,12 +46,6 @@ int FindPacketSocket(int ifindex) {
   return found;
 }
 
-absl::Status Ip(std::initializer_list<std::string> args) {
-  std::vector<std::string> argv = {"ip"};
-  argv.insert(argv.end(), args);
-  return ExecOk(argv).status();
-}
-
 }  // namespace
 
 absl::StatusOr<AfPacketPort> AfPacketPort::Open(const std::string& port_if,
@@ -63,35 +57,12 @@ absl::StatusOr<AfPacketPort> AfPacketPort::Open(const std::string& port_if,
   p.worker_if_ = worker_if;
   p.port_netns_ = port_netns;
   p.vdev_ = "net_af_packet_" + worker_if;
-  // Stale, from a crash.
-  Exec({"ip", "link", "del", worker_if}).IgnoreError();
-  if (!port_netns.empty())
-    Exec({"ip", "-n", port_netns, "link", "del", port_if}).IgnoreError();
-  else
-    Exec({"ip", "link", "del", port_if}).IgnoreError();
-  RETURN_IF_ERROR(
-      Ip({"link", "add", port_if, "type", "veth", "peer", "name", worker_if}));
+  RETURN_IF_ERROR(CreateWorkerVeth(port_if, worker_if, port_netns,
+                                   /*frames_only=*/true));
   auto fail = [&p](absl::Status s) -> absl::StatusOr<AfPacketPort> {
     p.Close();
     return s;
   };
-  if (!port_netns.empty()) {
-    if (auto s = Ip({"link", "set", port_if, "netns", port_netns}); !s.ok())
-      return fail(s);
-  }
-  for (const auto& ifn : {port_if, worker_if}) {
-    bool moved = ifn == port_if && !port_netns.empty();
-    std::vector<std::string> ethtool = {"ethtool", "-K",  ifn,   "tx",
-                                        "off",     "tso", "off", "gso",
-                                        "off",     "gro", "off"};
-    if (moved)
-      ethtool.insert(ethtool.begin(), {"ip", "netns", "exec", port_netns});
-    auto r = ExecOk(ethtool);
-    if (!r.ok()) return fail(r.status());
-    absl::Status up = moved ? Ip({"-n", port_netns, "link", "set", ifn, "up"})
-                            : Ip({"link", "set", ifn, "up"});
-    if (!up.ok()) return fail(up);
-  }
   std::string args = absl::StrCat("iface=", worker_if,
                                   ",qpairs=1,framecnt=1024,qdisc_bypass=1");
   if (rte_vdev_init(p.vdev_.c_str(), args.c_str()) != 0) {
@@ -132,9 +103,7 @@ void AfPacketPort::Close() {
     open_ = false;
   }
   poll_fd_ = -1;
-  // Deleting one end of a veth deletes the pair, wherever the peer is.
-  if (!worker_if_.empty())
-    Exec({"ip", "link", "del", worker_if_}).IgnoreError();
+  DeleteWorkerVeth(worker_if_);
 }
 
 }  // namespace cloonix

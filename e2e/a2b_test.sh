@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end: cnt1 - lan1 - a2b - lan2 - cnt2 on real OVS, DPDK (net_af_packet)
-# and containers. Delay, loss, rate, a live rate change under traffic, reset
-# to a clean link, bad input, idle CPU, and nothing left after stop.
+# End-to-end: cnt1 - lan1 - a2b - lan2 - cnt2 on real OVS, the a2b worker
+# (AF_PACKET ports with virtio-net headers) and containers. Delay, loss,
+# rate, TSO super-frames kept whole on a clean direction and cut into frames
+# where an impairment acts on frames, a live rate change under traffic,
+# reset to a clean link, bad input, idle CPU, and nothing left after stop.
 source "$(dirname "$0")/lib.sh"
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -19,6 +21,17 @@ iperf_mbps() {
 }
 within() { python3 -c "import sys; v,lo,hi=map(float,sys.argv[1:]); sys.exit(0 if lo<=v<=hi else 1)" "$@"; }
 cnf() { cloonix cnf a2b ab1 "$@" >/dev/null; }
+# counter DIR FIELD: one counter of the a2b.
+counter() {
+  cloonix show ab1 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["a2b"]["counters'"$1"'"].get("'"$2"'", 0))'
+}
+# tso END: "on" or "off", TCP/IPv4 segmentation offload (tx-tcp-segmentation)
+# of the a2b's port end END (the veth OVS holds) in the net's netns.
+tso() {
+  local port
+  port="$(cloonix show ab1 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["eths"]['"$1"']["port"])')"
+  ip netns exec "cloonix_${NET}" ethtool -k "$port" | sed -n 's/^\ttx-tcp-segmentation: \([a-z]*\).*/\1/p'
+}
 
 check "net start" cloonix net start
 check "reflection on the a2b worker" \
@@ -31,8 +44,13 @@ ip -n "cloonix_${NET}.cnt2" addr add 10.40.0.2/24 dev eth0
 check "ping through a clean a2b" in_cnt cnt1 ping -c 3 -W 2 10.40.0.2
 
 base="$(ping_median 100 0.05)"
+p0="$(counter 0 rx_packets)"; b0="$(counter 0 rx_bytes)"
 base_rate="$(iperf_mbps 4)"
 echo "baseline: RTT median $base ms, TCP $base_rate Mbit/s"
+per="$(( ($(counter 0 rx_bytes) - b0) / ($(counter 0 rx_packets) - p0) ))"
+if [[ "$(tso 0)" == on && "$(tso 1)" == on && "$per" -gt 3000 ]]; then
+  pass "a clean a2b keeps TSO on and forwards TCP super-frames whole ($per bytes per packet)"
+else fail "a clean a2b forwards TCP super-frames whole" "tso $(tso 0)/$(tso 1), $per bytes per packet"; fi
 
 cnf dir=0 delay=20
 cnf dir=1 delay=20
@@ -47,6 +65,8 @@ cnf dir=1 delay=0 loss=10
 loss="$(ip netns exec "cloonix_${NET}.cnt1" ping -n -q -c 2000 -i 0.002 -W 1 10.40.0.2 |
   sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p')"
 echo "loss 10% on dir1: 2000 paced pings lost $loss%"
+if [[ "$(tso 1)" == off && "$(tso 0)" == on ]]; then pass "loss on dir1 turns segmentation off where dir1 enters (port 1) only"
+else fail "loss on dir1 turns segmentation off at port 1 only" "port0 $(tso 0), port1 $(tso 1)"; fi
 if within "$loss" 8 12; then pass "loss 10% on one direction: $loss% of 2000 pings lost"
 else fail "loss 10% on one direction" "$loss%"; fi
 drops="$(cloonix show ab1 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["a2b"]["counters1"].get("drop_loss", 0))')"
@@ -55,8 +75,12 @@ if [[ "$drops" -gt 100 ]]; then pass "drop_loss counter of dir1 counts ($drops)"
 cnf dir=1 loss=0
 cnf dir=0 rate=10000
 cnf dir=1 rate=10000
+p0="$(counter 0 rx_packets)"; b0="$(counter 0 rx_bytes)"
 rate="$(iperf_mbps 8)"
 echo "rate 10000 kbit/s: iperf3 TCP $rate Mbit/s"
+per="$(( ($(counter 0 rx_bytes) - b0) / ($(counter 0 rx_packets) - p0) ))"
+if [[ "$per" -le 1514 ]]; then pass "a rated direction is shaped frame by frame ($per bytes per packet)"
+else fail "a rated direction is shaped frame by frame" "$per bytes per packet"; fi
 # The ceiling is tight (never above the rate); the floor leaves room for a
 # loaded machine (9.0 seen while the other core compiled).
 if within "$rate" 8.5 10.2; then pass "rate 10000 kbit/s: TCP goodput $rate Mbit/s"
@@ -95,6 +119,8 @@ if within "$rtt0" 0 "$(python3 -c "print($base + 1.0)")"; then pass "reset resto
 else fail "reset restores the baseline RTT" "$rtt0 vs $base"; fi
 if within "$rate0" "$(python3 -c "print($base_rate * 0.6)")" 100000; then pass "reset restores the throughput ($rate0 vs $base_rate Mbit/s)"
 else fail "reset restores the throughput" "$rate0 vs $base_rate"; fi
+if [[ "$(tso 0)" == on && "$(tso 1)" == on ]]; then pass "reset turns segmentation back on at both ports"
+else fail "reset turns segmentation back on" "$(tso 0)/$(tso 1)"; fi
 
 before="$(cloonix show ab1 -f json | python3 -c 'import json,sys; d=json.load(sys.stdin)["a2b"]; print(d.get("dir0"), d.get("dir1"))')"
 expect_code "negative delay" INVALID_ARGUMENT cloonix cnf a2b ab1 dir=0 delay=-5

@@ -34,6 +34,14 @@ struct ShaperSettings {
   uint64_t queue_bytes = 0;
 };
 
+// Whether `s` must see each frame on its own: loss, jitter and rate act per
+// packet, so a TSO/GSO super-frame (up to 64 KB, ~45 frames) would be lost,
+// delayed or rated as one. A clean or delay-only direction does not.
+inline bool ActsOnFrames(const ShaperSettings& s) {
+  return s.loss_all || s.loss_threshold > 0 || s.jitter_ns > 0 ||
+         s.rate_bytes_per_s > 0;
+}
+
 // Validates (common/a2b_settings.h), fills defaults, converts units.
 absl::StatusOr<ShaperSettings> CompileA2bSettings(
     const cloonix::v1::A2bSettings& s);

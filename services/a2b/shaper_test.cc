@@ -62,6 +62,26 @@ TEST(ShaperSettingsTest, DefaultsAndPatch) {
   EXPECT_EQ(Compile(s).delay_ns, 20250000u);
 }
 
+TEST(ShaperSettingsTest, OnlyLossJitterAndRateActOnFrames) {
+  EXPECT_FALSE(ActsOnFrames(Compile(v1::A2bSettings())));
+  v1::A2bSettings s;
+  s.set_delay_ms(50);
+  EXPECT_FALSE(ActsOnFrames(Compile(s)));  // delay-only keeps super-frames
+  v1::A2bSettings loss;
+  loss.set_loss_percent(0.1);
+  EXPECT_TRUE(ActsOnFrames(Compile(loss)));
+  v1::A2bSettings all;
+  all.set_loss_percent(100);
+  EXPECT_TRUE(ActsOnFrames(Compile(all)));
+  v1::A2bSettings jitter;
+  jitter.set_delay_ms(10);
+  jitter.set_jitter_ms(1);
+  EXPECT_TRUE(ActsOnFrames(Compile(jitter)));
+  v1::A2bSettings rate;
+  rate.set_rate_kbps(1000);
+  EXPECT_TRUE(ActsOnFrames(Compile(rate)));
+}
+
 TEST(ShaperTest, CleanLinkPassesAtOnceInOrder) {
   Shaper sh;
   ShaperSettings s = Compile(v1::A2bSettings());

@@ -3,10 +3,8 @@
 #include <poll.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
-#include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
-#include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -30,7 +28,10 @@ namespace a2bv1 = cloonix::a2b::v1;
 namespace {
 
 constexpr uint16_t kBurst = 32;
-constexpr int kSpinsBeforeSleep = 200;
+// After the last packet, poll this long before sleeping: a reply or the
+// next packet of a burst often comes within it, and a ppoll() wake-up costs
+// ~0.1 ms here. Each poll is a syscall per port, so not longer.
+constexpr uint64_t kSpinNs = 100ull * 1000;
 constexpr uint64_t kMaxSleepNs = 100ull * 1000 * 1000;
 // Timer wake-ups here are late by up to ~0.3 ms: sleep until this long before
 // a departure, then poll the rest of the way (only while packets are held).
@@ -44,6 +45,10 @@ uint64_t NowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
 
+void FreePacket(Shaper::Packet p) {
+  VnetFrame::Free(static_cast<VnetFrame*>(p.handle));
+}
+
 inline void AddCounter(std::atomic<uint64_t>& c, uint64_t v) {
   c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
 }
@@ -55,12 +60,6 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   std::unique_ptr<Worker> w(new Worker());
   w->file_prefix_ = opts.file_prefix;
   RETURN_IF_ERROR(InitEal("cloonix-a2b", opts.file_prefix));
-  w->pool_ = rte_pktmbuf_pool_create("a2b_pool", opts.mbufs, 256, 0,
-                                     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  if (w->pool_ == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("mbuf pool: ", rte_strerror(rte_errno)));
-  }
   size_t sz = rte_rcu_qsbr_get_memsize(1);
   w->rcu_ = static_cast<rte_rcu_qsbr*>(
       rte_zmalloc("a2b_rcu", sz, RTE_CACHE_LINE_SIZE));
@@ -70,9 +69,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   w->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
   w->table_.store(new Table());
-  spdlog::info("DPDK EAL ready ({}), {} mbufs",
-               rte_eal_has_hugepages() ? "hugepages" : "no hugepages",
-               opts.mbufs);
+  spdlog::info("DPDK EAL ready ({})",
+               rte_eal_has_hugepages() ? "hugepages" : "no hugepages");
   return w;
 }
 
@@ -122,6 +120,12 @@ a2bv1::A2b Worker::Describe(const Link& l) const {
   return a;
 }
 
+absl::Status Worker::ApplyFraming(Link& l, int dir, const ShaperSettings& s) {
+  // Direction `dir` enters the worker through ports[dir]: its port end
+  // decides whether OVS's super-frames are cut before they reach us.
+  return l.ports[dir].SetSuperFrames(!ActsOnFrames(s));
+}
+
 absl::StatusOr<a2bv1::A2b> Worker::Add(const a2bv1::CreateA2bRequest& req) {
   if (auto s = ValidateName(req.name(), "a2b name"); !s.ok()) return s;
   for (const auto& p : {req.port0(), req.port1()}) {
@@ -168,12 +172,18 @@ absl::StatusOr<a2bv1::A2b> Worker::Add(const a2bv1::CreateA2bRequest& req) {
     } else {
       worker_if += "w";
     }
-    auto p = AfPacketPort::Open(ports[e], worker_if, pool_);
+    auto p = VnetPort::Open(ports[e], worker_if);
     if (!p.ok()) {
       for (int k = 0; k < e; ++k) link->ports[k].Close();
       return p.status();
     }
     link->ports[e] = std::move(*p);
+  }
+  for (int d = 0; d < 2; ++d) {
+    if (auto s = ApplyFraming(*link, d, d == 0 ? *s0 : *s1); !s.ok()) {
+      for (auto& p : link->ports) p.Close();
+      return s;
+    }
   }
   link->proto[0] = req.dir0();
   link->proto[1] = req.dir1();
@@ -195,12 +205,8 @@ absl::Status Worker::Remove(const std::string& name) {
   links_.erase(it);
   Publish();  // the packet thread no longer sees the link
   for (auto& sh : link->shaper) {
-    sh.DrainAll([](Shaper::Packet p) {
-      rte_pktmbuf_free(static_cast<rte_mbuf*>(p.handle));
-    });
-    sh.ReleaseDropped([](Shaper::Packet p) {
-      rte_pktmbuf_free(static_cast<rte_mbuf*>(p.handle));
-    });
+    sh.DrainAll(FreePacket);
+    sh.ReleaseDropped(FreePacket);
   }
   for (auto& p : link->ports) p.Close();
   for (auto& s : link->settings) delete s.load();
@@ -221,6 +227,7 @@ absl::StatusOr<a2bv1::A2b> Worker::Set(const std::string& name, uint32_t dir,
   if (it == links_.end())
     return absl::NotFoundError(absl::StrCat("a2b ", name, " not found"));
   Link* link = it->second.get();
+  RETURN_IF_ERROR(ApplyFraming(*link, static_cast<int>(dir), *compiled));
   const ShaperSettings* old = link->settings[dir].exchange(
       new ShaperSettings(*compiled), std::memory_order_acq_rel);
   link->proto[dir] = s;
@@ -263,13 +270,10 @@ void Worker::Run() {
   prctl(PR_SET_TIMERSLACK, 1UL);  // precise ppoll wake-ups
   rte_rcu_qsbr_thread_register(rcu_, 0);
   rte_rcu_qsbr_thread_online(rcu_, 0);
-  rte_mbuf* burst[kBurst];
+  VnetFrame* burst[kBurst];
   Shaper::Packet pk[kBurst];
   std::vector<struct pollfd> pfds;
-  int idle = 0;
-  auto free_pkt = [](Shaper::Packet p) {
-    rte_pktmbuf_free(static_cast<rte_mbuf*>(p.handle));
-  };
+  uint64_t last_active = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     const Table* t = table_.load(std::memory_order_acquire);
     uint64_t now = NowNs();
@@ -280,33 +284,26 @@ void Worker::Run() {
         const ShaperSettings& s =
             *l->settings[d].load(std::memory_order_acquire);
         Shaper& sh = l->shaper[d];
-        uint16_t in = l->ports[d].port_id();
-        uint16_t out = l->ports[1 - d].port_id();
-        uint16_t n = rte_eth_rx_burst(in, 0, burst, kBurst);
+        VnetPort& in = l->ports[d];
+        VnetPort& out = l->ports[1 - d];
+        size_t n = in.Receive(burst, kBurst);
         if (n > 0) active = true;
-        for (uint16_t i = 0; i < n; ++i) {
-          if (!sh.Offer({burst[i], burst[i]->pkt_len}, now, s))
-            rte_pktmbuf_free(burst[i]);
+        for (size_t i = 0; i < n; ++i) {
+          if (!sh.Offer({burst[i], burst[i]->len}, now, s))
+            VnetFrame::Free(burst[i]);
         }
         size_t k;
         while ((k = sh.Due(now, s, pk, kBurst)) > 0) {
           active = true;
+          for (size_t j = 0; j < k; ++j)
+            burst[j] = static_cast<VnetFrame*>(pk[j].handle);
           uint64_t bytes = 0;
-          for (size_t j = 0; j < k; ++j) {
-            burst[j] = static_cast<rte_mbuf*>(pk[j].handle);
-            bytes += pk[j].len;
-          }
-          uint16_t sent =
-              rte_eth_tx_burst(out, 0, burst, static_cast<uint16_t>(k));
-          for (size_t j = sent; j < k; ++j) {
-            bytes -= burst[j]->pkt_len;
-            rte_pktmbuf_free(burst[j]);
-          }
+          size_t sent = out.Send(burst, k, &bytes);  // frees them all
+          if (sent < k) AddCounter(sh.counters.drop_tx, k - sent);
           AddCounter(sh.counters.tx_packets, sent);
           AddCounter(sh.counters.tx_bytes, bytes);
-          if (sent < k) AddCounter(sh.counters.drop_tx, k - sent);
         }
-        sh.ReleaseDropped(free_pkt);
+        sh.ReleaseDropped(FreePacket);
         next = std::min(next, sh.NextEvent(now, s));
       }
     }
@@ -314,8 +311,8 @@ void Worker::Run() {
     // reporting the quiescent state: after it, `t` may be freed.
     uint64_t wait = 0;
     if (active) {
-      idle = 0;
-    } else if (++idle >= kSpinsBeforeSleep || next != Shaper::kNever) {
+      last_active = now;
+    } else if (now - last_active >= kSpinNs || next != Shaper::kNever) {
       wait =
           next == Shaper::kNever ? kMaxSleepNs : (next > now ? next - now : 0);
       if (next != Shaper::kNever) {
@@ -348,8 +345,6 @@ void Worker::Run() {
 
 void Worker::Cleanup() {
   RemoveAll();
-  if (pool_ != nullptr) rte_mempool_free(pool_);
-  pool_ = nullptr;
   if (rcu_ != nullptr) rte_free(rcu_);
   rcu_ = nullptr;
   CleanupEal(file_prefix_);

@@ -1,10 +1,15 @@
-// The a2b data plane of one net: one DPDK process, one packet thread (the
-// EAL main lcore), every a2b item of the net. Control calls (any thread)
-// change the link table and the settings by atomic pointer swaps; old
-// versions are freed after the packet thread passes a quiescent state (DPDK
-// QSBR RCU), so the packet path takes no lock. When nothing is due, the
-// packet thread sleeps in ppoll() on the PMDs' sockets, an eventfd for
-// control changes, and the time of the next departure: no busy-polled core.
+// The a2b data plane of one net: one process, one packet thread (the DPDK
+// EAL main lcore), every a2b item of the net. Each end is a VnetPort
+// (AF_PACKET with virtio-net headers, common/vnet_port.h): a direction with
+// no loss, jitter or rate forwards the kernel's TSO/GSO super-frames whole;
+// one with any of them gets MTU frames (the port end's segmentation is
+// turned off), so that each frame is lost, jittered and rated on its own.
+// Control calls (any thread) change the link table and the settings by
+// atomic pointer swaps; old versions are freed after the packet thread
+// passes a quiescent state (DPDK QSBR RCU), so the packet path takes no
+// lock. When nothing is due, the packet thread sleeps in ppoll() on the
+// ports' sockets, an eventfd for control changes, and the time of the next
+// departure: no busy-polled core.
 #ifndef CLOONIX_SERVICES_A2B_WORKER_H_
 #define CLOONIX_SERVICES_A2B_WORKER_H_
 
@@ -17,23 +22,22 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "cloonix/a2b/v1/a2b.pb.h"
-#include "common/af_packet_port.h"
+#include "common/vnet_port.h"
 #include "services/a2b/shaper.h"
 
-struct rte_mempool;
 struct rte_rcu_qsbr;
 
 namespace cloonix {
 
 struct WorkerOptions {
   std::string file_prefix;  // DPDK runtime dir /var/run/dpdk/<prefix>
-  int mbufs = 16383;
 };
 
 class Worker {
  public:
-  // Initializes the EAL (in the calling thread, which must later call Run):
-  // --no-huge unless free hugepages exist, no PCI, no telemetry.
+  // Initializes the EAL (in the calling thread, which must later call Run)
+  // for its RCU: --no-huge unless free hugepages exist, no PCI, no
+  // telemetry.
   static absl::StatusOr<std::unique_ptr<Worker>> Create(
       const WorkerOptions& opts);
   ~Worker();
@@ -60,7 +64,7 @@ class Worker {
  private:
   struct Link {
     std::string name;
-    AfPacketPort ports[2];
+    VnetPort ports[2];
     std::atomic<const ShaperSettings*> settings[2];
     cloonix::v1::A2bSettings proto[2];
     Shaper shaper[2];
@@ -77,9 +81,10 @@ class Worker {
   void Synchronize();
   void Wake();
   cloonix::a2b::v1::A2b Describe(const Link& l) const;
+  // Super-frames into direction `dir` of `l` unless `s` acts on frames.
+  static absl::Status ApplyFraming(Link& l, int dir, const ShaperSettings& s);
 
   std::string file_prefix_;
-  rte_mempool* pool_ = nullptr;
   rte_rcu_qsbr* rcu_ = nullptr;
   int wake_fd_ = -1;
   std::atomic<bool> stop_{false};
