@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/exec.h"
 #include "common/worker_veth.h"
 
 namespace cloonix {
@@ -47,6 +48,7 @@ VnetPort& VnetPort::operator=(VnetPort&& o) noexcept {
   if (this != &o) {
     Close();
     port_if_ = std::move(o.port_if_);
+    port_netns_ = std::move(o.port_netns_);
     worker_if_ = std::exchange(o.worker_if_, "");
     fd_ = std::exchange(o.fd_, -1);
     truncated_ = o.truncated_;
@@ -59,14 +61,17 @@ VnetPort& VnetPort::operator=(VnetPort&& o) noexcept {
 VnetPort::~VnetPort() { Close(); }
 
 absl::StatusOr<VnetPort> VnetPort::Open(const std::string& port_if,
-                                        const std::string& worker_if) {
-  if (auto s = CreateWorkerVeth(port_if, worker_if, "", /*frames_only=*/false);
+                                        const std::string& worker_if,
+                                        const std::string& port_netns) {
+  if (auto s = CreateWorkerVeth(port_if, worker_if, port_netns,
+                                /*frames_only=*/false);
       !s.ok()) {
     return s;
   }
   VnetPort p;
   p.port_if_ = port_if;
   p.worker_if_ = worker_if;
+  p.port_netns_ = port_netns;
   auto fail = [&p](const absl::Status& s) -> absl::StatusOr<VnetPort> {
     p.Close();
     return s;
@@ -202,7 +207,44 @@ size_t VnetPort::Send(VnetFrame* const* frames, size_t n, uint64_t* bytes) {
 }
 
 absl::Status VnetPort::SetSuperFrames(bool on) {
-  return SetSegmentationOffloads(port_if_, on);
+  if (port_netns_.empty()) return SetSegmentationOffloads(port_if_, on);
+  const char* v = on ? "on" : "off";
+  auto r = ExecOk({"ip", "netns", "exec", port_netns_, "ethtool", "-K",
+                   port_if_, "tx", v, "tso", v, "gso", v});
+  return r.ok() ? absl::OkStatus()
+                : absl::UnavailableError(r.status().message());
+}
+
+bool CompleteChecksum(VnetFrame* f) {
+  if (!(f->hdr.flags & VnetHdr::kNeedsCsum)) return true;
+  size_t start = f->hdr.csum_start, at = start + f->hdr.csum_offset;
+  if (start >= f->len || at + 2 > f->len) return false;
+  // RFC 1071: the sum of native-order words, stored back in native order,
+  // is the checksum in network order; 32-bit chunks fold the same way.
+  const uint8_t* d = f->data() + start;
+  size_t n = f->len - start;
+  uint64_t sum = 0;
+  for (; n >= 8; d += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, d, 8);
+    sum += (w & 0xffffffffu) + (w >> 32);
+  }
+  for (; n >= 2; d += 2, n -= 2) {
+    uint16_t w;
+    std::memcpy(&w, d, 2);
+    sum += w;
+  }
+  if (n == 1) {
+    uint16_t w = 0;
+    std::memcpy(&w, d, 1);
+    sum += w;
+  }
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  uint16_t c = static_cast<uint16_t>(~sum);
+  if (c == 0) c = 0xffff;  // 0 means "no checksum" to UDP; same value to TCP
+  std::memcpy(f->data() + at, &c, 2);
+  f->hdr.flags &= static_cast<uint8_t>(~VnetHdr::kNeedsCsum);
+  return true;
 }
 
 }  // namespace cloonix

@@ -54,6 +54,14 @@ struct VnetFrame {
   static void Free(VnetFrame* f);
 };
 
+// Fills in the checksum a packet with VnetHdr::kNeedsCsum still lacks (the
+// sender left a pseudo-header seed at csum_start + csum_offset and the
+// Internet checksum of [csum_start, len) to be done), and clears the flag.
+// For a consumer that reads the packet's bytes as they are (libslirp checks
+// TCP and UDP checksums). Returns false (packet unchanged) if the offsets
+// are outside the packet.
+bool CompleteChecksum(VnetFrame* f);
+
 class VnetPort {
  public:
   // Largest packet received: a 64 KB GSO packet plus its Ethernet header.
@@ -68,12 +76,14 @@ class VnetPort {
   VnetPort& operator=(const VnetPort&) = delete;
   ~VnetPort();
 
-  // Creates `port_if` <-> `worker_if` in this process's netns with the
-  // kernel's offloads on, opens the socket on `worker_if` (promiscuous,
+  // Creates `port_if` <-> `worker_if` with the kernel's offloads on,
+  // `port_if` in `port_netns` (empty: this process's netns; `worker_if`
+  // always stays here), opens the socket on `worker_if` (promiscuous,
   // non-blocking, own transmissions ignored, 8 MB buffers). UNAVAILABLE on
   // a veth or socket failure; nothing is left.
   static absl::StatusOr<VnetPort> Open(const std::string& port_if,
-                                       const std::string& worker_if);
+                                       const std::string& worker_if,
+                                       const std::string& port_netns = "");
   // Closes the socket and deletes the veth pair. Idempotent.
   void Close();
 
@@ -95,7 +105,7 @@ class VnetPort {
   uint64_t truncated() const { return truncated_; }
 
  private:
-  std::string port_if_, worker_if_;
+  std::string port_if_, worker_if_, port_netns_;
   int fd_ = -1;
   uint64_t truncated_ = 0;
   // Receive buffers of kMaxPacket bytes, refilled as packets are handed out

@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto worker = cloonix::NatWorker::Create(
-      {setup->net, "cxnat-" + setup->net, 4095, setup->work_dir + "/nat"});
+      {setup->net, "cxnat-" + setup->net, setup->work_dir + "/nat"});
   if (!worker.ok()) {
     spdlog::error("{}", worker.status().ToString());
     return 1;

@@ -1,9 +1,7 @@
 #include "services/nat/nat_worker.h"
 
 #include <poll.h>
-#include <rte_errno.h>
-#include <rte_ethdev.h>
-#include <rte_mbuf.h>
+#include <rte_eal.h>
 #include <slirp/libslirp.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -26,8 +24,6 @@
 namespace cloonix {
 namespace {
 
-constexpr uint16_t kBurst = 32;
-
 int64_t NowNs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -41,12 +37,6 @@ absl::StatusOr<std::unique_ptr<NatWorker>> NatWorker::Create(
   std::unique_ptr<NatWorker> w(new NatWorker());
   w->opts_ = opts;
   RETURN_IF_ERROR(InitEal("cloonix-nat", opts.file_prefix));
-  w->pool_ = rte_pktmbuf_pool_create("nat_pool", opts.mbufs, 256, 0,
-                                     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  if (w->pool_ == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("mbuf pool: ", rte_strerror(rte_errno)));
-  }
   w->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
   spdlog::info("DPDK EAL ready ({}), libslirp {}",
@@ -73,16 +63,18 @@ void NatWorker::OnLoop(std::function<void()> f) {
   done.WaitForNotification();
 }
 
-void NatWorker::Send(uint16_t port_id, const uint8_t* frame, size_t len) {
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  if (m == nullptr) return;  // dropped: TCP retransmits
-  char* dst = rte_pktmbuf_append(m, static_cast<uint16_t>(len));
-  if (dst == nullptr) {
-    rte_pktmbuf_free(m);
-    return;
-  }
-  std::memcpy(dst, frame, len);
-  if (rte_eth_tx_burst(port_id, 0, &m, 1) != 1) rte_pktmbuf_free(m);
+void NatWorker::Send(Entry* e, const uint8_t* frame, size_t len) {
+  VnetFrame* f = VnetFrame::Alloc(static_cast<uint32_t>(len));
+  if (f == nullptr) return;  // dropped: TCP retransmits
+  std::memcpy(f->data(), frame, len);
+  e->out.push_back(f);
+  if (e->out.size() >= VnetPort::kMaxBurst) Flush(e);
+}
+
+void NatWorker::Flush(Entry* e) {
+  if (e->out.empty()) return;
+  e->port.Send(e->out.data(), e->out.size());  // frees them all
+  e->out.clear();
 }
 
 std::string NatWorker::LeaseFile(const std::string& nat) const {
@@ -160,17 +152,17 @@ absl::StatusOr<nat::v1::Nat> NatWorker::CreateNat(const std::string& name,
     }
     // The worker end stays in the host netns: unique per net.
     std::string worker_if = absl::StrCat("cn", NetTag(opts_.net), id);
-    auto p = AfPacketPort::Open(port, worker_if, pool_, NetNetns(opts_.net));
+    auto p = VnetPort::Open(port, worker_if, NetNetns(opts_.net));
     if (!p.ok()) {
       result = p.status();
       return;
     }
     auto e = std::make_unique<Entry>();
     e->name = name;
-    e->port = *p;
-    uint16_t pid = p->port_id();
+    e->port = std::move(*p);
+    Entry* ep = e.get();
     auto stack = SlirpStack::Create(
-        name, [this, pid](const uint8_t* f, size_t n) { Send(pid, f, n); },
+        name, [this, ep](const uint8_t* f, size_t n) { Send(ep, f, n); },
         [this] { Wake(); });
     if (!stack.ok()) {
       e->port.Close();
@@ -197,6 +189,7 @@ absl::Status NatWorker::DeleteNat(const std::string& name) {
       return;
     }
     it->second->stack.reset();
+    Flush(it->second.get());
     it->second->port.Close();
     nats_.erase(it);
     if (!opts_.lease_dir.empty()) unlink(LeaseFile(name).c_str());
@@ -276,8 +269,7 @@ void NatWorker::Stop() {
 void NatWorker::Run() {
   running_ = true;
   std::vector<pollfd> fds;
-  rte_mbuf* bufs[kBurst];
-  std::vector<uint8_t> linear(65536);
+  VnetFrame* in[VnetPort::kMaxBurst];
   while (!stop_) {
     fds.clear();
     fds.push_back({wake_fd_, POLLIN, 0});
@@ -292,28 +284,25 @@ void NatWorker::Run() {
     for (auto& [n, e] : nats_) {
       timeout = std::min(timeout, e->stack->RunTimers());
       e->stack->FillPoll(&fds, &timeout);
+      Flush(e.get());  // what the timers sent, before sleeping
     }
     int r = poll(fds.data(), fds.size(), static_cast<int>(timeout));
     if (fds[0].revents & POLLIN) {
       uint64_t v;
       (void)!read(wake_fd_, &v, sizeof(v));
     }
-    // Frames from the lans.
+    // Frames from the lans: super-frames get their checksum completed
+    // (slirp checks it), then go to slirp whole.
     for (auto& [n, e] : nats_) {
-      uint16_t got;
+      size_t got;
       do {
-        got = rte_eth_rx_burst(e->port.port_id(), 0, bufs, kBurst);
-        for (uint16_t i = 0; i < got; ++i) {
-          rte_mbuf* m = bufs[i];
-          if (m->nb_segs == 1) {
-            e->stack->Input(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
-          } else if (m->pkt_len <= linear.size()) {
-            const void* p = rte_pktmbuf_read(m, 0, m->pkt_len, linear.data());
-            e->stack->Input(static_cast<const uint8_t*>(p), m->pkt_len);
-          }
-          rte_pktmbuf_free(m);
+        got = e->port.Receive(in, VnetPort::kMaxBurst);
+        for (size_t i = 0; i < got; ++i) {
+          if (CompleteChecksum(in[i]))
+            e->stack->Input(in[i]->data(), in[i]->len);
+          VnetFrame::Free(in[i]);
         }
-      } while (got == kBurst);
+      } while (got == VnetPort::kMaxBurst);
     }
     for (auto& [n, e] : nats_) e->stack->Poll(&fds, r < 0);
     std::deque<std::function<void()>> tasks;
@@ -322,6 +311,7 @@ void NatWorker::Run() {
       tasks.swap(tasks_);
     }
     for (auto& t : tasks) t();
+    for (auto& [n, e] : nats_) Flush(e.get());
   }
   running_ = false;
   // Control calls that raced with the stop still get an answer.
@@ -336,11 +326,10 @@ void NatWorker::Run() {
 void NatWorker::Cleanup() {
   for (auto& [n, e] : nats_) {
     e->stack.reset();
+    Flush(e.get());
     e->port.Close();
   }
   nats_.clear();
-  if (pool_ != nullptr) rte_mempool_free(pool_);
-  pool_ = nullptr;
   if (wake_fd_ >= 0) close(wake_fd_);
   wake_fd_ = -1;
   CleanupEal(opts_.file_prefix);

@@ -1,10 +1,14 @@
-// The nat data plane of one net: DPDK EAL (no hugepages unless free), one
-// net_af_packet port per nat item on a veth whose other end is the item's
-// port in netns cloonix_<net>, and one libslirp stack per item, all driven
-// by a single thread. That thread sleeps in poll() on the PMDs' sockets,
-// slirp's sockets and timers, and an eventfd for control calls: no busy
-// polling when no packet flows. The process stays in the host's netns, so
-// slirp's sockets reach the host's services.
+// The nat data plane of one net: one VnetPort per nat item (AF_PACKET with
+// virtio-net headers, common/vnet_port.h) on a veth whose other end is the
+// item's port in netns cloonix_<net>, and one libslirp stack per item, all
+// driven by a single thread. A guest's TCP super-frames (TSO/GSO, up to
+// 64 KB) reach slirp whole, their checksum completed, so slirp writes 64 KB
+// to the host socket per packet instead of one MSS; what slirp sends is
+// batched into one sendmmsg per loop pass. The thread sleeps in poll() on
+// the ports' sockets, slirp's sockets and timers, and an eventfd for
+// control calls: no busy polling when no packet flows. The process stays in
+// the host's netns, so slirp's sockets reach the host's services. The DPDK
+// EAL is still started (runtime dir as before) but carries no frame.
 #ifndef CLOONIX_SERVICES_NAT_NAT_WORKER_H_
 #define CLOONIX_SERVICES_NAT_NAT_WORKER_H_
 
@@ -19,17 +23,14 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "cloonix/nat/v1/nat.pb.h"
-#include "common/af_packet_port.h"
+#include "common/vnet_port.h"
 #include "services/nat/slirp_stack.h"
-
-struct rte_mempool;
 
 namespace cloonix {
 
 struct NatWorkerOptions {
   std::string net;
   std::string file_prefix;  // DPDK runtime dir name
-  unsigned mbufs = 4095;
   // Where each nat's DHCP leases are kept (<lease_dir>/<nat>.leases.json):
   // written when a lease changes, replayed when the nat is created again
   // (a restarted worker), removed when the nat is deleted. Empty: not kept.
@@ -59,8 +60,9 @@ class NatWorker {
  private:
   struct Entry {
     std::string name;
-    AfPacketPort port;
+    VnetPort port;
     std::unique_ptr<SlirpStack> stack;
+    std::vector<VnetFrame*> out;  // frames slirp sent, until Flush
   };
   std::string LeaseFile(const std::string& nat) const;
   void SaveLeases(const std::string& nat, const SlirpStack& stack);
@@ -70,10 +72,12 @@ class NatWorker {
   void OnLoop(std::function<void()> f);
   void Wake();
   nat::v1::Nat Describe(const Entry& e) const;
-  void Send(uint16_t port_id, const uint8_t* frame, size_t len);
+  // Queues a frame from slirp for `e`'s lan; sent by Flush (at once when a
+  // burst is full).
+  void Send(Entry* e, const uint8_t* frame, size_t len);
+  static void Flush(Entry* e);
 
   NatWorkerOptions opts_;
-  rte_mempool* pool_ = nullptr;
   int wake_fd_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
