@@ -13,6 +13,31 @@ build_tiny_guest
 
 # Host services on loopback: HTTP and DNS (on a free port pair).
 mkdir -p "$E2E_ROOT/www" && echo "hello from the host $NET" > "$E2E_ROOT/www/hello.txt"
+# 8 MB that cross the nat as 64 KB segments (slirp -> super-frames -> guest).
+head -c 8388608 /dev/urandom > "$E2E_ROOT/www/big.bin"
+BIG_MD5="$(md5sum < "$E2E_ROOT/www/big.bin" | cut -d' ' -f1)"
+# Uploads: a host sink on loopback that reads 8 MB per connection and
+# answers with their md5 (then closes, so the guest's nc ends).
+UP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 - "$UP_PORT" <<'PY' >/dev/null 2>&1 &
+import hashlib, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    h, n = hashlib.md5(), 0
+    while n < 8388608:
+        d = c.recv(1 << 16)
+        if not d:
+            break
+        h.update(d)
+        n += len(d)
+    c.sendall((h.hexdigest() + "\n").encode())
+    c.close()
+PY
+UP_PID=$!
 HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$E2E_ROOT/www" && exec python3 -m http.server "$HTTP_PORT" --bind 127.0.0.1) >/dev/null 2>&1 &
 HTTP_PID=$!
@@ -21,7 +46,7 @@ DNS_IP="127.0.$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20))"
 python3 "$RUNFILES/e2e/dns_server.py" "$DNS_IP" 53 "web.$NET.test=172.17.0.2" \
   >"$E2E_ROOT/dns.log" 2>&1 &
 DNS_PID=$!
-trap 'kill $HTTP_PID $DNS_PID 2>/dev/null; e2e_cleanup' EXIT
+trap 'kill $HTTP_PID $DNS_PID $UP_PID 2>/dev/null; e2e_cleanup' EXIT
 printf 'nameserver %s\n' "$DNS_IP" > "$E2E_ROOT/resolv.conf"
 sleep 0.5
 
@@ -54,6 +79,12 @@ for g in c1 vm1; do
   check "$g: DNS through the relay, then HTTP by name" bash -c \
     "[[ \"\$(cloonix ssh $g wget -q -O - http://web.$NET.test:$HTTP_PORT/hello.txt)\" == 'hello from the host $NET' ]]"
   check "$g: ping to the gateway" cloonix ssh $g ping -c 2 -W 3 172.17.0.2
+  check "$g: 8 MB from the host arrive intact (64 KB segments cut to its MSS)" bash -c \
+    "[[ \"\$(cloonix ssh $g 'wget -q -O - http://172.17.0.2:$HTTP_PORT/big.bin | md5sum')\" == '$BIG_MD5  -' ]]"
+  check "$g: 8 MB to the host arrive intact (TSO super-frames into slirp)" bash -c "
+    out=\$(cloonix ssh $g 'head -c 8388608 /dev/urandom > /tmp/up.bin; md5sum < /tmp/up.bin; nc 172.17.0.2 $UP_PORT < /tmp/up.bin; rm /tmp/up.bin')
+    [[ \$(echo \"\$out\" | sed -n 1p | cut -d' ' -f1) == \$(echo \"\$out\" | sed -n 2p) ]]"
+  check "$g: ping with 3000 bytes (fragments both ways)" cloonix ssh $g ping -c 2 -s 3000 -W 3 172.17.0.2
   check "$g: whatip returns its lease" bash -c "
     ip=\$(cloonix cnf nat nat1 whatip=$g) &&
     cloonix ssh $g ip -4 addr show eth0 | grep -q \"inet \$ip/24\""

@@ -64,10 +64,7 @@ void NatWorker::OnLoop(std::function<void()> f) {
 }
 
 void NatWorker::Send(Entry* e, const uint8_t* frame, size_t len) {
-  VnetFrame* f = VnetFrame::Alloc(static_cast<uint32_t>(len));
-  if (f == nullptr) return;  // dropped: TCP retransmits
-  std::memcpy(f->data(), frame, len);
-  e->out.push_back(f);
+  e->segments.ToGuest(frame, len, &e->out);  // dropped if out of memory
   if (e->out.size() >= VnetPort::kMaxBurst) Flush(e);
 }
 
@@ -163,7 +160,7 @@ absl::StatusOr<nat::v1::Nat> NatWorker::CreateNat(const std::string& name,
     Entry* ep = e.get();
     auto stack = SlirpStack::Create(
         name, [this, ep](const uint8_t* f, size_t n) { Send(ep, f, n); },
-        [this] { Wake(); });
+        [this] { Wake(); }, BigSegments::kSlirpMtu);
     if (!stack.ok()) {
       e->port.Close();
       result = stack.status();
@@ -298,8 +295,10 @@ void NatWorker::Run() {
       do {
         got = e->port.Receive(in, VnetPort::kMaxBurst);
         for (size_t i = 0; i < got; ++i) {
-          if (CompleteChecksum(in[i]))
+          if (CompleteChecksum(in[i])) {
+            e->segments.FromGuest(in[i]->data(), in[i]->len);
             e->stack->Input(in[i]->data(), in[i]->len);
+          }
           VnetFrame::Free(in[i]);
         }
       } while (got == VnetPort::kMaxBurst);

@@ -3,12 +3,13 @@
 // item's port in netns cloonix_<net>, and one libslirp stack per item, all
 // driven by a single thread. A guest's TCP super-frames (TSO/GSO, up to
 // 64 KB) reach slirp whole, their checksum completed, so slirp writes 64 KB
-// to the host socket per packet instead of one MSS; what slirp sends is
-// batched into one sendmmsg per loop pass. The thread sleeps in poll() on
-// the ports' sockets, slirp's sockets and timers, and an eventfd for
-// control calls: no busy polling when no packet flows. The process stays in
-// the host's netns, so slirp's sockets reach the host's services. The DPDK
-// EAL is still started (runtime dir as before) but carries no frame.
+// to the host socket per packet instead of one MSS; and slirp sends 64 KB
+// segments back, as super-frames (services/nat/big_segments.h). What slirp
+// sends is batched into one sendmmsg per loop pass. The thread sleeps in poll()
+// on the ports' sockets, slirp's sockets and timers, and an eventfd for control
+// calls: no busy polling when no packet flows. The process stays in the host's
+// netns, so slirp's sockets reach the host's services. The DPDK EAL is still
+// started (runtime dir as before) but carries no frame.
 #ifndef CLOONIX_SERVICES_NAT_NAT_WORKER_H_
 #define CLOONIX_SERVICES_NAT_NAT_WORKER_H_
 
@@ -24,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cloonix/nat/v1/nat.pb.h"
 #include "common/vnet_port.h"
+#include "services/nat/big_segments.h"
 #include "services/nat/slirp_stack.h"
 
 namespace cloonix {
@@ -63,6 +65,7 @@ class NatWorker {
     VnetPort port;
     std::unique_ptr<SlirpStack> stack;
     std::vector<VnetFrame*> out;  // frames slirp sent, until Flush
+    BigSegments segments;
   };
   std::string LeaseFile(const std::string& nat) const;
   void SaveLeases(const std::string& nat, const SlirpStack& stack);

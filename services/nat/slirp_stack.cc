@@ -130,7 +130,7 @@ absl::StatusOr<std::vector<uint8_t>> DhcpClientFrame(const std::string& mac,
 }
 
 absl::StatusOr<std::unique_ptr<SlirpStack>> SlirpStack::Create(
-    std::string name, SendFn send, std::function<void()> notify) {
+    std::string name, SendFn send, std::function<void()> notify, uint32_t mtu) {
   std::unique_ptr<SlirpStack> s(new SlirpStack(std::move(name)));
   s->send_ = std::move(send);
   s->notify_ = std::move(notify);
@@ -145,8 +145,8 @@ absl::StatusOr<std::unique_ptr<SlirpStack>> SlirpStack::Create(
   cfg.vhostname = "cloonix";
   cfg.vdhcp_start = Addr(kNatDhcpStart);
   cfg.vnameserver = Addr(kNatDns);
-  cfg.if_mtu = 1500;
-  cfg.if_mru = 1500;
+  cfg.if_mtu = mtu;
+  cfg.if_mru = mtu;
   cfg.disable_host_loopback = false;  // the gateway reaches 127.0.0.1
   cfg.enable_emu = false;
   static const SlirpCb cbs = [] {

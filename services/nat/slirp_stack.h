@@ -47,8 +47,11 @@ class SlirpStack {
  public:
   using SendFn = std::function<void(const uint8_t* frame, size_t len)>;
   // `notify` is called when slirp wants the poll loop to run again.
+  // `mtu`: slirp's MTU and MRU, bytes of IP (576 to 65521): what it sends
+  // is never longer; its TCP offers an MSS of `mtu` - 40.
   static absl::StatusOr<std::unique_ptr<SlirpStack>> Create(
-      std::string name, SendFn send, std::function<void()> notify);
+      std::string name, SendFn send, std::function<void()> notify,
+      uint32_t mtu = 1500);
   ~SlirpStack();
   SlirpStack(const SlirpStack&) = delete;
   SlirpStack& operator=(const SlirpStack&) = delete;
