@@ -103,6 +103,7 @@ void BigSegments::FromGuest(uint8_t* f, size_t len) {
 
 void BigSegments::ToGuest(const uint8_t* f, size_t len,
                           std::vector<VnetFrame*>* out) {
+  if (len == 0) return;
   Ipv4 ip;
   bool ipv4 = ParseIpv4(f, len, &ip);
   if (!ipv4 || ip.total <= kGuestMtu) {

@@ -66,7 +66,7 @@ std::vector<uint8_t> Packet(const uint8_t* src, const uint8_t* dst,
     t[3] = 80;
     t[12] = static_cast<uint8_t>((l4 / 4) << 4);
     t[13] = flags;
-    std::memcpy(t + 20, options.data(), options.size());
+    if (!options.empty()) std::memcpy(t + 20, options.data(), options.size());
     SetTcpChecksum(f);
   }
   return f;
