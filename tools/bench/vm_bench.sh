@@ -105,7 +105,8 @@ KVM here), q35, through libvirt.
 | \`cloonix ls\` (CLI start + one unary call, for reference) | $cli_only |
 
 Before issue 16 (2026-11-21 run): one VM 6.30 s (6.17 7.38 6.30), four at
-once 13.68 s, \`ssh vm1 true\` 42.9 ms, \`ls\` 26.1 ms (that run's machine
+once 13.68 s, copies 17-28 MB/s (2026-12-02 morning: 25.0 in, 25.5 out),
+\`ssh vm1 true\` 42.9 ms, \`ls\` 26.1 ms (that run's machine
 started the CLI faster: compare each line with this run's \`ls\`). Since:
 under TCG the guest kernel runs with \`mitigations=off init_on_alloc=0
 no5lvl\` (in one A/B run of 3 boots each: agent up 5.55 s -> 4.61 s median,
@@ -114,8 +115,15 @@ agent states every 200 ms (not 1 s) while a new VM waits for its agent; no
 iPXE ROM and no USB controller (SeaBIOS skips them); the tiny initramfs is
 not compressed (the emulated CPU no longer inflates it) and loads the ext4
 modules only when the guest has a disk. \`add kvm\` itself returns after
-~1.2 s (libvirt define and start, taps). Issue 16's targets: < 3.5 s for
-one, < 8 s for four, < 30 ms for ssh: not met.
+~1.2 s (libvirt define and start, taps). Copies: the doorway and the agent
+are built with -O2 (they were -O0: in 25.0 -> 40.1 MB/s in one run), and
+the agent no longer erases the front of its up-to-1 MiB output buffer
+after each write of <= 32 KB (virtio-console's limit) but advances an
+offset (out 26.6 -> 35.6 MB/s in the next run). Issue 16's targets: < 3.5 s
+for one, < 8 s for four, >= 50 MB/s for copies, < 30 ms for ssh: not met
+(this run's machine was slower than the morning's: compare with its \`ls\`;
+about half of the CLI's start is the dynamic loader over its 84 shared
+libraries).
 MD
 )"
 echo "$section"
