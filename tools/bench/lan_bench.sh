@@ -115,6 +115,12 @@ $(date -u +%Y-%m-%dT%H:%MZ).
 | Linux bridge between two netns (baseline, same run) | $bridge_runs | $bridge_med |
 | cloonix lan: cnt1 -> OVS bridge (userspace datapath, userspace TSO) -> cnt2 | $ovs_runs | $ovs_med |
 
+cloonix lan / Linux bridge: **$(python3 -c "print(round($ovs_med / $bridge_med, 2))")** (issue 16's target: 0.8; 2026-11-21 run: 8.9 / 14.37 =
+0.62). Not met: OVS's userspace datapath (no kernel OVS here) moves every
+packet through its AF_PACKET sockets on one thread, two copies more than
+the bridge; its busiest thread is at ~80 % of a core during the run
+(docs/profiles/a2b-after.txt shows the same for the a2b path).
+
 ### Deploying containers on one lan
 
 | what | time |
