@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -174,33 +175,37 @@ size_t VnetPort::Receive(VnetFrame** out, size_t max) {
 }
 
 size_t VnetPort::Send(VnetFrame* const* frames, size_t n, uint64_t* bytes) {
-  if (n > kMaxBurst) n = kMaxBurst;
-  struct mmsghdr msgs[kMaxBurst];
-  struct iovec iov[kMaxBurst][2];
-  for (size_t i = 0; i < n; ++i) {
-    VnetFrame* f = frames[i];
-    // Only NEEDS_CSUM means something on transmit.
-    f->hdr.flags &= VnetHdr::kNeedsCsum;
-    iov[i][0] = {&f->hdr, sizeof(f->hdr)};
-    iov[i][1] = {f->data(), f->len};
-    std::memset(&msgs[i], 0, sizeof(msgs[i]));
-    msgs[i].msg_hdr.msg_iov = iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 2;
-  }
-  size_t sent = 0, at = 0;
-  while (fd_ >= 0 && at < n) {
-    int r =
-        sendmmsg(fd_, msgs + at, static_cast<unsigned>(n - at), MSG_DONTWAIT);
-    if (r > 0) {
-      for (int i = 0; i < r; ++i) {
-        if (bytes != nullptr) *bytes += frames[at + i]->len;
-      }
-      sent += static_cast<size_t>(r);
-      at += static_cast<size_t>(r);
-      continue;
+  size_t sent = 0;
+  for (size_t base = 0; base < n; base += kMaxBurst) {
+    size_t m = std::min(kMaxBurst, n - base);
+    VnetFrame* const* batch = frames + base;
+    struct mmsghdr msgs[kMaxBurst];
+    struct iovec iov[kMaxBurst][2];
+    for (size_t i = 0; i < m; ++i) {
+      VnetFrame* f = batch[i];
+      // Only NEEDS_CSUM means something on transmit.
+      f->hdr.flags &= VnetHdr::kNeedsCsum;
+      iov[i][0] = {&f->hdr, sizeof(f->hdr)};
+      iov[i][1] = {f->data(), f->len};
+      std::memset(&msgs[i], 0, sizeof(msgs[i]));
+      msgs[i].msg_hdr.msg_iov = iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 2;
     }
-    if (r < 0 && (errno == EAGAIN || errno == ENOBUFS)) break;
-    ++at;  // this one was refused (e.g. malformed header): drop, go on
+    size_t at = 0;
+    while (fd_ >= 0 && at < m) {
+      int r =
+          sendmmsg(fd_, msgs + at, static_cast<unsigned>(m - at), MSG_DONTWAIT);
+      if (r > 0) {
+        for (int i = 0; i < r; ++i) {
+          if (bytes != nullptr) *bytes += batch[at + i]->len;
+        }
+        sent += static_cast<size_t>(r);
+        at += static_cast<size_t>(r);
+        continue;
+      }
+      if (r < 0 && (errno == EAGAIN || errno == ENOBUFS)) break;
+      ++at;  // this one was refused (e.g. malformed header): drop, go on
+    }
   }
   for (size_t i = 0; i < n; ++i) VnetFrame::Free(frames[i]);
   return sent;

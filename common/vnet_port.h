@@ -90,7 +90,7 @@ class VnetPort {
   // Up to min(max, kMaxBurst) packets waiting on the socket, without
   // blocking. The caller owns the frames it gets.
   size_t Receive(VnetFrame** out, size_t max);
-  // Sends frames[0..n) (n <= kMaxBurst) in one sendmmsg and frees them all;
+  // Sends frames[0..n) (one sendmmsg per kMaxBurst) and frees them all;
   // returns how many the kernel took (the rest were dropped: socket buffer
   // full or refused) and adds their lengths to *bytes if given.
   size_t Send(VnetFrame* const* frames, size_t n, uint64_t* bytes = nullptr);

@@ -207,6 +207,32 @@ TEST_F(VnetPortTest, FrameCrossesFromLanToLan) {
   close(out);
 }
 
+TEST_F(VnetPortTest, SendTakesMoreThanOneBurst) {
+  int out = PortSocket("tva1", false);
+  ASSERT_GE(out, 0);
+  constexpr size_t kCount = 3 * VnetPort::kMaxBurst + 5;
+  std::vector<uint8_t> pkt = TcpPacket(60);
+  std::vector<VnetFrame*> frames;
+  for (size_t i = 0; i < kCount; ++i) {
+    VnetFrame* f = VnetFrame::Alloc(static_cast<uint32_t>(pkt.size()));
+    std::memcpy(f->data(), pkt.data(), pkt.size());
+    frames.push_back(f);
+  }
+  uint64_t bytes = 0;
+  EXPECT_EQ(p1_.Send(frames.data(), frames.size(), &bytes), kCount);
+  EXPECT_EQ(bytes, kCount * pkt.size());
+  size_t got = 0;
+  std::vector<uint8_t> buf(2048);
+  struct pollfd pfd = {out, POLLIN, 0};
+  while (got < kCount && poll(&pfd, 1, 2000) == 1) {
+    if (recv(out, buf.data(), buf.size(), 0) ==
+        static_cast<ssize_t>(pkt.size()))
+      ++got;
+  }
+  EXPECT_EQ(got, kCount);
+  close(out);
+}
+
 TEST_F(VnetPortTest, SuperFrameStaysWholeUntilSegmentationIsOff) {
   int in = PortSocket("tva0", true), out = PortSocket("tva1", true);
   ASSERT_GE(in, 0);

@@ -68,7 +68,8 @@ uint64_t Shaper::Random() {
 }
 
 bool Shaper::ToDelayLine(Packet p, uint64_t now, const ShaperSettings& s) {
-  if (delay_line_.size() >= kMaxDelayLine) {
+  if (delay_line_.size() >= kMaxDelayLine ||
+      delay_bytes_ + p.len > kMaxDelayBytes) {
     Add(counters.drop_queue, 1);
     return false;
   }
@@ -84,6 +85,7 @@ bool Shaper::ToDelayLine(Packet p, uint64_t now, const ShaperSettings& s) {
   if (!s.allow_reorder && depart < last_depart_) depart = last_depart_;
   last_depart_ = std::max(last_depart_, depart);
   delay_line_.push({depart, seq_++, p});
+  delay_bytes_ += p.len;
   return true;
 }
 
@@ -151,6 +153,7 @@ size_t Shaper::Due(uint64_t now, const ShaperSettings& s, Packet* out,
   size_t n = 0;
   while (n < max && !delay_line_.empty() && delay_line_.top().depart <= now) {
     out[n++] = delay_line_.top().pkt;
+    delay_bytes_ -= delay_line_.top().pkt.len;
     delay_line_.pop();
   }
   UpdateQueued();

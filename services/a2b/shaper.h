@@ -65,6 +65,9 @@ class Shaper {
     uint32_t len;  // frame length, bytes
   };
   static constexpr size_t kMaxDelayLine = 1 << 20;
+  // Bytes the delay line holds at most (packets are up to 64 KB TSO
+  // super-frames on a clean or delay-only direction): past it, drop_queue.
+  static constexpr uint64_t kMaxDelayBytes = 256ull << 20;
   static constexpr uint64_t kNever = UINT64_MAX;
 
   explicit Shaper(uint64_t seed = 0x9e3779b97f4a7c15ull);
@@ -85,6 +88,7 @@ class Shaper {
       release(delay_line_.top().pkt);
       delay_line_.pop();
     }
+    delay_bytes_ = 0;
     rate_queued_bytes_ = 0;
     counters.queued_packets.store(0, std::memory_order_relaxed);
   }
@@ -125,6 +129,7 @@ class Shaper {
   bool refilled_once_ = false;
   std::priority_queue<Delayed, std::vector<Delayed>, std::greater<Delayed>>
       delay_line_;
+  uint64_t delay_bytes_ = 0;
   uint64_t last_depart_ = 0;
   uint64_t seq_ = 0;
   std::vector<Packet> dropped_;

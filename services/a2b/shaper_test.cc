@@ -82,6 +82,28 @@ TEST(ShaperSettingsTest, OnlyLossJitterAndRateActOnFrames) {
   EXPECT_TRUE(ActsOnFrames(Compile(rate)));
 }
 
+TEST(ShaperTest, DelayLineHoldsAtMostItsByteCap) {
+  Shaper sh;
+  v1::A2bSettings set;
+  set.set_delay_ms(1000);
+  ShaperSettings s = Compile(set);
+  const uint32_t kSuper = 65536;  // a TSO super-frame
+  size_t fit = Shaper::kMaxDelayBytes / kSuper;
+  for (uintptr_t i = 1; i <= fit; ++i)
+    ASSERT_TRUE(sh.Offer(Pkt(i, kSuper), 0, s));
+  EXPECT_FALSE(sh.Offer(Pkt(fit + 1, kSuper), 0, s));
+  EXPECT_EQ(sh.counters.drop_queue.load(), 1u);
+  // Once they leave, there is room again.
+  std::vector<Shaper::Packet> out(fit);
+  size_t n = 0;
+  while (n < fit) {
+    size_t k = sh.Due(2000000000ull, s, out.data() + n, fit - n);
+    ASSERT_GT(k, 0u);
+    n += k;
+  }
+  EXPECT_TRUE(sh.Offer(Pkt(fit + 2, kSuper), 0, s));
+}
+
 TEST(ShaperTest, CleanLinkPassesAtOnceInOrder) {
   Shaper sh;
   ShaperSettings s = Compile(v1::A2bSettings());

@@ -227,7 +227,13 @@ absl::StatusOr<a2bv1::A2b> Worker::Set(const std::string& name, uint32_t dir,
   if (it == links_.end())
     return absl::NotFoundError(absl::StrCat("a2b ", name, " not found"));
   Link* link = it->second.get();
-  RETURN_IF_ERROR(ApplyFraming(*link, static_cast<int>(dir), *compiled));
+  if (auto st = ApplyFraming(*link, static_cast<int>(dir), *compiled);
+      !st.ok()) {
+    // Put the port end back as the settings in force want it.
+    ApplyFraming(*link, static_cast<int>(dir), *link->settings[dir].load())
+        .IgnoreError();
+    return st;
+  }
   const ShaperSettings* old = link->settings[dir].exchange(
       new ShaperSettings(*compiled), std::memory_order_acq_rel);
   link->proto[dir] = s;

@@ -90,10 +90,14 @@ void BigSegments::FromGuest(uint8_t* f, size_t len) {
       }
       mss_[key] = old;
       Put16(t + o + 2, kSlirpMss);
-      // RFC 1624: HC' = ~(~HC + ~m + m').
-      uint32_t sum = static_cast<uint16_t>(~Get16(t + 16));
-      sum += static_cast<uint16_t>(~old);
-      sum += kSlirpMss;
+      // Recomputed whole (a SYN is small): the option may sit at an odd
+      // offset, where a 16-bit incremental update would not line up.
+      size_t tcp_len = ip.total - ip.ihl;
+      uint32_t sum = Get16(h + 12) + Get16(h + 14) + Get16(h + 16) +
+                     Get16(h + 18) + kTcp + static_cast<uint32_t>(tcp_len);
+      t[16] = t[17] = 0;
+      for (size_t i = 0; i + 1 < tcp_len; i += 2) sum += Get16(t + i);
+      if (tcp_len % 2) sum += static_cast<uint32_t>(t[tcp_len - 1]) << 8;
       Put16(t + 16, static_cast<uint16_t>(~Fold(sum)));
       return;
     }
@@ -106,15 +110,10 @@ void BigSegments::ToGuest(const uint8_t* f, size_t len,
   if (len == 0) return;
   Ipv4 ip;
   bool ipv4 = ParseIpv4(f, len, &ip);
-  if (!ipv4 || ip.total <= kGuestMtu) {
-    if (VnetFrame* c = VnetFrame::Alloc(static_cast<uint32_t>(len))) {
-      std::memcpy(c->data(), f, len);
-      out->push_back(c);
-    }
-    return;
-  }
   const uint8_t* h = f + kEth;
-  if (ip.proto == kTcp && !ip.fragment && ip.total >= ip.ihl + 20) {
+  // A TCP segment longer than the guest's MSS (slirp sends up to 64 KB, or
+  // more than a guest with a small MTU takes): one super-frame at that MSS.
+  if (ipv4 && ip.proto == kTcp && !ip.fragment && ip.total >= ip.ihl + 20) {
     const uint8_t* t = h + ip.ihl;
     size_t doff = (t[12] >> 4) * 4u;
     if (doff >= 20 && ip.ihl + doff <= ip.total) {
@@ -148,6 +147,13 @@ void BigSegments::ToGuest(const uint8_t* f, size_t len,
         return;
       }
     }
+  }
+  if (!ipv4 || ip.total <= kGuestMtu) {
+    if (VnetFrame* c = VnetFrame::Alloc(static_cast<uint32_t>(len))) {
+      std::memcpy(c->data(), f, len);
+      out->push_back(c);
+    }
+    return;
   }
   // IPv4 fragments of at most kGuestMtu (offsets in 8-byte units).
   size_t data = ip.total - ip.ihl;

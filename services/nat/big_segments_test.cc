@@ -131,6 +131,40 @@ TEST(BigSegmentsTest, SynMssIsRaisedAndItsChecksumStillVerifies) {
   FreeAll(out);
 }
 
+TEST(BigSegmentsTest, MssAtAnOddOffsetStillGetsAGoodChecksum) {
+  BigSegments b;
+  // NOP, then MSS 1460 at offset 21, then NOP NOP NOP (header of 28).
+  std::vector<uint8_t> syn =
+      Packet(kGuest, kHost, 6, 0, 0x02, {1, 2, 4, 0x05, 0xb4, 1, 1, 1});
+  b.FromGuest(syn.data(), syn.size());
+  const uint8_t* opt = syn.data() + 34 + 20;
+  EXPECT_EQ((opt[3] << 8) | opt[4], BigSegments::kSlirpMss);
+  EXPECT_TRUE(TcpChecksumOk(syn));
+}
+
+TEST(BigSegmentsTest, SegmentOverASmallGuestMssIsCutEvenUnder1500Bytes) {
+  BigSegments b;
+  std::vector<uint8_t> syn =
+      Packet(kGuest, kHost, 6, 0, 0x02, {2, 4, 0x04, 0x00});  // MSS 1024
+  b.FromGuest(syn.data(), syn.size());
+  std::vector<uint8_t> seg = Reply(1400);  // 1454 bytes: under 1500
+  std::vector<VnetFrame*> out = ToGuest(b, seg);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]->hdr.gso_type, 1);
+  EXPECT_EQ(out[0]->hdr.gso_size, 1024);
+  FreeAll(out);
+}
+
+TEST(BigSegmentsTest, ALongBurstIsNeverCutShort) {
+  // 3 fragmented 60 KB datagrams: more frames than one sendmmsg burst.
+  BigSegments b;
+  std::vector<VnetFrame*> out;
+  std::vector<uint8_t> udp = Packet(kHost, kGuest, 17, 60000);
+  for (int i = 0; i < 3; ++i) b.ToGuest(udp.data(), udp.size(), &out);
+  EXPECT_EQ(out.size(), 3u * 41);  // 60008 bytes in 1480-byte pieces
+  FreeAll(out);
+}
+
 TEST(BigSegmentsTest, SmallFramesAndNonSynPassUntouched) {
   BigSegments b;
   std::vector<uint8_t> ack = Packet(kGuest, kHost, 6, 100, 0x10);

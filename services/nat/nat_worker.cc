@@ -295,7 +295,10 @@ void NatWorker::Run() {
       do {
         got = e->port.Receive(in, VnetPort::kMaxBurst);
         for (size_t i = 0; i < got; ++i) {
-          if (CompleteChecksum(in[i])) {
+          // slirp takes whole TCP segments, not a UDP super-datagram
+          // (GSO_UDP_L4): anything but none or TCPv4 is dropped.
+          uint8_t gso = in[i]->hdr.gso_type & 0x7f;  // minus the ECN bit
+          if ((gso == 0 || gso == 1) && CompleteChecksum(in[i])) {
             e->segments.FromGuest(in[i]->data(), in[i]->len);
             e->stack->Input(in[i]->data(), in[i]->len);
           }
