@@ -36,7 +36,7 @@ class BigSegments {
   static constexpr size_t kMaxFlows = 65536;
 
   // A frame from a guest, before slirp: a TCP SYN's MSS option is
-  // remembered and raised (TCP checksum updated, RFC 1624); a FIN or RST
+  // remembered and raised (TCP checksum recomputed); a FIN or RST
   // forgets the connection. The frame's checksum must be complete.
   void FromGuest(uint8_t* frame, size_t len);
 
