@@ -40,6 +40,9 @@ tput() {  # tput [-R] -> Mbit/s
 }
 up=""; down=""
 for _ in 1 2 3; do up+="$(tput) "; down+="$(tput -R) "; done
+# The machine's speed in this run: the host's own loopback, no nat.
+loop="$(iperf3 -c 127.0.0.1 -p "$PORT" -t 5 -J |
+  python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6, 1))')"
 med() { tr ' ' '\n' | grep -v '^$' | median; }
 kill "$IPERF_PID"; IPERF_PID=""
 
@@ -67,6 +70,11 @@ target: 2 Gbit/s each way.
 | TCP guest -> host loopback (iperf3, 5 s) | $up Mbit/s | **$(echo "$up" | med) Mbit/s** |
 | TCP host loopback -> guest (iperf3 -R, 5 s) | $down Mbit/s | **$(echo "$down" | med) Mbit/s** |
 | DHCP: udhcpc discover -> lease configured | ${dhcp[*]} ms | **$dhcp_med ms** |
+| reference: host loopback alone, no nat (iperf3, 5 s, same run) | $loop Mbit/s | |
+
+This shared machine's speed varies through the day by up to 2x (the same
+binary gave 3.3-3.8 Gbit/s up at 11:00Z and 2.0-2.7 at 12:40Z): read the
+nat's figures against the loopback reference of the same run.
 
 Idle nat process (one nat, no traffic, 10 s): $idle % of a core; RSS $rss MiB
 (DPDK EAL with 128 MiB of --no-huge memory, no longer carrying frames).
