@@ -14,7 +14,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/exec.h"
 #include "common/worker_veth.h"
 
 namespace cloonix {
@@ -212,12 +211,12 @@ size_t VnetPort::Send(VnetFrame* const* frames, size_t n, uint64_t* bytes) {
 }
 
 absl::Status VnetPort::SetSuperFrames(bool on) {
-  if (port_netns_.empty()) return SetSegmentationOffloads(port_if_, on);
-  const char* v = on ? "on" : "off";
-  auto r = ExecOk({"ip", "netns", "exec", port_netns_, "ethtool", "-K",
-                   port_if_, "tx", v, "tso", v, "gso", v});
-  return r.ok() ? absl::OkStatus()
-                : absl::UnavailableError(r.status().message());
+  if (!port_netns_.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("port ", port_if_, " is in netns ", port_netns_,
+                     ": its offloads are set from that netns"));
+  }
+  return SetSegmentationOffloads(port_if_, on);
 }
 
 bool CompleteChecksum(VnetFrame* f) {

@@ -95,7 +95,8 @@ class VnetPort {
   // full or refused) and adds their lengths to *bytes if given.
   size_t Send(VnetFrame* const* frames, size_t n, uint64_t* bytes = nullptr);
   // Super-frames on (the default) or off, by the port end's segmentation
-  // offloads (see above).
+  // offloads (see above). The port end must be in this process's netns (as
+  // the a2b's are): FAILED_PRECONDITION otherwise.
   absl::Status SetSuperFrames(bool on);
 
   // The socket: POLLIN when a packet waits.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "services/nat/inet_checksum.h"
+
 namespace cloonix {
 
 namespace {
@@ -21,19 +23,6 @@ uint32_t Get32(const uint8_t* p) {
 void Put16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);
-}
-
-uint16_t Fold(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
-}
-
-uint16_t IpHeaderChecksum(const uint8_t* ip, size_t ihl) {
-  uint32_t sum = 0;
-  for (size_t i = 0; i < ihl; i += 2) {
-    if (i != 10) sum += Get16(ip + i);
-  }
-  return static_cast<uint16_t>(~Fold(sum));
 }
 
 // Where an IPv4 packet's parts are; false if `f` is not one (or is cut).
@@ -93,12 +82,9 @@ void BigSegments::FromGuest(uint8_t* f, size_t len) {
       // Recomputed whole (a SYN is small): the option may sit at an odd
       // offset, where a 16-bit incremental update would not line up.
       size_t tcp_len = ip.total - ip.ihl;
-      uint32_t sum = Get16(h + 12) + Get16(h + 14) + Get16(h + 16) +
-                     Get16(h + 18) + kTcp + static_cast<uint32_t>(tcp_len);
       t[16] = t[17] = 0;
-      for (size_t i = 0; i + 1 < tcp_len; i += 2) sum += Get16(t + i);
-      if (tcp_len % 2) sum += static_cast<uint32_t>(t[tcp_len - 1]) << 8;
-      Put16(t + 16, static_cast<uint16_t>(~Fold(sum)));
+      Put16(t + 16,
+            InetChecksum(t, tcp_len, PseudoHeaderSum(h, kTcp, tcp_len)));
       return;
     }
     o += t[o + 1];
@@ -116,7 +102,10 @@ void BigSegments::ToGuest(const uint8_t* f, size_t len,
   if (ipv4 && ip.proto == kTcp && !ip.fragment && ip.total >= ip.ihl + 20) {
     const uint8_t* t = h + ip.ihl;
     size_t doff = (t[12] >> 4) * 4u;
-    if (doff >= 20 && ip.ihl + doff <= ip.total) {
+    size_t payload =
+        doff >= 20 && ip.ihl + doff <= ip.total ? ip.total - ip.ihl - doff : 0;
+    // Under 64 bytes nothing is cut: no flow lookup (pure ACKs, mostly).
+    if (payload > 64) {
       Key key{Get32(h + 16), Get16(t + 2), Get32(h + 12), Get16(t)};
       auto it = mss_.find(key);
       size_t mss = it != mss_.end() ? it->second : kGuestMtu - 40;
@@ -124,7 +113,6 @@ void BigSegments::ToGuest(const uint8_t* f, size_t len,
       size_t extra = (ip.ihl - 20) + (doff - 20);
       size_t cap = std::min<size_t>(mss, kGuestMtu - 40);
       size_t seg = cap > extra ? cap - extra : 0;
-      size_t payload = ip.total - ip.ihl - doff;
       if (seg >= 64 && payload > seg) {
         size_t n = kEth + ip.total;
         VnetFrame* c = VnetFrame::Alloc(static_cast<uint32_t>(n));
@@ -133,10 +121,7 @@ void BigSegments::ToGuest(const uint8_t* f, size_t len,
         uint8_t* ct = c->data() + kEth + ip.ihl;
         // The checksum field holds the pseudo-header sum; the kernel
         // finishes it per segment.
-        uint32_t sum = Get16(h + 12) + Get16(h + 14) + Get16(h + 16) +
-                       Get16(h + 18) + kTcp +
-                       static_cast<uint32_t>(ip.total - ip.ihl);
-        Put16(ct + 16, Fold(sum));
+        Put16(ct + 16, Fold(PseudoHeaderSum(h, kTcp, ip.total - ip.ihl)));
         c->hdr.flags = VnetHdr::kNeedsCsum;
         c->hdr.gso_type = kGsoTcpV4;
         c->hdr.hdr_len = static_cast<uint16_t>(kEth + ip.ihl + doff);
@@ -173,7 +158,8 @@ void BigSegments::ToGuest(const uint8_t* f, size_t len,
     bool mf = off + part < data || more_after;
     Put16(ch + 6,
           static_cast<uint16_t>((mf ? 0x2000 : 0) | ((base + off) / 8)));
-    Put16(ch + 10, IpHeaderChecksum(ch, ip.ihl));
+    ch[10] = ch[11] = 0;
+    Put16(ch + 10, InetChecksum(ch, ip.ihl));
     out->push_back(c);
   }
 }

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "services/nat/inet_checksum.h"
 #include "spdlog/spdlog.h"
 
 namespace cloonix {
@@ -50,13 +51,6 @@ bool ParseMac(const std::string& s, uint8_t out[6]) {
   }
   for (int i = 0; i < 6; ++i) out[i] = static_cast<uint8_t>(v[i]);
   return true;
-}
-
-uint16_t IpChecksum(const uint8_t* p, size_t n) {
-  uint32_t sum = 0;
-  for (size_t i = 0; i + 1 < n; i += 2) sum += (p[i] << 8) | p[i + 1];
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
 }
 
 }  // namespace
@@ -119,7 +113,7 @@ absl::StatusOr<std::vector<uint8_t>> DhcpClientFrame(const std::string& mac,
                              255,
                              255,
                              255};
-  uint16_t c = IpChecksum(ip.data(), ip.size());
+  uint16_t c = InetChecksum(ip.data(), ip.size());
   ip[10] = static_cast<uint8_t>(c >> 8);
   ip[11] = static_cast<uint8_t>(c);
   f.insert(f.end(), ip.begin(), ip.end());
