@@ -5,7 +5,6 @@
 // one pcap per point, merged at the end into one pcapng with one interface
 // per point by Wireshark's mergecap (`-I none`), so both ends of an a2b show
 // in one window with the delay between them. Without -w: one line per frame.
-#include <pcap/pcap.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -150,14 +149,8 @@ int Snf(const Globals& g, const Options& o) {
   // One libpcap dumper per point (per-point temp files when merging).
   const bool merge = !o.write.empty() && points->size() > 1;
   std::vector<std::string> paths;
-  std::vector<pcap_t*> dead;
-  std::vector<pcap_dumper_t*> dumpers;
-  auto close_all = [&] {
-    for (auto* d : dumpers) pcap_dump_close(d);
-    for (auto* p : dead) pcap_close(p);
-    dumpers.clear();
-    dead.clear();
-  };
+  std::vector<std::unique_ptr<PcapWriter>> dumpers;
+  auto close_all = [&] { dumpers.clear(); };
   uint64_t frames = 0;
   v1::CaptureMessage m;
   bool stats_seen = false;
@@ -166,21 +159,16 @@ int Snf(const Globals& g, const Options& o) {
     if (m.has_started()) {
       if (o.write.empty()) continue;
       for (size_t i = 0; i < points->size(); ++i) {
-        pcap_t* p = OpenDeadFor(m.started());
-        pcap_dumper_t* d = nullptr;
         std::string path =
             merge ? absl::StrCat(o.write, ".", i, ".pcap") : o.write;
-        d = path == "-" ? pcap_dump_fopen(p, stdout)
-                        : pcap_dump_open(p, path.c_str());
-        if (d == nullptr) {
-          std::string err = pcap_geterr(p);
-          pcap_close(p);
+        auto d = PcapWriter::OpenPath(m.started(), path);
+        if (!d.ok()) {
           close_all();
           ctx.TryCancel();
-          return Fail(absl::StrCat("cannot write ", path, ": ", err));
+          return Fail(
+              absl::StrCat("cannot write ", path, ": ", d.status().message()));
         }
-        dead.push_back(p);
-        dumpers.push_back(d);
+        dumpers.push_back(*std::move(d));
         paths.push_back(path);
         if (!merge) break;
       }
@@ -215,9 +203,9 @@ int Snf(const Globals& g, const Options& o) {
       }
       size_t i = merge ? f.point() : 0;
       if (i >= dumpers.size()) continue;
-      DumpFrame(dumpers[i], f);
+      dumpers[i]->Dump(f);
     }
-    for (auto* d : dumpers) pcap_dump_flush(d);
+    for (auto& d : dumpers) d->Flush();
   }
   grpc::Status s = reader->Finish();
   close_all();

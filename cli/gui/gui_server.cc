@@ -510,18 +510,23 @@ int GuiServer::Capture(mg_connection* c) {
   char* buf = nullptr;
   size_t size = 0;
   FILE* mem = open_memstream(&buf, &size);
-  pcap_t* dead = nullptr;
-  pcap_dumper_t* dumper = nullptr;
+  std::unique_ptr<PcapWriter> dumper;
+  std::string open_error;
   bool too_big = false;
   v1::CaptureMessage m;
   while (reader->Read(&m)) {
     if (m.has_started() && dumper == nullptr) {
-      dead = OpenDeadFor(m.started());
-      dumper = pcap_dump_fopen(dead, mem);
+      auto d = PcapWriter::OpenFile(m.started(), mem);
+      if (!d.ok()) {
+        open_error = std::string(d.status().message());
+        ctx->TryCancel();
+        break;
+      }
+      dumper = *std::move(d);  // owns `mem` now
     }
     if (dumper == nullptr) continue;
-    for (const auto& f : m.frames().frames()) DumpFrame(dumper, f);
-    pcap_dump_flush(dumper);
+    for (const auto& f : m.frames().frames()) dumper->Dump(f);
+    dumper->Flush();
     if (size > kMaxCapture) {
       too_big = true;
       ctx->TryCancel();
@@ -530,13 +535,16 @@ int GuiServer::Capture(mg_connection* c) {
   }
   grpc::Status s = reader->Finish();
   if (dumper != nullptr) {
-    pcap_dump_close(dumper);  // closes `mem`
+    dumper.reset();  // closes `mem`
   } else {
     fclose(mem);
   }
-  if (dead != nullptr) pcap_close(dead);
   std::string pcap(buf == nullptr ? "" : std::string(buf, size));
   free(buf);
+  if (!open_error.empty()) {
+    return JsonError(c, 503, "UNAVAILABLE",
+                     absl::StrCat("cannot write the pcap: ", open_error));
+  }
   if (too_big) {
     return JsonError(c, 413, "RESOURCE_EXHAUSTED",
                      "the capture passed 256 MiB: use cloonix snf -w FILE");
