@@ -32,7 +32,16 @@ declare -A CORPUS=(
   [//cli:a2b_args_fuzz]=cli/fuzz_corpus/a2b_args
 )
 ((${#TARGETS[@]})) || TARGETS=("${!CORPUS[@]}")
-if ! bazel build --config=fuzz "${TARGETS[@]}" >"$OUT/build.log" 2>&1; then
+# CLOONIX_BAZEL_OUTPUT_BASE: build in that Bazel output base (a server of its
+# own, as tools/test.sh's checks beside the e2e tests) and leave the
+# workspace's bazel-* links alone.
+BAZEL=(bazel)
+BUILD_OPTS=()
+if [[ -n "${CLOONIX_BAZEL_OUTPUT_BASE:-}" ]]; then
+  BAZEL+=(--output_base="$CLOONIX_BAZEL_OUTPUT_BASE")
+  BUILD_OPTS+=(--symlink_prefix=/)
+fi
+if ! "${BAZEL[@]}" build --config=fuzz "${BUILD_OPTS[@]}" "${TARGETS[@]}" >"$OUT/build.log" 2>&1; then
   tail -30 "$OUT/build.log" >&2
   echo "fuzz: 0 passed, ${#TARGETS[@]} failed"
   exit 1
@@ -41,7 +50,7 @@ passed=0 failed=0
 for t in "${TARGETS[@]}"; do
   name="${t##*:}"
   pkg="${t#//}"; pkg="${pkg%%:*}"
-  bin="$(bazel info --config=fuzz bazel-bin 2>/dev/null)/$pkg/$name"
+  bin="$("${BAZEL[@]}" info --config=fuzz bazel-bin 2>/dev/null)/$pkg/$name"
   work="$OUT/$name"; mkdir -p "$work/corpus" "$work/artifacts"
   cp -r "${CORPUS[$t]}/." "$work/corpus/"
   start=$(date +%s)
