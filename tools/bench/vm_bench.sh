@@ -69,6 +69,7 @@ lat() {  # lat CMD... -> median ms over 20 runs
 exec_vm="$(lat cloonix ssh vm1 true)"
 exec_cnt="$(lat cloonix ssh c1 true)"
 cli_only="$(lat cloonix ls)"
+cli_start="$(lat cloonix --help)"
 
 pid_of() { cat "$CLOONIX_WORK_ROOT/$NET/$1.pid"; }
 vr_rss="$(rss_mib "$(pid_of vm_runner)")"
@@ -103,6 +104,7 @@ KVM here), q35, through libvirt.
 | \`cloonix ssh vm1 true\` (agent) | **$exec_vm** |
 | \`cloonix ssh c1 true\` (containerd exec) | $exec_cnt |
 | \`cloonix ls\` (CLI start + one unary call, for reference) | $cli_only |
+| \`cloonix --help\` (CLI start alone, no call) | $cli_start |
 
 Before issue 16 (2026-11-21 run): one VM 6.30 s (6.17 7.38 6.30), four at
 once 13.68 s, copies 17-28 MB/s (2026-12-02 morning: 25.0 in, 25.5 out),
@@ -119,11 +121,13 @@ modules only when the guest has a disk. \`add kvm\` itself returns after
 are built with -O2 (they were -O0: in 25.0 -> 40.1 MB/s in one run), and
 the agent no longer erases the front of its up-to-1 MiB output buffer
 after each write of <= 32 KB (virtio-console's limit) but advances an
-offset (out 26.6 -> 35.6 MB/s in the next run). Issue 16's targets: < 3.5 s
-for one, < 8 s for four, >= 50 MB/s for copies, < 30 ms for ssh: not met
-(this run's machine was slower than the morning's: compare with its \`ls\`;
-about half of the CLI's start is the dynamic loader over its 84 shared
-libraries).
+offset (out 26.6 -> 35.6 MB/s in the next run). The CLI links gRPC,
+protobuf, abseil and yaml-cpp statically and loads libpcap only to write a
+pcap (docs/ARCHITECTURE.md, Build): the dynamic loader bound 84 shared
+libraries on every call (2026-12-02 afternoon, both binaries against one
+lab: \`--version\` 27.7 -> 7.2 ms, \`ls\` 38.6 -> 19.7 ms, \`ssh vm1 true\`
+58.5 -> 31.5 ms). Issue 16's targets: < 3.5 s for one, < 8 s for four,
+>= 50 MB/s for copies, < 30 ms for ssh (compare with this run's figures).
 MD
 )"
 echo "$section"
