@@ -67,7 +67,8 @@ def _split(flags):
 
 # Libraries the CLI links statically (:cli_static): the dynamic loader spent
 # most of a short command's time binding ~80 shared libraries (gRPC, protobuf
-# and abseil's many small ones). OpenSSL, zlib, civetweb and glibc stay shared.
+# and abseil's many small ones). OpenSSL, zlib, civetweb, libstdc++ and glibc
+# stay shared.
 _STATIC_LIBS = ["grpc++", "grpc", "gpr", "upb", "address_sorting", "re2",
                 "cares", "protobuf", "yaml-cpp"]
 _STATIC_MODULES = ["grpc++", "protobuf", "yaml-cpp", "absl_status",
@@ -82,6 +83,8 @@ def _static_dir(ctx, pc):
     libdir = ctx.execute([pc, "--variable=libdir", "absl_base"]).stdout.strip()
     res = ctx.execute(["sh", "-c", "ls %s/libabsl_*.a" % libdir])
     archives = [a for a in res.stdout.strip().split("\n") if a]
+    if not archives:
+        fail("no libabsl_*.a in %s: run tools/install-deps.sh" % libdir)
     for name in _STATIC_LIBS:
         archives.append("%s/lib%s.a" % (libdir, name))
     for a in archives:
@@ -93,7 +96,7 @@ def _static_dir(ctx, pc):
         fail("pkg-config --static failed: " + res.stderr)
     libs = [f for f in res.stdout.strip().split(" ") if f]
     return (["-L" + str(ctx.path("static")), "-Wl,--start-group"] + libs +
-            ["-Wl,--end-group", "-static-libstdc++", "-static-libgcc"])
+            ["-Wl,--end-group"])
 
 def _system_libraries_impl(ctx):
     pc = ctx.which("pkg-config")

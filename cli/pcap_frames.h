@@ -25,8 +25,9 @@ class PcapWriter {
   // be loaded, UNKNOWN with libpcap's message when the file cannot be made.
   static absl::StatusOr<std::unique_ptr<PcapWriter>> OpenPath(
       const cloonix::v1::CaptureStarted& started, const std::string& path);
-  // Writes to `f`, which the writer then owns and closes. On an error `f`
-  // stays the caller's.
+  // Writes to `f`, which the writer then owns and closes. On an error the
+  // caller must not use `f` again: libpcap closes it when the file header
+  // cannot be written, and not on its other errors.
   static absl::StatusOr<std::unique_ptr<PcapWriter>> OpenFile(
       const cloonix::v1::CaptureStarted& started, FILE* f);
 

@@ -104,8 +104,10 @@ after = [r for t, r in iv if t >= 4.5]
 # 0.5 s intervals alias with TCP's bursts (8.3/12.5 pairs seen at 10 Mbit/s):
 # the mean holds the rate, a single interval may show a burst (or, at 50
 # Mbit/s, a dip: 45.9 45.9 45.8 38.6 seen, the last one the run's end).
+# From 1.3 s after the change on, every interval but one is over 40.
 assert before and sum(before) / len(before) < 11 and max(before) < 15, before
-assert after and sum(after) / len(after) > 40 and min(after) > 30, after
+slow = [r for r in after if r <= 40]
+assert after and len(slow) <= 1 and min(after) > 30, after
 assert all(r > 1 for t, r in iv), "a stall"
 PY
 

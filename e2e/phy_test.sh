@@ -39,13 +39,21 @@ ip -n "$FAR" link set dev lo up
 ip -n "$FAR" addr add "$SUB.2/24" dev far0
 
 # The NIC as the host had it: address, MTU, UP, route.
-nic_is_back() {
+nic_back_now() {
   ip -o addr show dev "$NIC" 2>/dev/null | grep -q "inet $SUB.1/24" &&
     ip -o link show dev "$NIC" | grep -q "mtu 1450" &&
     ip -o link show dev "$NIC" | grep -q ",UP" &&
     ip route show "$ROUTE" | grep -q "via $SUB.2 dev $NIC" &&
     ! ip -o link show dev "$NIC" | grep -q "alias cloonix" &&
     ping -c 1 -W 2 "$SUB.2" >/dev/null
+}
+# The NIC back as it was, within 5 s (a NIC moved back from another netns
+# comes up with its carrier a moment after the move); else what differs.
+nic_is_back() {
+  local i
+  for i in $(seq 1 10); do nic_back_now && return 0; sleep 0.5; done
+  ip -o addr show dev "$NIC"; ip -o link show dev "$NIC"; ip route show "$ROUTE"
+  return 1
 }
 c1_reaches_far() {
   for i in $(seq 1 20); do

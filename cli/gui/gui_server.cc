@@ -505,11 +505,14 @@ int GuiServer::Capture(mg_connection* c) {
   }
   req.set_duration_ms(static_cast<uint32_t>(secs) * 1000);
   req.set_filter(QueryVar(c, "filter"));
-  auto ctx = client_.Ctx(absl::Seconds(secs + 30));
-  auto reader = client_.topo()->Capture(ctx.get(), req);
   char* buf = nullptr;
   size_t size = 0;
   FILE* mem = open_memstream(&buf, &size);
+  if (mem == nullptr) {
+    return JsonError(c, 500, "INTERNAL", "open_memstream failed");
+  }
+  auto ctx = client_.Ctx(absl::Seconds(secs + 30));
+  auto reader = client_.topo()->Capture(ctx.get(), req);
   std::unique_ptr<PcapWriter> dumper;
   std::string open_error;
   bool too_big = false;
@@ -519,6 +522,7 @@ int GuiServer::Capture(mg_connection* c) {
       auto d = PcapWriter::OpenFile(m.started(), mem);
       if (!d.ok()) {
         open_error = std::string(d.status().message());
+        mem = nullptr;  // may be closed by libpcap: left alone (pcap_frames.h)
         ctx->TryCancel();
         break;
       }
@@ -536,7 +540,7 @@ int GuiServer::Capture(mg_connection* c) {
   grpc::Status s = reader->Finish();
   if (dumper != nullptr) {
     dumper.reset();  // closes `mem`
-  } else {
+  } else if (mem != nullptr) {
     fclose(mem);
   }
   std::string pcap(buf == nullptr ? "" : std::string(buf, size));
