@@ -71,11 +71,9 @@ def _split(flags):
 # stay shared.
 _STATIC_LIBS = ["grpc++", "grpc", "gpr", "upb", "address_sorting", "re2",
                 "cares", "protobuf", "yaml-cpp"]
-_STATIC_MODULES = ["grpc++", "protobuf", "yaml-cpp", "absl_status",
-                   "absl_statusor", "absl_strings", "absl_str_format",
-                   "absl_synchronization", "absl_time", "absl_flags",
-                   "absl_flags_parse", "absl_flags_usage",
-                   "absl_random_random", "absl_cleanup"]
+# The modules of the libraries above as the CLI uses them: @system//:grpc++,
+# :yaml_cpp and :absl.
+_STATIC_MODULES = _LIBS["grpc++"][0] + _LIBS["yaml_cpp"][0] + _LIBS["absl"][0]
 
 def _static_dir(ctx, pc):
     """Links the .a files of _STATIC_LIBS and abseil into static/; returns

@@ -149,8 +149,7 @@ int Snf(const Globals& g, const Options& o) {
   // One libpcap dumper per point (per-point temp files when merging).
   const bool merge = !o.write.empty() && points->size() > 1;
   std::vector<std::string> paths;
-  std::vector<std::unique_ptr<PcapWriter>> dumpers;
-  auto close_all = [&] { dumpers.clear(); };
+  std::vector<std::unique_ptr<PcapWriter>> dumpers;  // cleared: closed
   uint64_t frames = 0;
   v1::CaptureMessage m;
   bool stats_seen = false;
@@ -163,7 +162,7 @@ int Snf(const Globals& g, const Options& o) {
             merge ? absl::StrCat(o.write, ".", i, ".pcap") : o.write;
         auto d = PcapWriter::OpenPath(m.started(), path);
         if (!d.ok()) {
-          close_all();
+          dumpers.clear();
           ctx.TryCancel();
           return Fail(
               absl::StrCat("cannot write ", path, ": ", d.status().message()));
@@ -208,7 +207,7 @@ int Snf(const Globals& g, const Options& o) {
     for (auto& d : dumpers) d->Flush();
   }
   grpc::Status s = reader->Finish();
-  close_all();
+  dumpers.clear();
   if (!s.ok() && !(s.error_code() == grpc::StatusCode::CANCELLED &&
                    on_signal.interrupted())) {
     for (const auto& p : paths)
