@@ -353,7 +353,7 @@ int main(int argc, char** argv) {
   supervisor.Watch();
 
   absl::Notification shutdown;
-  // Agent states (blue/red) of the VMs, every second (every 200 ms while a
+  // Agent states (blue/red) of the VMs, every second (every 100 ms while a
   // new VM waits for its agent: NetManager::AwaitingAgents). Only read: a
   // silent agent never makes the orchestrator act on its VM. Also: a keeper
   // restarts this orchestrator if it dies (kill -9, a crash); a dead keeper is
@@ -365,7 +365,7 @@ int main(int argc, char** argv) {
                           work_dir + "/log/orchestrator.log", machine_netns);
     absl::Time keeper_checked = absl::Now();
     while (!shutdown.WaitForNotificationWithTimeout(
-        manager.AwaitingAgents() ? absl::Milliseconds(200)
+        manager.AwaitingAgents() ? absl::Milliseconds(100)
                                  : absl::Seconds(1))) {
       manager.Refresh();
       if (!shutdown.HasBeenNotified() &&

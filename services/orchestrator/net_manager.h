@@ -154,7 +154,7 @@ class NetManager {
   // running.
   void Refresh();
   // Whether a kvm made in the last `window` is being created or still waits
-  // for its agent: the refresh then runs every 200 ms instead of every
+  // for its agent: the refresh then runs every 100 ms instead of every
   // second, so that blue shows without a second's lag (issue 16) while a VM
   // without an agent does not keep the net polling.
   bool AwaitingAgents(absl::Duration window = absl::Minutes(3));

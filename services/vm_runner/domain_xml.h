@@ -1,4 +1,7 @@
 // The libvirt domain XML of a cloonix VM (pure; see domain_xml_test).
+// q35; PCI devices sit on the root bus pcie.0 (one slot each, from 0x01)
+// when they fit in its 30 free slots, else libvirt adds a pcie-root-port
+// per device.
 #ifndef CLOONIX_SERVICES_VM_RUNNER_DOMAIN_XML_H_
 #define CLOONIX_SERVICES_VM_RUNNER_DOMAIN_XML_H_
 
@@ -46,6 +49,9 @@ struct VmDef {
   bool fullvirt = false;                  // e1000 NICs, SATA disks
   bool balloon = false;                   // virtio memballoon
   std::string emulator = "/usr/bin/qemu-system-x86_64";
+  // Firmware ROM for a direct kernel boot (QEMU's -bios), e.g. qboot: ""
+  // keeps the machine's default (SeaBIOS). Only used with `kernel`.
+  std::string firmware;
 };
 
 std::string XmlEscape(const std::string& s);

@@ -20,6 +20,7 @@
 #include "common/atomic_file.h"
 #include "common/exec.h"
 #include "common/process.h"
+#include "common/status_macros.h"
 #include "services/vm_runner/domain_xml.h"
 #include "spdlog/spdlog.h"
 
@@ -166,10 +167,20 @@ absl::Status LibvirtHost::Reconnect() {
   return absl::OkStatus();
 }
 
-absl::Status LibvirtHost::Create(const std::string& xml) {
+LibvirtHost::ConnRef::~ConnRef() {
+  if (c_ != nullptr) virConnectClose(c_);
+}
+
+absl::StatusOr<LibvirtHost::ConnRef> LibvirtHost::Acquire() {
   absl::MutexLock l(&mu_);
   if (auto s = Reconnect(); !s.ok()) return s;
-  virDomainPtr d = virDomainCreateXML(conn_, xml.c_str(), 0);
+  virConnectRef(conn_);
+  return ConnRef(conn_);
+}
+
+absl::Status LibvirtHost::Create(const std::string& xml) {
+  ASSIGN_OR_RETURN(ConnRef conn, Acquire());
+  virDomainPtr d = virDomainCreateXML(conn.get(), xml.c_str(), 0);
   if (d == nullptr) {
     return absl::UnavailableError(
         absl::StrCat("libvirt cannot start the domain: ", LastError()));
@@ -179,9 +190,8 @@ absl::Status LibvirtHost::Create(const std::string& xml) {
 }
 
 absl::Status LibvirtHost::Destroy(const std::string& name) {
-  absl::MutexLock l(&mu_);
-  if (auto s = Reconnect(); !s.ok()) return s;
-  virDomainPtr d = virDomainLookupByName(conn_, name.c_str());
+  ASSIGN_OR_RETURN(ConnRef conn, Acquire());
+  virDomainPtr d = virDomainLookupByName(conn.get(), name.c_str());
   if (d == nullptr) {
     return absl::NotFoundError(absl::StrCat("no domain ", name));
   }
@@ -196,9 +206,8 @@ absl::Status LibvirtHost::Destroy(const std::string& name) {
 }
 
 absl::Status LibvirtHost::Reset(const std::string& name) {
-  absl::MutexLock l(&mu_);
-  if (auto s = Reconnect(); !s.ok()) return s;
-  virDomainPtr d = virDomainLookupByName(conn_, name.c_str());
+  ASSIGN_OR_RETURN(ConnRef conn, Acquire());
+  virDomainPtr d = virDomainLookupByName(conn.get(), name.c_str());
   if (d == nullptr)
     return absl::NotFoundError(absl::StrCat("no domain ", name));
   int r = virDomainReset(d, 0);
@@ -217,9 +226,8 @@ absl::Status LibvirtHost::BackupDisk(const std::string& name,
                                      absl::Duration timeout) {
   virDomainPtr d;
   {
-    absl::MutexLock l(&mu_);
-    if (auto s = Reconnect(); !s.ok()) return s;
-    d = virDomainLookupByName(conn_, name.c_str());
+    ASSIGN_OR_RETURN(ConnRef conn, Acquire());
+    d = virDomainLookupByName(conn.get(), name.c_str());
     if (d == nullptr)
       return absl::NotFoundError(absl::StrCat("no domain ", name));
   }
@@ -273,10 +281,9 @@ absl::Status LibvirtHost::BackupDisk(const std::string& name,
 
 absl::StatusOr<std::vector<DomainInfo>> LibvirtHost::List(
     const std::string& prefix) {
-  absl::MutexLock l(&mu_);
-  if (auto s = Reconnect(); !s.ok()) return s;
+  ASSIGN_OR_RETURN(ConnRef conn, Acquire());
   virDomainPtr* doms = nullptr;
-  int n = virConnectListAllDomains(conn_, &doms, 0);
+  int n = virConnectListAllDomains(conn.get(), &doms, 0);
   if (n < 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot list libvirt domains: ", LastError()));
@@ -304,12 +311,11 @@ absl::StatusOr<std::vector<DomainInfo>> LibvirtHost::List(
 }
 
 absl::StatusOr<virStreamPtr> LibvirtHost::OpenConsole(const std::string& name) {
-  absl::MutexLock l(&mu_);
-  if (auto s = Reconnect(); !s.ok()) return s;
-  virDomainPtr d = virDomainLookupByName(conn_, name.c_str());
+  ASSIGN_OR_RETURN(ConnRef conn, Acquire());
+  virDomainPtr d = virDomainLookupByName(conn.get(), name.c_str());
   if (d == nullptr)
     return absl::NotFoundError(absl::StrCat("no domain ", name));
-  virStreamPtr st = virStreamNew(conn_, VIR_STREAM_NONBLOCK);
+  virStreamPtr st = virStreamNew(conn.get(), VIR_STREAM_NONBLOCK);
   int r = st == nullptr
               ? -1
               : virDomainOpenConsole(d, nullptr, st, VIR_DOMAIN_CONSOLE_FORCE);

@@ -53,8 +53,27 @@ class LibvirtHost : public VmHost {
                                      const std::string& initrd);
 
  private:
+  // A reference to the live connection (virConnectRef'd, closed at the
+  // end of its scope). libvirt connections are thread-safe: calls run
+  // concurrently on it (creates of different VMs overlap, and a List does
+  // not wait for a create's ~1 s); mu_ only guards replacing a dead one.
+  class ConnRef {
+   public:
+    explicit ConnRef(_virConnect* c) : c_(c) {}
+    ConnRef(ConnRef&& o) noexcept : c_(o.c_) { o.c_ = nullptr; }
+    ConnRef(const ConnRef&) = delete;
+    ConnRef& operator=(const ConnRef&) = delete;
+    ConnRef& operator=(ConnRef&&) = delete;
+    ~ConnRef();
+    _virConnect* get() const { return c_; }
+
+   private:
+    _virConnect* c_;
+  };
   LibvirtHost(std::string uri, _virConnect* conn)
       : uri_(std::move(uri)), conn_(conn) {}
+  // The connection, reconnected first when libvirtd went away. UNAVAILABLE.
+  absl::StatusOr<ConnRef> Acquire();
   absl::Status Reconnect() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const std::string uri_;
   absl::Mutex mu_;

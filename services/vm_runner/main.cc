@@ -6,6 +6,8 @@
 // their agents. Teardown destroys them.
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -37,6 +39,9 @@ ABSL_FLAG(bool, start_libvirtd, true,
           "Start virtlogd and libvirtd when libvirt does not answer.");
 ABSL_FLAG(std::string, domain_type, "auto",
           "qemu (TCG), kvm, or auto (kvm only when a probe boots a guest).");
+ABSL_FLAG(std::string, kernel_firmware, "/usr/share/qemu/qboot.rom",
+          "Firmware ROM of VMs that boot a kernel directly (qboot: faster "
+          "than SeaBIOS); empty or missing: SeaBIOS.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error.");
 ABSL_FLAG(std::string, agent_path, "",
           "The static cloonix-agent delivered to guests through their config "
@@ -99,10 +104,16 @@ int main(int argc, char** argv) {
   } else {
     spdlog::info("config disk {} holds {}", agent_disk, agent);
   }
+  std::string firmware = absl::GetFlag(FLAGS_kernel_firmware);
+  if (!firmware.empty() && access(firmware.c_str(), R_OK) != 0) {
+    spdlog::warn("no firmware {} ({}): kernel boots use SeaBIOS", firmware,
+                 std::strerror(errno));
+    firmware.clear();
+  }
   cloonix::IpHostLinks links;
   cloonix::VmRunner runner(
-      {setup->net, setup->work_dir, bulk, type, agent_disk}, libvirt->get(),
-      &links);
+      {setup->net, setup->work_dir, bulk, type, agent_disk, firmware},
+      libvirt->get(), &links);
   if (auto s = runner.Adopt(); !s.ok()) {
     spdlog::error("cannot list the net's VMs: {}", s.ToString());
     return 1;

@@ -117,7 +117,8 @@ class VmRunnerTest : public ::testing::Test {
     for (const char* f : {"/bulk/tiny-vmlinux", "/bulk/tiny-initrd.img"})
       std::ofstream(root_ + f) << "x";
     runner_ = std::make_unique<VmRunner>(
-        VmRunnerConfig{"nemo", root_ + "/w", root_ + "/bulk", "qemu", ""},
+        VmRunnerConfig{"nemo", root_ + "/w", root_ + "/bulk", "qemu", "",
+                       "/fw/qboot.rom"},
         &host_, &links_);
   }
   vr::CreateVmRequest Req(const std::string& name, uint32_t id, int eths = 1) {
@@ -156,7 +157,12 @@ TEST_F(VmRunnerTest, CreateStartsTheDomainAndMovesItsTaps) {
   EXPECT_THAT(host_.xmls["cloonix.nemo.vm1"], HasSubstr("tiny-vmlinux"));
   // Under TCG the kernel skips what costs an emulated CPU most.
   EXPECT_THAT(host_.xmls["cloonix.nemo.vm1"],
-              HasSubstr("mitigations=off init_on_alloc=0 no5lvl "));
+              HasSubstr("mitigations=off init_on_alloc=0 no5lvl "
+                        "cryptomgr.notests "));
+  // A kernel boot gets the configured firmware ROM (qboot).
+  EXPECT_THAT(host_.xmls["cloonix.nemo.vm1"],
+              HasSubstr("<loader readonly='yes' type='rom'>/fw/qboot.rom"
+                        "</loader>"));
   const std::string tag = NetTag("nemo");
   EXPECT_THAT(links_.moves,
               ElementsAre(absl::StrCat("ct", tag, "5e0>cloonix_nemo/cx5e0"),
