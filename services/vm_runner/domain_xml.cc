@@ -77,7 +77,9 @@ std::string DomainXml(const VmDef& d) {
     if (!d.initrd.empty())
       absl::StrAppend(&x, "    <initrd>", XmlEscape(d.initrd), "</initrd>\n");
     absl::StrAppend(&x, "    <cmdline>", XmlEscape(d.cmdline), "</cmdline>\n");
-    if (!d.firmware.empty()) {
+    // Not with --fullvirt: qboot hangs before the kernel with an e1000 on
+    // pcie.0 (seen with QEMU 7.2), and SeaBIOS is what fullvirt emulates.
+    if (!d.firmware.empty() && !d.fullvirt) {
       absl::StrAppend(&x, "    <loader readonly='yes' type='rom'>",
                       XmlEscape(d.firmware), "</loader>\n");
     }

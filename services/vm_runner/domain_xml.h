@@ -50,7 +50,8 @@ struct VmDef {
   bool balloon = false;                   // virtio memballoon
   std::string emulator = "/usr/bin/qemu-system-x86_64";
   // Firmware ROM for a direct kernel boot (QEMU's -bios), e.g. qboot: ""
-  // keeps the machine's default (SeaBIOS). Only used with `kernel`.
+  // keeps the machine's default (SeaBIOS). Only used with `kernel` and
+  // without `fullvirt`.
   std::string firmware;
 };
 

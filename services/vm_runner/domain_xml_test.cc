@@ -153,6 +153,10 @@ TEST(DomainXmlTest, FirmwareRomOnlyForAKernelBoot) {
   // Inside <os>, after the kernel.
   EXPECT_LT(x.find("<kernel>"), x.find("<loader"));
   EXPECT_LT(x.find("<loader"), x.find("</os>"));
+  // --fullvirt (e1000 NICs) keeps SeaBIOS: qboot hangs with an e1000.
+  d.fullvirt = true;
+  EXPECT_THAT(DomainXml(d), Not(HasSubstr("<loader")));
+  d.fullvirt = false;
   d.firmware.clear();
   EXPECT_THAT(DomainXml(d), Not(HasSubstr("<loader")));
 }

@@ -40,7 +40,8 @@ struct VmRunnerConfig {
   std::string agent_disk;
   // Firmware ROM for VMs that boot a kernel directly (tiny guests, kernel
   // sets, .boot sidecars): qboot skips SeaBIOS's device scans (~0.27 s of
-  // boot under TCG, issue 16). "" keeps SeaBIOS. Disk boots keep SeaBIOS.
+  // boot under TCG, issue 16). "" keeps SeaBIOS, as do disk boots and
+  // --fullvirt (domain_xml.h).
   std::string kernel_firmware;
 };
 
