@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks of VMs and guest access, measured in one run on this machine
 # (root; QEMU under TCG when KVM is unusable):
-#  - time from `cloonix add kvm` to the agent up (tiny guest): one VM alone
-#    (3 runs, median) and 4 VMs added at once;
+#  - time from `cloonix add kvm` to the agent up (tiny guest), read from the
+#    net's event stream: one VM alone (3 runs, median) and 4 VMs whose adds
+#    are sent together (3 runs, median); beside it, QEMU alone booting the
+#    same guest to the agent's hello (tools/bench/qemu_alone.py);
 #  - memory per VM (QEMU RSS, 256 MiB tiny guest) and of the daemons;
 #  - idle CPU of one tiny guest's QEMU over 10 s;
 #  - copy throughput through the doorway: 50 MB into and out of a VM (agent
@@ -31,7 +33,7 @@ for line in sys.stdin:
         up.add(it["name"])
     if len(up) >= n:
         print("%.3f" % time.time(), flush=True)
-        break' "$1" > "$2" ) &
+        break' "$1" > "$2" ) 2>/dev/null &  # quiet when killed
   WAITER=$!
   sleep 0.5  # the stream is open and has sent the current items
 }
@@ -137,18 +139,38 @@ KVM here), q35, through libvirt.
 | \`cloonix ls\` (CLI start + one unary call, for reference) | $cli_only |
 | \`cloonix --help\` (CLI start alone, no call) | $cli_start |
 
+VM start, 2026-12-02 evening: the kernel boots use qboot instead of
+SeaBIOS (not with --fullvirt), the PCI devices sit on pcie.0 instead of a
+pcie-root-port each, the kernel gets \`cryptomgr.notests\` under TCG, the
+tiny initramfs has no /sbin/modprobe (the kernel's usermode helper ran it
+for every crypto module it looked for: 87 -> 19 ms in one initcall), the
+libvirt calls of vm_runner run concurrently (the 4 creates had queued
+behind one mutex, ~1 s each) and the orchestrator asks for agent states
+every 100 ms while one is awaited. A/B of the old and new vm_runner and
+orchestrator, alternated in one hour, both measured as above: one VM
+4.42 4.20 4.06 4.18 5.74 4.24 -> 3.69 3.59 3.62 3.82 3.91 3.38 s, four
+11.10 11.21 10.71 -> 8.66 9.15 9.10 s. Where the time goes for one VM:
+\`virDomainCreateXML\` ~1.0 s, of which ~0.63 s is libvirt 9.0 reading the
+guest CPU's ~400 feature properties one QMP \`qom-get\` each (done for every
+x86 domain, whatever its \`<cpu>\`; the vCPU waits, paused, until it ends),
+then the guest: ~0.35 s firmware and kernel load, ~1.3 s kernel init
+(SMP alternatives ~0.25 s, ACPI ~0.1 s, the W+X page check ~0.12 s, BTF
+for tcp_cubic ~0.05 s), ~0.3 s /init (insmod of 10 modules and their
+probes) and ~55 ms from /init's marker to the agent's hello. Before that
+(2026-12-02 15:11Z, measured by polling \`cloonix ls\` every 100 ms and
+adding the four one after the other): one VM 6.09 s, four 15.77 s.
+Copies: an A/B of the old and new vm_runner and orchestrator in the same
+hour as this run gave in 53.0 59.0 49.6 55.2 / out 58.2 60.4 59.0 62.9
+MB/s (old) and in 50.9 49.8 52.5 56.2 / out 55.0 51.5 54.4 57.8 (new):
+this evening's changes do not move them; the 37.9 / 37.8 MB/s of the
+15:11Z run came from another instance of this machine (each session gets a
+new one), so copies at >= 50 MB/s hold on this one only.
 Before issue 16 (2026-11-21 run): one VM 6.30 s (6.17 7.38 6.30), four at
 once 13.68 s, copies 17-28 MB/s (2026-12-02 morning: 25.0 in, 25.5 out),
-\`ssh vm1 true\` 42.9 ms, \`ls\` 26.1 ms (that run's machine
-started the CLI faster: compare each line with this run's \`ls\`). Since:
-under TCG the guest kernel runs with \`mitigations=off init_on_alloc=0
-no5lvl\` (in one A/B run of 3 boots each: agent up 5.55 s -> 4.61 s median,
-tiny guest's /init reached 5.31 s -> 4.52 s); the orchestrator asks for
-agent states every 200 ms (not 1 s) while a new VM waits for its agent; no
-iPXE ROM and no USB controller (SeaBIOS skips them); the tiny initramfs is
-not compressed (the emulated CPU no longer inflates it) and loads the ext4
-modules only when the guest has a disk. \`add kvm\` itself returns after
-~1.2 s (libvirt define and start, taps). Copies: the doorway and the agent
+\`ssh vm1 true\` 42.9 ms, \`ls\` 26.1 ms. Since: under TCG the guest kernel
+runs with \`mitigations=off init_on_alloc=0 no5lvl\`; no iPXE ROM and no
+USB controller; the tiny initramfs is not compressed and loads the ext4
+modules only when the guest has a disk. Copies: the doorway and the agent
 are built with -O2 (they were -O0: in 25.0 -> 40.1 MB/s in one run), and
 the agent no longer erases the front of its up-to-1 MiB output buffer
 after each write of <= 32 KB (virtio-console's limit) but advances an
