@@ -44,28 +44,18 @@ namespace {
 constexpr uint32_t kFirstRootSlot = 0x01;
 constexpr uint32_t kLastRootSlot = 0x1e;
 
-uint32_t PciDeviceCount(const VmDef& d) {
-  uint32_t n = 1;  // the virtio-serial controller (agent channel)
-  if (!d.fullvirt) n += !d.disk.empty() + !d.added_disk.empty();
-  n += !d.agent_disk.empty() + !d.seed_disk.empty() + !d.files_disk.empty();
-  n += static_cast<uint32_t>(d.taps.size());
-  n += d.balloon ? 1 : 0;
-  return n;
-}
-
-}  // namespace
-
-std::string DomainXml(const VmDef& d) {
-  const bool flat = PciDeviceCount(d) <= kLastRootSlot - kFirstRootSlot + 1;
-  uint32_t next_slot = kFirstRootSlot;
-  // The <address> of the next PCI device on pcie.0, or "" (libvirt places it).
+// The domain XML; with `flat`, each PCI device gets the next slot of pcie.0
+// (*slots: how many were handed out), else no <address> (libvirt places it).
+std::string BuildXml(const VmDef& d, bool flat, uint32_t* slots) {
+  *slots = 0;
   auto pci = [&]() -> std::string {
+    const uint32_t slot = kFirstRootSlot + (*slots)++;
     if (!flat) return "";
     char buf[96];
     std::snprintf(buf, sizeof(buf),
                   "      <address type='pci' domain='0x0000' bus='0x00' "
                   "slot='0x%02x' function='0x0'/>\n",
-                  next_slot++);
+                  slot);
     return buf;
   };
   std::string x = absl::StrCat(
@@ -177,6 +167,15 @@ std::string DomainXml(const VmDef& d) {
   }
   absl::StrAppend(&x, "  </devices>\n</domain>\n");
   return x;
+}
+
+}  // namespace
+
+std::string DomainXml(const VmDef& d) {
+  uint32_t slots = 0;
+  std::string x = BuildXml(d, /*flat=*/true, &slots);
+  if (slots <= kLastRootSlot - kFirstRootSlot + 1) return x;
+  return BuildXml(d, /*flat=*/false, &slots);
 }
 
 }  // namespace cloonix

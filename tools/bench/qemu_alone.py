@@ -46,6 +46,7 @@ def one(bulk, tmp):
                 s = socket.socket(socket.AF_UNIX)
                 s.connect(sock)
             except OSError:
+                s.close()
                 s = None
                 time.sleep(0.005)
         r, _, _ = select.select([s], [], [], 60)

@@ -41,7 +41,6 @@ wait_up() {  # wait_up FILE: seconds from $t0 to the time in FILE
   for _ in $(seq 1 1200); do [[ -s "$1" ]] && break; sleep 0.1; done
   [[ -s "$1" ]] || { echo "agents not up within 120 s" >&2; exit 1; }
   pkill -P "$WAITER" 2>/dev/null || true
-  wait "$WAITER" 2>/dev/null || true
   echo "$(cat "$1") - $t0" | bc
 }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
